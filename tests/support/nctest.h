@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/support/nctest.h: helpers every test uses.
+ *
+ * Unique keys and names per test process (pid-based, so tests run in
+ * parallel), a registry of what a test made so that its fini removes it
+ * even when an assertion failed, and fork/exec helpers whose children
+ * report through their exit status (never cr_assert in a child).
+ */
+#ifndef NCTEST_H
+#define NCTEST_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Prefix of every POSIX name and file the tests make; leftovers looks for it. */
+#define NCT_PREFIX "nct-"
+
+/* A SysV key unique to this process and call (never 0), tracked for cleanup. */
+int nct_sysv_key(void);
+/* "/nct-<pid>-<n>-<tag>" into buf (>= 64 bytes), tracked for cleanup. */
+const char *nct_name(char *buf, const char *tag);
+/* "/tmp/nct-<pid>-<n>-<tag>" into buf (>= 96 bytes), tracked for cleanup. */
+const char *nct_path(char *buf, const char *tag);
+/* Removes every tracked object still in the system (segment, semaphore, name, file). */
+void nct_cleanup(void);
+
+/* Iteration multiplier from NCTEST_SCALE (the stress_scale option); >= 1. */
+int nct_scale(void);
+
+/* Waits for pid; returns its exit status, or 128+signal, or -1. Bounded by timeout_ms (then SIGKILL, -2). */
+int nct_wait(pid_t pid, int timeout_ms);
+
+/* Path of a helper program built next to the tests (for exec). */
+const char *nct_helper_path(const char *name);
+
+/* Count of open fds in this process (/proc/self/fd). */
+int nct_count_fds(void);
+
+/* Milliseconds of monotonic time. */
+int64_t nct_now_ms(void);
+
+#endif
