@@ -205,6 +205,16 @@ CORTEX_API int cortex_slab_receive(cortex_slab *s, cortex_handle h);
  */
 CORTEX_API int cortex_slab_reclaim(cortex_slab *s, unsigned flags);
 
+/**
+ * Rebuilds the free list from the slot words.  ONLY when nothing else uses
+ * the slab (no other thread or process): it is the recovery for the one
+ * window reclaim cannot cover, a process killed inside cortex_slab_free()
+ * between marking the slot free and linking it (the slot is then free but
+ * unreachable), and for a free list damaged by a stray write.
+ * @return how many free slots were unreachable and are linked again.
+ */
+CORTEX_API int cortex_slab_repair(cortex_slab *s);
+
 /** Fills @p out with the slab's counters (a scan: O(slots)).  0 or -EINVAL. */
 CORTEX_API int cortex_slab_stats_get(cortex_slab *s, cortex_slab_stats *out);
 

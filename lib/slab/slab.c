@@ -309,7 +309,7 @@ static int help_record(cortex_slab *s, uint64_t h)
         return corrupt(s, "head names a taken slot out of range", top);
     cortex__a64 *wp = &s->meta[top - 1].word;
     uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
-    if (CX_W_STATE(w) == CORTEX__SLOT_FREE && (CX_W_GEN(w) & 1u) == CX_HEAD_PAR(h)) {
+    if (CX_IS_FREE(CX_W_STATE(w)) && (CX_W_GEN(w) & 1u) == CX_HEAD_PAR(h)) {
         /* Not recorded yet (the taker is slow or dead): if the head still says so, record it. */
         if (cortex__ld64(&s->sh->head, CX_ACQUIRE) != h)
             return 1;
@@ -320,42 +320,54 @@ static int help_record(cortex_slab *s, uint64_t h)
     return 0;
 }
 
-/* Puts slot @p top1 (index + 1), whose word is already FREE, on the stack. */
+/*
+ * The first free slot under head @p h (index + 1, 0 = none): the top, or,
+ * when the top is taken, the slot linked below it once the taker is
+ * recorded.  Returns 0, 1 (the head moved: start over) or -EBADMSG.
+ */
+static int first_free(cortex_slab *s, uint64_t h, uint32_t *first)
+{
+    uint32_t top = CX_HEAD_TOP(h);
+    if (top > s->slots)
+        return corrupt(s, "head index out of range", top);
+    *first = top;
+    if (!CX_HEAD_CLAIM(h))
+        return 0;
+    int rc = help_record(s, h);
+    if (rc != 0)
+        return rc;
+    uint32_t below = (uint32_t)cortex__ld64(&s->meta[top - 1].next, CX_ACQUIRE);
+    if (below > s->slots)
+        return cortex__ld64(&s->sh->head, CX_ACQUIRE) == h ? corrupt(s, "link out of range", below) : 1;
+    *first = below;
+    return 0;
+}
+
+/*
+ * Puts slot @p top1 (index + 1), whose word is already FREE, on the stack.
+ * A taken top is unlinked by the same CAS (it is recorded first); when the
+ * taken top is @p top1 itself, its link is rewritten with the value it has.
+ */
 static int push(cortex_slab *s, uint32_t top1)
 {
     for (;;) {
         uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
-        uint32_t top = CX_HEAD_TOP(h);
-        if (top > s->slots)
-            return corrupt(s, "head index out of range", top);
-        uint32_t below = top;
-        if (CX_HEAD_CLAIM(h)) {
-            int rc = help_record(s, h);
-            if (rc < 0)
-                return rc;
-            if (rc > 0) {
-                cortex__spin_hint();
-                continue;
+        uint32_t below;
+        int rc = first_free(s, h, &below);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (!CX_HEAD_CLAIM(h) && below != 0) {
+                /* About to bury the top: if its free is not finished (FREEING), finish it. */
+                cortex__a64 *tp = &s->meta[below - 1].word;
+                uint64_t tw = cortex__ld64(tp, CX_ACQUIRE);
+                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING)
+                    cortex__cas64(tp, &tw, cx_word(CX_W_GEN(tw), CORTEX__SLOT_FREE, 0, 0), CX_ACQ_REL, CX_ACQUIRE);
             }
-            if (top == top1) {
-                /* Our own slot is the taken top: giving it back just clears the claim. */
-                uint64_t nh = cx_head(NEXT_TAG(h), 0, 0, top1);
-                if (cortex__cas64(&s->sh->head, &h, nh, CX_ACQ_REL, CX_ACQUIRE))
-                    return 0;
-                cortex__spin_hint();
-                continue;
-            }
-            below = (uint32_t)cortex__ld64(&s->meta[top - 1].next, CX_ACQUIRE);
-            if (below > s->slots) {
-                if (cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
-                    return corrupt(s, "link out of range", below);
-                continue;
-            }
+            cortex__st64(&s->meta[top1 - 1].next, below, CX_RELAXED);
+            if (cortex__cas64(&s->sh->head, &h, cx_head(NEXT_TAG(h), 0, 0, top1), CX_ACQ_REL, CX_ACQUIRE))
+                return 0;
         }
-        cortex__st64(&s->meta[top1 - 1].next, below, CX_RELAXED);
-        uint64_t nh = cx_head(NEXT_TAG(h), 0, 0, top1);
-        if (cortex__cas64(&s->sh->head, &h, nh, CX_ACQ_REL, CX_ACQUIRE))
-            return 0;
         cortex__spin_hint();
     }
 }
@@ -378,25 +390,13 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         return me;
     for (;;) {
         uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
-        uint32_t top = CX_HEAD_TOP(h);
-        if (top > s->slots)
-            return corrupt(s, "head index out of range", top);
-        uint32_t c = top;
-        if (CX_HEAD_CLAIM(h)) {
-            /* The top is taken: record it if its taker did not yet, then take the one below. */
-            int rc = help_record(s, h);
-            if (rc < 0)
-                return rc;
-            if (rc > 0) {
-                cortex__spin_hint();
-                continue;
-            }
-            c = (uint32_t)cortex__ld64(&s->meta[top - 1].next, CX_ACQUIRE);
-            if (c > s->slots) {
-                if (cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
-                    return corrupt(s, "link out of range", c);
-                continue;
-            }
+        uint32_t c;
+        int rc = first_free(s, h, &c);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            cortex__spin_hint();
+            continue;
         }
         if (c == 0) {
             if (cortex__ld64(&s->sh->head, CX_ACQUIRE) != h)
@@ -406,7 +406,7 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         }
         cortex__a64 *wp = &s->meta[c - 1].word;
         uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
-        if (CX_W_STATE(w) != CORTEX__SLOT_FREE) {
+        if (!CX_IS_FREE(CX_W_STATE(w))) {
             /* A free-list entry that is not free: corrupt, unless the head moved meanwhile. */
             if (cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
                 return corrupt(s, "free list reaches a slot in use (a cycle?)", c - 1);
@@ -477,14 +477,13 @@ static int transition(cortex_slab *s, cortex_handle h, uint32_t from, uint32_t t
     uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
     for (;;) {
         uint32_t st = CX_W_STATE(w);
-        if (CX_W_GEN(w) != gen || st == CORTEX__SLOT_FREE)
+        if (CX_W_GEN(w) != gen || CX_IS_FREE(st))
             return cortex__fail(ESTALE, "%s: handle of slot %u generation %u is stale (slot is %s, generation %u)",
-                                op, i - 1, gen, st == CORTEX__SLOT_FREE ? "free" : "reused", CX_W_GEN(w));
+                                op, i - 1, gen, CX_IS_FREE(st) ? "free" : "reused", CX_W_GEN(w));
         if (st != from)
             return cortex__fail(EBUSY, "%s: slot %u is %s", op, i - 1,
                                 st == CORTEX__SLOT_INFLIGHT ? "in flight (receive it first)" : "not in flight");
-        uint64_t nw = to == CORTEX__SLOT_FREE ? cx_word(gen, CORTEX__SLOT_FREE, 0, 0)
-                      : proc == KEEP_OWNER   ? cx_word(gen, to, CX_W_PROC(w), CX_W_PID(w))
+        uint64_t nw = proc == KEEP_OWNER ? cx_word(gen, to, CX_W_PROC(w), CX_W_PID(w))
                                              : cx_word(gen, to, proc, pid);
         if (cortex__cas64(wp, &w, nw, CX_ACQ_REL, CX_ACQUIRE))
             return 0;
@@ -495,7 +494,8 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
 {
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_free: NULL slab");
-    int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREE, 0, 0, "cortex_slab_free");
+    /* FREEING keeps the owner: if we die before the slot is linked, reclaim links it. */
+    int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREEING, KEEP_OWNER, 0, "cortex_slab_free");
     if (rc < 0)
         return rc;
     return push(s, (uint32_t)h);
@@ -535,19 +535,13 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
     /* A slot a dead process took but whose word it never wrote: record it and unlink it, so the sweep sees it. */
     for (uint32_t tries = 0; tries < 1000; tries++) {
         uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
-        uint32_t claim = CX_HEAD_CLAIM(h), top = CX_HEAD_TOP(h);
+        uint32_t claim = CX_HEAD_CLAIM(h), below;
         if (!claim || !dead[claim])
             break;
-        int rc = help_record(s, h);
+        int rc = first_free(s, h, &below);
         if (rc < 0)
             return rc;
-        if (rc > 0)
-            continue;
-        uint32_t below = (uint32_t)cortex__ld64(&s->meta[top - 1].next, CX_ACQUIRE);
-        if (below > s->slots)
-            return corrupt(s, "link out of range", below);
-        uint64_t nh = cx_head(NEXT_TAG(h), 0, 0, below);
-        if (cortex__cas64(&s->sh->head, &h, nh, CX_ACQ_REL, CX_ACQUIRE))
+        if (rc == 0 && cortex__cas64(&s->sh->head, &h, cx_head(NEXT_TAG(h), 0, 0, below), CX_ACQ_REL, CX_ACQUIRE))
             break;
         cortex__spin_hint();
     }
@@ -557,11 +551,14 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
         uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
         for (;;) {
             uint32_t st = CX_W_STATE(w), p = CX_W_PROC(w);
-            bool held = st == CORTEX__SLOT_ALLOC ||
+            bool held = st == CORTEX__SLOT_ALLOC || st == CORTEX__SLOT_FREEING ||
                         (st == CORTEX__SLOT_INFLIGHT && (flags & CORTEX_SLAB_RECLAIM_IN_FLIGHT));
             if (!held || p >= CORTEX__SLAB_PROC_ENTRIES || !dead[p])
                 break;
-            if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREE, 0, 0), CX_ACQ_REL, CX_ACQUIRE)) {
+            /* A FREEING top is linked already; any other FREEING slot's free died before linking it. */
+            if (st == CORTEX__SLOT_FREEING && CX_HEAD_TOP(cortex__ld64(&s->sh->head, CX_ACQUIRE)) == i + 1)
+                break;
+            if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREEING, 0, 0), CX_ACQ_REL, CX_ACQUIRE)) {
                 int rc = push(s, i + 1);
                 if (rc < 0)
                     return rc;
@@ -581,11 +578,45 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
         for (uint32_t i = 0; i < s->slots && !used; i++) {
             uint64_t w = cortex__ld64(&s->meta[i].word, CX_ACQUIRE);
             used = CX_W_STATE(w) != CORTEX__SLOT_FREE && CX_W_PROC(w) == e;
+            /* (a FREEING top of theirs keeps the entry until someone pushes over it) */
         }
         if (!used)
             cortex__cas64(&s->sh->procs[e], &ents[e], 0, CX_ACQ_REL, CX_RELAXED);
     }
     return freed;
+}
+
+/* ---- quiescent repair --------------------------------------------------------- */
+
+int cortex_slab_repair(cortex_slab *s)
+{
+    if (!s)
+        return cortex__fail(EINVAL, "cortex_slab_repair: NULL slab");
+    /* Finish a pending take (so its slot reads as allocated), then relink every free slot. */
+    uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
+    if (CX_HEAD_CLAIM(h) && CX_HEAD_TOP(h) >= 1 && CX_HEAD_TOP(h) <= s->slots && help_record(s, h) < 0)
+        return cortex_last_error()->code;
+    /* Count the free slots the list reaches (bounded walk), to report what was lost. */
+    uint32_t listed = 0, cur = 0;
+    if (first_free(s, h, &cur) != 0)
+        cur = 0;
+    while (cur != 0 && cur <= s->slots && listed <= s->slots) {
+        listed++;
+        cur = (uint32_t)cortex__ld64(&s->meta[cur - 1].next, CX_ACQUIRE);
+    }
+    uint32_t nfree = 0, top = 0;
+    for (uint32_t i = s->slots; i-- > 0;) {
+        uint64_t w = cortex__ld64(&s->meta[i].word, CX_ACQUIRE);
+        if (CX_W_STATE(w) > CORTEX__SLOT_INFLIGHT)
+            cortex__st64(&s->meta[i].word, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREE, 0, 0), CX_RELEASE);
+        else if (CX_W_STATE(w) != CORTEX__SLOT_FREE)
+            continue;
+        cortex__st64(&s->meta[i].next, top, CX_RELAXED);
+        top = i + 1;
+        nfree++;
+    }
+    cortex__st64(&s->sh->head, cx_head(NEXT_TAG(h), 0, 0, top), CX_RELEASE);
+    return listed >= nfree ? 0 : (int)(nfree - listed);
 }
 
 /* ---- counters ---------------------------------------------------------------- */
@@ -601,9 +632,9 @@ int cortex_slab_stats_get(cortex_slab *s, cortex_slab_stats *out)
     for (uint32_t i = 0; i < s->slots; i++) {
         uint64_t w = cortex__ld64(&s->meta[i].word, CX_RELAXED);
         switch (CX_W_STATE(w)) {
-        case CORTEX__SLOT_FREE: out->free++; break;
         case CORTEX__SLOT_ALLOC: out->allocated++; break;
-        default: out->in_flight++; break;
+        case CORTEX__SLOT_INFLIGHT: out->in_flight++; break;
+        default: out->free++; break;
         }
     }
     /* A slot taken but whose word is not yet written still counts as free here: approximate. */

@@ -33,7 +33,15 @@
 #define CORTEX__SLAB_VERSION 1u
 #define CORTEX__SLAB_PROC_ENTRIES 128u
 
-enum { CORTEX__SLOT_FREE = 0, CORTEX__SLOT_ALLOC = 1, CORTEX__SLOT_INFLIGHT = 2 };
+/*
+ * FREEING: freed by its owner (who stays recorded) and being linked.  Only
+ * the stack's top, or a slot not yet linked, can be FREEING: whoever pushes
+ * over a FREEING top first turns it FREE, and a taker overwrites it.  So a
+ * FREEING slot that is not the top belongs to a free that has not linked
+ * it yet, and reclaim links it if its owner died.
+ */
+enum { CORTEX__SLOT_FREE = 0, CORTEX__SLOT_ALLOC = 1, CORTEX__SLOT_INFLIGHT = 2, CORTEX__SLOT_FREEING = 3 };
+#define CX_IS_FREE(st) ((st) == CORTEX__SLOT_FREE || (st) == CORTEX__SLOT_FREEING)
 
 struct cortex__slab_hdr {
     uint64_t magic;

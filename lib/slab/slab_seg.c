@@ -424,18 +424,22 @@ int cortex__slab_inspect_mem(const uint8_t *mem, uint64_t len, cortex_slab_info 
         out->slot_size = h.slot_size;
     for (uint32_t i = 0; i < h.slots; i++) {
         uint64_t w = cortex__ld64(&meta[i].word, CX_ACQUIRE);
-        uint32_t st = CX_W_STATE(w);
-        if (st == CORTEX__SLOT_FREE) {
+        uint32_t st = CX_W_STATE(w), p = CX_W_PROC(w);
+        bool dead = p >= CORTEX__SLAB_PROC_ENTRIES || !alive[p];
+        if (st == CORTEX__SLOT_FREE)
             out->free++;
-            continue;
+        else if (st == CORTEX__SLOT_FREEING) {
+            out->free++;
+            /* not the top: a free that died before linking it */
+            if (dead && CX_HEAD_TOP(cortex__ld64(&sh->head, CX_ACQUIRE)) != i + 1)
+                out->dead_held++;
+        } else {
+            if (st == CORTEX__SLOT_ALLOC)
+                out->allocated++;
+            else
+                out->in_flight++;
+            out->dead_held += dead;
         }
-        if (st == CORTEX__SLOT_ALLOC)
-            out->allocated++;
-        else
-            out->in_flight++;
-        uint32_t p = CX_W_PROC(w);
-        if (p >= CORTEX__SLAB_PROC_ENTRIES || !alive[p])
-            out->dead_held++;
     }
     uint64_t hw = cortex__ld64(&sh->high_water, CX_RELAXED);
     out->high_water += hw > h.slots ? h.slots : (uint32_t)hw;
