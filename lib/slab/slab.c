@@ -166,7 +166,7 @@ static int view_open(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, 
     if (((uintptr_t)mem & (a - 1u)) != 0)
         return cortex__fail(EINVAL, "slab: memory at %p is not aligned to %u as its slots need", mem, a);
     s->sh = mem;
-    s->meta = (struct cortex__slot_meta *)((uint8_t *)mem + h.meta_off);
+    s->meta = (struct cortex__slot_meta *)(void *)((uint8_t *)mem + h.meta_off);
     s->data = (uint8_t *)mem + h.data_off;
     s->slots = h.slots;
     s->slot_size = h.slot_size;
@@ -207,7 +207,7 @@ int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_siz
     h.data_off = g.data_off;
     h.total = g.total;
     h.check = cortex__fnv1a32(&h, offsetof(struct cortex__slab_hdr, check));
-    struct cortex__slot_meta *meta = (struct cortex__slot_meta *)((uint8_t *)mem + g.meta_off);
+    struct cortex__slot_meta *meta = (struct cortex__slot_meta *)(void *)((uint8_t *)mem + g.meta_off);
     for (uint32_t i = 0; i < slots; i++) {
         cortex__st64(&meta[i].word, cx_word(0, CORTEX__SLOT_FREE, 0, 0), CX_RELAXED);
         cortex__st64(&meta[i].next, i + 1 < slots ? i + 2 : 0, CX_RELAXED);

@@ -36,7 +36,7 @@ static struct cortex__slot_meta *meta_of(void *mem)
 {
     struct cortex__slab_hdr h;
     memcpy(&h, mem, sizeof h);
-    return (struct cortex__slot_meta *)((uint8_t *)mem + h.meta_off);
+    return (struct cortex__slot_meta *)(void *)((uint8_t *)mem + h.meta_off);
 }
 
 Test(slab, sizes_and_alignment)

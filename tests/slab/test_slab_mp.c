@@ -224,7 +224,7 @@ Test(slab_mp, take_interrupted_before_the_word)
     cr_assert_eq(nct_wait(dead, 5000), 0);
     struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
     struct cortex__slot_meta *m =
-        (struct cortex__slot_meta *)((uint8_t *)sh + sh->hdr.meta_off);
+        (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
     /* As the dead process would have left it: its table entry, and the head naming it as the taker of the top. */
     atomic_store(&sh->procs[100], ((uint64_t)(uint32_t)dead << 32) | 1u);
     uint64_t h = atomic_load(&sh->head);
@@ -252,7 +252,7 @@ Test(slab_mp, take_interrupted_then_helped)
         _exit(0);
     cr_assert_eq(nct_wait(dead, 5000), 0);
     struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
-    struct cortex__slot_meta *m = (struct cortex__slot_meta *)((uint8_t *)sh + sh->hdr.meta_off);
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
     atomic_store(&sh->procs[100], ((uint64_t)(uint32_t)dead << 32) | 1u);
     uint64_t h = atomic_load(&sh->head);
     uint32_t top = CX_HEAD_TOP(h);
@@ -277,7 +277,7 @@ static void corrupt_in_child(const char *name, int how)
     if (cortex_region_attach(&r, CORTEX_KEY_NAME(name), &l, NULL) < 0)
         _exit(10);
     struct cortex__slab_shared *sh = cortex_region_payload(r);
-    struct cortex__slot_meta *m = (struct cortex__slot_meta *)((uint8_t *)sh + sh->hdr.meta_off);
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
     if (how == 0)
         atomic_store(&m[5].next, 0xfffffu); /* slot 5's link far out of range */
     else
