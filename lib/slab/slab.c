@@ -328,6 +328,7 @@ static int help_record(cortex_slab *s, uint64_t h)
 static int first_free(cortex_slab *s, uint64_t h, uint32_t *first)
 {
     uint32_t top = CX_HEAD_TOP(h);
+    *first = 0;
     if (top > s->slots)
         return corrupt(s, "head index out of range", top);
     *first = top;
@@ -352,7 +353,18 @@ static int push(cortex_slab *s, uint32_t top1)
 {
     for (;;) {
         uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
-        uint32_t below;
+        if (CX_HEAD_CLAIM(h) && CX_HEAD_TOP(h) == top1) {
+            /*
+             * Fast path: the taken top is this very slot (taken, recorded, and
+             * now freed by us): giving it back only clears the claim; its link
+             * already names the rest of the stack.
+             */
+            if (cortex__cas64(&s->sh->head, &h, cx_head(NEXT_TAG(h), 0, 0, top1), CX_ACQ_REL, CX_ACQUIRE))
+                return 0;
+            cortex__spin_hint();
+            continue;
+        }
+        uint32_t below = 0;
         int rc = first_free(s, h, &below);
         if (rc < 0)
             return rc;
@@ -390,7 +402,7 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         return me;
     for (;;) {
         uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
-        uint32_t c;
+        uint32_t c = 0;
         int rc = first_free(s, h, &c);
         if (rc < 0)
             return rc;
