@@ -42,6 +42,13 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Generated functions are static inline and may go unused (clang warns about that in a .c file). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX_SLAB_FN_ static inline __attribute__((unused))
+#else
+#define CORTEX_SLAB_FN_ static inline
+#endif
+
 /** Declares a typed slab @p name of elements of type @p T (see the file comment). */
 #define CORTEX_SLAB_DECLARE(name, T)                                                                            \
     _Static_assert(sizeof(T) > 0 && sizeof(T) <= CORTEX_SLAB_MAX_SLOT_SIZE,                                     \
@@ -52,36 +59,36 @@
     typedef struct name {                                                                                      \
         cortex_slab *core_;                                                                                    \
     } name;                                                                                                    \
-    static inline size_t name##_required_size(uint32_t slots)                                                  \
+    CORTEX_SLAB_FN_ size_t name##_required_size(uint32_t slots)                                                  \
     {                                                                                                          \
         return cortex_slab_required_size(slots, (uint32_t)sizeof(T), (uint32_t)_Alignof(T));                   \
     }                                                                                                          \
-    static inline int name##_create(name *s, cortex_key key, uint32_t slots, const cortex_opts *opts)          \
+    CORTEX_SLAB_FN_ int name##_create(name *s, cortex_key key, uint32_t slots, const cortex_opts *opts)          \
     {                                                                                                          \
         return cortex_slab_create(&s->core_, key, slots, (uint32_t)sizeof(T), (uint32_t)_Alignof(T), #T, opts); \
     }                                                                                                          \
-    static inline int name##_attach(name *s, cortex_key key, const cortex_opts *opts)                          \
+    CORTEX_SLAB_FN_ int name##_attach(name *s, cortex_key key, const cortex_opts *opts)                          \
     {                                                                                                          \
         return cortex_slab_attach(&s->core_, key, (uint32_t)sizeof(T), (uint32_t)_Alignof(T), #T, opts);      \
     }                                                                                                          \
-    static inline int name##_init(name *s, void *mem, size_t len, uint32_t slots)                              \
+    CORTEX_SLAB_FN_ int name##_init(name *s, void *mem, size_t len, uint32_t slots)                              \
     {                                                                                                          \
         return cortex_slab_init(&s->core_, mem, len, slots, (uint32_t)sizeof(T), (uint32_t)_Alignof(T));       \
     }                                                                                                          \
-    static inline int name##_attach_raw(name *s, void *mem, size_t len)                                        \
+    CORTEX_SLAB_FN_ int name##_attach_raw(name *s, void *mem, size_t len)                                        \
     {                                                                                                          \
         return cortex_slab_attach_raw(&s->core_, mem, len, (uint32_t)sizeof(T), (uint32_t)_Alignof(T));        \
     }                                                                                                          \
-    static inline int name##_alloc(name *s, cortex_handle *out) { return cortex_slab_alloc(s->core_, out); }    \
-    static inline T *name##_get(name *s, cortex_handle h) { return (T *)cortex_slab_get(s->core_, h); }        \
-    static inline int name##_free(name *s, cortex_handle h) { return cortex_slab_free(s->core_, h); }          \
-    static inline int name##_send(name *s, cortex_handle h) { return cortex_slab_send(s->core_, h); }          \
-    static inline int name##_receive(name *s, cortex_handle h) { return cortex_slab_receive(s->core_, h); }    \
-    static inline int name##_reclaim(name *s) { return cortex_slab_reclaim(s->core_, 0); }                     \
-    static inline int name##_stats(name *s, cortex_slab_stats *out) { return cortex_slab_stats_get(s->core_, out); } \
-    static inline cortex_region *name##_region(name *s) { return cortex_slab_region(s->core_); }               \
-    static inline cortex_slab *name##_core(name *s) { return s->core_; }                                       \
-    static inline int name##_close(name *s)                                                                    \
+    CORTEX_SLAB_FN_ int name##_alloc(name *s, cortex_handle *out) { return cortex_slab_alloc(s->core_, out); }    \
+    CORTEX_SLAB_FN_ T *name##_get(name *s, cortex_handle h) { return (T *)cortex_slab_get(s->core_, h); }        \
+    CORTEX_SLAB_FN_ int name##_free(name *s, cortex_handle h) { return cortex_slab_free(s->core_, h); }          \
+    CORTEX_SLAB_FN_ int name##_send(name *s, cortex_handle h) { return cortex_slab_send(s->core_, h); }          \
+    CORTEX_SLAB_FN_ int name##_receive(name *s, cortex_handle h) { return cortex_slab_receive(s->core_, h); }    \
+    CORTEX_SLAB_FN_ int name##_reclaim(name *s) { return cortex_slab_reclaim(s->core_, 0); }                     \
+    CORTEX_SLAB_FN_ int name##_stats(name *s, cortex_slab_stats *out) { return cortex_slab_stats_get(s->core_, out); } \
+    CORTEX_SLAB_FN_ cortex_region *name##_region(name *s) { return cortex_slab_region(s->core_); }               \
+    CORTEX_SLAB_FN_ cortex_slab *name##_core(name *s) { return s->core_; }                                       \
+    CORTEX_SLAB_FN_ int name##_close(name *s)                                                                    \
     {                                                                                                          \
         int rc_ = cortex_slab_close(s->core_);                                                                 \
         s->core_ = (cortex_slab *)0;                                                                           \

@@ -320,3 +320,35 @@ Test(slab_mp, third_process_corrupts_free_list)
         cortex_slab_close(s);
     }
 }
+
+/* A slot owned by a process whose pid now belongs to another (newer) process: the owner is dead. */
+Test(slab_mp, reused_pid_is_not_the_owner)
+{
+    char name[64];
+    cortex_slab *s = make(name, "reuse");
+    cortex_handle mine, theirs;
+    cr_assert_eq(cortex_slab_alloc(s, &mine), 0);
+    cr_assert_eq(cortex_slab_alloc(s, &theirs), 0);
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    /* entry 90: OUR pid, but another start time, as a pid reused after its first owner died */
+    uint32_t self = (uint32_t)getpid();
+    uint32_t real_start = 0;
+    for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES; e++) {
+        uint64_t v = atomic_load(&sh->procs[e]);
+        if ((uint32_t)(v >> 32) == self)
+            real_start = (uint32_t)v;
+    }
+    cr_assert_neq(real_start, 0, "this platform reports process start times");
+    atomic_store(&sh->procs[90], ((uint64_t)self << 32) | (real_start + 12345u));
+    uint32_t i = cortex_handle_index(theirs);
+    uint64_t w = atomic_load(&m[i].word);
+    atomic_store(&m[i].word, cx_word(CX_W_GEN(w), CORTEX__SLOT_ALLOC, 90, self));
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 1, "only the slot of the reused pid's first owner");
+    cr_assert_null(cortex_slab_get(s, theirs));
+    cr_assert_not_null(cortex_slab_get(s, mine));
+    cr_assert_eq(atomic_load(&sh->procs[90]), 0, "its table entry was freed");
+    cr_assert_eq(cortex_slab_free(s, mine), 0);
+    assert_all_free(s);
+    cortex_slab_close(s);
+}
