@@ -42,6 +42,15 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* C and C++ spellings of _Alignof and _Static_assert. */
+#ifdef __cplusplus
+#define CORTEX_SLAB_ALIGNOF_(T) alignof(T)
+#define CORTEX_SLAB_ASSERT_(c, msg) static_assert(c, msg)
+#else
+#define CORTEX_SLAB_ALIGNOF_(T) _Alignof(T)
+#define CORTEX_SLAB_ASSERT_(c, msg) _Static_assert(c, msg)
+#endif
+
 /* Generated functions are static inline and may go unused (clang warns about that in a .c file). */
 #if defined(__GNUC__) || defined(__clang__)
 #define CORTEX_SLAB_FN_ static inline __attribute__((unused))
@@ -51,9 +60,9 @@
 
 /** Declares a typed slab @p name of elements of type @p T (see the file comment). */
 #define CORTEX_SLAB_DECLARE(name, T)                                                                            \
-    _Static_assert(sizeof(T) > 0 && sizeof(T) <= CORTEX_SLAB_MAX_SLOT_SIZE,                                     \
+    CORTEX_SLAB_ASSERT_(sizeof(T) > 0 && sizeof(T) <= CORTEX_SLAB_MAX_SLOT_SIZE,                                     \
                    "CORTEX_SLAB_DECLARE(" #name ", " #T "): sizeof(" #T ") must be 1 byte to 1 GiB");           \
-    _Static_assert(_Alignof(T) <= CORTEX_MAX_ALIGN,                                                             \
+    CORTEX_SLAB_ASSERT_(CORTEX_SLAB_ALIGNOF_(T) <= CORTEX_MAX_ALIGN,                                                             \
                    "CORTEX_SLAB_DECLARE(" #name ", " #T "): _Alignof(" #T ") is larger than CORTEX_MAX_ALIGN");  \
     /** Typed slab of T (distinct type per declaration). */                                                    \
     typedef struct name {                                                                                      \
@@ -61,23 +70,23 @@
     } name;                                                                                                    \
     CORTEX_SLAB_FN_ size_t name##_required_size(uint32_t slots)                                                  \
     {                                                                                                          \
-        return cortex_slab_required_size(slots, (uint32_t)sizeof(T), (uint32_t)_Alignof(T));                   \
+        return cortex_slab_required_size(slots, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T));                   \
     }                                                                                                          \
     CORTEX_SLAB_FN_ int name##_create(name *s, cortex_key key, uint32_t slots, const cortex_opts *opts)          \
     {                                                                                                          \
-        return cortex_slab_create(&s->core_, key, slots, (uint32_t)sizeof(T), (uint32_t)_Alignof(T), #T, opts); \
+        return cortex_slab_create(&s->core_, key, slots, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T), #T, opts); \
     }                                                                                                          \
     CORTEX_SLAB_FN_ int name##_attach(name *s, cortex_key key, const cortex_opts *opts)                          \
     {                                                                                                          \
-        return cortex_slab_attach(&s->core_, key, (uint32_t)sizeof(T), (uint32_t)_Alignof(T), #T, opts);      \
+        return cortex_slab_attach(&s->core_, key, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T), #T, opts);      \
     }                                                                                                          \
     CORTEX_SLAB_FN_ int name##_init(name *s, void *mem, size_t len, uint32_t slots)                              \
     {                                                                                                          \
-        return cortex_slab_init(&s->core_, mem, len, slots, (uint32_t)sizeof(T), (uint32_t)_Alignof(T));       \
+        return cortex_slab_init(&s->core_, mem, len, slots, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T));       \
     }                                                                                                          \
     CORTEX_SLAB_FN_ int name##_attach_raw(name *s, void *mem, size_t len)                                        \
     {                                                                                                          \
-        return cortex_slab_attach_raw(&s->core_, mem, len, (uint32_t)sizeof(T), (uint32_t)_Alignof(T));        \
+        return cortex_slab_attach_raw(&s->core_, mem, len, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T));        \
     }                                                                                                          \
     CORTEX_SLAB_FN_ int name##_alloc(name *s, cortex_handle *out) { return cortex_slab_alloc(s->core_, out); }    \
     CORTEX_SLAB_FN_ T *name##_get(name *s, cortex_handle h) { return (T *)cortex_slab_get(s->core_, h); }        \
