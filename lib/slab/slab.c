@@ -37,13 +37,14 @@
  */
 #if defined(CORTEX_SLAB_TEST_HOOKS)
 void (*cortex__slab_hook_before_cas)(cortex_slab *s);
-#define HOOK_BEFORE_CAS(s)                                                                                       \
+void (*cortex__slab_hook_after_take)(cortex_slab *s);
+#define HOOK(name, s)                                                                                            \
     do {                                                                                                         \
-        if (cortex__slab_hook_before_cas)                                                                        \
-            cortex__slab_hook_before_cas(s);                                                                     \
+        if (cortex__slab_hook_##name)                                                                            \
+            cortex__slab_hook_##name(s);                                                                         \
     } while (0)
 #else
-#define HOOK_BEFORE_CAS(s) ((void)0)
+#define HOOK(name, s) ((void)0)
 #endif
 
 #if defined(CORTEX_SEED_SLAB_UNTAGGED_HEAD)
@@ -426,7 +427,7 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
             continue;
         }
         uint64_t nh = cx_head(NEXT_TAG(h), CX_W_GEN(w) & 1u, (uint32_t)me, c);
-        HOOK_BEFORE_CAS(s);
+        HOOK(before_cas, s);
         if (!cortex__cas64(&s->sh->head, &h, nh, CX_ACQ_REL, CX_ACQUIRE)) {
             cortex__spin_hint();
             continue;
@@ -435,9 +436,11 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         uint32_t gen = CX_W_GEN(w) + 1u;
 #if defined(CORTEX_SEED_SLAB_GEN_AFTER_STATE)
         cortex__st64(wp, cx_word(CX_W_GEN(w), CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid), CX_RELEASE);
+        HOOK(after_take, s);
         cortex__st64(wp, cx_word(gen, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid), CX_RELEASE);
 #else
         cortex__st64(wp, cx_word(gen, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid), CX_RELEASE);
+        HOOK(after_take, s);
 #endif
         note_high_water(s, c);
         *out = ((uint64_t)gen << 32) | c;

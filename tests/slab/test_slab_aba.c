@@ -20,21 +20,18 @@
 
 #include "slab/slab_internal.h"
 
-static cortex_handle q, r, r2;
+static cortex_handle p_handle, q, r, r2;
 static int hook_rc;
 
 static void others(cortex_slab *s)
 {
     cortex__slab_hook_before_cas = NULL; /* once, and not in the nested calls */
-    extern cortex_handle p_handle;
     hook_rc |= cortex_slab_alloc(s, &q);       /* takes the slot the stalled allocator read as "below" */
     hook_rc |= cortex_slab_free(s, p_handle);  /* slot 0 back on top */
     hook_rc |= cortex_slab_alloc(s, &r);       /* slot 0 taken (generation parity flips) */
     hook_rc |= cortex_slab_free(s, r);         /* back again */
     hook_rc |= cortex_slab_alloc(s, &r2);      /* slot 0 taken: head bits as the allocator read them */
 }
-
-cortex_handle p_handle;
 
 int main(void)
 {
