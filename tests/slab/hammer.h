@@ -34,8 +34,12 @@ static inline uint32_t hammer_rand(uint64_t *x)
     return (uint32_t)*x;
 }
 
-/* @p ops operations by worker @p id (>= 1); @p stop, if not NULL, ends it early when set. */
-static inline int hammer(cortex_slab *s, uint32_t id, long ops, volatile int *stop)
+/*
+ * @p ops operations by worker @p id (>= 1); @p stop, if not NULL, ends it
+ * early when set; @p dead, if not NULL, names a worker that was killed: its
+ * stamps may be found on slots that reclaim gave back.
+ */
+static inline int hammer_ex(cortex_slab *s, uint32_t id, long ops, volatile int *stop, volatile uint32_t *dead)
 {
     cortex_handle held[HAMMER_HOLD];
     uint64_t mine[HAMMER_HOLD];
@@ -53,8 +57,11 @@ static inline int hammer(cortex_slab *s, uint32_t id, long ops, volatile int *st
             struct stamp *st = cortex_slab_get(s, h);
             if (!st)
                 return HAMMER_ALLOC_ERR;
-            if (st->owner != 0 || st->check != ~(uint64_t)0)
-                return HAMMER_DIRTY;
+            if (st->owner != 0 || st->check != ~(uint64_t)0) {
+                /* a killed worker may have died halfway through writing or clearing its stamp */
+                if (!dead || *dead == 0 || (st->owner != 0 && (uint32_t)(st->owner >> 32) != *dead))
+                    return HAMMER_DIRTY;
+            }
             uint64_t me = ((uint64_t)id << 32) | (++seq & 0xffffffffu);
             st->owner = me;
             st->check = ~me;
@@ -85,6 +92,11 @@ static inline int hammer(cortex_slab *s, uint32_t id, long ops, volatile int *st
             return HAMMER_FREE_ERR;
     }
     return HAMMER_OK;
+}
+
+static inline int hammer(cortex_slab *s, uint32_t id, long ops, volatile int *stop)
+{
+    return hammer_ex(s, id, ops, stop, NULL);
 }
 
 /* Stamps every slot free (once after init, before any worker); 0 or -1. */

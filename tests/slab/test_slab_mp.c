@@ -11,8 +11,10 @@
 #include <neocortex.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -350,5 +352,62 @@ Test(slab_mp, reused_pid_is_not_the_owner)
     cr_assert_eq(atomic_load(&sh->procs[90]), 0, "its table entry was freed");
     cr_assert_eq(cortex_slab_free(s, mine), 0);
     assert_all_free(s);
+    cortex_slab_close(s);
+}
+
+/* Reclaim runs while a live worker keeps hammering: it frees the dead one's slots and never the live one's. */
+Test(slab_mp, reclaim_while_others_run, .timeout = 60)
+{
+    char name[64];
+    cortex_slab *s = make(name, "recl");
+    volatile uint32_t *dead = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq((void *)dead, MAP_FAILED);
+    *dead = 0;
+    volatile int *stop = (volatile int *)(dead + 16);
+    int reclaimed = 0;
+    for (int round = 0; round < 6; round++) {
+        *stop = 0;
+        pid_t victim = fork();
+        if (victim == 0) {
+            cortex_slab *c = child_attach(name);
+            _exit(hammer(c, 100 + (uint32_t)round, 1L << 40, NULL));
+        }
+        pid_t live = fork();
+        if (live == 0) {
+            cortex_slab *c = child_attach(name);
+            _exit(hammer_ex(c, 1, 1L << 40, stop, dead));
+        }
+        usleep(5000);
+        kill(victim, SIGKILL);
+        cr_assert_eq(nct_wait(victim, 5000), 128 + SIGKILL);
+        *dead = 100 + (uint32_t)round;
+        for (int k = 0; k < 20; k++) {
+            int n = cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT);
+            cr_assert_geq(n, 0, "%s", cortex_last_error()->message);
+            reclaimed += n;
+        }
+        usleep(5000);
+        *stop = 1;
+        int lrc = nct_wait(live, 50000);
+        cr_assert_eq(lrc, 0, "round %d: the live worker saw a slot taken twice or lost (%d)", round, lrc);
+        cr_assert_eq(cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT), 0);
+        if (getenv("SLAB_DEBUG")) {
+            struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+            struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+            uint64_t h = atomic_load(&sh->head);
+            fprintf(stderr, "head top %u claim %u par %u\n", CX_HEAD_TOP(h), CX_HEAD_CLAIM(h), CX_HEAD_PAR(h));
+            for (int i = 0; i < SLOTS; i++) {
+                uint64_t w = atomic_load(&m[i].word);
+                fprintf(stderr, "  %2d: gen %u st %u proc %u next %llu\n", i, CX_W_GEN(w), CX_W_STATE(w), CX_W_PROC(w), (unsigned long long)atomic_load(&m[i].next));
+            }
+            for (int e = 1; e < 128; e++) if (atomic_load(&sh->procs[e])) fprintf(stderr, "  proc %d: pid %u\n", e, (unsigned)(atomic_load(&sh->procs[e]) >> 32));
+        }
+        cr_assert_eq(cortex_slab_repair(s), 0, "nothing unreachable");
+        assert_all_free(s);
+        *dead = 0;
+    }
+    cr_log_info("reclaimed %d slots while a live worker ran", reclaimed);
+    cr_assert_gt(reclaimed, 0);
+    munmap((void *)dead, 4096);
     cortex_slab_close(s);
 }

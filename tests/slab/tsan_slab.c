@@ -4,7 +4,9 @@
  * across processes): two workers hammer alloc/free with allocation stamps
  * (plain, unsynchronised payload writes: a missing release/acquire between a
  * free and the next alloc of the slot is a data race TSan reports), while a
- * producer/consumer pair hands slots over with send/receive.  Exit 0 = pass.
+ * producer/consumer pair hands slots over with send/receive, and a fifth
+ * thread runs reclaim (which must free nothing: nobody died) and stats.
+ * Exit 0 = pass.
  */
 #include <errno.h>
 #include <neocortex.h>
@@ -88,6 +90,26 @@ static void *consumer(void *arg)
     return NULL;
 }
 
+static _Atomic int workers_done;
+static int reclaim_rc;
+
+/* Reclaim and stats while everyone runs: nobody is dead, so reclaim must free nothing. */
+static void *reclaimer(void *arg)
+{
+    (void)arg;
+    long rounds = 0;
+    while (!atomic_load(&workers_done)) {
+        int n = cortex_slab_reclaim(slab, CORTEX_SLAB_RECLAIM_IN_FLIGHT);
+        cortex_slab_stats st;
+        if (n != 0 || cortex_slab_stats_get(slab, &st) != 0 || st.free > SLOTS) {
+            reclaim_rc = n != 0 ? 10 : 11;
+            return NULL;
+        }
+        rounds++;
+    }
+    return NULL;
+}
+
 int main(void)
 {
     n_ops = HAMMER_SANITIZED ? 300000L : 2000000L;
@@ -102,18 +124,21 @@ int main(void)
         return 1;
     struct worker w[2] = {{1, -1}, {2, -1}};
     int prc = 0, crc = 0;
-    pthread_t th[4];
+    pthread_t th[4], rt;
+    pthread_create(&rt, NULL, reclaimer, NULL);
     pthread_create(&th[0], NULL, hammer_main, &w[0]);
     pthread_create(&th[1], NULL, hammer_main, &w[1]);
     pthread_create(&th[2], NULL, producer, &prc);
     pthread_create(&th[3], NULL, consumer, &crc);
     for (int i = 0; i < 4; i++)
         pthread_join(th[i], NULL);
+    atomic_store(&workers_done, 1);
+    pthread_join(rt, NULL);
     cortex_slab_stats st;
     cortex_slab_stats_get(slab, &st);
-    int bad = w[0].rc || w[1].rc || prc || crc || st.free != SLOTS;
-    printf("%s: workers %d %d, producer %d, consumer %d, %u of %u slots free, high water %u\n", bad ? "FAIL" : "ok",
-           w[0].rc, w[1].rc, prc, crc, st.free, SLOTS, st.high_water);
+    int bad = w[0].rc || w[1].rc || prc || crc || reclaim_rc || st.free != SLOTS;
+    printf("%s: workers %d %d, producer %d, consumer %d, reclaimer %d, %u of %u slots free, high water %u\n",
+           bad ? "FAIL" : "ok", w[0].rc, w[1].rc, prc, crc, reclaim_rc, st.free, SLOTS, st.high_water);
     cortex_slab_close(slab);
     free(mem);
     return bad;
