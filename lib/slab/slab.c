@@ -573,6 +573,12 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
             /* A FREEING top is linked already; any other FREEING slot's free died before linking it. */
             if (st == CORTEX__SLOT_FREEING && CX_HEAD_TOP(cortex__ld64(&s->sh->head, CX_ACQUIRE)) == i + 1)
                 break;
+            /*
+             * Another reclaim may have freed the entry and a new process taken it:
+             * then the slot (which we read after) is that process's.  Still the dead one's?
+             */
+            if (cortex__ld64(&s->sh->procs[p], CX_ACQUIRE) != ents[p])
+                break;
             if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREEING, 0, 0), CX_ACQ_REL, CX_ACQUIRE)) {
                 int rc = push(s, i + 1);
                 if (rc < 0)

@@ -43,8 +43,10 @@ static cortex_slab *child_attach(const char *name)
 {
     cortex_slab *c = NULL;
     if (cortex_slab_attach(&c, CORTEX_KEY_NAME(name), sizeof(struct stamp), _Alignof(struct stamp), "struct stamp",
-                           NULL) < 0)
+                           NULL) < 0) {
+        fprintf(stderr, "child attach: %s\n", cortex_last_error()->message);
         _exit(10);
+    }
     return c;
 }
 
@@ -184,10 +186,8 @@ Test(slab_mp, random_kills_lose_nothing, .timeout = 60)
         pid_t pids[2];
         for (int w = 0; w < 2; w++) {
             pids[w] = fork();
-            if (pids[w] == 0) {
-                cortex_slab *c = child_attach(name);
-                _exit(hammer(c, (uint32_t)(r * 2 + w + 1), 1L << 40, NULL));
-            }
+            if (pids[w] == 0) /* the inherited view: a forked child registers as itself */
+                _exit(hammer(s, (uint32_t)(r * 2 + w + 1), 1L << 40, NULL));
         }
         usleep(3000 + (useconds_t)(rand_r(&seed) % 12000));
         for (int w = 0; w < 2; w++)
@@ -365,21 +365,19 @@ Test(slab_mp, reclaim_while_others_run, .timeout = 60)
     *dead = 0;
     volatile int *stop = (volatile int *)(dead + 16);
     int reclaimed = 0;
-    for (int round = 0; round < 6; round++) {
+    int rounds = 6 * nct_scale();
+    for (int round = 0; round < rounds; round++) {
         *stop = 0;
         pid_t victim = fork();
-        if (victim == 0) {
-            cortex_slab *c = child_attach(name);
-            _exit(hammer(c, 100 + (uint32_t)round, 1L << 40, NULL));
-        }
+        if (victim == 0)
+            _exit(hammer(s, 100 + (uint32_t)round, 1L << 40, NULL));
         pid_t live = fork();
-        if (live == 0) {
-            cortex_slab *c = child_attach(name);
-            _exit(hammer_ex(c, 1, 1L << 40, stop, dead));
-        }
+        if (live == 0)
+            _exit(hammer_ex(s, 1, 1L << 40, stop, dead));
         usleep(5000);
         kill(victim, SIGKILL);
-        cr_assert_eq(nct_wait(victim, 5000), 128 + SIGKILL);
+        int vrc = nct_wait(victim, 5000);
+        cr_assert_eq(vrc, 128 + SIGKILL, "round %d: the victim ended by itself (%d) before the kill", round, vrc);
         *dead = 100 + (uint32_t)round;
         for (int k = 0; k < 20; k++) {
             int n = cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT);
