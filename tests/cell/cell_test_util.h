@@ -9,6 +9,7 @@
 
 #include "atomic.h"
 #include "cortex_config.h"
+#include "internal.h"
 
 /* The backends compiled into this build, futex first. */
 static inline int cell_backends(const cortex_sync_ops **out)
