@@ -169,8 +169,11 @@ Test(sync, futex_dead_owner_taken_over_within_bound)
             _exit(cortex__futex_lock_release(&pg->l) == 0 ? 0 : 12);
         }
         /* Let the waiter go to sleep, sometimes for several check intervals. */
-        cortex__sleep_ns((round + 1) * 700000);
-        cr_assert(cortex__ld32(&pg->l.word, CX_RELAXED) & CORTEX__FUTEX_WAITERS);
+        int64_t end = nct_now_ms() + 5000;
+        while (!(cortex__ld32(&pg->l.word, CX_RELAXED) & CORTEX__FUTEX_WAITERS) && nct_now_ms() < end)
+            cortex__sleep_ns(50000);
+        cr_assert(cortex__ld32(&pg->l.word, CX_RELAXED) & CORTEX__FUTEX_WAITERS, "the waiter announced itself");
+        cortex__sleep_ns(round * 700000);
         __atomic_store_n(&pg->killed_ns, cortex__now_ns(), __ATOMIC_RELEASE);
         kill(holder, SIGKILL);
         cr_assert_eq(nct_wait(waiter, 5000), 0, "round %d: waiter's verdict", round);
