@@ -4,7 +4,7 @@
  * program (fork + exec) on the same name, publishes poses, and removes the
  * cell when it is done.
  *
- *   cell-publisher [/name] [count]
+ *   cell-publisher [count] [/name]
  */
 #define _GNU_SOURCE
 #include "pose.h"
@@ -27,8 +27,8 @@ int main(int argc, char **argv)
 {
     char defname[64];
     snprintf(defname, sizeof defname, "/neocortex-example-pose-%d", (int)getpid());
-    const char *name = argc > 1 ? argv[1] : defname;
-    long count = argc > 2 ? atol(argv[2]) : 1000000;
+    long count = argc > 1 ? atol(argv[1]) : 1000000;
+    const char *name = argc > 2 ? argv[2] : defname;
 
     pose_cell cell;
     int rc = pose_cell_create(&cell, CORTEX_KEY_NAME(name), make_pose(0), NULL);
