@@ -65,6 +65,13 @@
 #define CORTEX__NOT_POINTER(T) 1
 #endif
 
+/* Generated functions a program does not call must not warn (clang -Wunused-function in .c files). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX__MAYBE_UNUSED __attribute__((unused))
+#else
+#define CORTEX__MAYBE_UNUSED
+#endif
+
 /* Function bodies: a prototype gets ';', a definition its body. */
 #define CORTEX__BODY_PROTO(...) ;
 #define CORTEX__BODY_DEFINE(...) { __VA_ARGS__ }
@@ -86,7 +93,7 @@
         void (*fn)(T *value, void *ctx);                                                                        \
         void *ctx;                                                                                              \
     };                                                                                                          \
-    static inline void name##__update_tramp(void *value, void *ctx)                                             \
+    static inline CORTEX__MAYBE_UNUSED void name##__update_tramp(void *value, void *ctx)                        \
     {                                                                                                           \
         struct name##__update *u_ = (struct name##__update *)ctx;                                               \
         u_->fn((T *)value, u_->ctx);                                                                            \
@@ -117,7 +124,7 @@
 /** A typed cell of @p T: static inline wrappers named name_* (see the table above). */
 #define CORTEX_DECLARE(name, T)                                                                                  \
     CORTEX__CELL_TYPES(name, T)                                                                                  \
-    CORTEX__CELL_GENERATE(name, T, static inline, CORTEX__BODY_DEFINE)
+    CORTEX__CELL_GENERATE(name, T, static inline CORTEX__MAYBE_UNUSED, CORTEX__BODY_DEFINE)
 
 /** Declarations only (in a header): the functions are defined once by CORTEX_DEFINE(name, T). */
 #define CORTEX_PROTOTYPE(name, T)                                                                                \

@@ -17,9 +17,10 @@
  *                        to tell a reused pid from the holder.
  *
  * Lock: one CAS 0 -> pid (no system call).  Contended: spin
- * CORTEX__FUTEX_SPIN times, then set the waiters bit and FUTEX_WAIT with a
- * timeout of CORTEX_SYNC_CHECK_INTERVAL_NS; after a wait that timed out
- * (nothing changed for a whole interval) check that the holder lives
+ * CORTEX__FUTEX_SPIN times, check once that the holder lives, then set the
+ * waiters bit and FUTEX_WAIT with a timeout of CORTEX_SYNC_CHECK_INTERVAL_NS;
+ * after a wait that timed out (nothing changed for a whole interval) check
+ * again that the holder lives
  * (cortex__pid_alive, then its start time against the record) and take a
  * dead holder's word over with a CAS: -EOWNERDEAD, lock held.
  * Unlock: CAS pid -> 0 (no system call); only if the waiters bit is set,
@@ -104,7 +105,9 @@ static inline int cortex__futex_lock_slow(cortex__futex_lock *l, uint32_t self, 
         }
     }
     int64_t deadline = timeout_ns < 0 ? INT64_MAX : cortex__now_ns() + timeout_ns;
-    bool check = timeout_ns == 0;
+    /* Check the holder once before the first sleep (a holder found dead is taken over at once),
+     * then after every interval slept without progress. */
+    bool check = true;
     for (;;) {
         w = cortex__ld32(&l->word, CX_RELAXED);
         if (w == 0) {
