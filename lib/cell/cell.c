@@ -14,6 +14,7 @@
 #include "cell/seqlock.h"
 #if CORTEX_HAVE_FUTEX
 #include "sync/futex_lock.h"
+#include "sync/ident.h"
 #endif
 
 #include <errno.h>
@@ -329,9 +330,10 @@ static inline int cell_lock(cortex_cell *c)
 {
     int rc;
 #if CORTEX_HAVE_FUTEX
-    if (c->futex)
-        rc = cortex__futex_lock_acquire(c->sync, -1);
-    else
+    if (c->futex) {
+        uint64_t id = cortex__sync_ident();
+        rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), -1);
+    } else
 #endif
         rc = c->ops->lock(c->sync, c->local, -1);
     if (rc == 0 || rc == -EOWNERDEAD)
@@ -346,7 +348,7 @@ static inline int cell_unlock(cortex_cell *c)
     int rc;
 #if CORTEX_HAVE_FUTEX
     if (c->futex)
-        rc = cortex__futex_lock_release(c->sync);
+        rc = cortex__futex_lock_release_as(c->sync, (uint32_t)cortex__sync_ident());
     else
 #endif
         rc = c->ops->unlock(c->sync, c->local);
