@@ -53,6 +53,10 @@
 #ifdef __cplusplus
 #define CORTEX__ALIGNOF(T) alignof(T)
 #define CORTEX__STATIC_ASSERT(c, msg) static_assert(c, msg)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ < 201112L && (defined(__GNUC__) || defined(__clang__))
+/* -std=c99 with GNU compilers: the same checks through extensions, quietly. */
+#define CORTEX__ALIGNOF(T) __alignof__(T)
+#define CORTEX__STATIC_ASSERT(c, msg) __extension__ _Static_assert(c, msg)
 #else
 #define CORTEX__ALIGNOF(T) _Alignof(T)
 #define CORTEX__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
