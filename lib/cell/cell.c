@@ -376,17 +376,18 @@ static int bad_size(cortex_cell *c, size_t size, const char *fn)
 
 /* ---- operations ---------------------------------------------------------- */
 
-int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+/* Lost the first optimistic attempt: retry, then read under the lock. */
+static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t size, int first)
 {
-    if (!c || size != c->size || !out)
-        return bad_size(c, size, "cortex_cell_read");
-    for (int i = 0; i < CORTEX_CELL_READ_RETRIES; i++) {
+    if (first > 0)
+        return inconsistent_error(c, "read");
+    for (int i = 1; i < CORTEX_CELL_READ_RETRIES; i++) {
+        cortex__spin_hint();
         int r = cortex__cell_read_try(&c->head->seq, &c->head->inconsistent, c->value, out, size);
         if (r == 0)
             return 0;
         if (r > 0)
             return inconsistent_error(c, "read");
-        cortex__spin_hint();
     }
     /* Kept losing to writers (or a writer died mid-write): read under the lock. */
     int rc = cell_lock(c);
@@ -397,6 +398,16 @@ int cortex_cell_read(cortex_cell *c, void *out, size_t size)
     if ((rc = cell_unlock(c)) < 0)
         return rc;
     return f ? inconsistent_error(c, "read") : 0;
+}
+
+int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+{
+    if (__builtin_expect(!c || size != c->size || !out, 0))
+        return bad_size(c, size, "cortex_cell_read");
+    int r = cortex__cell_read_try(&c->head->seq, &c->head->inconsistent, c->value, out, size);
+    if (__builtin_expect(r == 0, 1))
+        return 0;
+    return read_slow(c, out, size, r);
 }
 
 int cortex_cell_write(cortex_cell *c, const void *value, size_t size)

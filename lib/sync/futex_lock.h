@@ -89,8 +89,15 @@ static inline bool cortex__futex_lock_holder_dead(cortex__futex_lock *l, uint32_
     return cortex__ld32(&l->word, CX_RELAXED) == w;
 }
 
-static inline int cortex__futex_lock_slow(cortex__futex_lock *l, uint32_t self, uint32_t start32,
-                                          int64_t timeout_ns)
+/* Kept out of line so the uncontended paths stay small (few registers to save). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX__FUTEX_COLD __attribute__((noinline, cold, unused))
+#else
+#define CORTEX__FUTEX_COLD
+#endif
+
+static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uint32_t self, uint32_t start32,
+                                                      int64_t timeout_ns)
 {
     uint32_t w, e;
     if (timeout_ns != 0) {
