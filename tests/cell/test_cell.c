@@ -68,7 +68,7 @@ Test(cell, odd_sizes_copy_exactly)
         cortex_opts o = opts_with(ops);
         odd_cell c;
         odd_size v = {"hello world!"};
-        cr_assert_eq(odd_cell_create(&c, CORTEX_KEY_HEAP, v, &o), 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(odd_cell_create(&c, CORTEX_KEY_SYSV(nct_sysv_key()), v, &o), 0, "%s", cortex_last_error()->message);
         odd_size out;
         memset(&out, 0x5a, sizeof out);
         cr_assert_eq(odd_cell_read(&c, &out), 0);
@@ -81,11 +81,10 @@ Test(cell, attach_sees_writes_and_checks_type)
 {
     FOR_EACH_BACKEND(ops) {
         cortex_opts o = opts_with(ops);
-        char name[64];
-        nct_name(name, "ty");
+        cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
         dbl_cell a, b;
-        cr_assert_eq(dbl_cell_create(&a, CORTEX_KEY_NAME(name), 0.25, &o), 0, "%s", cortex_last_error()->message);
-        cr_assert_eq(dbl_cell_attach(&b, CORTEX_KEY_NAME(name), NULL), 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(dbl_cell_create(&a, key, 0.25, &o), 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(dbl_cell_attach(&b, key, NULL), 0, "%s", cortex_last_error()->message);
         cr_assert_eq(cortex_cell_lock_ops(b.cell), ops, "attach picks the segment's backend");
         cr_assert_eq(dbl_cell_write(&b, 8.5), 0);
         double d;
@@ -94,28 +93,28 @@ Test(cell, attach_sees_writes_and_checks_type)
 
         /* Wrong type, same size: int vs double differ in size; pose in size too. */
         int_cell wrong;
-        cr_assert_eq(int_cell_attach(&wrong, CORTEX_KEY_NAME(name), NULL), -EPROTO);
+        cr_assert_eq(int_cell_attach(&wrong, key, NULL), -EPROTO);
         const char *msg = cortex_last_error()->message;
         cr_assert(strstr(msg, "'double'") && strstr(msg, "'int'"), "message names both: %s", msg);
         pose_cell wp;
-        cr_assert_eq(pose_cell_attach(&wp, CORTEX_KEY_NAME(name), NULL), -EPROTO);
+        cr_assert_eq(pose_cell_attach(&wp, key, NULL), -EPROTO);
         msg = cortex_last_error()->message;
         cr_assert(strstr(msg, "'double'") && strstr(msg, "'pose'") && strstr(msg, "size 8") && strstr(msg, "size 24"),
                   "%s", msg);
         /* Same size and alignment, other type name. */
         u64_cell wu;
-        cr_assert_eq(u64_cell_attach(&wu, CORTEX_KEY_NAME(name), NULL), -EPROTO);
+        cr_assert_eq(u64_cell_attach(&wu, key, NULL), -EPROTO);
         msg = cortex_last_error()->message;
         cr_assert(strstr(msg, "'double'") && strstr(msg, "'uint64_t'"), "%s", msg);
         /* type_tag makes them agree. */
         cortex_opts tagged = CORTEX_OPTS_INIT;
         tagged.type_tag = "double";
-        cr_assert_eq(u64_cell_attach(&wu, CORTEX_KEY_NAME(name), &tagged), 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(u64_cell_attach(&wu, key, &tagged), 0, "%s", cortex_last_error()->message);
         cr_assert_eq(u64_cell_close(&wu), 0);
 
         cr_assert_eq(dbl_cell_close(&b), 0);
         cr_assert_eq(dbl_cell_close(&a), 0);
-        cr_assert_eq(dbl_cell_attach(&b, CORTEX_KEY_NAME(name), NULL), -ENOENT);
+        cr_assert_eq(dbl_cell_attach(&b, key, NULL), -ENOENT);
     }
 }
 
@@ -259,7 +258,7 @@ Test(cell, torn_value_is_eownerdead_until_write_or_consistent)
     FOR_EACH_BACKEND(ops) {
         cortex_opts o = opts_with(ops);
         int_cell c;
-        cr_assert_eq(int_cell_create(&c, CORTEX_KEY_HEAP, 10, &o), 0);
+        cr_assert_eq(int_cell_create(&c, CORTEX_KEY_SYSV(nct_sysv_key()), 10, &o), 0);
         cortex_region *r = int_cell_region(&c);
         /* What a writer killed between "seq = odd" and "seq = even" leaves (its lock already released). */
         cortex__st64(cell_seq_of(r), cortex__ld64(cell_seq_of(r), CX_RELAXED) + 1, CX_RELAXED);
@@ -296,7 +295,7 @@ Test(cell, inspect_reports_and_survives_corruption)
     FOR_EACH_BACKEND(ops) {
         cortex_opts o = opts_with(ops);
         pose_cell c;
-        cr_assert_eq(pose_cell_create(&c, CORTEX_KEY_HEAP, (pose){0}, &o), 0);
+        cr_assert_eq(pose_cell_create(&c, CORTEX_KEY_SYSV(nct_sysv_key()), (pose){0}, &o), 0);
         cr_assert_eq(pose_cell_write(&c, (pose){1, 2, 3}), 0);
         cortex_region *r = pose_cell_region(&c);
         cortex_cell_info info;
@@ -361,17 +360,16 @@ Test(cell, inspect_shows_the_holder)
 {
     FOR_EACH_BACKEND(ops) {
         cortex_opts o = opts_with(ops);
-        char name[64];
-        nct_name(name, "ih");
+        cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
         int_cell c;
-        cr_assert_eq(int_cell_create(&c, CORTEX_KEY_NAME(name), 1, &o), 0);
+        cr_assert_eq(int_cell_create(&c, key, 1, &o), 0);
         int up[2], down[2];
         cr_assert_eq(pipe(up), 0);
         cr_assert_eq(pipe(down), 0);
         pid_t pid = fork();
         if (pid == 0) {
             int_cell b;
-            if (int_cell_attach(&b, CORTEX_KEY_NAME(name), NULL) != 0)
+            if (int_cell_attach(&b, key, NULL) != 0)
                 _exit(2);
             struct hold_ctx h = {up[1], down[0]};
             _exit(int_cell_update(&b, hold_lock, &h) == 0 ? 0 : 3);

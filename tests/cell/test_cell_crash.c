@@ -49,11 +49,10 @@ static bool whole(const big *b)
 static void kill_loop(const cortex_sync_ops *ops, int rounds)
 {
     cortex_opts o = opts_with(ops);
-    char name[64];
-    nct_name(name, "kill");
+    cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
     static big init;
     big_cell c;
-    cr_assert_eq(big_cell_create(&c, CORTEX_KEY_NAME(name), init, &o), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(big_cell_create(&c, key, init, &o), 0, "%s", cortex_last_error()->message);
     unsigned seed = (unsigned)getpid();
     int odd_kills = 0, even_kills = 0, held_kills = 0;
     int64_t worst_ns = 0;
@@ -63,7 +62,7 @@ static void kill_loop(const cortex_sync_ops *ops, int rounds)
         pid_t pid = fork();
         if (pid == 0) {
             big_cell b;
-            if (big_cell_attach(&b, CORTEX_KEY_NAME(name), NULL) != 0)
+            if (big_cell_attach(&b, key, NULL) != 0)
                 _exit(2);
             char ch = 's';
             if (write(up[1], &ch, 1) != 1)

@@ -162,16 +162,15 @@ Test(cell_mp, n_processes_m_updates_lose_nothing)
     const int M = 5000 * nct_scale();
     FOR_EACH_BACKEND(ops) {
         cortex_opts o = opts_with(ops);
-        char name[64];
-        nct_name(name, "ctr");
+        cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
         counter_cell c;
-        cr_assert_eq(counter_cell_create(&c, CORTEX_KEY_NAME(name), 0, &o), 0);
+        cr_assert_eq(counter_cell_create(&c, key, 0, &o), 0);
         pid_t kids[N];
         for (int i = 0; i < N; i++) {
             kids[i] = fork();
             if (kids[i] == 0) {
                 counter_cell b;
-                if (counter_cell_attach(&b, CORTEX_KEY_NAME(name), NULL) != 0)
+                if (counter_cell_attach(&b, key, NULL) != 0)
                     _exit(2);
                 for (int j = 0; j < M; j++)
                     if (counter_cell_update(&b, incr, NULL) != 0)
@@ -225,11 +224,10 @@ Test(cell_mp, readers_never_see_a_torn_4k_value)
     const int writes = 20000 * nct_scale();
     FOR_EACH_BACKEND(ops) {
         cortex_opts o = opts_with(ops);
-        char name[64];
-        nct_name(name, "torn");
+        cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
         static stamped init;
         stamped_cell c;
-        cr_assert_eq(stamped_cell_create(&c, CORTEX_KEY_NAME(name), init, &o), 0);
+        cr_assert_eq(stamped_cell_create(&c, key, init, &o), 0);
         volatile int *done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         cr_assert_neq((void *)done, MAP_FAILED);
         *done = 0;
@@ -237,13 +235,13 @@ Test(cell_mp, readers_never_see_a_torn_4k_value)
         for (int i = 0; i < 2; i++) {
             readers[i] = fork();
             if (readers[i] == 0)
-                _exit(reader(CORTEX_KEY_NAME(name), done));
+                _exit(reader(key, done));
         }
         for (int i = 0; i < 2; i++) {
             writers[i] = fork();
             if (writers[i] == 0) {
                 stamped_cell b;
-                if (stamped_cell_attach(&b, CORTEX_KEY_NAME(name), NULL) != 0)
+                if (stamped_cell_attach(&b, key, NULL) != 0)
                     _exit(3);
                 static stamped s;
                 uint64_t step = 1;
