@@ -9,11 +9,29 @@
 
 #include "sync/futex_lock.h"
 
+#include <sys/stat.h>
+
+/*
+ * The lock word holds pids, which only mean something inside one pid
+ * namespace: the creator records its namespace (the inode of
+ * /proc/self/ns/pid, 0 if unknown) in the lock's spare word and attach
+ * refuses another one, rather than take a live holder for a dead one.
+ */
+static uint32_t pid_namespace(void)
+{
+    struct stat st;
+    if (stat("/proc/self/ns/pid", &st) != 0)
+        return 0;
+    return (uint32_t)st.st_ino;
+}
+
 static int fx_init(void *shared, const cortex_sync_env *env, void **local)
 {
     CORTEX_UNUSED(env);
+    cortex__futex_lock *l = shared;
     *local = NULL;
-    cortex__futex_lock_init(shared);
+    cortex__futex_lock_init(l);
+    l->reserved = pid_namespace();
     return 0;
 }
 
@@ -21,9 +39,13 @@ static int fx_attach(void *shared, const cortex_sync_env *env, void **local)
 {
     cortex__futex_lock *l = shared;
     *local = NULL;
-    if (l->reserved != 0)
-        return cortex__fail(EBADMSG, "%s: futex lock has reserved bits 0x%08x set: corrupt", env->what,
-                            l->reserved);
+    uint32_t theirs = __atomic_load_n(&l->reserved, __ATOMIC_RELAXED);
+    uint32_t ours = pid_namespace();
+    if (theirs != 0 && ours != 0 && theirs != ours)
+        return cortex__fail(EPROTO,
+                            "%s: its futex lock was made in another pid namespace (pid:[%u], ours pid:[%u]); "
+                            "pids in the lock word would mean other processes here: use the semaphore backend",
+                            env->what, theirs, ours);
     return 0;
 }
 

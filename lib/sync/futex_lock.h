@@ -49,7 +49,7 @@
 
 typedef struct cortex__futex_lock {
     cortex__a32 word;   /* 0, or holder pid | CORTEX__FUTEX_WAITERS */
-    uint32_t reserved;  /* 0 */
+    uint32_t reserved;  /* backend's use (the creator's pid namespace); 0 on plain memory */
     cortex__a64 record; /* (start32 << 32) | pid of the holder, 0 when free */
 } cortex__futex_lock;
 

@@ -471,3 +471,25 @@ Test(cell, bad_arguments)
     cr_assert_eq(cortex_cell_create(&c, CORTEX_KEY_HEAP, &v, 4, 4, "int", &o), -EINVAL);
     cr_assert(strstr(cortex_last_error()->message, "reserved"), "%s", cortex_last_error()->message);
 }
+
+Test(cell, futex_lock_from_another_pid_namespace_is_refused)
+{
+    if (!CORTEX_HAVE_FUTEX)
+        cr_skip_test("futex backend not built");
+    cortex_opts o = opts_with(&cortex_sync_futex);
+    int key = nct_sysv_key();
+    int_cell c, b;
+    cr_assert_eq(int_cell_create(&c, CORTEX_KEY_SYSV(key), 1, &o), 0);
+    char *p = cortex_region_payload(int_cell_region(&c));
+    uint32_t sync_off, ns;
+    memcpy(&sync_off, p + 12, 4);
+    memcpy(&ns, p + sync_off + 4, 4);
+    cr_assert_neq(ns, 0, "the creator recorded its pid namespace");
+    cr_assert_eq(int_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), 0);
+    cr_assert_eq(int_cell_close(&b), 0);
+    uint32_t other = ns + 1;
+    memcpy(p + sync_off + 4, &other, 4);
+    cr_assert_eq(int_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), -EPROTO);
+    cr_assert(strstr(cortex_last_error()->message, "pid namespace"), "%s", cortex_last_error()->message);
+    cr_assert_eq(int_cell_close(&c), 0);
+}
