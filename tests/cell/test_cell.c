@@ -493,3 +493,35 @@ Test(cell, futex_lock_from_another_pid_namespace_is_refused)
     cr_assert(strstr(cortex_last_error()->message, "pid namespace"), "%s", cortex_last_error()->message);
     cr_assert_eq(int_cell_close(&c), 0);
 }
+
+/* Attach validates the cell header against the mapping: scribbles give an error, never a crash. */
+Test(cell, attach_refuses_corrupt_cell_headers)
+{
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        int key = nct_sysv_key();
+        pose_cell c, b;
+        cr_assert_eq(pose_cell_create(&c, CORTEX_KEY_SYSV(key), (pose){1, 2, 3}, &o), 0);
+        unsigned char *p = cortex_region_payload(pose_cell_region(&c));
+        unsigned char saved[48];
+        memcpy(saved, p, sizeof saved);
+        static const uint32_t vals[] = {0, 1, 7, 64, 4096, 0x7fffffffu, 0xfffffff8u};
+        for (size_t field = 0; field < 8; field++) {
+            for (size_t v = 0; v < sizeof vals / sizeof vals[0]; v++) {
+                uint32_t old;
+                memcpy(&old, p + field * 4, 4);
+                if (old == vals[v])
+                    continue;
+                memcpy(p + field * 4, &vals[v], 4);
+                int rc = pose_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL);
+                cr_assert(rc == -EBADMSG || rc == -EPROTO, "%s: field %zu = 0x%x: attach gave %d", ops->name, field,
+                          vals[v], rc);
+                cr_assert_null(b.cell);
+                memcpy(p, saved, sizeof saved);
+            }
+        }
+        cr_assert_eq(pose_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), 0);
+        cr_assert_eq(pose_cell_close(&b), 0);
+        cr_assert_eq(pose_cell_close(&c), 0);
+    }
+}

@@ -45,21 +45,23 @@ static char get(int fd)
     return c;
 }
 
-enum { BACK_SYSV, BACK_NAME, BACK_MEMFD, BACK_N };
-static const char *const back_names[] = {"sysv", "posix-name", "memfd"};
+enum { BACK_SYSV, BACK_NAME, BACK_MEMFD, BACK_FILE, BACK_N };
+static const char *const back_names[] = {"sysv", "posix-name", "memfd", "file"};
 
 /* Parent creates and writes, child (forked) attaches, reads, writes back; then the other way round. */
 static void both_ways(const cortex_sync_ops *ops, int back)
 {
     cortex_opts o = opts_with(ops);
-    char name[64];
+    char name[64], path[96];
     cortex_key key;
     if (back == BACK_SYSV)
         key = CORTEX_KEY_SYSV(nct_sysv_key());
     else if (back == BACK_NAME)
         key = CORTEX_KEY_NAME(nct_name(name, "bw"));
-    else
+    else if (back == BACK_MEMFD)
         key = CORTEX_KEY_MEMFD("nct-cell");
+    else
+        key = CORTEX_KEY_FILE(nct_path(path, "bw"));
     msg_cell c;
     cr_assert_eq(msg_cell_create(&c, key, (msg){1, "from parent"}, &o), 0, "%s/%s: %s", ops->name,
                  back_names[back], cortex_last_error()->message);
@@ -268,5 +270,76 @@ Test(cell_mp, readers_never_see_a_torn_4k_value)
         }
         munmap((void *)done, 4096);
         cr_assert_eq(stamped_cell_close(&c), 0);
+    }
+}
+
+/* The owner closes while another process is attached. */
+Test(cell_mp, owner_close_under_an_attacher)
+{
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        int key = nct_sysv_key();
+        counter_cell c, b;
+        cr_assert_eq(counter_cell_create(&c, CORTEX_KEY_SYSV(key), 5, &o), 0);
+        cr_assert_eq(counter_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), 0);
+        cr_assert_eq(counter_cell_close(&c), 0);
+        uint64_t v = 0;
+        cr_assert_eq(counter_cell_read(&b, &v), 0, "the mapping stays valid: optimistic reads work");
+        cr_assert_eq(v, 5);
+        int rc = counter_cell_write(&b, 6);
+        if (ops == &cortex_sync_semaphore) {
+            cr_assert_eq(rc, -EIDRM, "the semaphore went with the owner: %d", rc);
+            cr_assert(strstr(cortex_last_error()->message, "removed"), "%s", cortex_last_error()->message);
+        } else {
+            cr_assert_eq(rc, 0, "the futex lock lives in the mapping");
+        }
+        cr_assert_eq(counter_cell_close(&b), 0);
+        cr_assert_eq(counter_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), -ENOENT);
+    }
+}
+
+/* Two processes race to open-or-create one key: one creates, the other attaches, both see one cell. */
+Test(cell_mp, open_or_create_race)
+{
+    FOR_EACH_BACKEND(ops) {
+        for (int round = 0; round < 20; round++) {
+            int key = nct_sysv_key();
+            int go[2];
+            cr_assert_eq(pipe(go), 0);
+            pid_t kids[2];
+            for (int i = 0; i < 2; i++) {
+                kids[i] = fork();
+                if (kids[i] == 0) {
+                    char ch;
+                    if (read(go[0], &ch, 1) != 1)
+                        _exit(2);
+                    cortex_opts oc = opts_with(ops);
+                    oc.mode = CORTEX_OPEN_OR_CREATE;
+                    counter_cell c;
+                    if (counter_cell_create(&c, CORTEX_KEY_SYSV(key), 0, &oc) != 0)
+                        _exit(3);
+                    if (counter_cell_update(&c, incr, NULL) != 0)
+                        _exit(4);
+                    /* The creator leaves it for the parent; exit code tells who created it. */
+                    int created = cortex_region_created(counter_cell_region(&c));
+                    if (counter_cell_leak(&c) != 0)
+                        _exit(5);
+                    _exit(created ? 10 : 11);
+                }
+            }
+            cr_assert_eq(write(go[1], "gg", 2), 2);
+            int a = nct_wait(kids[0], 10000), b = nct_wait(kids[1], 10000);
+            cr_assert((a == 10 && b == 11) || (a == 11 && b == 10), "%s round %d: exits %d %d", ops->name, round,
+                      a, b);
+            counter_cell c;
+            cr_assert_eq(counter_cell_attach(&c, CORTEX_KEY_SYSV(key), NULL), 0);
+            uint64_t v;
+            cr_assert_eq(counter_cell_read(&c, &v), 0);
+            cr_assert_eq(v, 2, "both updates landed in one cell");
+            cr_assert_eq(counter_cell_own(&c), 0);
+            cr_assert_eq(counter_cell_close(&c), 0);
+            close(go[0]);
+            close(go[1]);
+        }
     }
 }
