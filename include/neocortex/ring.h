@@ -118,6 +118,7 @@ typedef struct cortex_ring {
     uint32_t light;               /**< 1: the wake check needs only a compiler barrier (see ring.c). */
     uint32_t bad;                 /**< 1: corrupt state seen; every call returns -EBADMSG. */
     uint32_t closed;              /**< 1: this handle was closed. */
+    int32_t dead_pid;             /**< The peer's pid once found dead (until another takes over). */
     struct cortex_region *region; /**< Segment form: the region; raw form: NULL. */
     /** Producer side: its own index and its cached copy of the consumer's. */
     CORTEX_RING_ALIGN64 struct {

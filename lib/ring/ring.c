@@ -360,12 +360,17 @@ static bool peer_gone(cortex_ring *r, int peer, bool check_pid)
     cortex_ring_shared *sh = SH(r);
     if (cortex__ld32(&sh->side[peer].closed, CX_ACQUIRE))
         return true;
-    if (!check_pid || r->role == CORTEX_BOTH_SIDES)
+    if (r->role == CORTEX_BOTH_SIDES)
         return false;
     int32_t pid = (int32_t)cortex__ld32(&sh->side[peer].pid, CX_ACQUIRE);
     if (pid == 0)
         return false; /* not attached yet (or released): wait for one */
-    return !side_alive(sh, peer, NULL);
+    if (pid == r->dead_pid)
+        return true; /* seen dead before, nobody took over since */
+    if (!check_pid || side_alive(sh, peer, NULL))
+        return false;
+    r->dead_pid = pid;
+    return true;
 }
 
 /* Rate-limited liveness check for the non-blocking calls. */
@@ -758,6 +763,11 @@ static int take_role(cortex_ring *r, cortex_role role, const char *what)
     }
     r->p.head = r->c.prod = prod;
     r->p.cons = r->c.tail = cons;
+    /* The side this handle does not play always takes the slow path (which refuses it). */
+    if (!is_prod(r))
+        r->p.cons = r->p.head - r->capacity;
+    if (!is_cons(r))
+        r->c.prod = r->c.tail;
     return 0;
 }
 
