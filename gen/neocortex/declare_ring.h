@@ -63,6 +63,12 @@
 #define CORTEX_RING__ALIGNOF(T) _Alignof(T)
 #define CORTEX_RING__CAST(T, p) ((T)(p))
 #endif
+/* Generated functions: static inline, and not warned about when a program uses only some. */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX_RING__FN static inline __attribute__((unused))
+#else
+#define CORTEX_RING__FN static inline
+#endif
 #define CORTEX_RING__MAXU(a, b) ((a) > (b) ? (a) : (b))
 /* Compile-time cortex_ring_required_size_aligned(cap, sizeof(T), _Alignof(T)). */
 #define CORTEX_RING__SIZE(T, cap)                                                                          \
@@ -82,55 +88,55 @@
         cortex_ring ring; /**< The untyped handle. */                                                      \
     } name;                                                                                                \
     /** Bytes a raw ring of @p capacity T needs (0 if capacity is not a power of two). */                  \
-    static inline size_t name##_required_size(uint32_t capacity)                                           \
+    CORTEX_RING__FN size_t name##_required_size(uint32_t capacity)                                           \
     {                                                                                                      \
         return cortex_ring_required_size_aligned(capacity, sizeof(T), CORTEX_RING__ALIGNOF(T));            \
     }                                                                                                      \
     /** Creates a ring segment under @p key and takes @p role in it. */                                    \
-    static inline int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
+    CORTEX_RING__FN int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
                                     const cortex_opts *opts)                                               \
     {                                                                                                      \
         return cortex_ring_create(&r->ring, key, capacity, sizeof(T), CORTEX_RING__ALIGNOF(T), #T, role,   \
                                   opts);                                                                   \
     }                                                                                                      \
     /** Attaches to the ring segment under @p key (checks it holds T) and takes @p role. */                \
-    static inline int name##_attach(name *r, cortex_key key, cortex_role role, const cortex_opts *opts)    \
+    CORTEX_RING__FN int name##_attach(name *r, cortex_key key, cortex_role role, const cortex_opts *opts)    \
     {                                                                                                      \
         return cortex_ring_attach(&r->ring, key, sizeof(T), CORTEX_RING__ALIGNOF(T), #T, role, opts);      \
     }                                                                                                      \
     /** Lays an empty ring over @p len bytes at @p mem (64-byte aligned); the handle serves both sides. */ \
-    static inline int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
+    CORTEX_RING__FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
     {                                                                                                      \
         return cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX_RING__ALIGNOF(T));         \
     }                                                                                                      \
     /** Pushes @p value; -EAGAIN when full, -EPIPE when the consumer is gone. */                           \
-    static inline int name##_push(name *r, T value)                                                        \
+    CORTEX_RING__FN int name##_push(name *r, T value)                                                        \
     {                                                                                                      \
         return cortex_ring_push_sized(&r->ring, &value, sizeof(T));                                        \
     }                                                                                                      \
     /** Pops into @p out; -EAGAIN when empty, -EPIPE when drained and the producer is gone. */             \
-    static inline int name##_pop(name *r, T *out) { return cortex_ring_pop_sized(&r->ring, out, sizeof(T)); } \
+    CORTEX_RING__FN int name##_pop(name *r, T *out) { return cortex_ring_pop_sized(&r->ring, out, sizeof(T)); } \
     /** Pushes up to @p n values with one index publication; returns the count pushed. */                  \
-    static inline ssize_t name##_push_n(name *r, const T *v, size_t n)                                     \
+    CORTEX_RING__FN ssize_t name##_push_n(name *r, const T *v, size_t n)                                     \
     {                                                                                                      \
         return cortex_ring_push_n(&r->ring, v, n);                                                         \
     }                                                                                                      \
     /** Pops up to @p n values with one index publication; returns the count popped. */                    \
-    static inline ssize_t name##_pop_n(name *r, T *out, size_t n) { return cortex_ring_pop_n(&r->ring, out, n); } \
+    CORTEX_RING__FN ssize_t name##_pop_n(name *r, T *out, size_t n) { return cortex_ring_pop_n(&r->ring, out, n); } \
     /** Pushes, waiting up to @p timeout_ns while full (<0 forever, 0 never). */                           \
-    static inline int name##_push_wait(name *r, T value, int64_t timeout_ns)                               \
+    CORTEX_RING__FN int name##_push_wait(name *r, T value, int64_t timeout_ns)                               \
     {                                                                                                      \
         return cortex_ring_push_wait(&r->ring, &value, timeout_ns);                                        \
     }                                                                                                      \
     /** Pops, waiting up to @p timeout_ns while empty (<0 forever, 0 never). */                            \
-    static inline int name##_pop_wait(name *r, T *out, int64_t timeout_ns)                                 \
+    CORTEX_RING__FN int name##_pop_wait(name *r, T *out, int64_t timeout_ns)                                 \
     {                                                                                                      \
         return cortex_ring_pop_wait(&r->ring, out, timeout_ns);                                            \
     }                                                                                                      \
     /** Closes this side (the peer drains, then gets -EPIPE); the owner removes the segment. */            \
-    static inline int name##_close(name *r) { return cortex_ring_close(&r->ring); }                        \
+    CORTEX_RING__FN int name##_close(name *r) { return cortex_ring_close(&r->ring); }                        \
     /** Zero-copy write: up to @p want contiguous free slots at *@p span; then name_commit(). */           \
-    static inline ssize_t name##_reserve(name *r, size_t want, T **span)                                   \
+    CORTEX_RING__FN ssize_t name##_reserve(name *r, size_t want, T **span)                                   \
     {                                                                                                      \
         void *p = NULL;                                                                                    \
         ssize_t n = cortex_ring_reserve(&r->ring, want, &p);                                               \
@@ -139,9 +145,9 @@
         return n;                                                                                          \
     }                                                                                                      \
     /** Publishes the first @p n reserved slots. */                                                        \
-    static inline int name##_commit(name *r, size_t n) { return cortex_ring_commit(&r->ring, n); }         \
+    CORTEX_RING__FN int name##_commit(name *r, size_t n) { return cortex_ring_commit(&r->ring, n); }         \
     /** Zero-copy read: up to @p want contiguous filled slots at *@p span; then name_release(). */         \
-    static inline ssize_t name##_peek(name *r, size_t want, const T **span)                                \
+    CORTEX_RING__FN ssize_t name##_peek(name *r, size_t want, const T **span)                                \
     {                                                                                                      \
         const void *p = NULL;                                                                              \
         ssize_t n = cortex_ring_peek(&r->ring, want, &p);                                                  \
@@ -150,17 +156,17 @@
         return n;                                                                                          \
     }                                                                                                      \
     /** Frees the first @p n peeked slots. */                                                              \
-    static inline int name##_release(name *r, size_t n) { return cortex_ring_release(&r->ring, n); }       \
+    CORTEX_RING__FN int name##_release(name *r, size_t n) { return cortex_ring_release(&r->ring, n); }       \
     /** Elements in the ring now (snapshot). */                                                            \
-    static inline size_t name##_len(const name *r) { return cortex_ring_len(&r->ring); }                   \
+    CORTEX_RING__FN size_t name##_len(const name *r) { return cortex_ring_len(&r->ring); }                   \
     /** The capacity. */                                                                                   \
-    static inline size_t name##_capacity(const name *r) { return cortex_ring_capacity(&r->ring); }         \
+    CORTEX_RING__FN size_t name##_capacity(const name *r) { return cortex_ring_capacity(&r->ring); }         \
     /** true if empty now (snapshot). */                                                                   \
-    static inline bool name##_is_empty(const name *r) { return cortex_ring_is_empty(&r->ring); }           \
+    CORTEX_RING__FN bool name##_is_empty(const name *r) { return cortex_ring_is_empty(&r->ring); }           \
     /** The segment behind the ring (NULL for a raw ring). */                                              \
-    static inline cortex_region *name##_region(const name *r) { return cortex_ring_region(&r->ring); }     \
+    CORTEX_RING__FN cortex_region *name##_region(const name *r) { return cortex_ring_region(&r->ring); }     \
     /** The untyped core handle. */                                                                        \
-    static inline cortex_ring *name##_core(name *r) { return &r->ring; }                                   \
+    CORTEX_RING__FN cortex_ring *name##_core(name *r) { return &r->ring; }                                   \
     typedef int name##_declared_ /* swallows the caller's ';' */
 
 /**
@@ -178,7 +184,7 @@
         CORTEX_RING_ALIGN64 unsigned char bytes[CORTEX_RING__SIZE(T, CAP)]; /**< The ring's bytes. */      \
     } name##_storage;                                                                                      \
     /** Lays the ring over @p mem (both sides in one handle). */                                           \
-    static inline int name##_init_static(name *r, name##_storage *mem)                                     \
+    CORTEX_RING__FN int name##_init_static(name *r, name##_storage *mem)                                     \
     {                                                                                                      \
         return name##_init(r, mem->bytes, sizeof mem->bytes, (uint32_t)(CAP));                             \
     }                                                                                                      \

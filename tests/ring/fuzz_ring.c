@@ -32,6 +32,7 @@ static void exercise(uint8_t *mem, size_t size, cortex_role role)
                 volatile unsigned char sum = 0;
                 for (size_t b = 0; b < (size_t)n * r.elem_size; b++)
                     sum ^= ((const unsigned char *)span)[b];
+                (void)sum;
                 (void)cortex_ring_release(&r, (size_t)n);
             }
         }

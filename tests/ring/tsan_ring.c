@@ -57,8 +57,8 @@ static int run_pair(seq_ring *p, seq_ring *c, uint64_t n, enum seq_mode mode, co
 
 int main(void)
 {
-    /* 10 M in a plain build; sanitizers run ~10x slower, so 1 M there (still ~1000 laps of the ring). */
-    uint64_t n = (SEQ_SANITIZED ? 1000000u : 10000000u) * (uint64_t)nct_scale();
+    /* 10 M (ASan too); ThreadSanitizer is ~10x slower, so 1 M there (still ~1000 laps of the ring). */
+    uint64_t n = (SEQ_TSAN ? 1000000u : 10000000u) * (uint64_t)nct_scale();
     uint32_t caps[] = {1024, 64, 1};
     int fails = 0;
     for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
