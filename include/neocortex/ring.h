@@ -61,7 +61,7 @@
 #include <sys/types.h>
 
 #if !defined(CORTEX_MODEL) && !defined(CORTEX_RING_NO_INLINE) && !defined(__cplusplus) && \
-    !defined(__STDC_NO_ATOMICS__)
+    !defined(__STDC_NO_ATOMICS__) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 /** 1 when this translation unit uses the inline fast paths. */
 #define CORTEX_RING_INLINE 1
 #include <stdatomic.h>
@@ -95,10 +95,12 @@ typedef enum cortex_role {
 #define CORTEX_RING_OFF_CONS_CLOSED 220u
 #define CORTEX_RING_OFF_CONS_WAITING 256u
 #define CORTEX_RING_OFF_PROD_WAITING 320u
-#ifdef __cplusplus
+#if defined(__cplusplus)
 #define CORTEX_RING_ALIGN64 alignas(64)
-#else
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
 #define CORTEX_RING_ALIGN64 _Alignas(64)
+#else /* C99 with GNU C: the same layout */
+#define CORTEX_RING_ALIGN64 __attribute__((aligned(64)))
 #endif
 /** @endcond */
 

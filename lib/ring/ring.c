@@ -622,9 +622,9 @@ struct cortex_region *cortex_ring_region(const cortex_ring *r) { return r ? r->r
 static void sleep_once(cortex_ring *r, int peer, cortex__a32 *waiting, cortex__a32 *futex, int64_t nap,
                        bool (*ready)(cortex_ring *))
 {
-    cortex_ring_shared *sh = SH(r);
     uint32_t seen = cortex__ld32(futex, CX_ACQUIRE);
 #if !defined(CORTEX_SEED_RING_NO_WAIT_FENCE)
+    cortex_ring_shared *sh = SH(r);
     cortex__st32(waiting, 1, CX_SEQ_CST);  /* announce */
     cortex__fence(CX_SEQ_CST);            /* store->load: announcement before the re-check */
     bool peer_light = r->role == CORTEX_BOTH_SIDES ? r->light != 0
