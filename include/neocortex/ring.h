@@ -118,7 +118,6 @@ typedef struct cortex_ring {
     uint32_t capacity;            /**< Slots (power of two). */
     uint32_t role;                /**< ::cortex_role of this handle (0: not open). */
     uint32_t light;               /**< 1: the wake check needs only a compiler barrier (see ring.c). */
-    uint32_t bad;                 /**< 1: corrupt state seen; every call returns -EBADMSG. */
     uint32_t closed;              /**< 1: this handle was closed. */
     int32_t dead_pid;             /**< The peer's pid once found dead (until another takes over). */
     struct cortex_region *region; /**< Segment form: the region; raw form: NULL. */
@@ -129,6 +128,7 @@ typedef struct cortex_ring {
         uint64_t reserved;  /**< Slots handed out by cortex_ring_reserve(). */
         int64_t next_check; /**< When to check the consumer's liveness next (ns). */
         uint32_t polls;     /**< Full polls since the last liveness check. */
+        uint32_t bad;       /**< 1: a corrupt consumer index was seen; pushes return -EBADMSG. */
     } p;
     /** Consumer side: its own index and its cached copy of the producer's. */
     CORTEX_RING_ALIGN64 struct {
@@ -137,6 +137,7 @@ typedef struct cortex_ring {
         uint64_t peeked;    /**< Slots handed out by cortex_ring_peek(). */
         int64_t next_check; /**< When to check the producer's liveness next (ns). */
         uint32_t polls;     /**< Empty polls since the last liveness check. */
+        uint32_t bad;       /**< 1: a corrupt producer index was seen; pops return -EBADMSG. */
     } c;
 } cortex_ring;
 

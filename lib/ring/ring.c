@@ -210,11 +210,21 @@ static void force_slow(cortex_ring *r)
     r->c.prod = r->c.tail;
 }
 
-/* Marks the handle corrupt; every later call returns -EBADMSG. */
-static void poison(cortex_ring *r)
+/*
+ * Marks one side of the handle corrupt: every later call of that side returns
+ * -EBADMSG.  Only the calling side's fields are written (with a both-sides
+ * handle the other side may be running in another thread).
+ */
+static void poison_prod(cortex_ring *r)
 {
-    r->bad = 1;
-    force_slow(r);
+    r->p.bad = 1;
+    r->p.cons = r->p.head - r->capacity;
+}
+
+static void poison_cons(cortex_ring *r)
+{
+    r->c.bad = 1;
+    r->c.prod = r->c.tail;
 }
 
 /* ---- roles --------------------------------------------------------------- */
@@ -327,7 +337,7 @@ static int64_t cons_refresh(cortex_ring *r)
     uint64_t p = cortex__ld64(&SH(r)->prod, CX_ACQUIRE);
     if (p - t > r->capacity || p - r->c.prod > p - t) {
         unsigned long long last = r->c.prod;
-        poison(r);
+        poison_cons(r);
         return cortex__fail(EBADMSG,
                             "ring: producer index %llu is impossible for consumer index %llu (last seen %llu, "
                             "capacity %u): corrupt or hostile peer",
@@ -344,7 +354,7 @@ static int64_t prod_refresh(cortex_ring *r)
     uint64_t c = cortex__ld64(&SH(r)->cons, CX_ACQUIRE);
     if (h - c > r->capacity || c - r->p.cons > h - r->p.cons) {
         unsigned long long last = r->p.cons;
-        poison(r);
+        poison_prod(r);
         return cortex__fail(EBADMSG,
                             "ring: consumer index %llu is impossible for producer index %llu (last seen %llu, "
                             "capacity %u): corrupt or hostile peer",
@@ -388,11 +398,11 @@ static bool peer_gone_polled(cortex_ring *r, int peer, uint32_t *polls, int64_t 
     return peer_gone(r, peer, check);
 }
 
-static int not_open(const cortex_ring *r, const char *op)
+static int not_open(const cortex_ring *r, bool prod, const char *op)
 {
     if (!r)
         return cortex__fail(EINVAL, "%s: NULL ring", op);
-    if (r->bad)
+    if (prod ? r->p.bad : r->c.bad)
         return cortex__fail(EBADMSG, "%s: this ring handle saw corrupt shared state earlier", op);
     return cortex__fail(EINVAL, "%s: the handle is closed or not open for this side", op);
 }
@@ -403,8 +413,8 @@ static int not_open(const cortex_ring *r, const char *op)
  */
 static int64_t prod_space(cortex_ring *r, const char *op)
 {
-    if (!r || r->bad || r->closed || !is_prod(r))
-        return not_open(r, op);
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, op);
     uint64_t avail = r->capacity - (r->p.head - r->p.cons);
     if (avail > 0 && !cortex__ld32(&SH(r)->side[SIDE_CONS].closed, CX_RELAXED))
         return (int64_t)avail;
@@ -423,8 +433,8 @@ static int64_t prod_space(cortex_ring *r, const char *op)
 /* Consumer slow path: readable slots now (> 0), or -EAGAIN / -EPIPE / -EBADMSG. */
 static int64_t cons_avail(cortex_ring *r, const char *op)
 {
-    if (!r || r->bad || r->closed || !is_cons(r))
-        return not_open(r, op);
+    if (!r || r->c.bad || r->closed || !is_cons(r))
+        return not_open(r, false, op);
     uint64_t avail = r->c.prod - r->c.tail;
     if (avail > 0)
         return (int64_t)avail;
@@ -549,8 +559,8 @@ ssize_t cortex_ring_reserve(cortex_ring *r, size_t want, void **span)
 
 int cortex_ring_commit(cortex_ring *r, size_t n)
 {
-    if (!r || r->bad || r->closed || !is_prod(r))
-        return not_open(r, "cortex_ring_commit");
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, "cortex_ring_commit");
     if (n > r->p.reserved)
         return cortex__fail(EINVAL, "cortex_ring_commit: %zu slots committed, only %llu reserved", n,
                             (unsigned long long)r->p.reserved);
@@ -582,8 +592,8 @@ ssize_t cortex_ring_peek(cortex_ring *r, size_t want, const void **span)
 
 int cortex_ring_release(cortex_ring *r, size_t n)
 {
-    if (!r || r->bad || r->closed || !is_cons(r))
-        return not_open(r, "cortex_ring_release");
+    if (!r || r->c.bad || r->closed || !is_cons(r))
+        return not_open(r, false, "cortex_ring_release");
     if (n > r->c.peeked)
         return cortex__fail(EINVAL, "cortex_ring_release: %zu slots released, only %llu peeked", n,
                             (unsigned long long)r->c.peeked);
@@ -705,16 +715,16 @@ static int try_pop(cortex_ring *r, void *out) { return cortex_ring_pop_lib(r, ou
 
 int cortex_ring_push_wait(cortex_ring *r, const void *elem, int64_t timeout_ns)
 {
-    if (!r || r->bad || r->closed || !is_prod(r))
-        return not_open(r, "cortex_ring_push_wait");
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, "cortex_ring_push_wait");
     return wait_loop(r, timeout_ns, SIDE_CONS, &SH(r)->prod_waiting, &SH(r)->prod_futex, try_push, (void *)elem,
                      prod_ready, "cortex_ring_push_wait");
 }
 
 int cortex_ring_pop_wait(cortex_ring *r, void *out, int64_t timeout_ns)
 {
-    if (!r || r->bad || r->closed || !is_cons(r))
-        return not_open(r, "cortex_ring_pop_wait");
+    if (!r || r->c.bad || r->closed || !is_cons(r))
+        return not_open(r, false, "cortex_ring_pop_wait");
     return wait_loop(r, timeout_ns, SIDE_PROD, &SH(r)->cons_waiting, &SH(r)->cons_futex, try_pop, out, cons_ready,
                      "cortex_ring_pop_wait");
 }
