@@ -298,3 +298,45 @@ Test(ring_mp, second_producer_is_ebusy_and_a_dead_producer_is_taken_over)
     cr_assert_eq(seq_ring_pop_wait(&c, &v, 5 * SEC), -EPIPE);
     seq_ring_close(&c);
 }
+
+Test(ring_mp, push_wait_gets_epipe_when_the_consumer_is_killed)
+{
+    int key = nct_sysv_key();
+    seq_ring p;
+    cr_assert_eq(seq_ring_create(&p, CORTEX_KEY_SYSV(key), 4, CORTEX_PRODUCER, NULL), 0);
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(go[0]);
+        seq_ring c;
+        if (seq_ring_attach(&c, CORTEX_KEY_SYSV(key), CORTEX_CONSUMER, NULL) != 0)
+            _exit(10);
+        if (write(go[1], "x", 1) != 1)
+            _exit(11);
+        pause(); /* never pops */
+        _exit(0);
+    }
+    close(go[1]);
+    char b;
+    cr_assert_eq(read(go[0], &b, 1), 1);
+    close(go[0]);
+    for (uint64_t i = 0; i < 4; i++)
+        cr_assert_eq(seq_ring_push(&p, i), 0);
+    pid_t killer = fork();
+    if (killer == 0) {
+        usleep(150000); /* the producer is asleep in push_wait by now */
+        kill(pid, SIGKILL);
+        _exit(0);
+    }
+    int64_t t0 = nct_now_ms();
+    int rc = seq_ring_push_wait(&p, 4, 30 * SEC);
+    int64_t dt = nct_now_ms() - t0;
+    nct_wait(killer, 5000);
+    cr_assert_eq(nct_wait(pid, 5000), 128 + SIGKILL);
+    cr_assert_eq(rc, -EPIPE, "push_wait returned %d: %s", rc, cortex_last_error()->message);
+    cr_assert(dt >= 100 && dt < 5000, "noticed the death after it happened, within a bounded time (%lld ms)",
+              (long long)dt);
+    cr_assert_eq(seq_ring_push(&p, 5), -EPIPE, "a full ring with a dead consumer");
+    seq_ring_close(&p);
+}
