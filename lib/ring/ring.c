@@ -282,6 +282,10 @@ static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *f
 #if !defined(CORTEX_SEED_RING_NO_WAIT_FENCE)
     if (!r->light)
         cortex__fence(CX_SEQ_CST); /* store->load: our publish before our read of the flag */
+#if !defined(CORTEX_MODEL)
+    else /* the sleeper's membarrier supplies the CPU fence; the compiler must not reorder either */
+        __asm__ __volatile__("" ::: "memory");
+#endif
 #else
     CORTEX_UNUSED(r);
 #endif
