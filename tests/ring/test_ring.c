@@ -407,3 +407,41 @@ Test(ring, inspect_reports_state)
     cr_assert_eq(cortex_ring_inspect(NULL, &info), -EINVAL);
     cr_assert_eq(u64ring_close(&p), 0);
 }
+
+Test(ring, open_or_create_attaches_and_checks_the_capacity)
+{
+    char name[64];
+    nct_name(name, "ring-ooc");
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.mode = CORTEX_OPEN_OR_CREATE;
+    u64ring a, b, c;
+    cr_assert_eq(u64ring_create(&a, CORTEX_KEY_NAME(name), 16, CORTEX_PRODUCER, &o), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert(cortex_region_created(u64ring_region(&a)));
+    cr_assert_eq(u64ring_create(&b, CORTEX_KEY_NAME(name), 16, CORTEX_CONSUMER, &o), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_not(cortex_region_created(u64ring_region(&b)), "the second one attached");
+    cr_assert_eq(u64ring_push(&a, 77), 0);
+    uint64_t v;
+    cr_assert_eq(u64ring_pop(&b, &v), 0);
+    cr_assert_eq(v, 77);
+    cr_assert_eq(u64ring_create(&c, CORTEX_KEY_NAME(name), 32, CORTEX_CONSUMER, &o), -EPROTO,
+                 "another capacity is another payload size");
+    cr_assert_eq(u64ring_close(&b), 0);
+    cr_assert_eq(u64ring_close(&a), 0);
+}
+
+Test(ring, type_tag_overrides_the_type_spelling)
+{
+    int key = nct_sysv_key();
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.type_tag = "telemetry.v1";
+    u64ring p, c;
+    cr_assert_eq(u64ring_create(&p, CORTEX_KEY_SYSV(key), 8, CORTEX_PRODUCER, &o), 0);
+    cr_assert_eq(u64ring_attach(&c, CORTEX_KEY_SYSV(key), CORTEX_CONSUMER, NULL), -EPROTO,
+                 "the default tag 'uint64_t' does not match");
+    cr_assert(strstr(cortex_last_error()->message, "telemetry.v1"), "%s", cortex_last_error()->message);
+    cr_assert_eq(u64ring_attach(&c, CORTEX_KEY_SYSV(key), CORTEX_CONSUMER, &o), 0);
+    cr_assert_eq(u64ring_close(&c), 0);
+    cr_assert_eq(u64ring_close(&p), 0);
+}
