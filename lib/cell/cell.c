@@ -325,17 +325,10 @@ int cortex_cell_attach(cortex_cell **ret, cortex_key key, size_t size, size_t al
 
 /* ---- the lock ------------------------------------------------------------ */
 
-/* 0 with the lock held (a dead holder's lock counts), or a negative errno. */
-static inline int cell_lock(cortex_cell *c)
+/* The generic backend path and error reports, out of line so the futex fast path stays lean. */
+static __attribute__((noinline)) int ops_lock(cortex_cell *c)
 {
-    int rc;
-#if CORTEX_HAVE_FUTEX
-    if (c->futex) {
-        uint64_t id = cortex__sync_ident();
-        rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), -1);
-    } else
-#endif
-        rc = c->ops->lock(c->sync, c->local, -1);
+    int rc = c->ops->lock(c->sync, c->local, -1);
     if (rc == 0 || rc == -EOWNERDEAD)
         return 0;
     if (cortex_last_error()->code != rc)
@@ -343,18 +336,37 @@ static inline int cell_lock(cortex_cell *c)
     return rc;
 }
 
-static inline int cell_unlock(cortex_cell *c)
+static __attribute__((noinline)) int ops_unlock(cortex_cell *c, int rc)
 {
-    int rc;
-#if CORTEX_HAVE_FUTEX
-    if (c->futex)
-        rc = cortex__futex_lock_release_as(c->sync, (uint32_t)cortex__sync_ident());
-    else
-#endif
+    if (rc == 1)
         rc = c->ops->unlock(c->sync, c->local);
     if (rc < 0 && cortex_last_error()->code != rc)
         rc = cortex__fail(-rc, "cell: lock backend '%s' failed to unlock (%s)", c->ops->name, cortex_strerror(rc));
     return rc;
+}
+
+/* 0 with the lock held (a dead holder's lock counts), or a negative errno. */
+static inline int cell_lock(cortex_cell *c)
+{
+#if CORTEX_HAVE_FUTEX
+    if (__builtin_expect(c->futex, 1)) {
+        uint64_t id = cortex__sync_ident();
+        int rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), -1);
+        return rc == -EOWNERDEAD ? 0 : rc; /* no timeout: nothing else comes back */
+    }
+#endif
+    return ops_lock(c);
+}
+
+static inline int cell_unlock(cortex_cell *c)
+{
+#if CORTEX_HAVE_FUTEX
+    if (__builtin_expect(c->futex, 1)) {
+        int rc = cortex__futex_lock_release_as(c->sync, (uint32_t)cortex__sync_ident());
+        return __builtin_expect(rc == 0, 1) ? 0 : ops_unlock(c, rc);
+    }
+#endif
+    return ops_unlock(c, 1);
 }
 
 static int inconsistent_error(cortex_cell *c, const char *op)
