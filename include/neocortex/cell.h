@@ -22,6 +22,11 @@
  *   reads still copy the value out but return -EOWNERDEAD, updates return
  *   -EOWNERDEAD without running their function, until a write replaces the
  *   value or cortex_cell_consistent() accepts it.
+ *
+ * A cortex_cell may be used by several threads at once.  Lock waits have no
+ * timeout (a dead holder's lock is recovered, see neocortex/sync.h); the
+ * lock is not recursive, so an update function must not call back into
+ * the same cell.
  */
 #ifndef NEOCORTEX_CELL_H
 #define NEOCORTEX_CELL_H
