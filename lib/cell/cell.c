@@ -228,7 +228,7 @@ static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_
     int rc;
     describe_region(r, what, sizeof what);
     const cortex_seg_header *sh = cortex_region_header(r);
-    uint32_t lock_id = __atomic_load_n(&sh->lock_id, __ATOMIC_RELAXED);
+    uint32_t lock_id = sh->lock_id; /* immutable since READY, validated by attach */
     const cortex_sync_ops *ops = opts && opts->lock ? opts->lock : cortex_sync_builtin(lock_id);
     if (!ops) {
         rc = cortex__fail(ENOTSUP,
@@ -477,7 +477,8 @@ static bool closes_as_owner(const cortex_cell *c)
     const cortex_seg_header *h = cortex_region_header(c->region);
     if (cortex_region_key(c->region).kind == CORTEX_KEYKIND_HEAP)
         return true;
-    return __atomic_load_n(&h->owner_pid, __ATOMIC_ACQUIRE) == (int32_t)cortex__self_pid();
+    /* owner_pid changes at run time (own()): read it atomically, as region.c does. */
+    return (int32_t)cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_pid, CX_ACQUIRE) == (int32_t)cortex__self_pid();
 }
 
 int cortex_cell_close(cortex_cell *c)
