@@ -52,7 +52,8 @@ struct cortex_cell {
     void *local;
     const cortex_sync_ops *ops;
     uint32_t size;
-    bool futex; /* ops is the built-in futex: call it inline */
+    uint32_t owner_token; /* the header's owner token when this handle became the owner */
+    bool futex;           /* ops is the built-in futex: call it inline */
 };
 
 struct layout_calc {
@@ -104,6 +105,12 @@ static unsigned effective_perm(const cortex_opts *o)
 static void describe_region(cortex_region *r, char *buf, unsigned len)
 {
     cortex_key_describe(cortex_region_key(r), buf, len);
+}
+
+static uint32_t header_owner_token(const cortex_region *r)
+{
+    const cortex_seg_header *h = cortex_region_header(r);
+    return cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_token, CX_ACQUIRE);
 }
 
 static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const struct layout_calc *l,
@@ -217,6 +224,7 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
         return cortex__fail(ENOMEM, "out of memory for a cell handle");
     }
     c->local = x.local;
+    c->owner_token = header_owner_token(r);
     *ret = c;
     return 0;
 }
@@ -469,16 +477,21 @@ int cortex_cell_consistent(cortex_cell *c)
 
 /* ---- ownership ----------------------------------------------------------- */
 
-/* Does closing this handle remove the segment (same rule as cortex_region_close)? */
+/*
+ * Does closing this handle remove the segment?  The same rule as
+ * cortex_region_close: this handle owns it and the header still names this
+ * process and this handle's token (nobody took it over with own()).
+ */
 static bool closes_as_owner(const cortex_cell *c)
 {
     if (!cortex_region_is_owner(c->region))
         return false;
-    const cortex_seg_header *h = cortex_region_header(c->region);
     if (cortex_region_key(c->region).kind == CORTEX_KEYKIND_HEAP)
         return true;
-    /* owner_pid changes at run time (own()): read it atomically, as region.c does. */
-    return (int32_t)cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_pid, CX_ACQUIRE) == (int32_t)cortex__self_pid();
+    const cortex_seg_header *h = cortex_region_header(c->region);
+    /* owner_pid and owner_token change at run time (own()): read them atomically, as region.c does. */
+    return (int32_t)cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_pid, CX_ACQUIRE) == (int32_t)cortex__self_pid() &&
+           header_owner_token(c->region) == c->owner_token;
 }
 
 int cortex_cell_close(cortex_cell *c)
@@ -513,7 +526,10 @@ int cortex_cell_own(cortex_cell *c)
 {
     if (!c)
         return cortex__fail(EINVAL, "cortex_cell_own: NULL cell");
-    return cortex_region_own(c->region);
+    int rc = cortex_region_own(c->region);
+    if (rc == 0)
+        c->owner_token = header_owner_token(c->region);
+    return rc;
 }
 
 cortex_region *cortex_cell_region(const cortex_cell *c) { return c ? c->region : NULL; }
