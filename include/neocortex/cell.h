@@ -67,7 +67,8 @@ typedef void (*cortex_cell_update_fn)(void *value, void *ctx);
  * @return 0; -EEXIST (the key exists; the existing cell is untouched),
  *         -ENOTSUP (lock backend not in this build), -EINVAL, and every
  *         error of cortex_region_create().  With CORTEX_OPEN_OR_CREATE an
- *         existing cell is attached instead (and @p init is not written).
+ *         existing cell is attached instead (and @p init is not written);
+ *         if cortex_opts::lock is NULL it keeps whatever backend it has.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init,
                                                    size_t size, size_t align, const char *type_name,

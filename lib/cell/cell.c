@@ -185,6 +185,21 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
         return cortex__fail(EINVAL, "cortex_cell_create: no initial value");
     if (opts && opts->mode == CORTEX_ATTACH_ONLY)
         return cortex_cell_attach(ret, key, size, align, type_name, opts);
+    if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && !opts->lock &&
+        (key.kind == CORTEX_KEYKIND_SYSV || key.kind == CORTEX_KEYKIND_NAME || key.kind == CORTEX_KEYKIND_FILE)) {
+        /* No lock named: an existing cell keeps its own backend, a new one gets the default. */
+        cortex_opts excl = *opts;
+        excl.mode = CORTEX_CREATE_EXCL;
+        for (int tries = 0; tries < 8; tries++) {
+            rc = cortex_cell_attach(ret, key, size, align, type_name, opts);
+            if (rc != -ENOENT)
+                return rc;
+            rc = cortex_cell_create(ret, key, init, size, align, type_name, &excl);
+            if (rc != -EEXIST)
+                return rc;
+        }
+        return rc; /* someone kept creating and removing it under us */
+    }
     const cortex_sync_ops *ops = opts && opts->lock ? opts->lock : cortex_sync_default();
     if ((rc = check_ops(ops)) < 0)
         return rc;

@@ -546,3 +546,29 @@ Test(cell, own_in_the_same_process_moves_the_semaphore_too)
         cr_assert_lt(semget(key, 0, 0), 0, "the semaphore went with the new owner's close");
     }
 }
+
+/* Open-or-create without naming a lock attaches an existing cell whatever its backend. */
+Test(cell, open_or_create_keeps_the_existing_backend)
+{
+    FOR_EACH_BACKEND(ops) {
+        int key = nct_sysv_key();
+        cortex_opts o = opts_with(ops);
+        int_cell a, b;
+        cr_assert_eq(int_cell_create(&a, CORTEX_KEY_SYSV(key), 9, &o), 0);
+        cortex_opts oc = CORTEX_OPTS_INIT;
+        oc.mode = CORTEX_OPEN_OR_CREATE;
+        cr_assert_eq(int_cell_create(&b, CORTEX_KEY_SYSV(key), 1, &oc), 0, "%s: %s", ops->name,
+                     cortex_last_error()->message);
+        cr_assert_eq(cortex_cell_lock_ops(b.cell), ops);
+        int v;
+        cr_assert_eq(int_cell_read(&b, &v), 0);
+        cr_assert_eq(v, 9, "init not written over an existing cell");
+        cr_assert_eq(int_cell_close(&b), 0);
+        cr_assert_eq(int_cell_close(&a), 0);
+        /* And when nothing is there it creates (and owns) one with the default backend. */
+        cr_assert_eq(int_cell_create(&b, CORTEX_KEY_SYSV(key), 1, &oc), 0);
+        cr_assert(cortex_region_is_owner(int_cell_region(&b)));
+        cr_assert_eq(cortex_cell_lock_ops(b.cell), cortex_sync_default());
+        cr_assert_eq(int_cell_close(&b), 0);
+    }
+}
