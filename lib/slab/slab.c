@@ -156,7 +156,7 @@ static int view_open(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, 
     struct cortex__slab_hdr h;
     if (len < sizeof(struct cortex__slab_shared))
         return cortex__fail(EBADMSG, "slab: %zu bytes is smaller than a slab header", len);
-    memcpy(&h, mem, sizeof h); /* immutable after init: a private copy is validated */
+    cortex__plain_read(&h, mem, sizeof h); /* immutable after init: a private copy is validated */
     int rc = cortex__slab_check_hdr(&h, len, "slab");
     if (rc < 0)
         return rc;
