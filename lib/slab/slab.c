@@ -380,10 +380,15 @@ static int push(cortex_slab *s, uint32_t top1)
             return rc;
         if (rc == 0) {
             if (!CX_HEAD_CLAIM(h) && below != 0) {
-                /* About to bury the top: if its free is not finished (FREEING), finish it. */
+                /*
+                 * About to bury the top: if its free is not finished (FREEING),
+                 * finish it.  Only with a word read while the head still was h:
+                 * a word read later may belong to a newer life of the slot (taken,
+                 * freed, not yet relinked), which must stay FREEING for reclaim.
+                 */
                 cortex__a64 *tp = &s->meta[below - 1].word;
                 uint64_t tw = cortex__ld64(tp, CX_ACQUIRE);
-                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING)
+                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING && cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
                     cortex__cas64(tp, &tw, cx_word(CX_W_GEN(tw), CORTEX__SLOT_FREE, 0, 0), CX_ACQ_REL, CX_ACQUIRE);
             }
             cortex__st64(&s->meta[top1 - 1].next, below, CX_RELAXED);
