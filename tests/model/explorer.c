@@ -92,19 +92,10 @@
 #include <time.h>
 #include <ucontext.h>
 
-/* The prototypes the library calls (lib/atomic.h, model branch). */
-uint64_t cortex__model_load(void *p, unsigned width, memory_order mo);
-void cortex__model_store(void *p, unsigned width, uint64_t v, memory_order mo);
-uint64_t cortex__model_xchg(void *p, unsigned width, uint64_t v, memory_order mo);
-uint64_t cortex__model_fadd(void *p, unsigned width, uint64_t v, memory_order mo);
-bool cortex__model_cas(void *p, unsigned width, uint64_t *expected, uint64_t desired,
-                       memory_order succ, memory_order fail);
-void cortex__model_fence(memory_order mo);
-void cortex__model_plain_read(void *dst, const void *src, size_t n);
-void cortex__model_plain_write(void *dst, const void *src, size_t n);
-int cortex__model_futex_wait(void *addr, uint32_t expected, int64_t timeout_ns);
-int cortex__model_futex_wake(void *addr, uint32_t n);
-void cortex__model_spin(void);
+#ifndef CORTEX_MODEL
+#define CORTEX_MODEL /* for the cortex__model_* prototypes */
+#endif
+#include "atomic.h"
 
 #define NT (MC_MAX_THREADS + 1)
 #define STACK_SIZE (256 * 1024)
@@ -630,6 +621,19 @@ static bool fresh_only(mthread *t)
     return false;
 }
 
+/* A load's choice among the stores it may see (newest first); records the read. */
+static uint32_t pick_visible(mloc *l, mthread *t, uint32_t *nvis)
+{
+    uint32_t hi = l->nstores - 1, pick = hi;
+    *nvis = 1;
+    if (!fresh_only(t)) {
+        *nvis = hi - visible_min(l, t) + 1;
+        pick = hi - choose(*nvis);
+    }
+    add_obs(l, E.cur, pick);
+    return pick;
+}
+
 static void tick(mthread *t) { t->clk.c[E.cur]++; }
 
 static void sc_pre(mthread *t) { vc_join(&t->clk, &E.sc_clock); }
@@ -707,14 +711,9 @@ uint64_t cortex__model_load(void *p, unsigned width, memory_order mo)
     if (mo == memory_order_seq_cst)
         sc_pre(t);
     mloc *l = get_loc(p, check_width(width), false);
-    uint32_t hi = l->nstores - 1, pick = hi, nvis = 1;
-    if (!fresh_only(t)) {
-        uint32_t lo = visible_min(l, t);
-        nvis = hi - lo + 1;
-        pick = hi - choose(nvis);
-    }
+    uint32_t hi = l->nstores - 1, nvis;
+    uint32_t pick = pick_visible(l, t, &nvis);
     const mstore *s = &l->hist[pick % (uint32_t)E.history];
-    add_obs(l, E.cur, pick);
     read_sync(t, s, mo);
     if (mo == memory_order_seq_cst)
         sc_post(t);
@@ -903,63 +902,48 @@ static void plain_checked(void *dst, const void *src, size_t n, bool write)
         E.writes++;
 }
 
-void cortex__model_plain_write(void *dst, const void *src, size_t n)
+/* A plain access to an mc_racy range: one relaxed-like step per 8-byte chunk. */
+static void plain_racy(void *dst, const void *src, size_t n, bool write)
 {
-    if (!E.running || n == 0) {
-        memcpy(dst, src, n);
-        return;
-    }
-    if (!in_racy((uintptr_t)dst, n)) {
-        sched_point();
-        tick(&E.th[E.cur]);
-        plain_checked(dst, src, n, true);
-        return;
-    }
+    char *shared = (char *)(write ? dst : (void *)(uintptr_t)src);
     for (size_t off = 0; off < n; off += 8) {
         unsigned w = (unsigned)(n - off < 8 ? n - off : 8);
         sched_point();
         mthread *t = &E.th[E.cur];
         tick(t);
-        mloc *l = get_loc((char *)dst + off, w, true);
+        mloc *l = get_loc(shared + off, w, true);
         uint64_t v = 0;
-        memcpy(&v, (const char *)src + off, w);
-        append_store(l, t, v, memory_order_relaxed, NULL);
-        memcpy((char *)dst + off, &v, w);
-        tr(OP_PWRITE, (uintptr_t)dst + off, w, v, 0, 0, 0, 0, w);
+        if (write) {
+            memcpy(&v, (const char *)src + off, w);
+            append_store(l, t, v, memory_order_relaxed, NULL);
+            memcpy(shared + off, &v, w);
+            tr(OP_PWRITE, (uintptr_t)shared + off, w, v, 0, 0, 0, 0, w);
+        } else {
+            uint32_t hi = l->nstores - 1, nvis;
+            uint32_t pick = pick_visible(l, t, &nvis);
+            const mstore *s = &l->hist[pick % (uint32_t)E.history];
+            read_sync(t, s, memory_order_relaxed);
+            memcpy((char *)dst + off, &s->val, w);
+            tr(OP_PREAD, (uintptr_t)shared + off, w, s->val, 0, 0, hi - pick, nvis, w);
+        }
     }
 }
 
-void cortex__model_plain_read(void *dst, const void *src, size_t n)
+static void plain_access(void *dst, const void *src, size_t n, bool write)
 {
     if (!E.running || n == 0) {
         memcpy(dst, src, n);
-        return;
-    }
-    if (!in_racy((uintptr_t)src, n)) {
+    } else if (in_racy((uintptr_t)(write ? dst : src), n)) {
+        plain_racy(dst, src, n, write);
+    } else {
         sched_point();
         tick(&E.th[E.cur]);
-        plain_checked(dst, src, n, false);
-        return;
-    }
-    for (size_t off = 0; off < n; off += 8) {
-        unsigned w = (unsigned)(n - off < 8 ? n - off : 8);
-        sched_point();
-        mthread *t = &E.th[E.cur];
-        tick(t);
-        mloc *l = get_loc((char *)src + off, w, true);
-        uint32_t hi = l->nstores - 1, pick = hi, nvis = 1;
-        if (!fresh_only(t)) {
-            uint32_t lo = visible_min(l, t);
-            nvis = hi - lo + 1;
-            pick = hi - choose(nvis);
-        }
-        const mstore *s = &l->hist[pick % (uint32_t)E.history];
-        add_obs(l, E.cur, pick);
-        read_sync(t, s, memory_order_relaxed);
-        memcpy((char *)dst + off, &s->val, w);
-        tr(OP_PREAD, (uintptr_t)src + off, w, s->val, 0, 0, hi - pick, nvis, w);
+        plain_checked(dst, src, n, write);
     }
 }
+
+void cortex__model_plain_write(void *dst, const void *src, size_t n) { plain_access(dst, src, n, true); }
+void cortex__model_plain_read(void *dst, const void *src, size_t n) { plain_access(dst, src, n, false); }
 
 /* ---- futex and spin ------------------------------------------------------ */
 
