@@ -215,7 +215,7 @@ static struct {
     mtrace trace[MAX_STEPS];
     uint32_t steps;
     /* outcome */
-    bool failed, pruned;
+    bool failed, pruned, slept;
     char message[512];
 } E;
 
@@ -967,6 +967,7 @@ int cortex__model_futex_wait(void *addr, uint32_t expected, int64_t timeout_ns)
         return -ETIMEDOUT;
     }
     tr(OP_FWAIT, (uintptr_t)addr, 4, v, expected, 0, 0, 0, 1);
+    E.slept = true;
     t->state = T_BLOCKED;
     t->wait_addr = (uintptr_t)addr;
     t->wait_timed = timeout_ns > 0;
@@ -1074,6 +1075,7 @@ static void reset_execution(void)
     E.wait_seq = 0;
     E.failed = false;
     E.pruned = false;
+    E.slept = false;
     memset(&E.sc_clock, 0, sizeof E.sc_clock);
     for (int i = 0; i < NT; i++) {
         mthread *t = &E.th[i];
@@ -1124,6 +1126,8 @@ void mc_explore(const mc_scenario *sc, bool quiet, mc_result *res)
             res->max_depth = (long)E.nchoices;
         if (E.pruned)
             res->pruned++;
+        if (E.slept)
+            res->slept++;
         if (E.failed) {
             res->failed = true;
             snprintf(res->message, sizeof res->message, "%s", E.message);
@@ -1196,9 +1200,9 @@ int mc_main(int argc, char **argv, const mc_scenario *const *list)
            copy.history <= 0 ? 3 : copy.history, expect_fail ? ", expecting the checker to find a bug" : "");
     fflush(stdout);
     mc_explore(&copy, quiet, &r);
-    printf("%s: %ld executions explored (%ld pruned by the spin/step bound, deepest %ld choice points) in "
-           "%.2f s: %s\n",
-           copy.name, r.executions, r.pruned, r.max_depth, r.seconds,
+    printf("%s: %ld executions explored (%ld pruned by the spin/step bound, %ld slept in futex_wait, deepest "
+           "%ld choice points) in %.2f s: %s\n",
+           copy.name, r.executions, r.pruned, r.slept, r.max_depth, r.seconds,
            r.failed ? "BUG FOUND" : r.complete ? "passed, exhaustive within the bounds"
                                                : "NOT exhaustive (execution cap reached)");
     if (expect_fail) {

@@ -37,6 +37,7 @@ typedef struct mc_scenario {
 typedef struct mc_result {
     long executions;         /* executions run (including the failing one) */
     long pruned;             /* executions cut by the spin or step bound */
+    long slept;              /* executions in which some thread blocked in futex_wait */
     long max_depth;          /* most choice points in one execution */
     bool failed;
     bool complete;           /* every schedule within the bounds was explored */
