@@ -213,7 +213,7 @@ static struct {
     size_t nchoices, capchoices, depth;
     /* trace */
     mtrace trace[MAX_STEPS];
-    uint32_t steps;
+    uint32_t steps, setup_steps;
     /* outcome */
     bool failed, pruned, slept;
     char message[512];
@@ -306,11 +306,19 @@ static const char *loc_label(uintptr_t a, char *buf, size_t len)
     return buf;
 }
 
+static bool full_trace;
+
 static void print_trace(FILE *f)
 {
     char lb[96];
+    uint32_t first = 0;
+    if (!full_trace)
+        while (first < E.steps && E.trace[first].tid == 0 && first < E.setup_steps)
+            first++;
     fprintf(f, "---- trace of the failing execution (%u steps) ----\n", E.steps);
-    for (uint32_t i = 0; i < E.steps; i++) {
+    if (first)
+        fprintf(f, "  (steps #0-#%u: thread 0's setup, not shown; --full-trace shows them)\n", first - 1);
+    for (uint32_t i = first; i < E.steps; i++) {
         const mtrace *t = &E.trace[i];
         fprintf(f, "  #%-4u T%u %-11s ", i, t->tid, op_names[t->op]);
         switch (t->op) {
@@ -1047,6 +1055,7 @@ static void main_entry(void)
         makecontext(&t->ctx, (void (*)(void))thread_entry, 1, i);
     }
     t0->state = T_JOINING;
+    E.setup_steps = E.steps;
     sched_point();
     /* join: every thread happens-before the check */
     for (int i = 1; i <= E.nthreads; i++)
@@ -1069,6 +1078,7 @@ static void reset_execution(void)
     E.nnames = 0;
     E.nracy = 0;
     E.steps = 0;
+    E.setup_steps = MAX_STEPS;
     E.depth = 0;
     E.preemptions = 0;
     E.writes = 0;
@@ -1168,6 +1178,8 @@ int mc_main(int argc, char **argv, const mc_scenario *const *list)
             expect_fail = true;
         else if (!strcmp(argv[i], "--quiet"))
             quiet = true;
+        else if (!strcmp(argv[i], "--full-trace"))
+            full_trace = true;
         else if (!strcmp(argv[i], "--bound") && i + 1 < argc)
             bound = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--history") && i + 1 < argc)
@@ -1175,7 +1187,7 @@ int mc_main(int argc, char **argv, const mc_scenario *const *list)
         else if (argv[i][0] != '-' && !name)
             name = argv[i];
         else {
-            fprintf(stderr, "usage: %s --list | NAME [--expect-fail] [--bound N] [--history N] [--quiet]\n",
+            fprintf(stderr, "usage: %s --list | NAME [--expect-fail] [--bound N] [--history N] [--quiet] [--full-trace]\n",
                     argv[0]);
             return 2;
         }
@@ -1205,6 +1217,8 @@ int mc_main(int argc, char **argv, const mc_scenario *const *list)
            copy.name, r.executions, r.pruned, r.slept, r.max_depth, r.seconds,
            r.failed ? "BUG FOUND" : r.complete ? "passed, exhaustive within the bounds"
                                                : "NOT exhaustive (execution cap reached)");
+    if (copy.report)
+        copy.report();
     if (expect_fail) {
         if (r.failed) {
             printf("%s: the checker found the seeded bug after %ld executions, as expected\n", copy.name,

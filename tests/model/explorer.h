@@ -32,6 +32,7 @@ typedef struct mc_scenario {
     long max_executions;     /* safety cap: hitting it fails the run as not exhaustive (default 5e6) */
     bool stall_timeout_is_lost_wakeup; /* a timed futex wait that only its timeout can end is an error */
     bool explore_timeouts;   /* a timed futex wait may also time out at once (an explored choice) */
+    void (*report)(void);    /* optional: prints scenario counters after the exploration */
 } mc_scenario;
 
 typedef struct mc_result {
@@ -75,7 +76,7 @@ int mc_self(void);
 /*
  * Command line driver for a list of scenarios (NULL-terminated):
  *   prog --list
- *   prog NAME [--expect-fail] [--bound N] [--history N] [--quiet]
+ *   prog NAME [--expect-fail] [--bound N] [--history N] [--quiet] [--full-trace]
  * Exit 0: passed exhaustively (or, with --expect-fail, the checker found
  * the bug); 1 otherwise.
  */
