@@ -158,9 +158,25 @@ static const mc_scenario slab_alloc_free = {
     "slab_alloc_free", "slab: 2 slots, 2 threads each alloc/free twice: no slot handed out twice, list intact",
     2, af_setup, af_thread, check_all_free, 2, 3, 0, 0, false, false};
 
-/* ---- ABA: hold two, free one, allocate again after the racy window ------------ */
+/* ---- ABA ------------------------------------------------------------------------ */
 
-static void aba_setup(void) { slab_setup(3, 2); }
+/*
+ * Setup: slot p taken (the head names its taker).  T1 allocates: it reads the
+ * head and the slot below p, and may be preempted before its CAS.  T2 then
+ * takes that slot (q), frees p, takes and frees p again (its generation
+ * parity flips back) and takes p once more: the head's index, taker and
+ * parity bits are what T1 read, only the tag differs.  T2 also frees q and p
+ * at the end.  This is the interleaving of tests/slab/test_slab_aba.c, but
+ * here every schedule around it is explored too.
+ */
+static void aba_setup(void)
+{
+    slab_setup(4, 2);
+    int rc = cortex_slab_alloc(sl.view[2], &sl.h0);
+    MC_ASSERT(rc == 0, "setup alloc: %d", rc);
+    uint64_t mark = ((uint64_t)2 << 48) | sl.h0; /* held by T2 */
+    cortex__plain_write(cortex_slab_get(sl.view[2], sl.h0), &mark, sizeof mark);
+}
 
 static void aba_setup_strict(void)
 {
@@ -179,24 +195,53 @@ static void spurious_report(void)
 static void aba_thread(int id)
 {
     cortex_slab *s = sl.view[id];
+    if (id == 1) {
+        cortex_handle a = take(s, true);
+        if (a)
+            release(s, a);
+    } else {
+        cortex_handle q = take(s, true);
+        release(s, sl.h0);
+        cortex_handle r = take(s, true);
+        if (r)
+            release(s, r);
+        cortex_handle r2 = take(s, true);
+        if (q)
+            release(s, q);
+        if (r2)
+            release(s, r2);
+    }
+}
+
+static const mc_scenario slab_aba = {
+    "slab_aba", "slab: 4 slots; T1 allocates while T2 cycles the head back to the bits T1 read (ABA): no slot "
+                "handed out twice, free list intact",
+    2, aba_setup, aba_thread, check_all_free, 2, 3, 0, 0, false, false, spurious_report};
+static const mc_scenario slab_aba_strict = {
+    "slab_aba_strict", "slab_aba, and a -EBADMSG from alloc (free list judged corrupt) fails too", 2,
+    aba_setup_strict, aba_thread, check_all_free, 2, 3, 0, 0, false, false, NULL};
+
+/* ---- hold two, free one, allocate again ---------------------------------------- */
+
+static void hold2_setup(void) { slab_setup(3, 2); }
+
+static void hold2_thread(int id)
+{
+    cortex_slab *s = sl.view[id];
     cortex_handle a = take(s, true);
     cortex_handle b = take(s, true);
     if (a)
         release(s, a);
-    cortex_handle c = take(s, true);
+    cortex_handle c = take(s, true); /* allocate again after the racy window */
     if (b)
         release(s, b);
     if (c)
         release(s, c);
 }
 
-static const mc_scenario slab_aba = {
-    "slab_aba", "slab: 3 slots, 2 threads alloc 2 / free 1 / alloc again / free all: no ABA, no double "
-                "allocation",
-    2, aba_setup, aba_thread, check_all_free, 2, 3, 0, 0, false, false, spurious_report};
-static const mc_scenario slab_aba_strict = {
-    "slab_aba_strict", "slab_aba, and a -EBADMSG from alloc (free list judged corrupt) fails too", 2,
-    aba_setup_strict, aba_thread, check_all_free, 2, 3, 0, 0, false, false, NULL};
+static const mc_scenario slab_hold2 = {
+    "slab_hold_two", "slab: 3 slots, 2 threads each alloc 2 / free 1 / alloc again / free all (ENOSPC allowed)",
+    2, hold2_setup, hold2_thread, check_all_free, 1, 3, 0, 0, false, false, spurious_report};
 
 /* ---- stale handle vs reuse ------------------------------------------------------ */
 
@@ -296,7 +341,7 @@ static const mc_scenario slab_send_receive = {
                          "on -EBUSY), reads it, frees it; a second receive and a double free are refused",
     2, sr_setup, sr_thread, sr_check, 2, 3, 0, 0, false, false};
 
-static const mc_scenario *const all[] = {&slab_alloc_free, &slab_aba, &slab_aba_strict, &slab_stale,
+static const mc_scenario *const all[] = {&slab_alloc_free, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
                                          &slab_send_receive, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }
