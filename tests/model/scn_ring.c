@@ -183,7 +183,7 @@ static void batch_setup(void) { ring_setup(4, 5, 0); }
 
 static const mc_scenario ring_batch = {
     "ring_batch", "ring: capacity 4, push_n then reserve/commit vs pop_n and peek/release: FIFO, no race", 2,
-    batch_setup, batch_thread, check_all_received, 2, 3, 0, 0, true, false};
+    batch_setup, batch_thread, check_all_received, 3, 3, 0, 0, true, false};
 
 /* ---- close and drain ----------------------------------------------------------- */
 
@@ -223,7 +223,7 @@ static void close_setup(void) { ring_setup(2, 2, 0); }
 static const mc_scenario ring_close = {
     "ring_close_drain", "ring: producer pushes 2 and closes; consumer pop_wait drains both, then -EPIPE "
                         "(woken by the close, no lost wake-up)",
-    2, close_setup, close_thread, close_check, 2, 3, 0, 0, true, false};
+    2, close_setup, close_thread, close_check, 3, 3, 0, 0, true, false};
 
 /* ---- blocking push_wait/pop_wait: no lost wake-up ------------------------------- */
 

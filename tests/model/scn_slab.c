@@ -216,7 +216,7 @@ static void aba_thread(int id)
 static const mc_scenario slab_aba = {
     "slab_aba", "slab: 4 slots; T1 allocates while T2 cycles the head back to the bits T1 read (ABA): no slot "
                 "handed out twice, free list intact",
-    2, aba_setup, aba_thread, check_all_free, 2, 3, 0, 0, false, false, spurious_report};
+    2, aba_setup, aba_thread, check_all_free, 2, 2, 0, 0, false, false, spurious_report};
 static const mc_scenario slab_aba_strict = {
     "slab_aba_strict", "slab_aba, and a -EBADMSG from alloc (free list judged corrupt) fails too", 2,
     aba_setup_strict, aba_thread, check_all_free, 2, 3, 0, 0, false, false, NULL};
@@ -289,7 +289,7 @@ static void stale_check(void)
 static const mc_scenario slab_stale = {
     "slab_stale_handle", "slab: 1 slot; T1 frees h and reallocates the slot while T2 frees its copy of h: "
                          "exactly one free succeeds, the stale one gets -ESTALE",
-    2, stale_setup, stale_thread, stale_check, 2, 3, 0, 0, false, false};
+    2, stale_setup, stale_thread, stale_check, 3, 3, 0, 0, false, false};
 
 /* ---- state transitions racing: send / receive / free ---------------------------- */
 

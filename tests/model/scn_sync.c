@@ -73,7 +73,7 @@ static void fl_check3(void) { fl_nthreads = 3; fl_check(); }
 static const mc_scenario futex_mutex2 = {
     "futex_lock_mutex", "futex lock: 2 threads x 2 locked increments of a plain counter (exclusion, "
                         "happens-before, no lost wake-up)",
-    2, fl_setup2, fl_thread, fl_check2, 2, 3, 0, 0, true, false};
+    2, fl_setup2, fl_thread, fl_check2, 3, 3, 0, 0, true, false};
 static const mc_scenario futex_handoff3 = {
     "futex_lock_handoff", "futex lock: 3 threads contend, sleepers are handed the lock by unlock's wake "
                           "(no lost wake-up, exclusion)",
@@ -164,7 +164,7 @@ static void cl_check(void)
 
 static const mc_scenario cell_1w1r = {
     "cell_write_read", "cell: 1 writer (2 writes) vs 1 optimistic reader: no torn or invented value accepted",
-    2, cl_setup_1w, cl_thread, cl_check, 2, 3, 0, 0, true, false};
+    2, cl_setup_1w, cl_thread, cl_check, 3, 3, 0, 0, true, false};
 static const mc_scenario cell_2w1r = {
     "cell_writers_reader", "cell: 2 writers under the futex lock vs 1 optimistic reader", 3, cl_setup_2w,
     cl_thread, cl_check, 2, 3, 0, 0, true, false};
