@@ -17,11 +17,18 @@
 #include "sync/futex_lock.h"
 
 #include <string.h>
+#include <unistd.h>
 
-/* Pids the simulated processes use (only compared, never signalled: a
- * dead-holder check happens only after a timed-out wait, and a timeout that
- * only the clock could end is reported as a lost wake-up here). */
-static uint32_t pid_of(int id) { return 4000u + (uint32_t)id; }
+/*
+ * The pid each simulated process locks as.  The lock checks that a holder is
+ * alive (through /proc) before it sleeps, so these must be live processes
+ * that outlive the run: this one, its parent (the test runner) and init.
+ * Start time 0 in the lock record makes the lock trust a live pid.
+ */
+static uint32_t pid_of(int id)
+{
+    return id == 1 ? (uint32_t)getpid() : id == 2 ? (uint32_t)getppid() : 1u;
+}
 
 /* ---- futex lock: mutual exclusion and hand-off ----------------------------- */
 
