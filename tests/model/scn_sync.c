@@ -174,7 +174,7 @@ static const mc_scenario cell_1w1r = {
     2, cl_setup_1w, cl_thread, cl_check, 3, 3, 0, 0, true, false};
 static const mc_scenario cell_2w1r = {
     "cell_writers_reader", "cell: 2 writers under the futex lock vs 1 optimistic reader", 3, cl_setup_2w,
-    cl_thread, cl_check, 2, 3, 0, 0, true, false};
+    cl_thread, cl_check, 2, 2, 0, 0, true, false};
 
 static const mc_scenario *const all[] = {&futex_mutex2, &futex_handoff3, &cell_1w1r, &cell_2w1r, NULL};
 
