@@ -140,6 +140,14 @@ static void check_all_free(void)
     MC_ASSERT(n == sl.slots, "%u of %u slots on the free list at the end", n, sl.slots);
 }
 
+static void spurious_report(void)
+{
+    if (sl.spurious)
+        spurious_execs++;
+    printf("%ld executions saw alloc return a spurious -EBADMSG (stale head re-read; known finding)\n",
+           spurious_execs);
+}
+
 /* ---- concurrent alloc/free ---------------------------------------------------- */
 
 static void af_setup(void) { slab_setup(2, 2); }
@@ -157,6 +165,21 @@ static void af_thread(int id)
 static const mc_scenario slab_alloc_free = {
     "slab_alloc_free", "slab: 2 slots, 2 threads each alloc/free twice: no slot handed out twice, list intact",
     2, af_setup, af_thread, check_all_free, 2, 3, 0, 0, false, false};
+
+/* three threads on two slots: one of them may find the slab exhausted */
+static void af3_setup(void) { slab_setup(2, 3); }
+
+static void af3_thread(int id)
+{
+    cortex_slab *s = sl.view[id];
+    cortex_handle h = take(s, true);
+    if (h)
+        release(s, h);
+}
+
+static const mc_scenario slab_three = {
+    "slab_three_threads", "slab: 2 slots, 3 threads alloc/free once (ENOSPC allowed): no slot handed out twice",
+    3, af3_setup, af3_thread, check_all_free, 2, 3, 0, 0, false, false, spurious_report};
 
 /* ---- ABA ------------------------------------------------------------------------ */
 
@@ -184,13 +207,6 @@ static void aba_setup_strict(void)
     aba_setup();
 }
 
-static void spurious_report(void)
-{
-    if (sl.spurious)
-        spurious_execs++;
-    printf("%ld executions saw alloc return a spurious -EBADMSG (stale head re-read; known finding)\n",
-           spurious_execs);
-}
 
 static void aba_thread(int id)
 {
@@ -341,7 +357,7 @@ static const mc_scenario slab_send_receive = {
                          "on -EBUSY), reads it, frees it; a second receive and a double free are refused",
     2, sr_setup, sr_thread, sr_check, 2, 3, 0, 0, false, false};
 
-static const mc_scenario *const all[] = {&slab_alloc_free, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
+static const mc_scenario *const all[] = {&slab_alloc_free, &slab_three, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
                                          &slab_send_receive, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -366,6 +366,30 @@ static const mc_scenario fx_dekker_bug = {"futex_dekker_no_fence_bug",
                                           "waiter flag without the fences: lost wake-up", 2,
                                           fx_setup_dekker_bug, fx_dekker_thread, NULL, 2, 3, 0, 0, true, false};
 
+/* explored timeouts: a timed wait may time out even though a waker exists */
+static int fx_rc;
+static void fx_timeout_thread(int id)
+{
+    if (id == 1) {
+        cortex__st32(&fx.flag, 1, REL);
+        cortex__futex_wake(&fx.flag, 1);
+    } else {
+        fx_rc = 0;
+        if (cortex__ld32(&fx.flag, ACQ) == 0)
+            fx_rc = cortex__futex_wait(&fx.flag, 0, 1000000);
+    }
+}
+static void fx_timeout_check(void) { MC_ASSERT(fx_rc != -ETIMEDOUT, "the wait timed out"); }
+
+static const mc_scenario fx_timeout_ok = {"futex_timeout_not_explored",
+                                          "timed wait with a waker, timeouts only at a stall: never times out",
+                                          2, fx_setup_ok, fx_timeout_thread, fx_timeout_check, 2, 3, 0, 0,
+                                          false, false};
+static const mc_scenario fx_timeout_bug = {"futex_timeout_explored_bug",
+                                           "same with explore_timeouts: the early timeout is found", 2,
+                                           fx_setup_ok, fx_timeout_thread, fx_timeout_check, 2, 3, 0, 0, false,
+                                           true};
+
 /* ---- spin with no progress ---------------------------------------------------- */
 
 static void spin_thread(int id)
@@ -438,7 +462,7 @@ static const mc_scenario *const all[] = {
     &mp_plain_ok, &mp_plain_fence_ok, &mp_plain_bug, &mp_atomic_ok, &mp_atomic_bug, &mp_rs_ok,
     &sb_rlx_bug, &sb_ra_bug, &sb_sc_ok, &sb_fence_ok,
     &mr_ok, &mr_bug, &ts_ok, &ts_bug,
-    &fx_ok, &fx_lost, &fx_dekker, &fx_dekker_bug, &spin_bug,
+    &fx_ok, &fx_lost, &fx_dekker, &fx_dekker_bug, &fx_timeout_ok, &fx_timeout_bug, &spin_bug,
     &sl_ok, &sl_bug,
     NULL,
 };
