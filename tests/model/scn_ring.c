@@ -225,6 +225,35 @@ static const mc_scenario ring_close = {
                         "(woken by the close, no lost wake-up)",
     2, close_setup, close_thread, close_check, 3, 3, 0, 0, true, false};
 
+/* the consumer takes one item and closes: a producer asleep on the full ring must wake with -EPIPE */
+static void cclose_thread(int id)
+{
+    if (id == 1) {
+        int i = 0, rc = 0;
+        for (; i < rg.items; i++) {
+            uint64_t v = item(i);
+            if ((rc = cortex_ring_push_wait(&rg.prod, &v, -1)) != 0)
+                break;
+        }
+        rg.end_rc = rc;
+        MC_ASSERT(rc == -EPIPE, "push_wait into a ring the consumer closed: %d after %d items", rc, i);
+    } else {
+        uint64_t v;
+        int rc = cortex_ring_pop_wait(&rg.cons, &v, -1);
+        MC_ASSERT(rc == 0, "pop_wait: %d", rc);
+        got(v);
+        rc = cortex_ring_close(&rg.cons);
+        MC_ASSERT(rc == 0, "close: %d", rc);
+    }
+}
+
+static void cclose_setup(void) { ring_setup(1, 3, 0); }
+
+static const mc_scenario ring_cons_close = {
+    "ring_consumer_close", "ring: capacity 1; the consumer pops one item and closes while the producer "
+                           "push_waits 3: the producer gets -EPIPE (woken by the close, no lost wake-up)",
+    2, cclose_setup, cclose_thread, NULL, 3, 3, 0, 0, true, false};
+
 /* ---- blocking push_wait/pop_wait: no lost wake-up ------------------------------- */
 
 static void wait_thread(int id)
@@ -252,6 +281,7 @@ static const mc_scenario ring_wait = {
                       "woken (no lost wake-up)",
     2, wait_setup, wait_thread, check_all_received, 2, 3, 0, 0, true, false};
 
-static const mc_scenario *const all[] = {&ring_fifo, &ring_wrap, &ring_batch, &ring_close, &ring_wait, NULL};
+static const mc_scenario *const all[] = {&ring_fifo, &ring_wrap, &ring_batch, &ring_close, &ring_cons_close,
+                                         &ring_wait, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }
