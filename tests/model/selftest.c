@@ -99,6 +99,78 @@ static const mc_scenario mp_atomic_bug = {"mp_atomic_relaxed_bug", "message pass
 static const mc_scenario mp_rs_ok = {"mp_release_sequence", "release sequence continued by a relaxed RMW", 3,
                                      mp_setup_ra, mp_rs_thread, NULL, 2, 3, 0, 0, false, false};
 
+/* release sequence broken: another thread's plain (non-RMW) store ends it */
+static void mp_rs_broken_thread(int id)
+{
+    if (id == 1) {
+        uint64_t v = 42;
+        cortex__plain_write(&mp.data, &v, sizeof v);
+        cortex__st32(&mp.flag, 1, REL);
+    } else if (id == 2) {
+        if (cortex__ld32(&mp.flag, RLX) == 1)
+            cortex__st32(&mp.flag, 2, RLX);
+    } else if (cortex__ld32(&mp.flag, ACQ) == 2) {
+        uint64_t v;
+        cortex__plain_read(&v, &mp.data, sizeof v);
+    }
+}
+
+static const mc_scenario mp_rs_broken_bug = {"mp_release_sequence_broken_bug",
+                                             "a relaxed store (not an RMW) ends the release sequence: race", 3,
+                                             mp_setup_ra, mp_rs_broken_thread, NULL, 2, 3, 0, 0, false, false};
+
+/* ---- coherence: no false positives ------------------------------------------ */
+
+static struct {
+    cortex__a32 x, flag;
+    uint32_t r1, r2;
+    bool r2_set;
+} co;
+
+static void co_setup(void)
+{
+    memset(&co, 0, sizeof co);
+    mc_name(&co.x, 4, "x");
+    mc_name(&co.flag, 4, "flag");
+}
+
+/* CoRR in one thread: two reads of x never go back in modification order */
+static void corr_thread(int id)
+{
+    if (id == 1) {
+        cortex__st32(&co.x, 1, RLX);
+        cortex__st32(&co.x, 2, RLX);
+    } else {
+        co.r1 = cortex__ld32(&co.x, RLX);
+        co.r2 = cortex__ld32(&co.x, RLX);
+        MC_ASSERT(!(co.r1 == 2 && co.r2 == 1), "read 2 then 1");
+        MC_ASSERT(!(co.r1 >= 1 && co.r2 == 0), "read %u then 0", co.r1);
+    }
+}
+
+/* read-read coherence through happens-before across threads */
+static void corr_hb_thread(int id)
+{
+    if (id == 1) {
+        cortex__st32(&co.x, 1, RLX);
+    } else if (id == 2) {
+        co.r1 = cortex__ld32(&co.x, RLX);
+        cortex__st32(&co.flag, 1, REL);
+    } else if (cortex__ld32(&co.flag, ACQ) == 1) {
+        co.r2 = cortex__ld32(&co.x, RLX);
+        co.r2_set = true;
+    }
+}
+static void corr_hb_check(void)
+{
+    MC_ASSERT(!(co.r2_set && co.r1 == 1 && co.r2 == 0), "T3 read x = 0 after T2 read 1 and released to T3");
+}
+
+static const mc_scenario corr_ok = {"coherence_rr", "two reads of one location never go back", 2, co_setup,
+                                    corr_thread, NULL, 2, 3, 0, 0, false, false};
+static const mc_scenario corr_hb_ok = {"coherence_rr_hb", "read-read coherence through happens-before", 3,
+                                       co_setup, corr_hb_thread, corr_hb_check, 2, 3, 0, 0, false, false};
+
 /* ---- store buffering ------------------------------------------------------- */
 
 static struct {
@@ -460,6 +532,7 @@ static const mc_scenario sl_bug = {"seqlock_relaxed_bug", "seqlock with a relaxe
 
 static const mc_scenario *const all[] = {
     &mp_plain_ok, &mp_plain_fence_ok, &mp_plain_bug, &mp_atomic_ok, &mp_atomic_bug, &mp_rs_ok,
+    &mp_rs_broken_bug, &corr_ok, &corr_hb_ok,
     &sb_rlx_bug, &sb_ra_bug, &sb_sc_ok, &sb_fence_ok,
     &mr_ok, &mr_bug, &ts_ok, &ts_bug,
     &fx_ok, &fx_lost, &fx_dekker, &fx_dekker_bug, &fx_timeout_ok, &fx_timeout_bug, &spin_bug,
