@@ -361,7 +361,74 @@ static const mc_scenario slab_send_receive = {
                          "on -EBUSY), reads it, frees it; a second receive and a double free are refused",
     2, sr_setup, sr_thread, sr_check, 2, 3, 0, 0, false, false};
 
+/* ---- reclaim of a dead process's slots, racing with alloc/free ------------------ */
+
+/* A process-table entry for a process that cannot exist (pid above any pid_max). */
+#define DEAD_ENTRY 5u
+#define DEAD_PID UINT32_C(0x7ffffff0)
+
+static int reclaim_rc;
+
+static void dead_entry(void)
+{
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)(void *)sl.mem;
+    cortex__st64(&sh->procs[DEAD_ENTRY], (uint64_t)DEAD_PID << 32, CX_RELEASE);
+}
+
+/* slot 0 allocated, and its word names the dead process as its owner */
+static void dead_owner_setup(void)
+{
+    slab_setup(2, 2);
+    cortex_handle h;
+    int rc = cortex_slab_alloc(sl.init, &h);
+    MC_ASSERT(rc == 0 && (uint32_t)h == 1, "setup alloc: %d (slot %u)", rc, (uint32_t)h);
+    dead_entry();
+    cortex__st64(&sl.init->meta[0].word, cx_word((uint32_t)(h >> 32), CORTEX__SLOT_ALLOC, DEAD_ENTRY, 0),
+                 CX_RELEASE);
+    reclaim_rc = -1;
+}
+
+/* slot 0 taken by the dead process's head CAS, which died before writing the slot word */
+static void dead_claim_setup(void)
+{
+    slab_setup(2, 2);
+    dead_entry();
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)(void *)sl.mem;
+    uint64_t w = cortex__ld64(&sl.init->meta[0].word, CX_RELAXED);
+    cortex__st64(&sh->head, cx_head(7, CX_W_GEN(w) & 1u, DEAD_ENTRY, 1), CX_RELEASE);
+    reclaim_rc = -1;
+}
+
+static void reclaim_thread(int id)
+{
+    cortex_slab *s = sl.view[id];
+    if (id == 1) {
+        reclaim_rc = cortex_slab_reclaim(s, 0);
+    } else {
+        cortex_handle h = take(s, true);
+        if (h)
+            release(s, h);
+    }
+}
+
+static void reclaim_check(void)
+{
+    MC_ASSERT(reclaim_rc == 1, "reclaim freed %d slots, expected the dead process's 1", reclaim_rc);
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)(void *)sl.mem;
+    MC_ASSERT(cortex__ld64(&sh->procs[DEAD_ENTRY], CX_RELAXED) == 0, "the dead process's table entry is kept");
+    check_all_free();
+}
+
+static const mc_scenario slab_reclaim_owner = {
+    "slab_reclaim_dead_owner", "slab: reclaim frees a slot a dead process held while another thread "
+                               "allocates and frees",
+    2, dead_owner_setup, reclaim_thread, reclaim_check, 2, 3, 0, 0, false, false, spurious_report};
+static const mc_scenario slab_reclaim_claim = {
+    "slab_reclaim_dead_claim", "slab: reclaim recovers a slot a dead process took off the head but never "
+                               "recorded, while another thread allocates (and helps record it)",
+    2, dead_claim_setup, reclaim_thread, reclaim_check, 2, 3, 0, 0, false, false, spurious_report};
+
 static const mc_scenario *const all[] = {&slab_alloc_free, &slab_three, &slab_three_weak, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
-                                         &slab_send_receive, NULL};
+                                         &slab_send_receive, &slab_reclaim_owner, &slab_reclaim_claim, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }
