@@ -127,7 +127,8 @@ static void cl_write(int id, uint64_t k)
     MC_ASSERT(rc == 0, "unlock returned %d", rc);
 }
 
-/* cortex_cell_read: optimistic tries, then the lock */
+/* cortex_cell_read: optimistic tries (cell.c makes CORTEX_CELL_READ_RETRIES = 64; 2 here, so the
+ * fallback under the lock is reached within the bound), then the lock */
 static void cl_read(int id)
 {
     uint64_t v[CELL_WORDS];
