@@ -103,7 +103,7 @@ int cortex_doorbell_drain(cortex_doorbell *b)
         return closed_end();
     char buf[64];
     int rings = 0;
-    while (rings < DB_DRAIN_MAX) {
+    for (int round = 0; round < DB_DRAIN_MAX; round++) {
         ssize_t n = recv(b->fd, buf, sizeof buf, MSG_DONTWAIT);
         if (n > 0) {
             /* seqpacket: one message is one ring; stream: one byte is one ring. */
@@ -111,11 +111,11 @@ int cortex_doorbell_drain(cortex_doorbell *b)
             continue;
         }
         int e = n == 0 ? 0 : errno;
-        if (n < 0 && e == EINTR)
-            continue;
+        if (n < 0 && (e == EINTR || e == ECONNRESET))
+            continue; /* ECONNRESET: the peer closed with rings of ours unread; ours may still be queued */
         if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK))
             return rings;
-        if (n == 0 || e == ECONNRESET || e == EPIPE || e == ENOTCONN) {
+        if (n == 0 || e == EPIPE || e == ENOTCONN) {
             /* End of file: deliver what was queued first, report the peer gone on the next call. */
             if (rings > 0)
                 return rings;

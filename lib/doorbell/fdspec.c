@@ -65,14 +65,14 @@ int cortex_fdspec_parse(cortex_fdspec *ret, const char *text)
                                 i < len ? "'" : "", i < len ? shown(text[i]) : ' ', i < len ? "'" : "the end");
         if (text[nstart] == '0' && i - nstart > 1)
             return cortex__fail(EINVAL, "fd spec: the number at byte %zu has a leading zero", nstart);
+        if (i < len && text[i] != ',')
+            return cortex__fail(EINVAL, "fd spec: unexpected '%c' at byte %zu after the number", shown(text[i]), i);
         if (v < 3)
             return cortex__fail(ERANGE, "fd spec: fd %lld at byte %zu is stdin/stdout/stderr; handed fds start at 3",
                                 v, nstart);
         if (v >= limit)
             return cortex__fail(ERANGE, "fd spec: fd %lld at byte %zu is beyond this process's fd limit (%d)", v,
                                 nstart, limit);
-        if (i < len && text[i] != ',')
-            return cortex__fail(EINVAL, "fd spec: unexpected '%c' at byte %zu after the number", shown(text[i]), i);
         /* store, refusing repeats */
         for (unsigned k = 0; k < spec.count; k++) {
             if (strlen(spec.entry[k].name) == nlen && memcmp(spec.entry[k].name, text + start, nlen) == 0)

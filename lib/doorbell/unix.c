@@ -224,10 +224,9 @@ ssize_t cortex_fd_recv(int sock, void *buf, size_t len, int *fds, unsigned max_f
         ssize_t n = recvmsg(sock, &m, RECV_FLAGS | MSG_DONTWAIT);
         if (n < 0) {
             int e = errno;
-            if (e == EINTR || e == EAGAIN || e == EWOULDBLOCK)
+            /* ECONNRESET: the peer closed with data of ours unread; what it sent may still be queued. */
+            if (e == EINTR || e == EAGAIN || e == EWOULDBLOCK || e == ECONNRESET)
                 continue;
-            if (e == ECONNRESET)
-                return cortex__fail_sys(EPIPE, "recvmsg", e, "fd %d: the peer is gone", sock);
             return cortex__fail_sys(e, "recvmsg", e, "cannot receive on fd %d", sock);
         }
         /* Collect every fd that arrived, whatever happens next. */
