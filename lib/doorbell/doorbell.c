@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #ifdef __linux__
@@ -97,31 +98,85 @@ int cortex_doorbell_signal(cortex_doorbell *b)
     }
 }
 
+/*
+ * One read of pending rings: > 0 rings read, 0 none queued, -EPIPE end of
+ * file, other -errno.  On Linux one recvmmsg() takes up to 16 rings, and a
+ * short batch means the queue is empty: a wake costs one read, not a read
+ * and a second one that finds nothing.
+ */
+static int read_rings(cortex_doorbell *b, bool *more)
+{
+    char buf[64];
+    *more = false;
+    for (;;) {
+        ssize_t n;
+#ifdef __linux__
+        if (b->type == SOCK_SEQPACKET) {
+            enum { BATCH = 16 };
+            struct mmsghdr mm[BATCH];
+            struct iovec iov[BATCH];
+            memset(mm, 0, sizeof mm);
+            for (int i = 0; i < BATCH; i++) {
+                iov[i].iov_base = buf; /* contents are not looked at */
+                iov[i].iov_len = sizeof buf;
+                mm[i].msg_hdr.msg_iov = &iov[i];
+                mm[i].msg_hdr.msg_iovlen = 1;
+            }
+            int got = recvmmsg(b->fd, mm, BATCH, MSG_DONTWAIT, NULL);
+            if (got > 0) {
+                /* At end of file recvmmsg reports empty messages: count the rings before the first. */
+                int rings = 0;
+                while (rings < got && mm[rings].msg_len > 0)
+                    rings++;
+                if (rings == 0)
+                    return -EPIPE;
+                *more = rings == BATCH; /* if it stopped at end of file, the next read reports it */
+                return rings;
+            }
+            n = got; /* 0: end of file; < 0: errno */
+        } else
+#endif
+        {
+            n = recv(b->fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) {
+                /* seqpacket: one message is one ring; stream: one byte is one ring. */
+                *more = b->type == SOCK_SEQPACKET || (size_t)n == sizeof buf;
+                return b->type == SOCK_STREAM ? (int)n : 1;
+            }
+        }
+        if (n == 0)
+            return -EPIPE;
+        int e = errno;
+        /* ECONNRESET: the peer closed with rings of ours unread; its rings to us may still be queued. */
+        if (e == EINTR || e == ECONNRESET)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            return 0;
+        if (e == EPIPE || e == ENOTCONN)
+            return -EPIPE;
+        return cortex__fail_sys(e == ENOTSOCK ? EBADF : e, "recv", e, "could not read doorbell fd %d", b->fd);
+    }
+}
+
 int cortex_doorbell_drain(cortex_doorbell *b)
 {
     if (!b || b->fd < 0)
         return closed_end();
-    char buf[64];
     int rings = 0;
-    for (int round = 0; round < DB_DRAIN_MAX; round++) {
-        ssize_t n = recv(b->fd, buf, sizeof buf, MSG_DONTWAIT);
-        if (n > 0) {
-            /* seqpacket: one message is one ring; stream: one byte is one ring. */
-            rings += b->type == SOCK_STREAM ? (int)n : 1;
-            continue;
-        }
-        int e = n == 0 ? 0 : errno;
-        if (n < 0 && (e == EINTR || e == ECONNRESET))
-            continue; /* ECONNRESET: the peer closed with rings of ours unread; ours may still be queued */
-        if (n < 0 && (e == EAGAIN || e == EWOULDBLOCK))
-            return rings;
-        if (n == 0 || e == EPIPE || e == ENOTCONN) {
+    bool more = true;
+    while (more && rings < DB_DRAIN_MAX) {
+        int n = read_rings(b, &more);
+        if (n == -EPIPE) {
             /* End of file: deliver what was queued first, report the peer gone on the next call. */
             if (rings > 0)
                 return rings;
-            return peer_gone(b, n == 0 ? "" : "recv", e);
+            return peer_gone(b, "", 0);
         }
-        return cortex__fail_sys(e == ENOTSOCK ? EBADF : e, "recv", e, "could not read doorbell fd %d", b->fd);
+        if (n < 0)
+            return n;
+        if (n == 0)
+            break;
+        rings += n;
     }
     return rings;
 }
@@ -131,10 +186,14 @@ int cortex_doorbell_wait(cortex_doorbell *b, int64_t timeout_ns)
     if (!b || b->fd < 0)
         return closed_end();
     int64_t deadline = cortex__deadline(timeout_ns);
+    /* Sleep first: a pending ring makes poll return at once, and the drain then reads it in one go. */
+    bool slept = timeout_ns == 0;
     for (;;) {
-        int rc = cortex_doorbell_drain(b);
-        if (rc != 0)
-            return rc > 0 ? 0 : rc;
+        if (slept) {
+            int rc = cortex_doorbell_drain(b);
+            if (rc != 0)
+                return rc > 0 ? 0 : rc;
+        }
         int ms = cortex__poll_ms(deadline);
         if (ms == 0)
             return cortex__fail(ETIMEDOUT, "doorbell fd %d did not ring within %lld ns", b->fd,
@@ -145,7 +204,8 @@ int cortex_doorbell_wait(cortex_doorbell *b, int64_t timeout_ns)
             return cortex__fail_sys(errno, "poll", errno, "could not wait on doorbell fd %d", b->fd);
         if (n > 0 && (p.revents & POLLNVAL))
             return cortex__fail(EBADF, "doorbell fd %d is not open", b->fd);
-        /* POLLIN, POLLHUP, EINTR or the timeout: the drain at the top decides. */
+        /* POLLIN, POLLHUP, EINTR or the timeout: the drain decides. */
+        slept = true;
     }
 }
 
