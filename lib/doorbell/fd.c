@@ -185,24 +185,34 @@ static bool is_socket_kind(int k)
            k == CORTEX_FD_SOCKET;
 }
 
-static int check_kind(int fd, cortex_fd_kind want, const char *what)
+/* Open and in range, then classified: the kind, or -errno (recorded). */
+static int open_kind(int fd, const char *what, int *type, int *family)
 {
     int rc = cortex__fd_check_open(fd, what);
     if (rc < 0)
         return rc;
-    int type = 0, family = 0;
-    int k = classify(fd, &type, &family);
-    if (k < 0)
-        return k;
-    if (k == (int)want)
-        return 0;
-    if (is_socket_kind((int)want)) {
-        if (!is_socket_kind(k))
-            return cortex__fail(ENOTSOCK, "%s: fd %d is a %s, expected a %s", what, fd, cortex_fd_kind_name(k),
-                                cortex_fd_kind_name((int)want));
-        return cortex__fail(EPROTO, "%s: fd %d is a %s (family %d, type %d), expected a %s", what, fd,
-                            cortex_fd_kind_name(k), family, type, cortex_fd_kind_name((int)want));
-    }
+    *type = 0;
+    *family = 0;
+    return classify(fd, type, family);
+}
+
+/* A socket was wanted and kind k was found: -ENOTSOCK or -EPROTO, naming it. */
+static int wrong_socket(int fd, int k, int type, int family, const char *what, const char *wanted)
+{
+    if (!is_socket_kind(k))
+        return cortex__fail(ENOTSOCK, "%s: fd %d is a %s, expected a %s", what, fd, cortex_fd_kind_name(k), wanted);
+    return cortex__fail(EPROTO, "%s: fd %d is a %s (family %d, type %d), expected a %s", what, fd,
+                        cortex_fd_kind_name(k), family, type, wanted);
+}
+
+static int check_kind(int fd, cortex_fd_kind want, const char *what)
+{
+    int type, family;
+    int k = open_kind(fd, what, &type, &family);
+    if (k < 0 || k == (int)want)
+        return k < 0 ? k : 0;
+    if (is_socket_kind((int)want))
+        return wrong_socket(fd, k, type, family, what, cortex_fd_kind_name((int)want));
     if (want == CORTEX_FD_REGULAR)
         return cortex__fail(ENODEV, "%s: fd %d is a %s, expected a regular file or memfd", what, fd,
                             cortex_fd_kind_name(k));
@@ -219,22 +229,15 @@ int cortex_fd_validate(int fd, cortex_fd_kind want)
 
 int cortex__doorbell_check(int fd, int *ret_type, const char *what)
 {
-    int rc = cortex__fd_check_open(fd, what);
-    if (rc < 0)
-        return rc;
-    int type = 0, family = 0;
-    int k = classify(fd, &type, &family);
+    int type, family;
+    int k = open_kind(fd, what, &type, &family);
     if (k < 0)
         return k;
     if (k == CORTEX_FD_UNIX_SEQPACKET || k == CORTEX_FD_UNIX_STREAM) {
         *ret_type = k == CORTEX_FD_UNIX_SEQPACKET ? SOCK_SEQPACKET : SOCK_STREAM;
         return 0;
     }
-    if (!is_socket_kind(k))
-        return cortex__fail(ENOTSOCK, "%s: fd %d is a %s, expected a unix seqpacket or stream socket", what, fd,
-                            cortex_fd_kind_name(k));
-    return cortex__fail(EPROTO, "%s: fd %d is a %s (family %d, type %d), expected a unix seqpacket or stream socket",
-                        what, fd, cortex_fd_kind_name(k), family, type);
+    return wrong_socket(fd, k, type, family, what, "unix seqpacket or stream socket");
 }
 
 int cortex_fd_validate_segment(int fd, const cortex_layout *expect)
