@@ -96,7 +96,8 @@ CORTEX_API int cortex_doorbell_signal(cortex_doorbell *bell);
 
 /**
  * Sleeps until the peer rings, then consumes every pending ring.
- * @param timeout_ns  < 0 waits forever, 0 only looks.
+ * @param timeout_ns  < 0 waits forever, 0 only looks; a timeout is rounded up
+ *                    to whole milliseconds (poll()).
  * @return 0 (rang), -ETIMEDOUT, -EPIPE (the peer is gone and no ring is
  *         left unread; returned at once, also with a negative timeout),
  *         -EBADF.  EINTR is retried within the timeout.
