@@ -25,6 +25,7 @@ TestSuite(fdspec, .fini = nct_cleanup, .timeout = 30);
 
 Test(fdspec, parses_good_specs)
 {
+    int fds0 = nct_count_fds();
     cortex_fdspec s;
     cr_assert_eq(cortex_fdspec_parse(&s, "doorbell:3,segment:4"), 0, "%s", MSG);
     cr_assert_eq(s.count, 2);
@@ -48,10 +49,12 @@ Test(fdspec, parses_good_specs)
     *strrchr(many, ',') = '\0';
     cr_assert_eq(cortex_fdspec_parse(&s, many), 0, "%s", MSG);
     cr_assert_eq(s.count, 16);
+    cr_assert_eq(nct_count_fds(), fds0);
 }
 
 Test(fdspec, refuses_bad_specs)
 {
+    int fds0 = nct_count_fds();
     static const struct {
         const char *text;
         int rc;
@@ -95,10 +98,12 @@ Test(fdspec, refuses_bad_specs)
     cortex_fdspec s;
     cr_assert_eq(cortex_fdspec_parse(&s, longtext), -EOVERFLOW);
     cr_assert_eq(cortex_fdspec_parse(&s, NULL), -EINVAL);
+    cr_assert_eq(nct_count_fds(), fds0);
 }
 
 Test(fdspec, number_beyond_the_fd_limit)
 {
+    int fds0 = nct_count_fds();
     struct rlimit rl;
     cr_assert_eq(getrlimit(RLIMIT_NOFILE, &rl), 0);
     char text[64];
@@ -108,10 +113,12 @@ Test(fdspec, number_beyond_the_fd_limit)
     cr_assert(strstr(MSG, "limit"), "message: %s", MSG);
     snprintf(text, sizeof text, "doorbell:%llu", (unsigned long long)rl.rlim_cur - 1);
     cr_assert_eq(cortex_fdspec_parse(&s, text), 0, "%s", MSG);
+    cr_assert_eq(nct_count_fds(), fds0);
 }
 
 Test(fdspec, argument_before_environment)
 {
+    int fds0 = nct_count_fds();
     cortex_fdspec s;
     unsetenv(CORTEX_FDS_ENV);
     cr_assert_eq(cortex_fdspec_from_process(&s, 0, NULL), -ENOENT);
@@ -128,6 +135,7 @@ Test(fdspec, argument_before_environment)
     char *bad[] = {"prog", "--neocortex-fds=doorbell:-1", NULL};
     cr_assert_eq(cortex_fdspec_from_process(&s, 2, bad), -EINVAL);
     unsetenv(CORTEX_FDS_ENV);
+    cr_assert_eq(nct_count_fds(), fds0);
 }
 
 /* cortex_child_attach with NEOCORTEX_FDS set to text; returns its rc.  Nothing may be taken on failure. */
