@@ -68,7 +68,7 @@ if [ "$mode" != quick ]; then
   CC=clang stage tsan -Dtests=enabled -Dbench=disabled -Dexamples=disabled -Db_sanitize=thread \
     -Db_lundef=false -Dmodel=disabled -- --suite tsan
   CC=clang stage fuzz -Dtests=enabled -Dbench=disabled -Dexamples=disabled -Dfuzz=enabled -Dmodel=disabled \
-    -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -- --suite fuzz
+    -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -- --suite fuzz --verbose
 fi
 
 after=$(snapshot)

@@ -5,6 +5,8 @@
 #include <neocortex.h>
 #include <pthread.h>
 #include <stdio.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <string.h>
 
 #include "nctest.h"
@@ -87,4 +89,29 @@ Test(errors, key_describe)
     cortex_set_log_hook(hook, &code);
     cortex_set_log_hook(NULL, NULL);
     cr_assert_eq(hook_calls, 0, "installing a hook calls nothing");
+}
+
+Test(errors, dirty_close_goes_to_the_log_hook)
+{
+    /* The owner's close cannot remove its file: someone put a directory in its place. */
+    char path[96];
+    nct_path(path, "dirty");
+    cortex_layout raw = {.kind = CORTEX_KIND_RAW, .payload_size = 8};
+    cortex_region *r = NULL;
+    cr_assert_eq(cortex_region_create(&r, CORTEX_KEY_FILE(path), &raw, NULL, NULL, NULL), 0);
+    cr_assert_eq(unlink(path), 0);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    int code = 0;
+    hook_calls = 0;
+    cortex_set_log_hook(hook, &code);
+    int rc = cortex_region_close(r);
+    cortex_set_log_hook(NULL, NULL);
+    rmdir(path);
+    cr_assert(rc < 0, "close reports the failed removal");
+    cr_assert_eq(hook_calls, 1, "and passes it to the log hook");
+    cr_assert_eq(code, rc);
+    const cortex_error *e = cortex_last_error();
+    cr_assert(e->dirty);
+    cr_assert(strstr(e->leftover, path), "leftover names the file: %s", e->leftover);
+    cr_assert_str_eq(e->syscall, "unlink");
 }
