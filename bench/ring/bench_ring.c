@@ -505,7 +505,7 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
     bench_share_c = bench_share_end(sw, sc);
     waitpid(pid, NULL, 0);
     bench_share_p = *shared_share;
-    if (kind != LAT_SPIN) /* blocking by design: not a disturbance */
+    if (kind != LAT_SPIN && kind != LAT_WAIT) /* asleep by design: not a disturbance */
         bench_share_p = bench_share_c = 1.0;
     munmap(mem, 2 * 4096);
     return bad ? -1.0 : (double)total / (double)rounds / 2;
