@@ -87,7 +87,8 @@ typedef struct cortex_seg_header {
     uint32_t check;          /**< FNV-1a 32 of bytes [0, 156). */
     uint32_t state;          /**< CORTEX_STATE_* (atomic). */
     int32_t owner_pid;       /**< pid of the owning process (atomic; changes on own). */
-    uint8_t reserved[88];    /**< Zero. */
+    uint32_t owner_token;    /**< Random token of the owning handle (atomic; changes on own). */
+    uint8_t reserved[84];    /**< Zero. */
 } cortex_seg_header;
 
 /** What a caller wants in a segment (create) or expects of one (attach). */

@@ -30,6 +30,7 @@ struct cortex_region {
     int shmid;         /* SysV only */
     int32_t sysv_key;  /* SysV only */
     char *str;         /* copy of the name or path */
+    uint32_t token; /* identifies this handle as the owner in the header */
     bool owner;
     bool created;
     cortex_file_policy policy;
@@ -352,7 +353,34 @@ static void fill_header(cortex_seg_header *h, const cortex_layout *l, uint32_t a
     h->creator_start = cortex__self_start();
     h->created_ns = (uint64_t)cortex__realtime_ns();
     h->check = cortex__fnv1a32(h, offsetof(cortex_seg_header, check));
-    h->owner_pid = (int32_t)cortex__self_pid();
+}
+
+static uint32_t new_token(void)
+{
+    uint32_t t = 0;
+    while (t == 0)
+        if (cortex__random(&t, sizeof t) < 0)
+            t = (uint32_t)cortex__now_ns() | 1u;
+    return t;
+}
+
+static void claim_ownership(cortex_region *r)
+{
+    cortex_seg_header *h = r->base;
+    r->token = new_token();
+    __atomic_store_n(&h->owner_token, r->token, __ATOMIC_RELEASE);
+    __atomic_store_n(&h->owner_pid, (int32_t)cortex__self_pid(), __ATOMIC_RELEASE);
+    r->owner = true;
+}
+
+/* Does the header still name this handle as the owner (nobody took it over)? */
+static bool still_owner(const cortex_region *r)
+{
+    const cortex_seg_header *h = r->base;
+    if (!h)
+        return true;
+    return __atomic_load_n(&h->owner_pid, __ATOMIC_ACQUIRE) == (int32_t)cortex__self_pid() &&
+           __atomic_load_n(&h->owner_token, __ATOMIC_ACQUIRE) == r->token;
 }
 
 int cortex_region_create(cortex_region **ret, cortex_key key, const cortex_layout *layout, const cortex_opts *opts,
@@ -405,6 +433,7 @@ int cortex_region_create(cortex_region **ret, cortex_key key, const cortex_layou
     }
     cortex_seg_header *h = r->base;
     fill_header(h, layout, align, payload_offset, size);
+    claim_ownership(r);
     r->payload = (uint8_t *)r->base + payload_offset;
     r->payload_size = layout->payload_size;
     if (init && (rc = init(r, r->payload, ctx)) < 0)
@@ -605,8 +634,7 @@ int cortex_region_close(cortex_region *r)
     int rc = 0;
     if (r->owner && r->kind != CORTEX_KEYKIND_HEAP) {
         /* Someone who called own() after us is the owner now: then we only detach. */
-        int32_t owner = r->base ? __atomic_load_n(&((cortex_seg_header *)r->base)->owner_pid, __ATOMIC_ACQUIRE) : 0;
-        if (owner == (int32_t)cortex__self_pid()) {
+        if (still_owner(r)) {
             rc = destroy_object(r);
             if (rc < 0)
                 cortex__log_last();
@@ -636,8 +664,7 @@ int cortex_region_own(cortex_region *r)
         return cortex__fail(EINVAL, "cortex_region_own: NULL region");
     if (r->kind == CORTEX_KEYKIND_HEAP)
         return 0;
-    __atomic_store_n(&((cortex_seg_header *)r->base)->owner_pid, (int32_t)cortex__self_pid(), __ATOMIC_RELEASE);
-    r->owner = true;
+    claim_ownership(r);
     return 0;
 }
 

@@ -111,7 +111,8 @@ int nct_wait(pid_t pid, int timeout_ms)
 
 const char *nct_helper_path(const char *name)
 {
-    static char path[4096 + 256];
+    /* Helpers are built next to the tests or in a subdirectory of that folder. */
+    static char path[4096 + 512];
     char self[4096];
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
     if (n < 0)
@@ -121,7 +122,23 @@ const char *nct_helper_path(const char *name)
     if (slash)
         *slash = '\0';
     snprintf(path, sizeof path, "%s/%s", self, name);
-    return path;
+    if (access(path, X_OK) == 0)
+        return path;
+    DIR *d = opendir(self);
+    if (d) {
+        struct dirent *e;
+        while ((e = readdir(d)) != NULL) {
+            if (e->d_name[0] == '.')
+                continue;
+            snprintf(path, sizeof path, "%s/%s/%s", self, e->d_name, name);
+            if (access(path, X_OK) == 0) {
+                closedir(d);
+                return path;
+            }
+        }
+        closedir(d);
+    }
+    return name;
 }
 
 int nct_count_fds(void)
