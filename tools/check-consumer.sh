@@ -17,8 +17,9 @@ rm -rf "$tmp/consumer/subprojects/neocortex"
 ln -s "$src" "$tmp/consumer/subprojects/neocortex"
 
 cd "$tmp/consumer"
-# Never download anything; the wrap only names the directory.
-meson setup build --wrap-mode=nodownload
+# Never download anything (the wrap only names the directory), and take the
+# subproject even if a neocortex is installed on this host.
+meson setup build --wrap-mode=nodownload --force-fallback-for=neocortex
 ninja -C build
 # neocortex must have come in as a subproject (through the wrap), with its tests off.
 meson introspect build --projectinfo | grep -q '"name": "neocortex"' ||
