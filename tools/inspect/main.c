@@ -351,20 +351,24 @@ static int cmd_show(int argc, char **argv)
                 rc == -ENOENT ? "no such segment" : strerror(-rc));
         return EXIT_FAIL;
     }
+    int live = 0;
     if (json) {
         fputs("{\"segment\":", stdout);
         json_seg(stdout, &s);
         if (s.status == NC_OURS && s.hdr.state == CORTEX_STATE_READY) {
             fputs(",\"live\":", stdout);
-            nc_show_kind(&s, stdout, true);
+            live = nc_show_kind(&s, stdout, true);
         }
         fputs("}\n", stdout);
     } else {
         show_text(&s);
         if (s.status == NC_OURS && s.hdr.state == CORTEX_STATE_READY)
-            nc_show_kind(&s, stdout, false);
+            live = nc_show_kind(&s, stdout, false);
     }
-    return s.status == NC_OURS ? EXIT_OK : EXIT_INVALID;
+    /* A valid header over a corrupt cell/ring/slab is not a valid segment either. */
+    if (s.status != NC_OURS || live == -EBADMSG || live == -EPROTO)
+        return EXIT_INVALID;
+    return EXIT_OK;
 }
 
 /* ---- rm -------------------------------------------------------------------- */

@@ -23,6 +23,9 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#if __has_include(<neocortex/sync.h>)
+#include <neocortex/sync.h>
+#endif
 
 #define SHM_DIR "/dev/shm"
 
@@ -477,6 +480,18 @@ const char *nc_lock_name(uint32_t id, char *buf, size_t len)
 {
     if (id == 0)
         snprintf(buf, len, "none");
+#ifdef CORTEX_SYNC_ID_SEMAPHORE
+    else if (id == CORTEX_SYNC_ID_SEMAPHORE)
+        snprintf(buf, len, "semaphore");
+#endif
+#ifdef CORTEX_SYNC_ID_FUTEX
+    else if (id == CORTEX_SYNC_ID_FUTEX)
+        snprintf(buf, len, "futex");
+#endif
+#ifdef CORTEX_SYNC_ID_USER_MIN
+    else if (id >= CORTEX_SYNC_ID_USER_MIN)
+        snprintf(buf, len, "user:%" PRIu32, id);
+#endif
     else
         snprintf(buf, len, "id %" PRIu32, id);
     return buf;
