@@ -22,6 +22,9 @@
 #include <neocortex/cell.h>
 #define NC_HAVE_CELL 1
 #endif
+#if __has_include(<neocortex/sync.h>)
+#include <neocortex/sync.h>
+#endif
 #if __has_include(<neocortex/ring.h>)
 #include <neocortex/ring.h>
 #define NC_HAVE_RING 1
@@ -42,6 +45,20 @@ static void on_fault(int sig)
     }
     signal(sig, SIG_DFL);
     raise(sig);
+}
+
+typedef void (*reader_fn)(const cortex_region *r, FILE *f, bool json, int *rc);
+
+/* Runs the reader; returns 0, or the signal (SIGBUS, SIGSEGV) that stopped it. */
+static int run_guarded(reader_fn reader, const cortex_region *r, FILE *f, bool json, int *rc)
+{
+    int sig = sigsetjmp(guard_jmp, 1);
+    if (sig != 0)
+        return sig;
+    guard_armed = 1;
+    reader(r, f, json, rc);
+    guard_armed = 0;
+    return 0;
 }
 
 #if NC_HAVE_CELL || NC_HAVE_RING || NC_HAVE_SLAB
@@ -174,7 +191,7 @@ static int show_none(const nc_seg *s, FILE *f, bool json, const char *why)
 
 int nc_show_kind(const nc_seg *s, FILE *f, bool json)
 {
-    void (*reader)(const cortex_region *, FILE *, bool, int *) = NULL;
+    reader_fn reader = NULL;
     switch (s->hdr.kind) {
 #if NC_HAVE_CELL
     case CORTEX_KIND_CELL: reader = show_cell; break;
@@ -224,12 +241,7 @@ int nc_show_kind(const nc_seg *s, FILE *f, bool json)
         cortex_region_close(r);
         return show_none(s, f, json, "out of memory");
     }
-    volatile int sig = sigsetjmp(guard_jmp, 1);
-    if (sig == 0) {
-        guard_armed = 1;
-        reader(r, mem, json, &rc);
-        guard_armed = 0;
-    }
+    int sig = run_guarded(reader, r, mem, json, &rc);
     sigaction(SIGBUS, &old_bus, NULL);
     sigaction(SIGSEGV, &old_segv, NULL);
     fclose(mem);
@@ -247,4 +259,37 @@ int nc_show_kind(const nc_seg *s, FILE *f, bool json)
     }
     cortex_region_close(r);
     return rc;
+}
+
+int nc_remove_with_lock(const nc_seg *s, bool *sem_removed)
+{
+    *sem_removed = false;
+#if NC_HAVE_CELL && defined(CORTEX_SYNC_ID_SEMAPHORE)
+    /*
+     * A cell under a POSIX name keeps its SysV semaphore under IPC_PRIVATE,
+     * known only from inside the cell: become the cell's owner and close it,
+     * which removes the semaphore and the name together.
+     */
+    if (s->status != NC_OURS || s->backing != NC_POSIX || s->hdr.kind != CORTEX_KIND_CELL ||
+        s->hdr.lock_id != CORTEX_SYNC_ID_SEMAPHORE)
+        return -ENOTSUP;
+    cortex_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.attach_timeout_ns = 200 * 1000000LL;
+    cortex_cell *c = NULL;
+    int rc = cortex_cell_attach(&c, CORTEX_KEY_NAME(s->name), s->hdr.elem_size, s->hdr.elem_align, NULL, &opts);
+    if (rc < 0)
+        return rc;
+    if ((rc = cortex_cell_own(c)) < 0) {
+        cortex_cell_close(c);
+        return rc;
+    }
+    rc = cortex_cell_close(c);
+    if (rc == 0)
+        *sem_removed = true;
+    return rc;
+#else
+    (void)s;
+    return -ENOTSUP;
+#endif
 }

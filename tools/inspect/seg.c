@@ -437,6 +437,9 @@ int nc_remove(const nc_seg *s, bool *sem_removed)
             *sem_removed = true;
         return 0;
     }
+    if (nc_remove_with_lock(s, sem_removed) == 0)
+        return 0;
+    /* Not a cell with a private semaphore, or it could not be attached: the name alone. */
     if (shm_unlink(s->name) != 0)
         return -errno;
     return 0;

@@ -81,6 +81,14 @@ int nc_lookup(nc_backing backing, int32_t key, const char *name, nc_seg *out);
 /* Removes the kernel object (and for SysV a semaphore under the same key). 0 or -errno; *sem_removed set. */
 int nc_remove(const nc_seg *s, bool *sem_removed);
 
+/*
+ * Removes a segment through its kind when the kernel objects it owns are
+ * known only from inside it (a cell under a POSIX name with a semaphore
+ * lock).  0 (done), -ENOTSUP (not such a segment: remove it directly), or
+ * another -errno.
+ */
+int nc_remove_with_lock(const nc_seg *s, bool *sem_removed);
+
 /* Copies a string from shared bytes, replacing anything unprintable: out has room for len+1. */
 void nc_printable(const char *in, size_t len, char *out);
 
