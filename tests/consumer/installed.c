@@ -8,9 +8,27 @@
 #include <neocortex.h>
 
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
+
+#if __has_include(<neocortex/declare_cell.h>)
+/* The installed generator headers work too. */
+CORTEX_DECLARE(counter_cell, uint64_t);
+
+static int typed_cell(void)
+{
+    counter_cell c;
+    uint64_t v = 0;
+    if (counter_cell_create(&c, CORTEX_KEY_SYSV_PRIVATE, 41, NULL) < 0)
+        return 0;
+    int ok = counter_cell_write(&c, 42) == 0 && counter_cell_read(&c, &v) == 0 && v == 42;
+    return counter_cell_close(&c) == 0 && ok;
+}
+#else
+static int typed_cell(void) { return 1; }
+#endif
 
 int main(void)
 {
@@ -40,6 +58,8 @@ int main(void)
     int refused = rc == 0 && cortex_region_attach(&b, CORTEX_KEY_NAME(name), &other, NULL) == -EPROTO;
     if (rc == 0)
         cortex_region_close(c);
-    printf("neocortex %s installed: %s\n", CORTEX_VERSION_STRING, same && refused ? "ok" : "FAILED");
-    return same && refused ? 0 : 1;
+    int typed = typed_cell();
+    int ok = same && refused && typed;
+    printf("neocortex %s installed: %s\n", CORTEX_VERSION_STRING, ok ? "ok" : "FAILED");
+    return ok ? 0 : 1;
 }

@@ -695,7 +695,7 @@ Test(inspect, show_ring_state)
               "%s", r.out);
 
     /* Corrupt ring bytes: reported (3), never a crash. */
-    cortex_region *reg = cortex_ring_region(&q.ring);
+    cortex_region *reg = nct_u64_ring_region(&q);
     unsigned char *payload = cortex_region_payload(reg), saved[256];
     memcpy(saved, payload, sizeof saved);
     memset(payload, 0xff, sizeof saved);

@@ -1,11 +1,14 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * A consumer of neocortex built as a subproject: creates a segment, has a
- * child process attach to it and answer, and checks the answer.
+ * A consumer of neocortex built as a subproject.  Its own code declares a
+ * typed cell, ring and slab with the generator macros (each once that part
+ * is in neocortex), shares each with a forked child, and checks what comes
+ * back.  Exit 0 = all ok.
  */
 #define _GNU_SOURCE
 #include <neocortex.h>
 
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/wait.h>
@@ -20,6 +23,17 @@ static int fail(const char *what, int rc)
 typedef struct point {
     double x, y;
 } point;
+
+/* Waits for a child; 0 if it exited 0. */
+static int child_ok(pid_t pid, const char *what)
+{
+    int st = 0;
+    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "consumer: %s child failed (status 0x%x)\n", what, st);
+        return 1;
+    }
+    return 0;
+}
 
 static int region_roundtrip(void)
 {
@@ -42,10 +56,8 @@ static int region_roundtrip(void)
         memcpy(cortex_region_payload(c), &p, sizeof p);
         _exit(cortex_region_close(c) == 0 ? 0 : 3);
     }
-    int st = 0;
-    if (pid < 0 || waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+    if (child_ok(pid, "region") != 0) {
         cortex_region_close(r);
-        fprintf(stderr, "consumer: child failed (status %d)\n", st);
         return 1;
     }
     point got;
@@ -60,11 +72,99 @@ static int region_roundtrip(void)
     return 0;
 }
 
+#if __has_include(<neocortex/declare_cell.h>)
+CORTEX_DECLARE(point_cell, point);
+
+/* A typed cell: the child attaches and writes, the parent reads. */
+static int cell_roundtrip(void)
+{
+    point_cell c;
+    int rc = point_cell_create(&c, CORTEX_KEY_SYSV_PRIVATE, (point){0, 0}, NULL);
+    if (rc < 0)
+        return fail("point_cell_create", rc);
+    cortex_key key = cortex_region_key(point_cell_region(&c));
+    pid_t pid = fork();
+    if (pid == 0) {
+        point_cell mine;
+        if (point_cell_attach(&mine, key, NULL) < 0)
+            _exit(2);
+        if (point_cell_write(&mine, (point){1.5, -2.5}) < 0)
+            _exit(3);
+        _exit(point_cell_close(&mine) == 0 ? 0 : 4);
+    }
+    if (child_ok(pid, "cell") != 0) {
+        point_cell_close(&c);
+        return 1;
+    }
+    point p;
+    rc = point_cell_read(&c, &p);
+    int crc = point_cell_close(&c);
+    if (rc < 0)
+        return fail("point_cell_read", rc);
+    if (crc < 0)
+        return fail("point_cell_close", crc);
+    if (p.x != 1.5 || p.y != -2.5) {
+        fprintf(stderr, "consumer: cell holds (%g, %g), expected (1.5, -2.5)\n", p.x, p.y);
+        return 1;
+    }
+    printf("cell: ok\n");
+    return 0;
+}
+#endif
+
+#if __has_include(<neocortex/declare_ring.h>)
+SPSC_RING_DECLARE(u64_ring, uint64_t);
+
+/* A typed ring: the parent produces 1..N, the child consumes and checks the order. */
+static int ring_roundtrip(void)
+{
+    enum { N = 10000 };
+    char name[64];
+    snprintf(name, sizeof name, "/nc-consumer-%d", (int)getpid());
+    u64_ring q;
+    int rc = u64_ring_create(&q, CORTEX_KEY_NAME(name), 64, CORTEX_PRODUCER, NULL);
+    if (rc < 0)
+        return fail("u64_ring_create", rc);
+    pid_t pid = fork();
+    if (pid == 0) {
+        u64_ring in;
+        if (u64_ring_attach(&in, CORTEX_KEY_NAME(name), CORTEX_CONSUMER, NULL) < 0)
+            _exit(2);
+        for (uint64_t want = 1; want <= N; want++) {
+            uint64_t v = 0;
+            if (u64_ring_pop_wait(&in, &v, INT64_C(5000000000)) < 0 || v != want)
+                _exit(3);
+        }
+        _exit(u64_ring_close(&in) == 0 ? 0 : 4);
+    }
+    for (uint64_t v = 1; v <= N && rc == 0; v++)
+        rc = u64_ring_push_wait(&q, v, INT64_C(5000000000));
+    int bad = child_ok(pid, "ring");
+    int crc = u64_ring_close(&q);
+    if (rc < 0)
+        return fail("u64_ring_push_wait", rc);
+    if (bad)
+        return 1;
+    if (crc < 0)
+        return fail("u64_ring_close", crc);
+    printf("ring: ok\n");
+    return 0;
+}
+#endif
+
 int main(void)
 {
     printf("neocortex %s\n", CORTEX_VERSION_STRING);
     if (region_roundtrip() != 0)
         return 1;
+#if __has_include(<neocortex/declare_cell.h>)
+    if (cell_roundtrip() != 0)
+        return 1;
+#endif
+#if __has_include(<neocortex/declare_ring.h>)
+    if (ring_roundtrip() != 0)
+        return 1;
+#endif
     printf("consumer: all ok\n");
     return 0;
 }
