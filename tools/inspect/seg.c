@@ -126,19 +126,18 @@ static bool read_sysv(nc_seg *s)
 /* Reads a POSIX name's first bytes with pread (never a mapping: no SIGBUS if it shrinks). */
 static bool read_posix(nc_seg *s, int dirfd, const char *entry)
 {
+    /* Only regular files are opened (never a FIFO or a device someone put there). */
+    struct stat pre;
+    if (fstatat(dirfd, entry, &pre, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(pre.st_mode))
+        return false;
     int fd = openat(dirfd, entry, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0) {
         if (errno == ENOENT)
             return false;
-        struct stat st;
-        if (fstatat(dirfd, entry, &st, AT_SYMLINK_NOFOLLOW) == 0) {
-            if (!S_ISREG(st.st_mode))
-                return false;
-            s->size = (uint64_t)st.st_size;
-            s->uid = st.st_uid;
-            s->mode = st.st_mode & 07777;
-            s->ino = (uint64_t)st.st_ino;
-        }
+        s->size = (uint64_t)pre.st_size;
+        s->uid = pre.st_uid;
+        s->mode = pre.st_mode & 07777;
+        s->ino = (uint64_t)pre.st_ino;
         s->status = NC_UNREADABLE;
         snprintf(s->problem, sizeof s->problem, "cannot open read-only: %s", strerror(errno));
         return true;
