@@ -5,7 +5,9 @@
 # functions wraps them in CORTEX_BEGIN_DECLS / CORTEX_END_DECLS.
 # Prints TAP (one test per header and language).
 #
-# usage: check-headers.sh -I DIR... -- HEADER...
+# usage: check-headers.sh -I DIR... -- HEADER|DIR...
+#   a DIR stands for every *.h in it (so a header that the build forgot to
+#   list is still checked).
 #   $HEADERS_CC / $HEADERS_CXX: the compilers (a command, may hold spaces);
 #   no C++ compiler: the C++ checks are skipped.
 set -u
@@ -17,6 +19,16 @@ while [ $# -gt 0 ] && [ "$1" != -- ]; do
   esac
 done
 [ $# -gt 0 ] && shift
+# Expand directories, drop duplicates (a header may be named twice).
+headers=()
+for a in "$@"; do
+  if [ -d "$a" ]; then
+    for h in "$a"/*.h; do [ -e "$h" ] && headers+=("$h"); done
+  else
+    [ -e "$a" ] && headers+=("$a")
+  fi
+done
+mapfile -t headers < <(for h in "${headers[@]}"; do realpath "$h"; done | awk '!seen[$0]++')
 cc=${HEADERS_CC:-cc}
 cxx=${HEADERS_CXX:-}
 flags=(-Wall -Wextra -Werror -pedantic -fsyntax-only)
@@ -47,7 +59,7 @@ check() { # check NAME COMMAND...
 }
 skip() { n=$((n + 1)); out+=("ok $n - $1 # SKIP $2"); }
 
-for h in "$@"; do
+for h in "${headers[@]}"; do
   inc=$(spelling "$h")
   tu=$tmp/tu
   printf '#include <%s>\n#include <%s>\ntypedef int nc_header_check_t;\n' "$inc" "$inc" >"$tu.c"
