@@ -1,0 +1,141 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file neocortex/declare_cell.h
+ * @brief CORTEX_DECLARE(name, T): a typed shared cell of T, as thin static inline wrappers.
+ *
+ * @code
+ *   typedef struct { double x, y; uint64_t stamp; } pose;
+ *   CORTEX_DECLARE(pose_cell, pose);
+ *
+ *   pose_cell c;
+ *   int rc = pose_cell_create(&c, CORTEX_KEY_NAME("/pose"), (pose){0}, NULL);
+ *   rc = pose_cell_write(&c, (pose){1, 2, 3});
+ *   pose p;
+ *   rc = pose_cell_read(&c, &p);   // optimistic, lock-free
+ *   rc = pose_cell_close(&c);      // owner: removes the segment
+ * @endcode
+ *
+ * CORTEX_DECLARE(name, T) generates (the caller writes the trailing `;`):
+ *
+ * | generated                                                          | does |
+ * |---|---|
+ * | `typedef struct name name;`                                        | a distinct handle type per instance |
+ * | `int name_create(name *c, cortex_key key, T init, const cortex_opts *opts)` | create (default: exclusive, 0600, default lock) |
+ * | `int name_attach(name *c, cortex_key key, const cortex_opts *opts)` | attach; -EPROTO on another type/size |
+ * | `int name_read(name *c, T *out)`                                    | optimistic read; -EOWNERDEAD if inconsistent (value still copied) |
+ * | `int name_write(name *c, T value)`                                  | replace the value (clears inconsistent) |
+ * | `int name_update(name *c, void (*fn)(T *value, void *ctx), void *ctx)` | read-modify-write under the lock |
+ * | `int name_consistent(name *c)`                                      | accept the value after -EOWNERDEAD |
+ * | `int name_close(name *c)`                                           | owner: destroy; attacher: detach |
+ * | `int name_leak(name *c)`                                            | detach, keep the segment |
+ * | `int name_own(name *c)`                                             | become the owner |
+ * | `cortex_region *name_region(const name *c)`                         | extra: the underlying region |
+ *
+ * Each is a one-line forwarder to the cortex_cell_* core (neocortex/cell.h)
+ * passing `sizeof(T)`, `_Alignof(T)` and `#T` (cortex_opts::type_tag
+ * overrides the spelling recorded in the segment).  T must be plain data
+ * that means the same in every process (no pointers: each process maps the
+ * segment at its own address); a pointer or array T, an empty T and a T
+ * larger than CORTEX_CELL_MAX_SIZE are refused at compile time.
+ *
+ * For one exported copy instead of static inline functions:
+ * `CORTEX_PROTOTYPE(name, T);` in a header and `CORTEX_DEFINE(name, T);` in
+ * one .c file that includes that header.
+ */
+#ifndef NEOCORTEX_DECLARE_CELL_H
+#define NEOCORTEX_DECLARE_CELL_H
+
+#include <neocortex/cell.h>
+#include <neocortex/error.h>
+#include <neocortex/key.h>
+#include <neocortex/opts.h>
+
+#ifdef __cplusplus
+#define CORTEX__ALIGNOF(T) alignof(T)
+#define CORTEX__STATIC_ASSERT(c, msg) static_assert(c, msg)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ < 201112L && (defined(__GNUC__) || defined(__clang__))
+/* -std=c99 with GNU compilers: the same checks through extensions, quietly. */
+#define CORTEX__ALIGNOF(T) __alignof__(T)
+#define CORTEX__STATIC_ASSERT(c, msg) __extension__ _Static_assert(c, msg)
+#else
+#define CORTEX__ALIGNOF(T) _Alignof(T)
+#define CORTEX__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
+#endif
+
+/* 1 unless T is a pointer or an array (whose parameters would decay to pointers). */
+#if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus)
+#define CORTEX__NOT_POINTER(T) (__builtin_classify_type(*(T *)0) != 5)
+#else
+#define CORTEX__NOT_POINTER(T) 1
+#endif
+
+/* Generated functions a program does not call must not warn (clang -Wunused-function in .c files). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX__MAYBE_UNUSED __attribute__((unused))
+#else
+#define CORTEX__MAYBE_UNUSED
+#endif
+
+/* Function bodies: a prototype gets ';', a definition its body. */
+#define CORTEX__BODY_PROTO(...) ;
+#define CORTEX__BODY_DEFINE(...) { __VA_ARGS__ }
+
+/* The handle type, the update trampoline and the compile-time checks. */
+#define CORTEX__CELL_TYPES(name, T)                                                                              \
+    CORTEX__STATIC_ASSERT(sizeof(T) > 0, "CORTEX_DECLARE(" #name ", " #T "): T has size 0");                    \
+    CORTEX__STATIC_ASSERT(sizeof(T) <= CORTEX_CELL_MAX_SIZE,                                                    \
+                          "CORTEX_DECLARE(" #name ", " #T "): T is larger than CORTEX_CELL_MAX_SIZE (1 GiB)");   \
+    CORTEX__STATIC_ASSERT(CORTEX__ALIGNOF(T) <= CORTEX_MAX_ALIGN,                                               \
+                          "CORTEX_DECLARE(" #name ", " #T "): T is aligned beyond CORTEX_MAX_ALIGN");           \
+    CORTEX__STATIC_ASSERT(CORTEX__NOT_POINTER(T),                                                               \
+                          "CORTEX_DECLARE(" #name ", " #T "): T must be plain data, not a pointer or an array "  \
+                          "(a pointer means nothing in another process; wrap an array in a struct)");            \
+    typedef struct name {                                                                                       \
+        cortex_cell *cell;                                                                                      \
+    } name;                                                                                                     \
+    struct name##__update {                                                                                     \
+        void (*fn)(T *value, void *ctx);                                                                        \
+        void *ctx;                                                                                              \
+    };                                                                                                          \
+    static inline CORTEX__MAYBE_UNUSED void name##__update_tramp(void *value, void *ctx)                        \
+    {                                                                                                           \
+        struct name##__update *u_ = (struct name##__update *)ctx;                                               \
+        u_->fn((T *)value, u_->ctx);                                                                            \
+    }
+
+/*
+ * The one generator: every function of instance @name, with linkage
+ * @SCOPE and @BODY = CORTEX__BODY_PROTO or CORTEX__BODY_DEFINE.  Ends with a
+ * declaration without its ';' so the caller's ';' completes it.
+ */
+#define CORTEX__CELL_GENERATE(name, T, SCOPE, BODY)                                                              \
+    SCOPE int name##_create(name *c, cortex_key key, T init, const cortex_opts *opts)                            \
+        BODY(return cortex_cell_create(&c->cell, key, &init, sizeof(T), CORTEX__ALIGNOF(T), #T, opts);)         \
+    SCOPE int name##_attach(name *c, cortex_key key, const cortex_opts *opts)                                    \
+        BODY(return cortex_cell_attach(&c->cell, key, sizeof(T), CORTEX__ALIGNOF(T), #T, opts);)                \
+    SCOPE int name##_read(name *c, T *out) BODY(return cortex_cell_read(c->cell, out, sizeof(T));)              \
+    SCOPE int name##_write(name *c, T value) BODY(return cortex_cell_write(c->cell, &value, sizeof(T));)        \
+    SCOPE int name##_update(name *c, void (*fn)(T *value, void *ctx), void *ctx)                                \
+        BODY(struct name##__update u_ = {fn, ctx}; T scratch_;                                                  \
+             return cortex_cell_update(c->cell, name##__update_tramp, &u_, &scratch_, sizeof(T));)              \
+    SCOPE int name##_consistent(name *c) BODY(return cortex_cell_consistent(c->cell);)                          \
+    SCOPE int name##_close(name *c) BODY(int rc_ = cortex_cell_close(c->cell); c->cell = 0; return rc_;)        \
+    SCOPE int name##_leak(name *c) BODY(int rc_ = cortex_cell_leak(c->cell); c->cell = 0; return rc_;)          \
+    SCOPE int name##_own(name *c) BODY(return cortex_cell_own(c->cell);)                                        \
+    SCOPE cortex_region *name##_region(const name *c) BODY(return cortex_cell_region(c->cell);)                 \
+    CORTEX__STATIC_ASSERT(sizeof(struct name) == sizeof(cortex_cell *), "CORTEX_DECLARE(" #name "): handle size")
+
+/** A typed cell of @p T: static inline wrappers named name_* (see the table above). */
+#define CORTEX_DECLARE(name, T)                                                                                  \
+    CORTEX__CELL_TYPES(name, T)                                                                                  \
+    CORTEX__CELL_GENERATE(name, T, static inline CORTEX__MAYBE_UNUSED, CORTEX__BODY_DEFINE)
+
+/** Declarations only (in a header): the functions are defined once by CORTEX_DEFINE(name, T). */
+#define CORTEX_PROTOTYPE(name, T)                                                                                \
+    CORTEX__CELL_TYPES(name, T)                                                                                  \
+    CORTEX__CELL_GENERATE(name, T, extern, CORTEX__BODY_PROTO)
+
+/** The exported definitions for a CORTEX_PROTOTYPE(name, T) (in exactly one .c file). */
+#define CORTEX_DEFINE(name, T) CORTEX__CELL_GENERATE(name, T, , CORTEX__BODY_DEFINE)
+
+#endif

@@ -1,0 +1,149 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file neocortex/cell.h
+ * @brief Typed shared cells, untyped core: a value in a segment, a lock, a sequence number.
+ *
+ * Most code uses the typed layer, CORTEX_DECLARE(name, T) in
+ * neocortex/declare_cell.h, which forwards to these functions with
+ * `sizeof(T)`, `_Alignof(T)` and `#T`.
+ *
+ * A cell's segment holds (after the 256-byte segment header) a small cell
+ * header, a sequence number, an "inconsistent" flag, the value, and the
+ * lock backend's bytes (neocortex/sync.h).
+ *
+ * - **Write**: lock, sequence to odd, copy, sequence to even, unlock.
+ * - **Read**: optimistic: no lock and no store to shared memory; a read
+ *   that overlaps a write retries, and after CORTEX_CELL_READ_RETRIES
+ *   losses it takes the lock, so every read finishes.
+ * - **Update**: lock, copy the value out, run the caller's function on the
+ *   copy, write it back, unlock: a read-modify-write without lost updates.
+ * - **Crash**: whoever takes the lock and finds the sequence odd knows the
+ *   previous writer died in mid-copy.  The cell is then *inconsistent*:
+ *   reads still copy the value out but return -EOWNERDEAD, updates return
+ *   -EOWNERDEAD without running their function, until a write replaces the
+ *   value or cortex_cell_consistent() accepts it.
+ */
+#ifndef NEOCORTEX_CELL_H
+#define NEOCORTEX_CELL_H
+
+#include <neocortex/export.h>
+#include <neocortex/key.h>
+#include <neocortex/opts.h>
+#include <neocortex/region.h>
+#include <neocortex/sync.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+CORTEX_BEGIN_DECLS
+
+/** Largest value a cell holds (1 GiB). */
+#define CORTEX_CELL_MAX_SIZE (UINT32_C(1) << 30)
+/** Optimistic read attempts before a read takes the lock. */
+#define CORTEX_CELL_READ_RETRIES 64
+
+/** An open cell (opaque): one mapping of one segment, with its lock handle. */
+typedef struct cortex_cell cortex_cell;
+
+/** Called by cortex_cell_update() under the lock with a private copy of the value. */
+typedef void (*cortex_cell_update_fn)(void *value, void *ctx);
+
+/**
+ * Creates a cell holding a copy of @p init.
+ *
+ * @param ret        receives the cell (set to NULL on failure).
+ * @param key        where (any key kind but FD).
+ * @param init       the initial value (@p size bytes).
+ * @param size       value size: 1 to CORTEX_CELL_MAX_SIZE.
+ * @param align      value alignment: a power of two up to CORTEX_MAX_ALIGN.
+ * @param type_name  the type's spelling, recorded for attach checks
+ *                   (cortex_opts::type_tag overrides it).
+ * @param opts       NULL for defaults (create-exclusive, 0600, default lock).
+ * @return 0; -EEXIST (the key exists; the existing cell is untouched),
+ *         -ENOTSUP (lock backend not in this build), -EINVAL, and every
+ *         error of cortex_region_create().  With CORTEX_OPEN_OR_CREATE an
+ *         existing cell is attached instead (and @p init is not written).
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init,
+                                                   size_t size, size_t align, const char *type_name,
+                                                   const cortex_opts *opts);
+
+/**
+ * Attaches to an existing cell and checks it holds a value of this size,
+ * alignment and type name.
+ *
+ * @return 0; -ENOENT; -EPROTO (another type, size, alignment or lock: the
+ *         message names what the segment holds and what was expected);
+ *         -ENOTSUP (its lock backend is not in this build, or it uses a
+ *         user backend and cortex_opts::lock is NULL); -EBADMSG (corrupt).
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_cell_attach(cortex_cell **ret, cortex_key key, size_t size, size_t align,
+                                                   const char *type_name, const cortex_opts *opts);
+
+/**
+ * Copies the value into @p out (@p size bytes, must equal the cell's size).
+ * @return 0; -EOWNERDEAD (the value was copied, but a writer died while
+ *         writing it: it may be torn); -EINVAL; a lock error.
+ */
+CORTEX_API int cortex_cell_read(cortex_cell *cell, void *out, size_t size);
+
+/**
+ * Replaces the value (and clears the inconsistent state).
+ * @return 0, -EINVAL, or a lock error.
+ */
+CORTEX_API int cortex_cell_write(cortex_cell *cell, const void *value, size_t size);
+
+/**
+ * Runs @p fn on a copy of the value under the lock and stores the result.
+ * @p scratch is caller memory of @p size bytes, aligned for the value, that
+ * holds the copy (the typed layer passes a local `T`).
+ * @return 0; -EOWNERDEAD (inconsistent: @p fn was not run); -EINVAL; a lock error.
+ */
+CORTEX_API int cortex_cell_update(cortex_cell *cell, cortex_cell_update_fn fn, void *ctx, void *scratch,
+                                  size_t size);
+
+/** Accepts the value as it is after -EOWNERDEAD: reads and updates succeed again. */
+CORTEX_API int cortex_cell_consistent(cortex_cell *cell);
+
+/**
+ * Closes the cell: the owner removes the segment and its lock (a SysV
+ * semaphore), an attacher detaches.  NULL is accepted.  Always frees it.
+ */
+CORTEX_API int cortex_cell_close(cortex_cell *cell);
+/** Detaches and leaves the segment (and its semaphore) in the system. */
+CORTEX_API int cortex_cell_leak(cortex_cell *cell);
+/** Makes this handle the owner (its close removes the segment). */
+CORTEX_API int cortex_cell_own(cortex_cell *cell);
+
+/** The cell's region (key, fd, header, ownership queries). */
+CORTEX_API cortex_region *cortex_cell_region(const cortex_cell *cell);
+/** The value size in bytes. */
+CORTEX_API size_t cortex_cell_size(const cortex_cell *cell);
+/** The lock backend in use. */
+CORTEX_API const cortex_sync_ops *cortex_cell_lock_ops(const cortex_cell *cell);
+
+/** What cortex_cell_inspect() reports. */
+typedef struct cortex_cell_info {
+    uint64_t sequence;     /**< Sequence number (odd: a write is in progress or its writer died). */
+    bool consistent;       /**< false after a writer died mid-write, until write/consistent. */
+    uint32_t value_size;   /**< Bytes of the value. */
+    uint32_t value_align;  /**< Its alignment. */
+    uint32_t lock_id;      /**< Lock backend id (CORTEX_SYNC_ID_*, or a user id). */
+    char lock_name[32];    /**< "futex", "semaphore", or "user" for an unknown id. */
+    int lock_state;        /**< 1 held, 0 free, negative errno: unknown. */
+    int32_t holder_pid;    /**< Holder's pid when held and known, else 0. */
+    bool holder_alive;     /**< Whether that pid is a live process. */
+    char type_name[CORTEX_TYPE_TAG_MAX + 1]; /**< Type tag from the header (printable). */
+} cortex_cell_info;
+
+/**
+ * Read-only look at a cell segment (for tools): validates the segment and
+ * cell headers against the region's real size and never writes, locks or
+ * follows anything unchecked, so corrupt memory gives -EBADMSG, not a crash.
+ * @return 0; -EINVAL (NULL); -EPROTO (not a cell); -EBADMSG (corrupt).
+ */
+CORTEX_API int cortex_cell_inspect(const cortex_region *region, cortex_cell_info *out);
+
+CORTEX_END_DECLS
+
+#endif

@@ -1,0 +1,571 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/cell/cell.c: the typed cell's core.  A cell segment's payload:
+ *
+ *   [0, 48)             cell header: immutable layout fields, seq, flag
+ *   [value_offset, +n)  the value, 8-aligned, padded to whole words
+ *   [sync_offset, +m)   the lock backend's bytes, on their own cache line
+ *
+ * The sequence shares a cache line with the start of the value, so a reader
+ * of a small value touches one line; the lock word lives on another.
+ */
+#include "internal.h"
+#include "atomic.h"
+#include "cell/seqlock.h"
+#if CORTEX_HAVE_FUTEX
+#include "sync/futex_lock.h"
+#include "sync/ident.h"
+#endif
+
+#include <errno.h>
+#include <neocortex/cell.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define CELL_MAGIC 0x4c4c4543u /* "CELL" */
+#define CELL_VERSION 1u
+
+typedef struct cell_head {
+    uint32_t magic;        /* CELL_MAGIC */
+    uint32_t version;      /* CELL_VERSION */
+    uint32_t lock_id;      /* same as the segment header's */
+    uint32_t sync_offset;  /* lock bytes, from the payload start */
+    uint32_t sync_size;
+    uint32_t value_offset; /* value, from the payload start */
+    uint32_t value_size;
+    uint32_t value_align;
+    cortex__a64 seq;          /* odd while a write is in progress */
+    cortex__a32 inconsistent; /* 1: a writer died mid-write */
+    uint32_t reserved;        /* 0 */
+} cell_head;
+
+_Static_assert(sizeof(cell_head) == 48, "cell header is 48 bytes in every ABI");
+_Static_assert(offsetof(cell_head, seq) == 32, "seq at offset 32");
+_Static_assert(offsetof(cell_head, inconsistent) == 40, "flag at offset 40");
+
+struct cortex_cell {
+    cortex_region *region;
+    cell_head *head;
+    unsigned char *value;
+    void *sync;
+    void *local;
+    const cortex_sync_ops *ops;
+    uint32_t size;
+    bool futex; /* ops is the built-in futex: call it inline */
+};
+
+struct layout_calc {
+    uint32_t value_offset, sync_offset, sync_size;
+    uint64_t payload_size;
+    uint32_t payload_align;
+};
+
+static void compute_layout(size_t size, size_t align, const cortex_sync_ops *ops, struct layout_calc *l)
+{
+    uint64_t va = align < 8 ? 8 : align;
+    l->value_offset = (uint32_t)cortex__align_up(sizeof(cell_head), va);
+    uint64_t vend = l->value_offset + cortex__cell_words_size(size);
+    l->sync_offset = (uint32_t)cortex__align_up(vend, CORTEX_CACHELINE);
+    l->sync_size = ops->shared_size;
+    l->payload_size = (uint64_t)l->sync_offset + l->sync_size;
+    l->payload_align = (uint32_t)(va < CORTEX_CACHELINE ? CORTEX_CACHELINE : va);
+}
+
+static int check_type(size_t size, size_t align, const char *fn)
+{
+    if (size == 0 || size > CORTEX_CELL_MAX_SIZE)
+        return cortex__fail(EINVAL, "%s: value size %zu is out of range (1 to %u bytes)", fn, size,
+                            (unsigned)CORTEX_CELL_MAX_SIZE);
+    if (!cortex__is_pow2(align) || align > CORTEX_MAX_ALIGN)
+        return cortex__fail(EINVAL, "%s: value alignment %zu is not a power of two <= %u", fn, align,
+                            CORTEX_MAX_ALIGN);
+    return 0;
+}
+
+static int check_ops(const cortex_sync_ops *ops)
+{
+    int rc = cortex_sync_validate(ops);
+    if (rc < 0)
+        return rc;
+    if (!cortex_sync_available(ops)) {
+        void *local = NULL;
+        cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "cell"};
+        return ops->init(NULL, &env, &local); /* the stand-in explains what is missing */
+    }
+    return 0;
+}
+
+static unsigned effective_perm(const cortex_opts *o)
+{
+    return (o && o->perm ? o->perm : CORTEX_PERM_OWNER) & 0777u;
+}
+
+static void describe_region(cortex_region *r, char *buf, unsigned len)
+{
+    cortex_key_describe(cortex_region_key(r), buf, len);
+}
+
+static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const struct layout_calc *l,
+                             uint32_t size)
+{
+    cortex_cell *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    unsigned char *p = cortex_region_payload(r);
+    c->region = r;
+    c->head = (cell_head *)(void *)p;
+    c->value = p + l->value_offset;
+    c->sync = p + l->sync_offset;
+    c->ops = ops;
+    c->size = size;
+#if CORTEX_HAVE_FUTEX
+    c->futex = ops == &cortex_sync_futex;
+#endif
+    return c;
+}
+
+/* ---- create / attach ----------------------------------------------------- */
+
+struct create_ctx {
+    const void *init;
+    size_t size, align;
+    const cortex_sync_ops *ops;
+    const struct layout_calc *l;
+    unsigned perm;
+    void *local;
+};
+
+static int create_init(cortex_region *r, void *payload, void *vctx)
+{
+    struct create_ctx *x = vctx;
+    cell_head *h = payload;
+    unsigned char *p = payload;
+    h->magic = CELL_MAGIC;
+    h->version = CELL_VERSION;
+    h->lock_id = x->ops->id;
+    h->sync_offset = x->l->sync_offset;
+    h->sync_size = x->l->sync_size;
+    h->value_offset = x->l->value_offset;
+    h->value_size = (uint32_t)x->size;
+    h->value_align = (uint32_t)x->align;
+    cortex__st64(&h->seq, 0, CX_RELAXED);
+    cortex__st32(&h->inconsistent, 0, CX_RELAXED);
+    h->reserved = 0;
+    cortex__cell_store_value(p + x->l->value_offset, x->init, x->size);
+    char what[256];
+    describe_region(r, what, sizeof what);
+    cortex_sync_env env = {cortex_region_key(r), x->perm, what};
+    int rc = x->ops->init(p + x->l->sync_offset, &env, &x->local);
+    if (rc < 0 && x->ops->id >= CORTEX_SYNC_ID_USER_MIN && cortex_last_error()->code != rc)
+        rc = cortex__fail(-rc, "%s: lock backend '%s' failed to initialise (%s)", what, x->ops->name,
+                          cortex_strerror(rc));
+    return rc;
+}
+
+static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_t align, const cortex_opts *opts);
+
+int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size_t size, size_t align,
+                       const char *type_name, const cortex_opts *opts)
+{
+    int rc;
+    if (!ret)
+        return cortex__fail(EINVAL, "cortex_cell_create: ret is NULL");
+    *ret = NULL;
+    if ((rc = check_type(size, align, "cortex_cell_create")) < 0)
+        return rc;
+    if (!init)
+        return cortex__fail(EINVAL, "cortex_cell_create: no initial value");
+    if (opts && opts->mode == CORTEX_ATTACH_ONLY)
+        return cortex_cell_attach(ret, key, size, align, type_name, opts);
+    const cortex_sync_ops *ops = opts && opts->lock ? opts->lock : cortex_sync_default();
+    if ((rc = check_ops(ops)) < 0)
+        return rc;
+
+    struct layout_calc l;
+    compute_layout(size, align, ops, &l);
+    const char *tag = opts && opts->type_tag ? opts->type_tag : type_name;
+    cortex_layout layout = {
+        .kind = CORTEX_KIND_CELL,
+        .payload_size = l.payload_size,
+        .payload_align = l.payload_align,
+        .elem_size = (uint32_t)size,
+        .elem_align = (uint32_t)align,
+        .type_name = tag,
+        .lock_id = ops->id,
+    };
+    struct create_ctx x = {init, size, align, ops, &l, effective_perm(opts), NULL};
+    cortex_region *r = NULL;
+    rc = cortex_region_create(&r, key, &layout, opts, create_init, &x);
+    if (rc < 0) {
+        /* A failed create removed the segment; remove the lock's object if init made one. */
+        if (x.local && ops->destroy) {
+            cortex_error saved = *cortex_last_error();
+            ops->destroy(NULL, x.local);
+            *cortex__error_slot() = saved;
+        }
+        return rc;
+    }
+    if (!cortex_region_created(r)) /* open-or-create found it */
+        return finish_attach(ret, r, size, align, opts);
+
+    cortex_cell *c = cell_new(r, ops, &l, (uint32_t)size);
+    if (!c) {
+        if (ops->destroy)
+            ops->destroy(NULL, x.local);
+        cortex_region_close(r);
+        return cortex__fail(ENOMEM, "out of memory for a cell handle");
+    }
+    c->local = x.local;
+    *ret = c;
+    return 0;
+}
+
+/* Validates the cell header against what this process expects; @r is attached. */
+static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_t align, const cortex_opts *opts)
+{
+    char what[256];
+    int rc;
+    describe_region(r, what, sizeof what);
+    const cortex_seg_header *sh = cortex_region_header(r);
+    uint32_t lock_id = __atomic_load_n(&sh->lock_id, __ATOMIC_RELAXED);
+    const cortex_sync_ops *ops = opts && opts->lock ? opts->lock : cortex_sync_builtin(lock_id);
+    if (!ops) {
+        rc = cortex__fail(ENOTSUP,
+                          "%s uses a user-supplied lock backend (id %u); pass its ops in cortex_opts.lock to attach",
+                          what, lock_id);
+        goto fail;
+    }
+    if (ops->id != lock_id) {
+        rc = cortex__fail(EPROTO, "%s uses lock backend %u, the caller asked for '%s' (%u)", what, lock_id,
+                          ops->name ? ops->name : "?", ops->id);
+        goto fail;
+    }
+    if ((rc = check_ops(ops)) < 0) {
+        cortex__append(" (needed to attach %s)", what);
+        goto fail;
+    }
+    struct layout_calc l;
+    compute_layout(size, align, ops, &l);
+    uint64_t psize = cortex_region_payload_size(r);
+    if (psize < sizeof(cell_head)) {
+        rc = cortex__fail(EBADMSG, "%s: %llu-byte payload is too small for a cell", what, (unsigned long long)psize);
+        goto fail;
+    }
+    cell_head *live = cortex_region_payload(r);
+    cell_head h;
+    memcpy(&h, live, offsetof(cell_head, seq)); /* the immutable part */
+    if (h.magic != CELL_MAGIC || h.version != CELL_VERSION) {
+        rc = cortex__fail(EBADMSG, "%s: cell header magic 0x%08x version %u, expected 0x%08x version %u", what,
+                          h.magic, h.version, CELL_MAGIC, CELL_VERSION);
+        goto fail;
+    }
+    if (h.value_size != size || h.value_align != align) {
+        rc = cortex__fail(EPROTO, "%s holds a %u-byte value aligned to %u, expected %zu bytes aligned to %zu", what,
+                          h.value_size, h.value_align, size, align);
+        goto fail;
+    }
+    if (h.lock_id != lock_id || h.value_offset != l.value_offset || h.sync_offset != l.sync_offset ||
+        h.sync_size != l.sync_size || psize < l.payload_size) {
+        rc = cortex__fail(EBADMSG,
+                          "%s: cell layout (value at %u, lock '%s' %u bytes at %u, payload %llu) does not match "
+                          "what this build computes (value at %u, lock %u bytes at %u, payload %llu)",
+                          what, h.value_offset, ops->name, h.sync_size, h.sync_offset, (unsigned long long)psize,
+                          l.value_offset, l.sync_size, l.sync_offset, (unsigned long long)l.payload_size);
+        goto fail;
+    }
+    cortex_cell *c = cell_new(r, ops, &l, (uint32_t)size);
+    if (!c) {
+        rc = cortex__fail(ENOMEM, "out of memory for a cell handle");
+        goto fail;
+    }
+    cortex_sync_env env = {cortex_region_key(r), effective_perm(opts), what};
+    rc = ops->attach(c->sync, &env, &c->local);
+    if (rc < 0) {
+        if (ops->id >= CORTEX_SYNC_ID_USER_MIN && cortex_last_error()->code != rc)
+            rc = cortex__fail(-rc, "%s: lock backend '%s' failed to attach (%s)", what, ops->name,
+                              cortex_strerror(rc));
+        free(c);
+        goto fail;
+    }
+    *ret = c;
+    return 0;
+fail: {
+    cortex_error saved = *cortex_last_error();
+    cortex_region_close(r);
+    *cortex__error_slot() = saved;
+    return rc;
+}
+}
+
+int cortex_cell_attach(cortex_cell **ret, cortex_key key, size_t size, size_t align, const char *type_name,
+                       const cortex_opts *opts)
+{
+    int rc;
+    if (!ret)
+        return cortex__fail(EINVAL, "cortex_cell_attach: ret is NULL");
+    *ret = NULL;
+    if ((rc = check_type(size, align, "cortex_cell_attach")) < 0)
+        return rc;
+    const char *tag = opts && opts->type_tag ? opts->type_tag : type_name;
+    cortex_layout expect = {
+        .kind = CORTEX_KIND_CELL,
+        .payload_size = 0,
+        .payload_align = 0,
+        .elem_size = (uint32_t)size,
+        .elem_align = (uint32_t)align,
+        .type_name = tag,
+        .lock_id = opts && opts->lock ? opts->lock->id : 0,
+    };
+    cortex_region *r = NULL;
+    if ((rc = cortex_region_attach(&r, key, &expect, opts)) < 0)
+        return rc;
+    return finish_attach(ret, r, size, align, opts);
+}
+
+/* ---- the lock ------------------------------------------------------------ */
+
+/* 0 with the lock held (a dead holder's lock counts), or a negative errno. */
+static inline int cell_lock(cortex_cell *c)
+{
+    int rc;
+#if CORTEX_HAVE_FUTEX
+    if (c->futex) {
+        uint64_t id = cortex__sync_ident();
+        rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), -1);
+    } else
+#endif
+        rc = c->ops->lock(c->sync, c->local, -1);
+    if (rc == 0 || rc == -EOWNERDEAD)
+        return 0;
+    if (cortex_last_error()->code != rc)
+        rc = cortex__fail(-rc, "cell: lock backend '%s' failed to lock (%s)", c->ops->name, cortex_strerror(rc));
+    return rc;
+}
+
+static inline int cell_unlock(cortex_cell *c)
+{
+    int rc;
+#if CORTEX_HAVE_FUTEX
+    if (c->futex)
+        rc = cortex__futex_lock_release_as(c->sync, (uint32_t)cortex__sync_ident());
+    else
+#endif
+        rc = c->ops->unlock(c->sync, c->local);
+    if (rc < 0 && cortex_last_error()->code != rc)
+        rc = cortex__fail(-rc, "cell: lock backend '%s' failed to unlock (%s)", c->ops->name, cortex_strerror(rc));
+    return rc;
+}
+
+static int inconsistent_error(cortex_cell *c, const char *op)
+{
+    char what[256];
+    describe_region(c->region, what, sizeof what);
+    return cortex__fail(EOWNERDEAD,
+                        "%s: %s: a writer died while writing this cell, so the value may be torn; write a new "
+                        "value or call consistent() to accept it",
+                        what, op);
+}
+
+static int bad_size(cortex_cell *c, size_t size, const char *fn)
+{
+    if (!c)
+        return cortex__fail(EINVAL, "%s: NULL cell", fn);
+    return cortex__fail(EINVAL, "%s: %zu bytes given, the cell holds %u", fn, size, c->size);
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+/* Lost the first optimistic attempt: retry, then read under the lock. */
+static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t size, int first)
+{
+    if (first > 0)
+        return inconsistent_error(c, "read");
+    for (int i = 1; i < CORTEX_CELL_READ_RETRIES; i++) {
+        cortex__spin_hint();
+        int r = cortex__cell_read_try(&c->head->seq, &c->head->inconsistent, c->value, out, size);
+        if (r == 0)
+            return 0;
+        if (r > 0)
+            return inconsistent_error(c, "read");
+    }
+    /* Kept losing to writers (or a writer died mid-write): read under the lock. */
+    int rc = cell_lock(c);
+    if (rc < 0)
+        return rc;
+    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    uint32_t f = cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, out, size);
+    if ((rc = cell_unlock(c)) < 0)
+        return rc;
+    return f ? inconsistent_error(c, "read") : 0;
+}
+
+int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+{
+    if (__builtin_expect(!c || size != c->size || !out, 0))
+        return bad_size(c, size, "cortex_cell_read");
+    int r = cortex__cell_read_try(&c->head->seq, &c->head->inconsistent, c->value, out, size);
+    if (__builtin_expect(r == 0, 1))
+        return 0;
+    return read_slow(c, out, size, r);
+}
+
+int cortex_cell_write(cortex_cell *c, const void *value, size_t size)
+{
+    if (!c || size != c->size || !value)
+        return bad_size(c, size, "cortex_cell_write");
+    int rc = cell_lock(c);
+    if (rc < 0)
+        return rc;
+    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
+    return cell_unlock(c);
+}
+
+int cortex_cell_update(cortex_cell *c, cortex_cell_update_fn fn, void *ctx, void *scratch, size_t size)
+{
+    if (!c || size != c->size || !scratch)
+        return bad_size(c, size, "cortex_cell_update");
+    if (!fn)
+        return cortex__fail(EINVAL, "cortex_cell_update: no function given");
+    int rc = cell_lock(c);
+    if (rc < 0)
+        return rc;
+    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    if (cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size)) {
+        if ((rc = cell_unlock(c)) < 0)
+            return rc;
+        return inconsistent_error(c, "update");
+    }
+    fn(scratch, ctx);
+    cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size, 0);
+    return cell_unlock(c);
+}
+
+int cortex_cell_consistent(cortex_cell *c)
+{
+    if (!c)
+        return cortex__fail(EINVAL, "cortex_cell_consistent: NULL cell");
+    int rc = cell_lock(c);
+    if (rc < 0)
+        return rc;
+    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    if (cortex__ld32(&c->head->inconsistent, CX_RELAXED))
+        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, NULL, 0, 0);
+    return cell_unlock(c);
+}
+
+/* ---- ownership ----------------------------------------------------------- */
+
+/* Does closing this handle remove the segment (same rule as cortex_region_close)? */
+static bool closes_as_owner(const cortex_cell *c)
+{
+    if (!cortex_region_is_owner(c->region))
+        return false;
+    const cortex_seg_header *h = cortex_region_header(c->region);
+    if (cortex_region_key(c->region).kind == CORTEX_KEYKIND_HEAP)
+        return true;
+    return __atomic_load_n(&h->owner_pid, __ATOMIC_ACQUIRE) == (int32_t)cortex__self_pid();
+}
+
+int cortex_cell_close(cortex_cell *c)
+{
+    if (!c)
+        return 0;
+    int rc = 0;
+    if (closes_as_owner(c) && c->ops->destroy) {
+        rc = c->ops->destroy(c->sync, c->local);
+        if (rc < 0)
+            cortex__log_last();
+    }
+    if (c->ops->detach)
+        c->ops->detach(c->sync, c->local);
+    int rrc = cortex_region_close(c->region);
+    free(c);
+    return rc < 0 ? rc : rrc;
+}
+
+int cortex_cell_leak(cortex_cell *c)
+{
+    if (!c)
+        return cortex__fail(EINVAL, "cortex_cell_leak: NULL cell");
+    if (c->ops->detach)
+        c->ops->detach(c->sync, c->local);
+    int rc = cortex_region_leak(c->region);
+    free(c);
+    return rc;
+}
+
+int cortex_cell_own(cortex_cell *c)
+{
+    if (!c)
+        return cortex__fail(EINVAL, "cortex_cell_own: NULL cell");
+    return cortex_region_own(c->region);
+}
+
+cortex_region *cortex_cell_region(const cortex_cell *c) { return c ? c->region : NULL; }
+
+size_t cortex_cell_size(const cortex_cell *c) { return c ? c->size : 0; }
+
+const cortex_sync_ops *cortex_cell_lock_ops(const cortex_cell *c) { return c ? c->ops : NULL; }
+
+/* ---- inspection (read-only, hostile memory) ------------------------------ */
+
+int cortex_cell_inspect(const cortex_region *r, cortex_cell_info *out)
+{
+    if (!r || !out)
+        return cortex__fail(EINVAL, "cortex_cell_inspect: NULL argument");
+    memset(out, 0, sizeof *out);
+    const cortex_seg_header *live = cortex_region_header(r);
+    unsigned char *p = cortex_region_payload(r);
+    uint64_t psize = cortex_region_payload_size(r);
+    if (!live || !p)
+        return cortex__fail(EINVAL, "cortex_cell_inspect: region has no mapping");
+    cortex_seg_header sh;
+    memcpy(&sh, live, sizeof sh);
+    if (sh.magic != CORTEX_MAGIC)
+        return cortex__fail(EBADMSG, "not a neocortex segment (magic 0x%016llx)", (unsigned long long)sh.magic);
+    if (sh.kind != CORTEX_KIND_CELL)
+        return cortex__fail(EPROTO, "segment holds a %s, not a cell", cortex_kind_name(sh.kind));
+    size_t i;
+    for (i = 0; i < CORTEX_TYPE_TAG_MAX && sh.type_tag[i]; i++) {
+        unsigned char ch = (unsigned char)sh.type_tag[i];
+        out->type_name[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
+    }
+    out->type_name[i] = '\0';
+    if (((uintptr_t)p & 63u) != 0 || psize < sizeof(cell_head))
+        return cortex__fail(EBADMSG, "cell payload of %llu bytes is too small or misaligned",
+                            (unsigned long long)psize);
+    cell_head *lh = (cell_head *)(void *)p;
+    cell_head h;
+    memcpy(&h, lh, offsetof(cell_head, seq));
+    if (h.magic != CELL_MAGIC || h.version != CELL_VERSION)
+        return cortex__fail(EBADMSG, "cell header magic 0x%08x version %u, expected 0x%08x version %u", h.magic,
+                            h.version, CELL_MAGIC, CELL_VERSION);
+    if (h.value_size == 0 || h.value_size > CORTEX_CELL_MAX_SIZE || !cortex__is_pow2(h.value_align) ||
+        h.value_align > CORTEX_MAX_ALIGN || h.value_offset < sizeof(cell_head) || (h.value_offset & 7u) ||
+        (uint64_t)h.value_offset + cortex__cell_words_size(h.value_size) > psize)
+        return cortex__fail(EBADMSG, "cell value (%u bytes, align %u, at %u) does not fit its %llu-byte payload",
+                            h.value_size, h.value_align, h.value_offset, (unsigned long long)psize);
+    if (h.sync_size == 0 || h.sync_size > CORTEX_SYNC_SHARED_MAX || (h.sync_offset & 7u) ||
+        (uint64_t)h.sync_offset + h.sync_size > psize)
+        return cortex__fail(EBADMSG, "cell lock bytes (%u at %u) do not fit its %llu-byte payload", h.sync_size,
+                            h.sync_offset, (unsigned long long)psize);
+    out->sequence = cortex__ld64(&lh->seq, CX_ACQUIRE);
+    out->consistent = cortex__ld32(&lh->inconsistent, CX_RELAXED) == 0;
+    out->value_size = h.value_size;
+    out->value_align = h.value_align;
+    out->lock_id = h.lock_id;
+    const cortex_sync_ops *ops = cortex_sync_builtin(h.lock_id);
+    snprintf(out->lock_name, sizeof out->lock_name, "%s", ops ? ops->name : "user");
+    out->lock_state = -ENOTSUP;
+    if (ops && cortex_sync_available(ops) && ops->holder && h.sync_size >= ops->shared_size) {
+        int32_t pid = 0;
+        out->lock_state = ops->holder(p + h.sync_offset, &pid);
+        if (out->lock_state == 1 && pid > 0) {
+            out->holder_pid = pid;
+            out->holder_alive = cortex__pid_alive(pid, 0);
+        }
+    }
+    return 0;
+}

@@ -1,0 +1,139 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/cell/seqlock.h: the cell's sequence, inconsistent flag and value copies
+ * on plain caller memory (internal; the model checker runs these in its
+ * explorer, built with -DCORTEX_MODEL).
+ *
+ * Memory model.  Readers copy the value while a writer may be storing it, so
+ * the value is copied in 64-bit words through lib/atomic.h: the writer's
+ * stores are release, the reader's loads acquire.  That is correct C11 (no
+ * data race; on x86 both are plain moves) and needs no fence:
+ *
+ *   writer (lock held)             reader
+ *   s = seq                        s0 = seq (acquire); retry if odd
+ *   seq = s + 1      (relaxed)     words = value (acquire, each)
+ *   value = words    (release)     f = flag (acquire)
+ *   flag = f'        (release)     s1 = seq (relaxed)
+ *   seq = s + 2      (release)     ok when s1 == s0
+ *
+ * If the reader's copy saw any word of a newer write, that word's release
+ * store made "seq = s + 1" visible before it (acquire), so s1 != s0 and the
+ * read retries; the data words never race in the C11 sense, which is also
+ * why ThreadSanitizer stays quiet without annotations.  Every copy of the
+ * value in shared memory (even under the lock) uses these words, so a lock
+ * that ThreadSanitizer cannot see (a SysV semaphore) does not produce false
+ * reports either.  The caller's buffers are ordinary memory.
+ *
+ * Seeded bug for the model checker: with CORTEX_SEED_CELL_RELAXED_SEQ the
+ * writer's sequence and value stores are all relaxed (no ordering), so a
+ * reader can accept a torn value.  Normal builds never define it.
+ */
+#ifndef CORTEX_CELL_SEQLOCK_H
+#define CORTEX_CELL_SEQLOCK_H
+
+#include "atomic.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#ifdef CORTEX_SEED_CELL_RELAXED_SEQ
+#define CORTEX__SEQ_PUBLISH CX_RELAXED
+#else
+#define CORTEX__SEQ_PUBLISH CX_RELEASE
+#endif
+
+/* Bytes of shared value area for a value of @n bytes (whole words). */
+static inline size_t cortex__cell_words_size(size_t n) { return (n + 7u) & ~(size_t)7u; }
+
+/* Copy @n bytes from caller memory into the shared value area (8-aligned, padded to words). */
+static inline void cortex__cell_store_value(void *shared, const void *src, size_t n)
+{
+    cortex__a64 *w = (cortex__a64 *)shared;
+    const unsigned char *s = (const unsigned char *)src;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v;
+        memcpy(&v, s + i, 8);
+        cortex__st64(&w[i / 8], v, CORTEX__SEQ_PUBLISH);
+    }
+    if (i < n) {
+        uint64_t v = 0;
+        memcpy(&v, s + i, n - i);
+        cortex__st64(&w[i / 8], v, CORTEX__SEQ_PUBLISH);
+    }
+}
+
+/* Copy @n bytes of the shared value area out to caller memory. */
+static inline void cortex__cell_load_value(void *dst, const void *shared, size_t n)
+{
+    cortex__a64 *w = (cortex__a64 *)(uintptr_t)shared;
+    unsigned char *d = (unsigned char *)dst;
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t v = cortex__ld64(&w[i / 8], CX_ACQUIRE);
+        memcpy(d + i, &v, 8);
+    }
+    if (i < n) {
+        uint64_t v = cortex__ld64(&w[i / 8], CX_ACQUIRE);
+        memcpy(d + i, &v, n - i);
+    }
+}
+
+/*
+ * Lock held: repair what a dead writer left.  An odd sequence means the
+ * previous holder died between "seq = odd" and "seq = even": mark the value
+ * inconsistent and make the sequence even again.  Returns true if it was odd.
+ */
+static inline bool cortex__cell_repair(cortex__a64 *seq, cortex__a32 *flag)
+{
+    uint64_t s = cortex__ld64(seq, CX_RELAXED);
+    if (!(s & 1u))
+        return false;
+    cortex__st32(flag, 1, CORTEX__SEQ_PUBLISH);
+    cortex__st64(seq, s + 1, CORTEX__SEQ_PUBLISH);
+    return true;
+}
+
+/* Lock held, sequence even: replace the value and set the flag to @inconsistent. */
+static inline void cortex__cell_write_locked(cortex__a64 *seq, cortex__a32 *flag, void *shared, const void *src,
+                                             size_t n, uint32_t inconsistent)
+{
+    uint64_t s = cortex__ld64(seq, CX_RELAXED);
+    cortex__st64(seq, s + 1, CX_RELAXED);
+    if (src)
+        cortex__cell_store_value(shared, src, n);
+    cortex__st32(flag, inconsistent, CORTEX__SEQ_PUBLISH);
+    cortex__st64(seq, s + 2, CORTEX__SEQ_PUBLISH);
+}
+
+/*
+ * One optimistic read attempt: no lock, no store to shared memory.
+ * Returns 0 (copied, consistent), 1 (copied, inconsistent) or -1 (lost to a
+ * writer: retry).
+ */
+static inline int cortex__cell_read_try(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
+                                        size_t n)
+{
+    uint64_t s0 = cortex__ld64(seq, CX_ACQUIRE);
+    if (s0 & 1u)
+        return -1;
+    cortex__cell_load_value(dst, shared, n);
+    uint32_t f = cortex__ld32(flag, CX_ACQUIRE);
+    uint64_t s1 = cortex__ld64(seq, CX_RELAXED);
+    if (s1 != s0)
+        return -1;
+    return f ? 1 : 0;
+}
+
+/* Lock held (after repair): copy the value out; returns the flag. */
+static inline uint32_t cortex__cell_read_locked(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
+                                                size_t n)
+{
+    (void)seq;
+    cortex__cell_load_value(dst, shared, n);
+    return cortex__ld32(flag, CX_RELAXED);
+}
+
+#endif

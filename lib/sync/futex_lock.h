@@ -1,0 +1,209 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/sync/futex_lock.h: the futex lock on plain caller memory (internal).
+ *
+ * Everything here is static inline and goes through lib/atomic.h and the
+ * lib/internal.h helpers, so the model checker (tests/model, built with
+ * -DCORTEX_MODEL) can run the same code in its explorer.  The *_as()
+ * variants take the caller's identity explicitly (the model gives every
+ * simulated process its own pid); the plain ones use cortex__self_pid().
+ *
+ * Lock word (32 bits):   0 = free
+ *                        holder pid | CORTEX__FUTEX_WAITERS (bit 31: a waiter
+ *                        announced itself and must be woken by unlock)
+ * Record (64 bits):      (low 32 bits of the holder's start time << 32) | pid,
+ *                        written by the holder right after it takes the word
+ *                        and cleared before it releases it; a waiter uses it
+ *                        to tell a reused pid from the holder.
+ *
+ * Lock: one CAS 0 -> pid (no system call).  Contended: spin
+ * CORTEX__FUTEX_SPIN times, check once that the holder lives, then set the
+ * waiters bit and FUTEX_WAIT with a timeout of CORTEX_SYNC_CHECK_INTERVAL_NS;
+ * after a wait that timed out (nothing changed for a whole interval) check
+ * again that the holder lives
+ * (cortex__pid_alive, then its start time against the record) and take a
+ * dead holder's word over with a CAS: -EOWNERDEAD, lock held.
+ * Unlock: CAS pid -> 0 (no system call); only if the waiters bit is set,
+ * exchange to 0 and FUTEX_WAKE one waiter (who re-locks with the bit set,
+ * since it cannot know whether others still sleep).
+ *
+ * Limits: pids must fit in 30 bits (Linux: at most 2^22) and all users of
+ * one lock must share a pid namespace.
+ */
+#ifndef CORTEX_SYNC_FUTEX_LOCK_H
+#define CORTEX_SYNC_FUTEX_LOCK_H
+
+#include "atomic.h"
+#include "internal.h"
+
+#include <errno.h>
+#include <neocortex/sync.h>
+
+#define CORTEX__FUTEX_WAITERS 0x80000000u
+#define CORTEX__FUTEX_PID_MASK 0x3fffffffu
+
+/* Bounded spin before sleeping (iterations of load + cortex__spin_hint). */
+#ifndef CORTEX__FUTEX_SPIN
+#define CORTEX__FUTEX_SPIN 128
+#endif
+
+typedef struct cortex__futex_lock {
+    cortex__a32 word;   /* 0, or holder pid | CORTEX__FUTEX_WAITERS */
+    uint32_t reserved;  /* backend's use (the creator's pid namespace); 0 on plain memory */
+    cortex__a64 record; /* (start32 << 32) | pid of the holder, 0 when free */
+} cortex__futex_lock;
+
+_Static_assert(sizeof(cortex__futex_lock) == 16, "futex lock is 16 bytes in every ABI");
+
+static inline void cortex__futex_lock_init(cortex__futex_lock *l)
+{
+    cortex__st32(&l->word, 0, CX_RELAXED);
+    l->reserved = 0;
+    cortex__st64(&l->record, 0, CX_RELAXED);
+}
+
+static inline uint64_t cortex__futex_record(uint32_t self, uint32_t start32)
+{
+    return ((uint64_t)start32 << 32) | self;
+}
+
+/*
+ * Is the holder named by lock word @w dead?  Reads /proc (tens of us): only
+ * called after a whole check interval without progress.
+ */
+static inline bool cortex__futex_lock_holder_dead(cortex__futex_lock *l, uint32_t w)
+{
+    pid_t pid = (pid_t)(w & CORTEX__FUTEX_PID_MASK);
+    if (pid == 0)
+        return false;
+    if (!cortex__pid_alive(pid, 0))
+        return true; /* gone, or a zombie */
+    uint64_t rec = cortex__ld64(&l->record, CX_ACQUIRE);
+    uint32_t rec_start = (uint32_t)(rec >> 32);
+    if ((uint32_t)rec != (uint32_t)pid || rec_start == 0)
+        return false; /* the holder has not written its record yet: trust the pid */
+    uint64_t now_start = cortex__pid_start_time(pid);
+    if (now_start == 0 || (uint32_t)now_start == rec_start)
+        return false;
+    /* Another process under the holder's pid: dead, if nothing moved meanwhile. */
+    return cortex__ld32(&l->word, CX_RELAXED) == w;
+}
+
+/* Kept out of line so the uncontended paths stay small (few registers to save). */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX__FUTEX_COLD __attribute__((noinline, cold, unused))
+#else
+#define CORTEX__FUTEX_COLD
+#endif
+
+static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uint32_t self, uint32_t start32,
+                                                      int64_t timeout_ns)
+{
+    uint32_t w, e;
+    if (timeout_ns != 0) {
+        for (int i = 0; i < CORTEX__FUTEX_SPIN; i++) {
+            w = cortex__ld32(&l->word, CX_RELAXED);
+            if (w == 0) {
+                e = 0;
+                if (cortex__cas32(&l->word, &e, self, CX_ACQUIRE, CX_RELAXED))
+                    goto locked;
+            }
+            cortex__spin_hint();
+        }
+    }
+    int64_t deadline = timeout_ns < 0 ? INT64_MAX : cortex__now_ns() + timeout_ns;
+    /* Check the holder once before the first sleep (a holder found dead is taken over at once),
+     * then after every interval slept without progress. */
+    bool check = true;
+    for (;;) {
+        w = cortex__ld32(&l->word, CX_RELAXED);
+        if (w == 0) {
+            /* Others may still sleep: keep the waiters bit (like Drepper's state 2). */
+            e = 0;
+            if (cortex__cas32(&l->word, &e, self | CORTEX__FUTEX_WAITERS, CX_ACQUIRE, CX_RELAXED))
+                goto locked;
+            cortex__spin_hint();
+            continue;
+        }
+        if (check) {
+            check = false;
+            if (cortex__futex_lock_holder_dead(l, w)) {
+                e = w;
+                if (cortex__cas32(&l->word, &e, self | (w & CORTEX__FUTEX_WAITERS), CX_ACQUIRE, CX_RELAXED)) {
+                    cortex__st64(&l->record, cortex__futex_record(self, start32), CX_RELAXED);
+                    return -EOWNERDEAD;
+                }
+                continue;
+            }
+        }
+        int64_t now = cortex__now_ns();
+        if (now >= deadline)
+            return -ETIMEDOUT;
+        if (!(w & CORTEX__FUTEX_WAITERS)) {
+            e = w;
+            if (!cortex__cas32(&l->word, &e, w | CORTEX__FUTEX_WAITERS, CX_RELAXED, CX_RELAXED)) {
+                cortex__spin_hint();
+                continue;
+            }
+            w |= CORTEX__FUTEX_WAITERS;
+        }
+        int64_t nap = deadline - now;
+        if (nap > CORTEX_SYNC_CHECK_INTERVAL_NS)
+            nap = CORTEX_SYNC_CHECK_INTERVAL_NS;
+        int rc = cortex__futex_wait(&l->word, w, nap);
+        /* A whole interval (or the deadline) passed with the word unchanged: check the holder. */
+        if (rc == -ETIMEDOUT)
+            check = true;
+    }
+locked:
+    cortex__st64(&l->record, cortex__futex_record(self, start32), CX_RELAXED);
+    return 0;
+}
+
+/* Take the lock as process @self (start time low bits @start32). 0, -EOWNERDEAD (held), -ETIMEDOUT. */
+static inline int cortex__futex_lock_acquire_as(cortex__futex_lock *l, uint32_t self, uint32_t start32,
+                                                int64_t timeout_ns)
+{
+    uint32_t e = 0;
+    if (cortex__cas32(&l->word, &e, self, CX_ACQUIRE, CX_RELAXED)) {
+        cortex__st64(&l->record, cortex__futex_record(self, start32), CX_RELAXED);
+        return 0;
+    }
+    return cortex__futex_lock_slow(l, self, start32, timeout_ns);
+}
+
+/* Release as @self: 0, or -EPERM if @self does not hold it (nothing changed). */
+static inline int cortex__futex_lock_release_as(cortex__futex_lock *l, uint32_t self)
+{
+    uint32_t w = cortex__ld32(&l->word, CX_RELAXED);
+    if ((w & CORTEX__FUTEX_PID_MASK) != self)
+        return -EPERM;
+    cortex__st64(&l->record, 0, CX_RELAXED);
+    uint32_t e = self;
+    if (cortex__cas32(&l->word, &e, 0, CX_RELEASE, CX_RELAXED))
+        return 0;
+    /* A waiter set the bit: release and wake exactly one. */
+    w = cortex__xchg32(&l->word, 0, CX_RELEASE);
+    if (w & CORTEX__FUTEX_WAITERS)
+        cortex__futex_wake(&l->word, 1);
+    return 0;
+}
+
+static inline int cortex__futex_lock_acquire(cortex__futex_lock *l, int64_t timeout_ns)
+{
+    return cortex__futex_lock_acquire_as(l, (uint32_t)cortex__self_pid(), (uint32_t)cortex__self_start(),
+                                         timeout_ns);
+}
+
+static inline int cortex__futex_lock_release(cortex__futex_lock *l)
+{
+    return cortex__futex_lock_release_as(l, (uint32_t)cortex__self_pid());
+}
+
+/* The holder's pid from the lock word, 0 when free. */
+static inline uint32_t cortex__futex_lock_holder(cortex__futex_lock *l)
+{
+    return cortex__ld32(&l->word, CX_RELAXED) & CORTEX__FUTEX_PID_MASK;
+}
+
+#endif

@@ -1,0 +1,22 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/sync/ident.c: the cached (pid, start time) of this process, reset in a forked child. */
+#include "internal.h"
+#include "sync/ident.h"
+
+#include <pthread.h>
+
+uint64_t cortex__sync_ident_cache;
+
+static pthread_once_t ident_once = PTHREAD_ONCE_INIT;
+
+static void ident_after_fork(void) { __atomic_store_n(&cortex__sync_ident_cache, 0, __ATOMIC_RELAXED); }
+
+static void ident_register(void) { pthread_atfork(NULL, NULL, ident_after_fork); }
+
+uint64_t cortex__sync_ident_fill(void)
+{
+    pthread_once(&ident_once, ident_register);
+    uint64_t v = ((uint64_t)(uint32_t)cortex__self_start() << 32) | (uint32_t)cortex__self_pid();
+    __atomic_store_n(&cortex__sync_ident_cache, v, __ATOMIC_RELAXED);
+    return v;
+}

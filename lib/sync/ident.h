@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/sync/ident.h: this process's identity for lock words (internal).
+ *
+ * The futex lock stores the holder's pid and start time on every lock;
+ * cortex__self_pid()/cortex__self_start() are calls into lib/os, so the
+ * cell's hot path reads this cache instead: one relaxed load, refilled
+ * after fork by a pthread_atfork child handler.
+ */
+#ifndef CORTEX_SYNC_IDENT_H
+#define CORTEX_SYNC_IDENT_H
+
+#include <stdint.h>
+
+/* pid in the low 32 bits, low 32 bits of the start time in the high ones; 0 = not known yet. */
+extern uint64_t cortex__sync_ident_cache;
+uint64_t cortex__sync_ident_fill(void);
+
+static inline uint64_t cortex__sync_ident(void)
+{
+    uint64_t v = __atomic_load_n(&cortex__sync_ident_cache, __ATOMIC_RELAXED);
+    if (__builtin_expect(v == 0, 0))
+        v = cortex__sync_ident_fill();
+    return v;
+}
+
+#endif

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/cell/test_cell_mp.c: cells across processes (suite multiprocess):
+ * both directions for every backend and backing, an N x M counter, and
+ * readers that check every word of a 4 KiB stamped value.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <neocortex.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cell_test_util.h"
+#include "nctest.h"
+
+TestSuite(cell_mp, .fini = nct_cleanup, .timeout = 60);
+
+typedef struct msg {
+    uint64_t seq;
+    char text[40];
+} msg;
+CORTEX_DECLARE(msg_cell, msg);
+CORTEX_DECLARE(counter_cell, uint64_t);
+
+#define STAMP_WORDS 512 /* 4 KiB */
+typedef struct stamped {
+    uint64_t w[STAMP_WORDS];
+} stamped;
+CORTEX_DECLARE(stamped_cell, stamped);
+
+static void put(int fd, char c)
+{
+    if (write(fd, &c, 1) != 1)
+        _exit(90);
+}
+static char get(int fd)
+{
+    char c = 0;
+    if (read(fd, &c, 1) != 1)
+        return 0;
+    return c;
+}
+
+enum { BACK_SYSV, BACK_NAME, BACK_MEMFD, BACK_FILE, BACK_N };
+static const char *const back_names[] = {"sysv", "posix-name", "memfd", "file"};
+
+/* Parent creates and writes, child (forked) attaches, reads, writes back; then the other way round. */
+static void both_ways(const cortex_sync_ops *ops, int back)
+{
+    cortex_opts o = opts_with(ops);
+    char name[64], path[96];
+    cortex_key key;
+    if (back == BACK_SYSV)
+        key = CORTEX_KEY_SYSV(nct_sysv_key());
+    else if (back == BACK_NAME)
+        key = CORTEX_KEY_NAME(nct_name(name, "bw"));
+    else if (back == BACK_MEMFD)
+        key = CORTEX_KEY_MEMFD("nct-cell");
+    else
+        key = CORTEX_KEY_FILE(nct_path(path, "bw"));
+    msg_cell c;
+    cr_assert_eq(msg_cell_create(&c, key, (msg){1, "from parent"}, &o), 0, "%s/%s: %s", ops->name,
+                 back_names[back], cortex_last_error()->message);
+    /* A memfd is found by its fd, which the child inherits. */
+    cortex_key akey = back == BACK_MEMFD ? CORTEX_KEY_FD(cortex_region_fd(msg_cell_region(&c))) : key;
+    int up[2], down[2];
+    cr_assert_eq(pipe(up), 0);
+    cr_assert_eq(pipe(down), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        msg_cell b;
+        if (msg_cell_attach(&b, akey, NULL) != 0)
+            _exit(2);
+        if (cortex_cell_lock_ops(b.cell) != ops)
+            _exit(3);
+        msg m;
+        if (msg_cell_read(&b, &m) != 0 || m.seq != 1 || strcmp(m.text, "from parent") != 0)
+            _exit(4);
+        if (msg_cell_write(&b, (msg){2, "from child"}) != 0)
+            _exit(5);
+        put(up[1], 'w');
+        if (get(down[0]) != 'w')
+            _exit(6);
+        if (msg_cell_read(&b, &m) != 0 || m.seq != 3 || strcmp(m.text, "parent again") != 0)
+            _exit(7);
+        _exit(msg_cell_close(&b) == 0 ? 0 : 8);
+    }
+    cr_assert_eq(get(up[0]), 'w');
+    msg m;
+    cr_assert_eq(msg_cell_read(&c, &m), 0);
+    cr_assert_eq(m.seq, 2, "%s/%s", ops->name, back_names[back]);
+    cr_assert_str_eq(m.text, "from child");
+    cr_assert_eq(msg_cell_write(&c, (msg){3, "parent again"}), 0);
+    put(down[1], 'w');
+    cr_assert_eq(nct_wait(pid, 10000), 0, "%s/%s child", ops->name, back_names[back]);
+    for (int i = 0; i < 2; i++) {
+        close(up[i]);
+        close(down[i]);
+    }
+    cr_assert_eq(msg_cell_close(&c), 0);
+}
+
+Test(cell_mp, two_processes_both_ways)
+{
+    FOR_EACH_BACKEND(ops) {
+        for (int back = 0; back < BACK_N; back++)
+            both_ways(ops, back);
+    }
+}
+
+/* The child creates, the parent attaches: ownership on the other side. */
+Test(cell_mp, child_creates_parent_attaches)
+{
+    FOR_EACH_BACKEND(ops) {
+        int key = nct_sysv_key();
+        int up[2], down[2];
+        cr_assert_eq(pipe(up), 0);
+        cr_assert_eq(pipe(down), 0);
+        pid_t pid = fork();
+        if (pid == 0) {
+            cortex_opts o = opts_with(ops);
+            counter_cell c;
+            if (counter_cell_create(&c, CORTEX_KEY_SYSV(key), 100, &o) != 0)
+                _exit(2);
+            put(up[1], 'c');
+            if (get(down[0]) != 'd')
+                _exit(3);
+            uint64_t v;
+            if (counter_cell_read(&c, &v) != 0 || v != 101)
+                _exit(4);
+            _exit(counter_cell_close(&c) == 0 ? 0 : 5);
+        }
+        cr_assert_eq(get(up[0]), 'c');
+        counter_cell c;
+        cr_assert_eq(counter_cell_attach(&c, CORTEX_KEY_SYSV(key), NULL), 0, "%s", cortex_last_error()->message);
+        uint64_t v;
+        cr_assert_eq(counter_cell_read(&c, &v), 0);
+        cr_assert_eq(v, 100);
+        cr_assert_eq(counter_cell_write(&c, 101), 0);
+        put(down[1], 'd');
+        cr_assert_eq(nct_wait(pid, 10000), 0);
+        cr_assert_eq(counter_cell_close(&c), 0);
+        cr_assert_eq(counter_cell_attach(&c, CORTEX_KEY_SYSV(key), NULL), -ENOENT, "owner's close removed it");
+        for (int i = 0; i < 2; i++) {
+            close(up[i]);
+            close(down[i]);
+        }
+    }
+}
+
+static void incr(uint64_t *v, void *ctx)
+{
+    (void)ctx;
+    *v += 1;
+}
+
+Test(cell_mp, n_processes_m_updates_lose_nothing)
+{
+    enum { N = 4 };
+    const int M = 5000 * nct_scale();
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
+        counter_cell c;
+        cr_assert_eq(counter_cell_create(&c, key, 0, &o), 0);
+        pid_t kids[N];
+        for (int i = 0; i < N; i++) {
+            kids[i] = fork();
+            if (kids[i] == 0) {
+                counter_cell b;
+                if (counter_cell_attach(&b, key, NULL) != 0)
+                    _exit(2);
+                for (int j = 0; j < M; j++)
+                    if (counter_cell_update(&b, incr, NULL) != 0)
+                        _exit(3);
+                _exit(counter_cell_close(&b) == 0 ? 0 : 4);
+            }
+        }
+        for (int i = 0; i < N; i++)
+            cr_assert_eq(nct_wait(kids[i], 50000), 0, "%s: child %d", ops->name, i);
+        uint64_t v;
+        cr_assert_eq(counter_cell_read(&c, &v), 0);
+        cr_assert_eq(v, (uint64_t)N * (uint64_t)M, "%s: %llu != %d", ops->name, (unsigned long long)v, N * M);
+        cr_assert_eq(counter_cell_close(&c), 0);
+    }
+}
+
+static void restamp(stamped *s, void *ctx)
+{
+    uint64_t next = s->w[0] + *(uint64_t *)ctx;
+    for (int i = 0; i < STAMP_WORDS; i++)
+        s->w[i] = next;
+}
+
+/* Reader exit codes: 0 fine, 1 torn value seen, 2 never saw a change, 3 error. */
+static int reader(cortex_key key, volatile int *done)
+{
+    stamped_cell b;
+    if (stamped_cell_attach(&b, key, NULL) != 0)
+        return 3;
+    static stamped s;
+    uint64_t first = UINT64_MAX, last = 0, changes = 0, reads = 0;
+    while (!__atomic_load_n(done, __ATOMIC_ACQUIRE) || reads < 10) {
+        if (stamped_cell_read(&b, &s) != 0)
+            return 3;
+        reads++;
+        for (int i = 1; i < STAMP_WORDS; i++)
+            if (s.w[i] != s.w[0])
+                return 1;
+        if (first == UINT64_MAX)
+            first = s.w[0];
+        if (s.w[0] != last)
+            changes++;
+        last = s.w[0];
+    }
+    stamped_cell_close(&b);
+    return changes >= 2 ? 0 : 2;
+}
+
+Test(cell_mp, readers_never_see_a_torn_4k_value)
+{
+    const int writes = 20000 * nct_scale();
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
+        static stamped init;
+        stamped_cell c;
+        cr_assert_eq(stamped_cell_create(&c, key, init, &o), 0);
+        volatile int *done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        cr_assert_neq((void *)done, MAP_FAILED);
+        *done = 0;
+        pid_t readers[2], writers[2];
+        for (int i = 0; i < 2; i++) {
+            readers[i] = fork();
+            if (readers[i] == 0)
+                _exit(reader(key, done));
+        }
+        for (int i = 0; i < 2; i++) {
+            writers[i] = fork();
+            if (writers[i] == 0) {
+                stamped_cell b;
+                if (stamped_cell_attach(&b, key, NULL) != 0)
+                    _exit(3);
+                static stamped s;
+                uint64_t step = 1;
+                for (int j = 0; j < writes; j++) {
+                    if (i == 0) { /* whole-value writes with odd stamps */
+                        for (int k = 0; k < STAMP_WORDS; k++)
+                            s.w[k] = (uint64_t)j * 2 + 1;
+                        if (stamped_cell_write(&b, s) != 0)
+                            _exit(4);
+                    } else if (stamped_cell_update(&b, restamp, &step) != 0) {
+                        _exit(5);
+                    }
+                }
+                _exit(0);
+            }
+        }
+        for (int i = 0; i < 2; i++)
+            cr_assert_eq(nct_wait(writers[i], 50000), 0, "%s writer %d", ops->name, i);
+        __atomic_store_n(done, 1, __ATOMIC_RELEASE);
+        for (int i = 0; i < 2; i++) {
+            int st = nct_wait(readers[i], 50000);
+            cr_assert_neq(st, 1, "%s: reader %d saw a torn value", ops->name, i);
+            cr_assert_eq(st, 0, "%s: reader %d exit %d", ops->name, i, st);
+        }
+        munmap((void *)done, 4096);
+        cr_assert_eq(stamped_cell_close(&c), 0);
+    }
+}
+
+/* The owner closes while another process is attached. */
+Test(cell_mp, owner_close_under_an_attacher)
+{
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        int key = nct_sysv_key();
+        counter_cell c, b;
+        cr_assert_eq(counter_cell_create(&c, CORTEX_KEY_SYSV(key), 5, &o), 0);
+        cr_assert_eq(counter_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), 0);
+        cr_assert_eq(counter_cell_close(&c), 0);
+        uint64_t v = 0;
+        cr_assert_eq(counter_cell_read(&b, &v), 0, "the mapping stays valid: optimistic reads work");
+        cr_assert_eq(v, 5);
+        int rc = counter_cell_write(&b, 6);
+        if (ops == &cortex_sync_semaphore) {
+            cr_assert_eq(rc, -EIDRM, "the semaphore went with the owner: %d", rc);
+            cr_assert(strstr(cortex_last_error()->message, "removed"), "%s", cortex_last_error()->message);
+        } else {
+            cr_assert_eq(rc, 0, "the futex lock lives in the mapping");
+        }
+        cr_assert_eq(counter_cell_close(&b), 0);
+        cr_assert_eq(counter_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), -ENOENT);
+    }
+}
+
+/* Two processes race to open-or-create one key: one creates, the other attaches, both see one cell. */
+Test(cell_mp, open_or_create_race)
+{
+    FOR_EACH_BACKEND(ops) {
+        for (int round = 0; round < 20; round++) {
+            int key = nct_sysv_key();
+            int go[2];
+            cr_assert_eq(pipe(go), 0);
+            pid_t kids[2];
+            for (int i = 0; i < 2; i++) {
+                kids[i] = fork();
+                if (kids[i] == 0) {
+                    char ch;
+                    if (read(go[0], &ch, 1) != 1)
+                        _exit(2);
+                    cortex_opts oc = opts_with(ops);
+                    oc.mode = CORTEX_OPEN_OR_CREATE;
+                    counter_cell c;
+                    if (counter_cell_create(&c, CORTEX_KEY_SYSV(key), 0, &oc) != 0)
+                        _exit(3);
+                    if (counter_cell_update(&c, incr, NULL) != 0)
+                        _exit(4);
+                    /* The creator leaves it for the parent; exit code tells who created it. */
+                    int created = cortex_region_created(counter_cell_region(&c));
+                    if (counter_cell_leak(&c) != 0)
+                        _exit(5);
+                    _exit(created ? 10 : 11);
+                }
+            }
+            cr_assert_eq(write(go[1], "gg", 2), 2);
+            int a = nct_wait(kids[0], 10000), b = nct_wait(kids[1], 10000);
+            cr_assert((a == 10 && b == 11) || (a == 11 && b == 10), "%s round %d: exits %d %d", ops->name, round,
+                      a, b);
+            counter_cell c;
+            cr_assert_eq(counter_cell_attach(&c, CORTEX_KEY_SYSV(key), NULL), 0);
+            uint64_t v;
+            cr_assert_eq(counter_cell_read(&c, &v), 0);
+            cr_assert_eq(v, 2, "both updates landed in one cell");
+            cr_assert_eq(counter_cell_own(&c), 0);
+            cr_assert_eq(counter_cell_close(&c), 0);
+            close(go[0]);
+            close(go[1]);
+        }
+    }
+}
