@@ -562,8 +562,9 @@ Test(inspect, bad_arguments)
 }
 
 /* ---- live state of the kinds, once their parts are in the build ---------- */
+/* NC_HAVE_* come from tools/inspect/meson.build (inspect_part_args). */
 
-#if __has_include(<neocortex/declare_cell.h>)
+#if NC_HAVE_DECLARE_CELL
 typedef struct nct_pt {
     double x, y;
 } nct_pt;
@@ -608,7 +609,7 @@ Test(inspect, show_cell_state)
     cr_assert_eq(nct_pt_cell_close(&c), 0);
 }
 
-#if __has_include(<neocortex/sync.h>) && CORTEX_HAVE_SEMAPHORE
+#if NC_HAVE_SYNC && CORTEX_HAVE_SEMAPHORE
 static bool sem_exists(int semid)
 {
     struct semid_ds ds;
@@ -668,7 +669,7 @@ Test(inspect, rm_cell_removes_its_private_semaphore)
 #endif
 #endif
 
-#if __has_include(<neocortex/declare_ring.h>)
+#if NC_HAVE_DECLARE_RING
 SPSC_RING_DECLARE(nct_u64_ring, uint64_t);
 
 Test(inspect, show_ring_state)

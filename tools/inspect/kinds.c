@@ -18,20 +18,18 @@
 #include <stdlib.h>
 #include <string.h>
 
-#if __has_include(<neocortex/cell.h>)
+/* NC_HAVE_<PART> come from tools/inspect/meson.build. */
+#if NC_HAVE_CELL
 #include <neocortex/cell.h>
-#define NC_HAVE_CELL 1
 #endif
-#if __has_include(<neocortex/sync.h>)
+#if NC_HAVE_SYNC
 #include <neocortex/sync.h>
 #endif
-#if __has_include(<neocortex/ring.h>)
+#if NC_HAVE_RING
 #include <neocortex/ring.h>
-#define NC_HAVE_RING 1
 #endif
-#if __has_include(<neocortex/slab.h>)
+#if NC_HAVE_SLAB
 #include <neocortex/slab.h>
-#define NC_HAVE_SLAB 1
 #endif
 
 static sigjmp_buf guard_jmp;

@@ -23,7 +23,7 @@
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#if __has_include(<neocortex/sync.h>)
+#if NC_HAVE_SYNC
 #include <neocortex/sync.h>
 #endif
 
