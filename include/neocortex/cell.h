@@ -22,6 +22,11 @@
  *   reads still copy the value out but return -EOWNERDEAD, updates return
  *   -EOWNERDEAD without running their function, until a write replaces the
  *   value or cortex_cell_consistent() accepts it.
+ *
+ * A cortex_cell may be used by several threads at once.  Lock waits have no
+ * timeout (a dead holder's lock is recovered, see neocortex/sync.h); the
+ * lock is not recursive, so an update function must not call back into
+ * the same cell.
  */
 #ifndef NEOCORTEX_CELL_H
 #define NEOCORTEX_CELL_H
@@ -62,7 +67,8 @@ typedef void (*cortex_cell_update_fn)(void *value, void *ctx);
  * @return 0; -EEXIST (the key exists; the existing cell is untouched),
  *         -ENOTSUP (lock backend not in this build), -EINVAL, and every
  *         error of cortex_region_create().  With CORTEX_OPEN_OR_CREATE an
- *         existing cell is attached instead (and @p init is not written).
+ *         existing cell is attached instead (and @p init is not written);
+ *         if cortex_opts::lock is NULL it keeps whatever backend it has.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init,
                                                    size_t size, size_t align, const char *type_name,

@@ -52,7 +52,8 @@ struct cortex_cell {
     void *local;
     const cortex_sync_ops *ops;
     uint32_t size;
-    bool futex; /* ops is the built-in futex: call it inline */
+    uint32_t owner_token; /* the header's owner token when this handle became the owner */
+    bool futex;           /* ops is the built-in futex: call it inline */
 };
 
 struct layout_calc {
@@ -104,6 +105,12 @@ static unsigned effective_perm(const cortex_opts *o)
 static void describe_region(cortex_region *r, char *buf, unsigned len)
 {
     cortex_key_describe(cortex_region_key(r), buf, len);
+}
+
+static uint32_t header_owner_token(const cortex_region *r)
+{
+    const cortex_seg_header *h = cortex_region_header(r);
+    return cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_token, CX_ACQUIRE);
 }
 
 static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const struct layout_calc *l,
@@ -178,6 +185,21 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
         return cortex__fail(EINVAL, "cortex_cell_create: no initial value");
     if (opts && opts->mode == CORTEX_ATTACH_ONLY)
         return cortex_cell_attach(ret, key, size, align, type_name, opts);
+    if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && !opts->lock &&
+        (key.kind == CORTEX_KEYKIND_SYSV || key.kind == CORTEX_KEYKIND_NAME || key.kind == CORTEX_KEYKIND_FILE)) {
+        /* No lock named: an existing cell keeps its own backend, a new one gets the default. */
+        cortex_opts excl = *opts;
+        excl.mode = CORTEX_CREATE_EXCL;
+        for (int tries = 0; tries < 8; tries++) {
+            rc = cortex_cell_attach(ret, key, size, align, type_name, opts);
+            if (rc != -ENOENT)
+                return rc;
+            rc = cortex_cell_create(ret, key, init, size, align, type_name, &excl);
+            if (rc != -EEXIST)
+                return rc;
+        }
+        return rc; /* someone kept creating and removing it under us */
+    }
     const cortex_sync_ops *ops = opts && opts->lock ? opts->lock : cortex_sync_default();
     if ((rc = check_ops(ops)) < 0)
         return rc;
@@ -217,6 +239,7 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
         return cortex__fail(ENOMEM, "out of memory for a cell handle");
     }
     c->local = x.local;
+    c->owner_token = header_owner_token(r);
     *ret = c;
     return 0;
 }
@@ -228,7 +251,7 @@ static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_
     int rc;
     describe_region(r, what, sizeof what);
     const cortex_seg_header *sh = cortex_region_header(r);
-    uint32_t lock_id = __atomic_load_n(&sh->lock_id, __ATOMIC_RELAXED);
+    uint32_t lock_id = sh->lock_id; /* immutable since READY, validated by attach */
     const cortex_sync_ops *ops = opts && opts->lock ? opts->lock : cortex_sync_builtin(lock_id);
     if (!ops) {
         rc = cortex__fail(ENOTSUP,
@@ -325,17 +348,10 @@ int cortex_cell_attach(cortex_cell **ret, cortex_key key, size_t size, size_t al
 
 /* ---- the lock ------------------------------------------------------------ */
 
-/* 0 with the lock held (a dead holder's lock counts), or a negative errno. */
-static inline int cell_lock(cortex_cell *c)
+/* The generic backend path and error reports, out of line so the futex fast path stays lean. */
+static __attribute__((noinline)) int ops_lock(cortex_cell *c)
 {
-    int rc;
-#if CORTEX_HAVE_FUTEX
-    if (c->futex) {
-        uint64_t id = cortex__sync_ident();
-        rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), -1);
-    } else
-#endif
-        rc = c->ops->lock(c->sync, c->local, -1);
+    int rc = c->ops->lock(c->sync, c->local, -1);
     if (rc == 0 || rc == -EOWNERDEAD)
         return 0;
     if (cortex_last_error()->code != rc)
@@ -343,18 +359,37 @@ static inline int cell_lock(cortex_cell *c)
     return rc;
 }
 
-static inline int cell_unlock(cortex_cell *c)
+static __attribute__((noinline)) int ops_unlock(cortex_cell *c, int rc)
 {
-    int rc;
-#if CORTEX_HAVE_FUTEX
-    if (c->futex)
-        rc = cortex__futex_lock_release_as(c->sync, (uint32_t)cortex__sync_ident());
-    else
-#endif
+    if (rc == 1)
         rc = c->ops->unlock(c->sync, c->local);
     if (rc < 0 && cortex_last_error()->code != rc)
         rc = cortex__fail(-rc, "cell: lock backend '%s' failed to unlock (%s)", c->ops->name, cortex_strerror(rc));
     return rc;
+}
+
+/* 0 with the lock held (a dead holder's lock counts), or a negative errno. */
+static inline int cell_lock(cortex_cell *c)
+{
+#if CORTEX_HAVE_FUTEX
+    if (__builtin_expect(c->futex, 1)) {
+        uint64_t id = cortex__sync_ident();
+        int rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), -1);
+        return rc == -EOWNERDEAD ? 0 : rc; /* no timeout: nothing else comes back */
+    }
+#endif
+    return ops_lock(c);
+}
+
+static inline int cell_unlock(cortex_cell *c)
+{
+#if CORTEX_HAVE_FUTEX
+    if (__builtin_expect(c->futex, 1)) {
+        int rc = cortex__futex_lock_release_as(c->sync, (uint32_t)cortex__sync_ident());
+        return __builtin_expect(rc == 0, 1) ? 0 : ops_unlock(c, rc);
+    }
+#endif
+    return ops_unlock(c, 1);
 }
 
 static int inconsistent_error(cortex_cell *c, const char *op)
@@ -457,15 +492,21 @@ int cortex_cell_consistent(cortex_cell *c)
 
 /* ---- ownership ----------------------------------------------------------- */
 
-/* Does closing this handle remove the segment (same rule as cortex_region_close)? */
+/*
+ * Does closing this handle remove the segment?  The same rule as
+ * cortex_region_close: this handle owns it and the header still names this
+ * process and this handle's token (nobody took it over with own()).
+ */
 static bool closes_as_owner(const cortex_cell *c)
 {
     if (!cortex_region_is_owner(c->region))
         return false;
-    const cortex_seg_header *h = cortex_region_header(c->region);
     if (cortex_region_key(c->region).kind == CORTEX_KEYKIND_HEAP)
         return true;
-    return __atomic_load_n(&h->owner_pid, __ATOMIC_ACQUIRE) == (int32_t)cortex__self_pid();
+    const cortex_seg_header *h = cortex_region_header(c->region);
+    /* owner_pid and owner_token change at run time (own()): read them atomically, as region.c does. */
+    return (int32_t)cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_pid, CX_ACQUIRE) == (int32_t)cortex__self_pid() &&
+           header_owner_token(c->region) == c->owner_token;
 }
 
 int cortex_cell_close(cortex_cell *c)
@@ -500,7 +541,10 @@ int cortex_cell_own(cortex_cell *c)
 {
     if (!c)
         return cortex__fail(EINVAL, "cortex_cell_own: NULL cell");
-    return cortex_region_own(c->region);
+    int rc = cortex_region_own(c->region);
+    if (rc == 0)
+        c->owner_token = header_owner_token(c->region);
+    return rc;
 }
 
 cortex_region *cortex_cell_region(const cortex_cell *c) { return c ? c->region : NULL; }

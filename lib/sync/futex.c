@@ -39,7 +39,7 @@ static int fx_attach(void *shared, const cortex_sync_env *env, void **local)
 {
     cortex__futex_lock *l = shared;
     *local = NULL;
-    uint32_t theirs = __atomic_load_n(&l->reserved, __ATOMIC_RELAXED);
+    uint32_t theirs = l->reserved; /* written once by the creator before READY */
     uint32_t ours = pid_namespace();
     if (theirs != 0 && ours != 0 && theirs != ours)
         return cortex__fail(EPROTO,

@@ -5,11 +5,11 @@
 
 #include <pthread.h>
 
-uint64_t cortex__sync_ident_cache;
+cortex__a64 cortex__sync_ident_cache;
 
 static pthread_once_t ident_once = PTHREAD_ONCE_INIT;
 
-static void ident_after_fork(void) { __atomic_store_n(&cortex__sync_ident_cache, 0, __ATOMIC_RELAXED); }
+static void ident_after_fork(void) { cortex__st64(&cortex__sync_ident_cache, 0, CX_RELAXED); }
 
 static void ident_register(void) { pthread_atfork(NULL, NULL, ident_after_fork); }
 
@@ -17,6 +17,6 @@ uint64_t cortex__sync_ident_fill(void)
 {
     pthread_once(&ident_once, ident_register);
     uint64_t v = ((uint64_t)(uint32_t)cortex__self_start() << 32) | (uint32_t)cortex__self_pid();
-    __atomic_store_n(&cortex__sync_ident_cache, v, __ATOMIC_RELAXED);
+    cortex__st64(&cortex__sync_ident_cache, v, CX_RELAXED);
     return v;
 }

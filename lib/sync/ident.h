@@ -10,15 +10,17 @@
 #ifndef CORTEX_SYNC_IDENT_H
 #define CORTEX_SYNC_IDENT_H
 
+#include "atomic.h"
+
 #include <stdint.h>
 
 /* pid in the low 32 bits, low 32 bits of the start time in the high ones; 0 = not known yet. */
-extern uint64_t cortex__sync_ident_cache;
+extern cortex__a64 cortex__sync_ident_cache;
 uint64_t cortex__sync_ident_fill(void);
 
 static inline uint64_t cortex__sync_ident(void)
 {
-    uint64_t v = __atomic_load_n(&cortex__sync_ident_cache, __ATOMIC_RELAXED);
+    uint64_t v = cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED);
     if (__builtin_expect(v == 0, 0))
         v = cortex__sync_ident_fill();
     return v;

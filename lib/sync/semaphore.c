@@ -184,7 +184,7 @@ static int sem_destroy(void *shared, void *local)
 static int sem_holder(const void *shared, int32_t *pid)
 {
     const sem_shared *s = shared;
-    int32_t id = __atomic_load_n(&s->semid, __ATOMIC_RELAXED);
+    int32_t id = s->semid; /* written once by the creator before READY */
     *pid = 0;
     if (id < 0)
         return -EBADMSG;

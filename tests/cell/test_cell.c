@@ -525,3 +525,50 @@ Test(cell, attach_refuses_corrupt_cell_headers)
         cr_assert_eq(pose_cell_close(&c), 0);
     }
 }
+
+/* Two handles in one process: after the second one own()s, only its close removes the cell and its lock. */
+Test(cell, own_in_the_same_process_moves_the_semaphore_too)
+{
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        int key = nct_sysv_key();
+        int_cell a, b, x;
+        cr_assert_eq(int_cell_create(&a, CORTEX_KEY_SYSV(key), 3, &o), 0);
+        cr_assert_eq(int_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), 0);
+        cr_assert_eq(int_cell_own(&b), 0);
+        cr_assert_eq(int_cell_close(&a), 0);
+        cr_assert_eq(int_cell_attach(&x, CORTEX_KEY_SYSV(key), NULL), 0, "%s: still there: %s", ops->name,
+                     cortex_last_error()->message);
+        cr_assert_eq(int_cell_write(&x, 4), 0, "%s: and its lock works", ops->name);
+        cr_assert_eq(int_cell_close(&x), 0);
+        cr_assert_eq(int_cell_close(&b), 0);
+        cr_assert_eq(int_cell_attach(&x, CORTEX_KEY_SYSV(key), NULL), -ENOENT);
+        cr_assert_lt(semget(key, 0, 0), 0, "the semaphore went with the new owner's close");
+    }
+}
+
+/* Open-or-create without naming a lock attaches an existing cell whatever its backend. */
+Test(cell, open_or_create_keeps_the_existing_backend)
+{
+    FOR_EACH_BACKEND(ops) {
+        int key = nct_sysv_key();
+        cortex_opts o = opts_with(ops);
+        int_cell a, b;
+        cr_assert_eq(int_cell_create(&a, CORTEX_KEY_SYSV(key), 9, &o), 0);
+        cortex_opts oc = CORTEX_OPTS_INIT;
+        oc.mode = CORTEX_OPEN_OR_CREATE;
+        cr_assert_eq(int_cell_create(&b, CORTEX_KEY_SYSV(key), 1, &oc), 0, "%s: %s", ops->name,
+                     cortex_last_error()->message);
+        cr_assert_eq(cortex_cell_lock_ops(b.cell), ops);
+        int v;
+        cr_assert_eq(int_cell_read(&b, &v), 0);
+        cr_assert_eq(v, 9, "init not written over an existing cell");
+        cr_assert_eq(int_cell_close(&b), 0);
+        cr_assert_eq(int_cell_close(&a), 0);
+        /* And when nothing is there it creates (and owns) one with the default backend. */
+        cr_assert_eq(int_cell_create(&b, CORTEX_KEY_SYSV(key), 1, &oc), 0);
+        cr_assert(cortex_region_is_owner(int_cell_region(&b)));
+        cr_assert_eq(cortex_cell_lock_ops(b.cell), cortex_sync_default());
+        cr_assert_eq(int_cell_close(&b), 0);
+    }
+}

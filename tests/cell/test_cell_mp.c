@@ -196,29 +196,38 @@ static void restamp(stamped *s, void *ctx)
         s->w[i] = next;
 }
 
-/* Reader exit codes: 0 fine, 1 torn value seen, 2 never saw a change, 3 error. */
-static int reader(cortex_key key, volatile int *done)
+/* Shared between the parent, the readers and the writers of the torn-read test. */
+struct torn_ctl {
+    int done;      /* writers finished */
+    int satisfied; /* readers that have seen enough distinct values */
+};
+
+/* Reader exit codes: 0 fine, 1 torn value seen, 2 never saw enough changes, 3 error. */
+static int reader(cortex_key key, struct torn_ctl *ctl)
 {
     stamped_cell b;
     if (stamped_cell_attach(&b, key, NULL) != 0)
         return 3;
     static stamped s;
-    uint64_t first = UINT64_MAX, last = 0, changes = 0, reads = 0;
-    while (!__atomic_load_n(done, __ATOMIC_ACQUIRE) || reads < 10) {
+    uint64_t last = 0, changes = 0, reads = 0;
+    bool counted = false;
+    while (!__atomic_load_n(&ctl->done, __ATOMIC_ACQUIRE) || reads < 10) {
         if (stamped_cell_read(&b, &s) != 0)
             return 3;
         reads++;
         for (int i = 1; i < STAMP_WORDS; i++)
             if (s.w[i] != s.w[0])
                 return 1;
-        if (first == UINT64_MAX)
-            first = s.w[0];
         if (s.w[0] != last)
             changes++;
         last = s.w[0];
+        if (!counted && changes >= 50) {
+            counted = true;
+            __atomic_fetch_add(&ctl->satisfied, 1, __ATOMIC_RELEASE);
+        }
     }
     stamped_cell_close(&b);
-    return changes >= 2 ? 0 : 2;
+    return changes >= 50 ? 0 : 2;
 }
 
 Test(cell_mp, readers_never_see_a_torn_4k_value)
@@ -230,14 +239,14 @@ Test(cell_mp, readers_never_see_a_torn_4k_value)
         static stamped init;
         stamped_cell c;
         cr_assert_eq(stamped_cell_create(&c, key, init, &o), 0);
-        volatile int *done = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        cr_assert_neq((void *)done, MAP_FAILED);
-        *done = 0;
+        struct torn_ctl *ctl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        cr_assert_neq((void *)ctl, MAP_FAILED);
+        memset(ctl, 0, sizeof *ctl);
         pid_t readers[2], writers[2];
         for (int i = 0; i < 2; i++) {
             readers[i] = fork();
             if (readers[i] == 0)
-                _exit(reader(key, done));
+                _exit(reader(key, ctl));
         }
         for (int i = 0; i < 2; i++) {
             writers[i] = fork();
@@ -247,7 +256,11 @@ Test(cell_mp, readers_never_see_a_torn_4k_value)
                     _exit(3);
                 static stamped s;
                 uint64_t step = 1;
-                for (int j = 0; j < writes; j++) {
+                /* At least `writes`, and on until both readers saw 50 distinct values (at most 20 s). */
+                int64_t cap = nct_now_ms() + 20000;
+                for (int j = 0; j < writes || (__atomic_load_n(&ctl->satisfied, __ATOMIC_ACQUIRE) < 2 &&
+                                               nct_now_ms() < cap);
+                     j++) {
                     if (i == 0) { /* whole-value writes with odd stamps */
                         for (int k = 0; k < STAMP_WORDS; k++)
                             s.w[k] = (uint64_t)j * 2 + 1;
@@ -262,13 +275,13 @@ Test(cell_mp, readers_never_see_a_torn_4k_value)
         }
         for (int i = 0; i < 2; i++)
             cr_assert_eq(nct_wait(writers[i], 50000), 0, "%s writer %d", ops->name, i);
-        __atomic_store_n(done, 1, __ATOMIC_RELEASE);
+        __atomic_store_n(&ctl->done, 1, __ATOMIC_RELEASE);
         for (int i = 0; i < 2; i++) {
             int st = nct_wait(readers[i], 50000);
             cr_assert_neq(st, 1, "%s: reader %d saw a torn value", ops->name, i);
             cr_assert_eq(st, 0, "%s: reader %d exit %d", ops->name, i, st);
         }
-        munmap((void *)done, 4096);
+        munmap(ctl, 4096);
         cr_assert_eq(stamped_cell_close(&c), 0);
     }
 }

@@ -1,0 +1,638 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench-ring: SPSC ring throughput and latency in one table.
+ *
+ * Every variant runs once per rep, reps interleaved (rep r of every variant
+ * before rep r+1), because the host moves the vCPUs around every 0.1-1.5 s
+ * and only same-run, same-rep ratios mean anything (see BASELINES.md).
+ * Producer on CPU0, consumer on CPU1.  Every consumer checks every sequence
+ * number; a wrong one aborts the run.  Throughput is measured by the
+ * consumer from its first to its last message.
+ *
+ *   bench-ring [reps (21)] [seconds per variant per rep (0.1)]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <math.h>
+#include <neocortex.h>
+#include <pthread.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#if HAVE_CK
+#include <ck_ring.h>
+#endif
+
+#define CAP 1024
+#define BATCH 32
+
+double boost_spsc_run(int elem64, int batch, uint64_t n);
+void bench_pin(int cpu);
+int64_t bench_now_ns(void);
+
+void bench_pin(int cpu)
+{
+    cpu_set_t s;
+    CPU_ZERO(&s);
+    CPU_SET(cpu % (int)sysconf(_SC_NPROCESSORS_ONLN), &s);
+    sched_setaffinity(0, sizeof s, &s); /* this thread */
+}
+
+int64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void die(const char *what)
+{
+    fprintf(stderr, "bench-ring: %s: %s\n", what, cortex_last_error()->message);
+    exit(1);
+}
+
+typedef struct e64 {
+    uint64_t seq;
+    uint64_t pad[7];
+} e64;
+
+SPSC_RING_DECLARE(r8, uint64_t);
+SPSC_RING_DECLARE(r64, e64);
+
+/* ---- ours: thread pair or process pair -------------------------------- */
+
+struct ours_job {
+    void *mem;       /* ring bytes (shared mapping) */
+    size_t len;
+    int elem64, batch;
+    uint64_t n;
+};
+
+static void ours_produce(struct ours_job *j, cortex_ring *core)
+{
+    bench_pin(0);
+    uint64_t next = 0;
+    if (!j->elem64) {
+        r8 *r = (r8 *)core;
+        uint64_t buf[BATCH];
+        while (next < j->n) {
+            if (j->batch) {
+                size_t want = j->n - next < BATCH ? (size_t)(j->n - next) : BATCH;
+                for (size_t i = 0; i < want; i++)
+                    buf[i] = next + i;
+                ssize_t k = r8_push_n(r, buf, want);
+                if (k > 0)
+                    next += (uint64_t)k;
+            } else if (r8_push(r, next) == 0) {
+                next++;
+            }
+        }
+    } else {
+        r64 *r = (r64 *)core;
+        e64 buf[BATCH];
+        memset(buf, 0, sizeof buf);
+        while (next < j->n) {
+            if (j->batch) {
+                size_t want = j->n - next < BATCH ? (size_t)(j->n - next) : BATCH;
+                for (size_t i = 0; i < want; i++)
+                    buf[i].seq = next + i;
+                ssize_t k = r64_push_n(r, buf, want);
+                if (k > 0)
+                    next += (uint64_t)k;
+            } else {
+                buf[0].seq = next;
+                if (r64_push(r, buf[0]) == 0)
+                    next++;
+            }
+        }
+    }
+}
+
+/* Returns messages/s, or -1 on a wrong sequence number. */
+static double ours_consume(struct ours_job *j, cortex_ring *core)
+{
+    bench_pin(1);
+    uint64_t expect = 0, bad = 0;
+    int64_t t0 = 0;
+    if (!j->elem64) {
+        r8 *r = (r8 *)core;
+        uint64_t buf[BATCH];
+        while (expect < j->n) {
+            ssize_t k = j->batch ? r8_pop_n(r, buf, BATCH) : (r8_pop(r, &buf[0]) == 0 ? 1 : 0);
+            if (k > 0 && !t0)
+                t0 = bench_now_ns();
+            for (ssize_t i = 0; i < k; i++, expect++)
+                bad += buf[i] != expect;
+        }
+    } else {
+        r64 *r = (r64 *)core;
+        e64 buf[BATCH];
+        while (expect < j->n) {
+            ssize_t k = j->batch ? r64_pop_n(r, buf, BATCH) : (r64_pop(r, &buf[0]) == 0 ? 1 : 0);
+            if (k > 0 && !t0)
+                t0 = bench_now_ns();
+            for (ssize_t i = 0; i < k; i++, expect++)
+                bad += buf[i].seq != expect;
+        }
+    }
+    int64_t t1 = bench_now_ns();
+    return bad ? -1.0 : (double)(j->n - 1) * 1e9 / (double)(t1 - t0);
+}
+
+static void *ours_thread(void *arg)
+{
+    struct ours_job *j = arg;
+    cortex_ring p;
+    if (cortex_ring_attach_mem(&p, j->mem, j->len, 0, 0, CORTEX_PRODUCER) != 0)
+        die("attach producer");
+    ours_produce(j, &p);
+    cortex_ring_close(&p);
+    return NULL;
+}
+
+static double ours_run(int elem64, int batch, int process, uint64_t n)
+{
+    size_t esz = elem64 ? sizeof(e64) : 8;
+    struct ours_job j = {.elem64 = elem64, .batch = batch, .n = n};
+    j.len = cortex_ring_required_size(CAP, esz);
+    j.mem = mmap(NULL, j.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cortex_ring init, c;
+    if (cortex_ring_init(&init, j.mem, j.len, CAP, esz, 8) != 0 ||
+        cortex_ring_attach_mem(&c, j.mem, j.len, esz, 8, CORTEX_CONSUMER) != 0)
+        die("ring init");
+    double rate;
+    if (process) {
+        pid_t pid = fork();
+        if (pid == 0) {
+            ours_thread(&j);
+            _exit(0);
+        }
+        rate = ours_consume(&j, &c);
+        waitpid(pid, NULL, 0);
+    } else {
+        pthread_t t;
+        pthread_create(&t, NULL, ours_thread, &j);
+        rate = ours_consume(&j, &c);
+        pthread_join(t, NULL);
+    }
+    cortex_ring_close(&c);
+    munmap(j.mem, j.len);
+    return rate;
+}
+
+/* ---- ck_ring SPSC ---------------------------------------------------------- */
+
+#if HAVE_CK
+CK_RING_PROTOTYPE(e64, e64)
+struct ck_job {
+    ck_ring_t ring;
+    struct ck_ring_buffer buf8[CAP];
+    struct e64 buf64[CAP];
+    int elem64;
+    uint64_t n;
+};
+
+static void *ck_producer(void *arg)
+{
+    struct ck_job *j = arg;
+    bench_pin(0);
+    uint64_t next = 0;
+    e64 e;
+    memset(&e, 0, sizeof e);
+    while (next < j->n) {
+        if (j->elem64) {
+            e.seq = next;
+            if (ck_ring_enqueue_spsc_e64(&j->ring, j->buf64, &e))
+                next++;
+        } else if (ck_ring_enqueue_spsc(&j->ring, j->buf8, (void *)(uintptr_t)next)) {
+            next++;
+        }
+    }
+    return NULL;
+}
+
+static double ck_run(int elem64, uint64_t n)
+{
+    struct ck_job *j = aligned_alloc(64, (sizeof *j + 63) & ~(size_t)63);
+    memset(j, 0, sizeof *j);
+    ck_ring_init(&j->ring, CAP);
+    j->elem64 = elem64;
+    j->n = n;
+    pthread_t t;
+    pthread_create(&t, NULL, ck_producer, j);
+    bench_pin(1);
+    uint64_t expect = 0, bad = 0;
+    int64_t t0 = 0;
+    while (expect < n) {
+        bool ok;
+        uint64_t got;
+        if (elem64) {
+            e64 e;
+            ok = ck_ring_dequeue_spsc_e64(&j->ring, j->buf64, &e);
+            got = e.seq;
+        } else {
+            void *p;
+            ok = ck_ring_dequeue_spsc(&j->ring, j->buf8, &p);
+            got = (uint64_t)(uintptr_t)p;
+        }
+        if (ok) {
+            if (!t0)
+                t0 = bench_now_ns();
+            bad += got != expect++;
+        }
+    }
+    int64_t t1 = bench_now_ns();
+    pthread_join(t, NULL);
+    free(j);
+    return bad ? -1.0 : (double)(n - 1) * 1e9 / (double)(t1 - t0);
+}
+#endif
+
+/* ---- plain Lamport ring: no cached indices, no padding between them ------ */
+
+struct lamport {
+    _Atomic uint64_t head, tail;
+    uint64_t n;
+    int elem64;
+    e64 slots[CAP];
+};
+
+static void *lamport_producer(void *arg)
+{
+    struct lamport *q = arg;
+    bench_pin(0);
+    uint64_t esz = q->elem64 ? sizeof(e64) : 8;
+    unsigned char *base = (unsigned char *)q->slots;
+    for (uint64_t next = 0; next < q->n;) {
+        uint64_t h = atomic_load_explicit(&q->head, memory_order_relaxed);
+        if (h - atomic_load_explicit(&q->tail, memory_order_acquire) >= CAP)
+            continue;
+        e64 e = {.seq = next};
+        memcpy(base + (h & (CAP - 1)) * esz, &e, esz);
+        atomic_store_explicit(&q->head, h + 1, memory_order_release);
+        next++;
+    }
+    return NULL;
+}
+
+static double lamport_run(int elem64, uint64_t n)
+{
+    struct lamport *q = aligned_alloc(64, (sizeof *q + 63) & ~(size_t)63);
+    memset(q, 0, sizeof *q);
+    q->n = n;
+    q->elem64 = elem64;
+    pthread_t t;
+    pthread_create(&t, NULL, lamport_producer, q);
+    bench_pin(1);
+    uint64_t esz = elem64 ? sizeof(e64) : 8, bad = 0;
+    unsigned char *base = (unsigned char *)q->slots;
+    int64_t t0 = 0;
+    for (uint64_t expect = 0; expect < n;) {
+        uint64_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
+        if (atomic_load_explicit(&q->head, memory_order_acquire) == tl)
+            continue;
+        e64 e;
+        memcpy(&e, base + (tl & (CAP - 1)) * esz, esz);
+        atomic_store_explicit(&q->tail, tl + 1, memory_order_release);
+        if (!t0)
+            t0 = bench_now_ns();
+        bad += e.seq != expect++;
+    }
+    int64_t t1 = bench_now_ns();
+    pthread_join(t, NULL);
+    free(q);
+    return bad ? -1.0 : (double)(n - 1) * 1e9 / (double)(t1 - t0);
+}
+
+/* ---- pipe and socketpair: one write per 8-byte message, reads of up to 4 KiB ---- */
+
+static double fd_run(int use_socket, uint64_t n)
+{
+    int fds[2];
+    if (use_socket ? socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) : pipe2(fds, O_CLOEXEC))
+        return -1;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(fds[0]);
+        bench_pin(0);
+        for (uint64_t i = 0; i < n; i++)
+            if (write(fds[1], &i, 8) != 8)
+                _exit(1);
+        _exit(0);
+    }
+    close(fds[1]);
+    bench_pin(1);
+    static uint64_t buf[512];
+    uint64_t expect = 0, bad = 0;
+    size_t have = 0; /* bytes of a partial message at the start of buf */
+    int64_t t0 = 0;
+    while (expect < n) {
+        ssize_t k = read(fds[0], (char *)buf + have, sizeof buf - have);
+        if (k <= 0)
+            break;
+        if (!t0)
+            t0 = bench_now_ns();
+        have += (size_t)k;
+        size_t whole = have / 8;
+        for (size_t i = 0; i < whole; i++)
+            bad += buf[i] != expect++;
+        memmove(buf, (char *)buf + whole * 8, have - whole * 8);
+        have -= whole * 8;
+    }
+    int64_t t1 = bench_now_ns();
+    close(fds[0]);
+    waitpid(pid, NULL, 0);
+    return bad || expect != n ? -1.0 : (double)(n - 1) * 1e9 / (double)(t1 - t0);
+}
+
+/* ---- latency: ping-pong between two processes, one-way = round trip / 2 ---- */
+
+enum lat_kind { LAT_SPIN, LAT_WAIT, LAT_WAIT_IDLE, LAT_EVENTFD_IDLE };
+#define IDLE_GAP_NS 300000 /* the initiator pauses this long between pings: the peer is asleep */
+
+static void lat_pause(enum lat_kind k)
+{
+    if (k == LAT_WAIT_IDLE || k == LAT_EVENTFD_IDLE) {
+        struct timespec ts = {0, IDLE_GAP_NS};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* Returns ns one-way (median of none: total of the timed parts / rounds / 2). */
+static double lat_run(enum lat_kind kind, uint64_t rounds)
+{
+    if (kind == LAT_EVENTFD_IDLE) {
+        int a = eventfd(0, EFD_CLOEXEC), b = eventfd(0, EFD_CLOEXEC);
+        pid_t pid = fork();
+        if (pid == 0) {
+            bench_pin(0);
+            uint64_t v;
+            for (uint64_t i = 0; i < rounds; i++) {
+                if (read(a, &v, 8) != 8 || write(b, &v, 8) != 8)
+                    _exit(1);
+            }
+            _exit(0);
+        }
+        bench_pin(1);
+        int64_t total = 0;
+        uint64_t bad = 0;
+        for (uint64_t i = 1; i <= rounds; i++) {
+            lat_pause(kind);
+            int64_t t0 = bench_now_ns();
+            uint64_t v = i, got = 0;
+            if (write(a, &v, 8) != 8 || read(b, &got, 8) != 8)
+                bad++;
+            total += bench_now_ns() - t0;
+            bad += got != i;
+        }
+        waitpid(pid, NULL, 0);
+        close(a);
+        close(b);
+        return bad ? -1.0 : (double)total / (double)rounds / 2;
+    }
+    size_t len = cortex_ring_required_size(16, 8);
+    unsigned char *mem = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    r8 ping, pong, init;
+    if (r8_init(&init, mem, len, 16) != 0 || r8_init(&init, mem + 4096, len, 16) != 0)
+        die("latency ring init");
+    pid_t pid = fork();
+    if (pid == 0) {
+        bench_pin(0);
+        if (cortex_ring_attach_mem(&ping.ring, mem, len, 8, 8, CORTEX_CONSUMER) != 0 ||
+            cortex_ring_attach_mem(&pong.ring, mem + 4096, len, 8, 8, CORTEX_PRODUCER) != 0)
+            _exit(1);
+        for (uint64_t i = 0; i < rounds; i++) {
+            uint64_t v;
+            if (kind == LAT_SPIN)
+                while (r8_pop(&ping, &v) != 0) {
+                }
+            else if (r8_pop_wait(&ping, &v, -1) != 0)
+                _exit(2);
+            if (kind == LAT_SPIN)
+                while (r8_push(&pong, v) != 0) {
+                }
+            else if (r8_push_wait(&pong, v, -1) != 0)
+                _exit(3);
+        }
+        _exit(0);
+    }
+    bench_pin(1);
+    if (cortex_ring_attach_mem(&ping.ring, mem, len, 8, 8, CORTEX_PRODUCER) != 0 ||
+        cortex_ring_attach_mem(&pong.ring, mem + 4096, len, 8, 8, CORTEX_CONSUMER) != 0)
+        die("latency attach");
+    int64_t total = 0;
+    uint64_t bad = 0;
+    for (uint64_t i = 1; i <= rounds; i++) {
+        lat_pause(kind);
+        uint64_t got = 0;
+        int64_t t0 = bench_now_ns();
+        if (kind == LAT_SPIN) {
+            while (r8_push(&ping, i) != 0) {
+            }
+            while (r8_pop(&pong, &got) != 0) {
+            }
+        } else if (r8_push_wait(&ping, i, -1) != 0 || r8_pop_wait(&pong, &got, -1) != 0) {
+            bad++;
+        }
+        total += bench_now_ns() - t0;
+        bad += got != i;
+    }
+    waitpid(pid, NULL, 0);
+    munmap(mem, 2 * 4096);
+    return bad ? -1.0 : (double)total / (double)rounds / 2;
+}
+
+/* ---- the table ----------------------------------------------------------------- */
+
+enum vkind { V_OURS, V_CK, V_BOOST, V_LAMPORT, V_PIPE, V_SOCK, V_LAT };
+struct variant {
+    const char *name;
+    enum vkind kind;
+    int elem64, batch, process, lat;
+    int throughput;    /* 1: M msg/s, 0: ns one-way */
+    uint64_t n;        /* messages (or rounds) per rep, calibrated */
+    double *samples;
+};
+
+static double run_variant(struct variant *v, uint64_t n)
+{
+    switch (v->kind) {
+    case V_OURS: return ours_run(v->elem64, v->batch, v->process, n);
+#if HAVE_CK
+    case V_CK: return ck_run(v->elem64, n);
+#endif
+#if HAVE_BOOST
+    case V_BOOST: return boost_spsc_run(v->elem64, v->batch, n);
+#endif
+    case V_LAMPORT: return lamport_run(v->elem64, n);
+    case V_PIPE: return fd_run(0, n);
+    case V_SOCK: return fd_run(1, n);
+    case V_LAT: return lat_run((enum lat_kind)v->lat, n);
+    default: return -1;
+    }
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+    double *c = malloc(sizeof *c * (size_t)n);
+    memcpy(c, v, sizeof *c * (size_t)n);
+    qsort(c, (size_t)n, sizeof *c, cmp_double);
+    double m = c[n / 2];
+    free(c);
+    return m;
+}
+
+static struct variant *find(struct variant *vs, int nv, const char *name)
+{
+    for (int i = 0; i < nv; i++)
+        if (strcmp(vs[i].name, name) == 0)
+            return &vs[i];
+    return NULL;
+}
+
+/* Median over reps of the per-rep ratio a/b (b may be the larger of two). */
+static void ratio(struct variant *vs, int nv, int reps, const char *label, const char *a, const char *b,
+                  const char *b2, const char *target)
+{
+    struct variant *va = find(vs, nv, a), *vb = find(vs, nv, b), *vc = b2 ? find(vs, nv, b2) : NULL;
+    if (!va || !vb) {
+        printf("  %-58s n/a (peer not built)\n", label);
+        return;
+    }
+    double r[256] = {0};
+    for (int i = 0; i < reps; i++) {
+        double den = vb->samples[i];
+        if (vc && vc->samples[i] > den)
+            den = vc->samples[i];
+        r[i] = va->samples[i] / den;
+    }
+    double lo = r[0], hi = r[0];
+    for (int i = 1; i < reps; i++) {
+        lo = r[i] < lo ? r[i] : lo;
+        hi = r[i] > hi ? r[i] : hi;
+    }
+    printf("  %-58s %6.2fx  (min %.2f, max %.2f)   target %s\n", label, median(r, reps), lo, hi, target);
+}
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 21;
+    double secs = argc > 2 ? atof(argv[2]) : 0.1;
+    if (reps < 1 || reps > 256 || secs <= 0)
+        return 2;
+    signal(SIGPIPE, SIG_IGN);
+    /* Variants that are compared run next to each other, and odd reps run the list backwards,
+     * so a ratio compares runs a fraction of a second apart. */
+    struct variant vs[] = {
+        {"ours 8B single, threads", V_OURS, 0, 0, 0, 0, 1, 0, 0},
+#if HAVE_CK
+        {"ck_ring 8B single", V_CK, 0, 0, 0, 0, 1, 0, 0},
+#endif
+#if HAVE_BOOST
+        {"boost spsc_queue 8B single", V_BOOST, 0, 0, 0, 0, 1, 0, 0},
+#endif
+        {"ours 8B single, processes", V_OURS, 0, 0, 1, 0, 1, 0, 0},
+        {"Lamport ring 8B (no cached indices)", V_LAMPORT, 0, 0, 0, 0, 1, 0, 0},
+        {"ours 8B batch32, threads", V_OURS, 0, 1, 0, 0, 1, 0, 0},
+#if HAVE_BOOST
+        {"boost spsc_queue 8B batch32", V_BOOST, 0, 1, 0, 0, 1, 0, 0},
+#endif
+        {"ours 8B batch32, processes", V_OURS, 0, 1, 1, 0, 1, 0, 0},
+        {"ours 64B single, threads", V_OURS, 1, 0, 0, 0, 1, 0, 0},
+#if HAVE_CK
+        {"ck_ring 64B single", V_CK, 1, 0, 0, 0, 1, 0, 0},
+#endif
+#if HAVE_BOOST
+        {"boost spsc_queue 64B single", V_BOOST, 1, 0, 0, 0, 1, 0, 0},
+#endif
+        {"ours 64B single, processes", V_OURS, 1, 0, 1, 0, 1, 0, 0},
+        {"Lamport ring 64B (no cached indices)", V_LAMPORT, 1, 0, 0, 0, 1, 0, 0},
+        {"ours 64B batch32, threads", V_OURS, 1, 1, 0, 0, 1, 0, 0},
+#if HAVE_BOOST
+        {"boost spsc_queue 64B batch32", V_BOOST, 1, 1, 0, 0, 1, 0, 0},
+#endif
+        {"ours 64B batch32, processes", V_OURS, 1, 1, 1, 0, 1, 0, 0},
+        {"pipe 8B (write per message)", V_PIPE, 0, 0, 1, 0, 1, 0, 0},
+        {"socketpair 8B (write per message)", V_SOCK, 0, 0, 1, 0, 1, 0, 0},
+        {"latency ours spin, processes", V_LAT, 0, 0, 1, LAT_SPIN, 0, 0, 0},
+        {"latency ours *_wait, active peer", V_LAT, 0, 0, 1, LAT_WAIT, 0, 0, 0},
+        {"latency ours *_wait, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_WAIT_IDLE, 0, 0, 0},
+        {"latency eventfd, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_EVENTFD_IDLE, 0, 0, 0},
+    };
+    int nv = (int)(sizeof vs / sizeof vs[0]);
+    /* Calibrate: one short warm-up run per variant sizes its rep to about secs. */
+    for (int i = 0; i < nv; i++) {
+        struct variant *v = &vs[i];
+        uint64_t probe = v->throughput ? (v->kind == V_PIPE || v->kind == V_SOCK ? 100000 : 1000000)
+                                       : (v->lat >= LAT_WAIT_IDLE ? 50 : 2000);
+        double r = run_variant(v, probe);
+        if (r <= 0) {
+            fprintf(stderr, "bench-ring: %s: wrong sequence number in calibration\n", v->name);
+            return 1;
+        }
+        double n = v->throughput ? r * secs
+                                 : secs * 1e9 / (2 * r + (v->lat >= LAT_WAIT_IDLE ? IDLE_GAP_NS : 0));
+        v->n = n < 1000 && v->throughput ? 1000 : n < 20 ? 20 : (uint64_t)n;
+        v->samples = calloc((size_t)reps, sizeof(double));
+    }
+    for (int rep = 0; rep < reps; rep++) {
+        for (int k = 0; k < nv; k++) {
+            int i = rep & 1 ? nv - 1 - k : k;
+            double r = run_variant(&vs[i], vs[i].n);
+            if (r <= 0) {
+                fprintf(stderr, "bench-ring: %s: wrong sequence number (rep %d)\n", vs[i].name, rep);
+                return 1;
+            }
+            vs[i].samples[rep] = vs[i].throughput ? r / 1e6 : r;
+        }
+    }
+    printf("SPSC ring, capacity %d, producer CPU0 / consumer CPU1, %d reps x %.2f s per variant, interleaved\n"
+           "(odd reps in reverse order); every consumer checked every sequence number\n",
+           CAP, reps, secs);
+    printf("%-42s %10s %10s %10s  %s\n", "variant", "min", "median", "max", "unit");
+    for (int i = 0; i < nv; i++) {
+        struct variant *v = &vs[i];
+        double lo = v->samples[0], hi = v->samples[0];
+        for (int r = 1; r < reps; r++) {
+            lo = v->samples[r] < lo ? v->samples[r] : lo;
+            hi = v->samples[r] > hi ? v->samples[r] : hi;
+        }
+        printf("%-42s %10.2f %10.2f %10.2f  %s\n", v->name, lo, median(v->samples, reps), hi,
+               v->throughput ? "M msg/s" : "ns one-way");
+    }
+    printf("\nratios (median of per-rep ratios, same run):\n");
+    ratio(vs, nv, reps, "ours 8B single / best of ck_ring, boost 8B single", "ours 8B single, threads",
+          "ck_ring 8B single", "boost spsc_queue 8B single", ">= 1.3");
+    ratio(vs, nv, reps, "ours 8B batch32 / boost 8B batch32", "ours 8B batch32, threads",
+          "boost spsc_queue 8B batch32", NULL, ">= 1.2");
+    ratio(vs, nv, reps, "ours 64B batch32 / boost 64B batch32", "ours 64B batch32, threads",
+          "boost spsc_queue 64B batch32", NULL, ">= 1.2");
+    ratio(vs, nv, reps, "ours 8B single: processes / threads", "ours 8B single, processes",
+          "ours 8B single, threads", NULL, ">= 0.85");
+    ratio(vs, nv, reps, "ours 8B batch32: processes / threads", "ours 8B batch32, processes",
+          "ours 8B batch32, threads", NULL, ">= 0.85");
+    ratio(vs, nv, reps, "ours 8B single / Lamport 8B", "ours 8B single, threads", "Lamport ring 8B (no cached indices)",
+          NULL, "> 1");
+    ratio(vs, nv, reps, "ours 8B single, processes / pipe", "ours 8B single, processes", "pipe 8B (write per message)",
+          NULL, "> 1");
+    ratio(vs, nv, reps, "latency: *_wait active / spin", "latency ours *_wait, active peer",
+          "latency ours spin, processes", NULL, "<= 2");
+    ratio(vs, nv, reps, "latency idle peer: ours *_wait / eventfd", "latency ours *_wait, idle peer (asleep)",
+          "latency eventfd, idle peer (asleep)", NULL, "<= 1");
+    return 0;
+}

@@ -1,0 +1,417 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file neocortex/ring.h
+ * @brief Wait-free single-producer/single-consumer ring in shared memory.
+ *
+ * The core works on `void *` elements of a fixed size set at init.  Two
+ * forms:
+ *
+ * - **raw**: cortex_ring_init() lays a ring over memory the caller owns
+ *   (cortex_ring_required_size() bytes, 64-byte aligned).  The handle it
+ *   fills serves both sides (two threads of one process), or a second
+ *   process that mapped the same bytes joins with cortex_ring_attach_mem().
+ * - **segment**: cortex_ring_create() / cortex_ring_attach() make or find a
+ *   CORTEX_KIND_RING segment (neocortex/region.h) and take one role.  At
+ *   most one producer and one consumer hold the ring at a time across
+ *   processes (-EBUSY for a second); a role whose holder died is taken over.
+ *
+ * Operations return 0 (or a count) or a negative errno: -EAGAIN full/empty,
+ * -EPIPE the peer closed or died (a consumer first drains what is left),
+ * -EBADMSG the peer's index is impossible (corrupt or hostile memory; the
+ * handle stays poisoned), -ETIMEDOUT from the *_wait calls.
+ *
+ * ## Shared layout (ABI, version 1), offsets from the ring's first byte
+ *
+ * | offset | field | written by |
+ * |---:|---|---|
+ * | 0   | magic "NCRING01", version, header size, elem size/align, capacity, slots offset, total size, checksum | init, then immutable |
+ * | 64  | producer index (u64, free-running)  | producer |
+ * | 128 | consumer index (u64, free-running)  | consumer |
+ * | 192 | roles: pid + start time per side, closed flags, fence modes | attach/close |
+ * | 256 | consumer sleeper: announcement flag, futex word | consumer (producer clears) |
+ * | 320 | producer sleeper: announcement flag, futex word | producer (consumer clears) |
+ * | 384 | slots, aligned for the element (at least 64) | |
+ *
+ * Each side keeps its own index and its cached copy of the other side's
+ * index in the process-private handle (::cortex_ring), each side's pair on
+ * its own cache line: nothing the peer (or a third process) writes can
+ * change what a side believes it has published.
+ *
+ * ## Inline fast paths
+ *
+ * cortex_ring_push(), cortex_ring_pop() and friends are `static inline` in
+ * this header (the layout is an ABI anyway) and call the library only when
+ * the ring looks full/empty or a sleeper must be woken.  Define
+ * CORTEX_RING_NO_INLINE (or CORTEX_MODEL, for the model checker) before
+ * including to make every call go to the library's out-of-line copies
+ * (cortex_ring_push_lib() ...), which do every shared access through the
+ * library's atomics layer.  C++ always uses the library copies.
+ */
+#ifndef NEOCORTEX_RING_H
+#define NEOCORTEX_RING_H
+
+#include <neocortex/export.h>
+#include <neocortex/key.h>
+#include <neocortex/opts.h>
+#include <neocortex/region.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+#if !defined(CORTEX_MODEL) && !defined(CORTEX_RING_NO_INLINE) && !defined(__cplusplus) && \
+    !defined(__STDC_NO_ATOMICS__) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+/** 1 when this translation unit uses the inline fast paths. */
+#define CORTEX_RING_INLINE 1
+#include <stdatomic.h>
+#else
+#define CORTEX_RING_INLINE 0
+#endif
+
+CORTEX_BEGIN_DECLS
+
+/** Which side of a ring a handle plays. */
+typedef enum cortex_role {
+    CORTEX_PRODUCER = 1,  /**< Pushes. */
+    CORTEX_CONSUMER = 2,  /**< Pops. */
+    CORTEX_BOTH_SIDES = 3 /**< One handle for both sides (threads of one process; raw rings). */
+} cortex_role;
+
+/** "NCRING01" read as a little-endian 64-bit number. */
+#define CORTEX_RING_MAGIC UINT64_C(0x31304e49524e434e)
+/** Version of the ring layout. */
+#define CORTEX_RING_VERSION 1u
+/** Bytes of ring control data before the slots (slots start here or later). */
+#define CORTEX_RING_HEADER_SIZE 384u
+/** Largest capacity (a power of two). */
+#define CORTEX_RING_MAX_CAPACITY (UINT32_C(1) << 31)
+/** Largest element size in bytes. */
+#define CORTEX_RING_MAX_ELEM (UINT32_C(1) << 20)
+
+/** @cond internal: ABI offsets the inline fast paths use (checked in lib/ring/ring.c). */
+#define CORTEX_RING_OFF_PROD 64u
+#define CORTEX_RING_OFF_CONS 128u
+#define CORTEX_RING_OFF_CONS_CLOSED 220u
+#define CORTEX_RING_OFF_CONS_WAITING 256u
+#define CORTEX_RING_OFF_PROD_WAITING 320u
+#if defined(__cplusplus)
+#define CORTEX_RING_ALIGN64 alignas(64)
+#elif defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+#define CORTEX_RING_ALIGN64 _Alignas(64)
+#else /* C99 with GNU C: the same layout */
+#define CORTEX_RING_ALIGN64 __attribute__((aligned(64)))
+#endif
+/** @endcond */
+
+/**
+ * A process-private handle on a ring.  Fill it with cortex_ring_init(),
+ * cortex_ring_attach_mem(), cortex_ring_create() or cortex_ring_attach();
+ * its fields are the library's (documented for the inline paths, not for
+ * use).  64-byte aligned: on the heap use aligned_alloc(64, ...).
+ */
+typedef struct cortex_ring {
+    unsigned char *base;          /**< The ring's first shared byte in this mapping. */
+    unsigned char *slots;         /**< Slot 0. */
+    uint64_t mask;                /**< capacity - 1. */
+    uint32_t elem_size;           /**< Bytes per element. */
+    uint32_t capacity;            /**< Slots (power of two). */
+    uint32_t role;                /**< ::cortex_role of this handle (0: not open). */
+    uint32_t light;               /**< 1: the wake check needs only a compiler barrier (see ring.c). */
+    uint32_t closed;              /**< 1: this handle was closed. */
+    int32_t dead_pid;             /**< The peer's pid once found dead (until another takes over). */
+    struct cortex_region *region; /**< Segment form: the region; raw form: NULL. */
+    /** Producer side: its own index and its cached copy of the consumer's. */
+    CORTEX_RING_ALIGN64 struct {
+        uint64_t head;      /**< Next index to write (private; published to shared). */
+        uint64_t cons;      /**< Last consumer index seen (cached). */
+        uint64_t reserved;  /**< Slots handed out by cortex_ring_reserve(). */
+        int64_t next_check; /**< When to check the consumer's liveness next (ns). */
+        uint32_t polls;     /**< Full polls since the last liveness check. */
+        uint32_t bad;       /**< 1: a corrupt consumer index was seen; pushes return -EBADMSG. */
+    } p;
+    /** Consumer side: its own index and its cached copy of the producer's. */
+    CORTEX_RING_ALIGN64 struct {
+        uint64_t tail;      /**< Next index to read (private; published to shared). */
+        uint64_t prod;      /**< Last producer index seen (cached). */
+        uint64_t peeked;    /**< Slots handed out by cortex_ring_peek(). */
+        int64_t next_check; /**< When to check the producer's liveness next (ns). */
+        uint32_t polls;     /**< Empty polls since the last liveness check. */
+        uint32_t bad;       /**< 1: a corrupt producer index was seen; pops return -EBADMSG. */
+    } c;
+} cortex_ring;
+
+/**
+ * Bytes a ring of @p capacity elements of @p elem_size bytes needs
+ * (control lines + slots, for elements aligned to at most 64 bytes;
+ * cortex_ring_required_size_aligned() for larger alignments).
+ * @return the size, or 0 if @p capacity is not a power of two in
+ *         [1, CORTEX_RING_MAX_CAPACITY] or @p elem_size is 0 or too large.
+ */
+CORTEX_API size_t cortex_ring_required_size(uint32_t capacity, size_t elem_size);
+
+/** As cortex_ring_required_size() for elements aligned to @p elem_align (power of two <= 4096). */
+CORTEX_API size_t cortex_ring_required_size_aligned(uint32_t capacity, size_t elem_size, size_t elem_align);
+
+/**
+ * Lays an empty ring over caller memory and fills @p r as a handle for both
+ * sides (CORTEX_BOTH_SIDES).
+ *
+ * @param mem  at least cortex_ring_required_size_aligned() bytes, aligned to
+ *             64 (or @p elem_align if larger); the caller keeps it alive.
+ * @return 0; -EINVAL (capacity not a power of two, element size 0 or too
+ *         large, memory too small or misaligned) with a message.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_init(cortex_ring *r, void *mem, size_t len, uint32_t capacity,
+                                                 size_t elem_size, size_t elem_align);
+
+/**
+ * Joins a ring that another handle laid over memory this process maps too
+ * (raw form across processes, or tools).  Validates the ring header against
+ * @p len and the expected element (@p elem_size / @p elem_align 0: do not
+ * check) and the indices, then claims @p role (CORTEX_BOTH_SIDES claims no
+ * role).
+ * @return 0; -EBADMSG (not a ring, corrupt header or indices), -EPROTO
+ *         (another element size/alignment or version), -EBUSY (role held by
+ *         a live process), -EPIPE (that side already closed the ring).
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_attach_mem(cortex_ring *r, void *mem, size_t len, size_t elem_size,
+                                                       size_t elem_align, cortex_role role);
+
+/**
+ * Creates a ring segment under @p key and takes @p role in it.
+ *
+ * @param type_name  the element type's spelling for the segment's type
+ *                   signature (opts->type_tag overrides it; NULL: none).
+ * @return 0; -EINVAL (capacity, element, role), the cortex_region_create()
+ *         errors, and with CORTEX_OPEN_OR_CREATE the cortex_ring_attach() ones.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity,
+                                                   size_t elem_size, size_t elem_align, const char *type_name,
+                                                   cortex_role role, const cortex_opts *opts);
+
+/**
+ * Attaches to a ring segment and takes @p role.
+ * @return 0; the cortex_region_attach() errors; -EPROTO (not a ring, or
+ *         another element type); -EBADMSG (corrupt ring header or indices);
+ *         -EBUSY (a live process holds @p role); -EPIPE (that side closed it).
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_attach(cortex_ring *r, cortex_key key, size_t elem_size,
+                                                   size_t elem_align, const char *type_name, cortex_role role,
+                                                   const cortex_opts *opts);
+
+/**
+ * Closes this handle's side(s): marks them closed in the ring (the peer
+ * drains what is left, then gets -EPIPE), releases the role, wakes a
+ * sleeping peer, and closes the segment (the owner removes it).  NULL and a
+ * closed handle are accepted.
+ * @return 0, or the cortex_region_close() error.
+ */
+CORTEX_API int cortex_ring_close(cortex_ring *r);
+
+/** The segment behind @p r, NULL for a raw ring. */
+CORTEX_API struct cortex_region *cortex_ring_region(const cortex_ring *r);
+
+/** @name Out-of-line operations (what the inline ones below call).
+ *  Same contract as the inline functions without the _lib suffix. @{ */
+CORTEX_API int cortex_ring_push_lib(cortex_ring *r, const void *elem);
+CORTEX_API int cortex_ring_pop_lib(cortex_ring *r, void *out);
+CORTEX_API ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, size_t n);
+CORTEX_API ssize_t cortex_ring_pop_n_lib(cortex_ring *r, void *out, size_t n);
+/** @} */
+
+/**
+ * Pushes one element, waiting while the ring is full: spins about 20 us,
+ * then sleeps on a futex in the ring (bounded naps, so a dead consumer is
+ * noticed).  @p timeout_ns < 0 waits forever, 0 never blocks.
+ * @return 0, -ETIMEDOUT, -EPIPE (consumer closed or died), -EBADMSG.
+ */
+CORTEX_API int cortex_ring_push_wait(cortex_ring *r, const void *elem, int64_t timeout_ns);
+
+/**
+ * Pops one element into @p out, waiting while the ring is empty (as
+ * cortex_ring_push_wait()).
+ * @return 0, -ETIMEDOUT, -EPIPE (producer closed or died and the ring is
+ *         drained), -EBADMSG.
+ */
+CORTEX_API int cortex_ring_pop_wait(cortex_ring *r, void *out, int64_t timeout_ns);
+
+/**
+ * Zero-copy write: up to @p want contiguous free slots starting at the
+ * producer's index; *@p span points at the first.  Fill them, then
+ * cortex_ring_commit().  A later reserve replaces an uncommitted one.
+ * @return the number of slots (>= 1), -EAGAIN (full), -EPIPE, -EBADMSG,
+ *         -EINVAL (@p want 0 or not a producer).
+ */
+CORTEX_API ssize_t cortex_ring_reserve(cortex_ring *r, size_t want, void **span);
+
+/** Publishes the first @p n reserved slots.  @return 0, -EINVAL (n > reserved). */
+CORTEX_API int cortex_ring_commit(cortex_ring *r, size_t n);
+
+/**
+ * Zero-copy read: up to @p want contiguous filled slots at the consumer's
+ * index; *@p span points at the first.  Read them, then cortex_ring_release().
+ * @return the number of slots (>= 1), -EAGAIN (empty), -EPIPE (drained and
+ *         the producer is gone), -EBADMSG, -EINVAL.
+ */
+CORTEX_API ssize_t cortex_ring_peek(cortex_ring *r, size_t want, const void **span);
+
+/** Gives the first @p n peeked slots back to the producer.  @return 0, -EINVAL. */
+CORTEX_API int cortex_ring_release(cortex_ring *r, size_t n);
+
+/** Elements in the ring now (a snapshot; capped at the capacity). */
+CORTEX_API size_t cortex_ring_len(const cortex_ring *r);
+/** The capacity. */
+CORTEX_API size_t cortex_ring_capacity(const cortex_ring *r);
+/** true if the ring was empty when looked at (a snapshot). */
+CORTEX_API bool cortex_ring_is_empty(const cortex_ring *r);
+
+/** What cortex_ring_inspect() reads out of a ring, for tools. */
+typedef struct cortex_ring_info {
+    uint32_t version;          /**< Ring layout version. */
+    uint32_t capacity;         /**< Slots. */
+    uint32_t elem_size;        /**< Bytes per element. */
+    uint32_t elem_align;       /**< Element alignment. */
+    uint64_t slots_offset;     /**< Where the slots start, from the ring start. */
+    uint64_t prod;             /**< Producer index (free-running). */
+    uint64_t cons;             /**< Consumer index (free-running). */
+    uint64_t fill;             /**< prod - cons when consistent, else 0. */
+    bool indices_ok;           /**< cons <= prod <= cons + capacity. */
+    int32_t prod_pid;          /**< Producer role holder (0: none). */
+    int32_t cons_pid;          /**< Consumer role holder (0: none). */
+    bool prod_alive;           /**< Holder alive (and the same process: start time). */
+    bool cons_alive;           /**< Likewise. */
+    bool prod_closed;          /**< The producer closed the ring. */
+    bool cons_closed;          /**< The consumer closed the ring. */
+    bool prod_waiting;         /**< A producer announced it sleeps (full). */
+    bool cons_waiting;         /**< A consumer announced it sleeps (empty). */
+} cortex_ring_info;
+
+/**
+ * Reads a ring segment's state without changing it, validating every field
+ * (never reads outside the segment's payload, whatever it holds).
+ * @return 0; -EINVAL (NULL); -EPROTO (not a ring segment); -EBADMSG (corrupt
+ *         ring header, or indices that cannot be: @p out is still filled
+ *         with what could be read and indices_ok is false).
+ */
+CORTEX_API int cortex_ring_inspect(const struct cortex_region *r, cortex_ring_info *out);
+
+/** As cortex_ring_inspect() over @p len bytes at @p mem (the ring's first byte). */
+CORTEX_API int cortex_ring_inspect_mem(const void *mem, size_t len, cortex_ring_info *out);
+
+/* ---- inline fast paths ------------------------------------------------- */
+
+#if CORTEX_RING_INLINE
+/*
+ * Memory orders (the full argument is in lib/ring/ring.c):
+ *  - a side reads its slot bytes only after an acquire load of the other
+ *    side's index, and publishes its own index with a release store after
+ *    touching the slots;
+ *  - after publishing, it checks the peer's sleeper flag.  Between the
+ *    publish and that check a full fence is needed (store->load order);
+ *    with r->light the peer's sleeper issues membarrier(GLOBAL_EXPEDITED)
+ *    instead, which makes a compiler barrier here enough.
+ */
+/** @cond internal */
+CORTEX_API void cortex_ring__wake_cons(cortex_ring *r);
+CORTEX_API void cortex_ring__wake_prod(cortex_ring *r);
+
+static inline void cortex_ring__wake_check_(cortex_ring *r, unsigned off, void (*wake)(cortex_ring *))
+{
+    if (r->light)
+        __asm__ __volatile__("" ::: "memory");
+    else
+        atomic_thread_fence(memory_order_seq_cst);
+    if (atomic_load_explicit((_Atomic uint32_t *)(void *)(r->base + off), memory_order_relaxed))
+        wake(r);
+}
+/** @endcond */
+
+/**
+ * cortex_ring_push() with the element size as a compile-time constant
+ * (@p elem_size must equal the ring's; the typed wrappers pass sizeof(T)),
+ * so the copy is a move, not a memcpy call.
+ */
+static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_t elem_size)
+{
+    uint64_t h = r->p.head;
+    if (__builtin_expect(h - r->p.cons >= r->capacity ||
+                             atomic_load_explicit((_Atomic uint32_t *)(void *)(r->base + CORTEX_RING_OFF_CONS_CLOSED),
+                                                  memory_order_relaxed),
+                         0))
+        return cortex_ring_push_lib(r, elem);
+    memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
+    r->p.head = h + 1;
+    atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
+                          memory_order_release);
+    cortex_ring__wake_check_(r, CORTEX_RING_OFF_CONS_WAITING, cortex_ring__wake_cons);
+    return 0;
+}
+
+/** cortex_ring_pop() with a compile-time element size (see cortex_ring_push_sized()). */
+static inline int cortex_ring_pop_sized(cortex_ring *r, void *out, size_t elem_size)
+{
+    uint64_t t = r->c.tail;
+    if (__builtin_expect(t == r->c.prod, 0))
+        return cortex_ring_pop_lib(r, out);
+    memcpy(out, r->slots + (size_t)(t & r->mask) * elem_size, elem_size);
+    r->c.tail = t + 1;
+    atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_CONS), t + 1,
+                          memory_order_release);
+    cortex_ring__wake_check_(r, CORTEX_RING_OFF_PROD_WAITING, cortex_ring__wake_prod);
+    return 0;
+}
+
+/** Pushes one element (copies elem_size bytes).  @return 0, -EAGAIN (full), -EPIPE, -EBADMSG. */
+static inline int cortex_ring_push(cortex_ring *r, const void *elem)
+{
+    return cortex_ring_push_sized(r, elem, r->elem_size);
+}
+
+/** Pops one element into @p out.  @return 0, -EAGAIN (empty), -EPIPE (drained, producer gone), -EBADMSG. */
+static inline int cortex_ring_pop(cortex_ring *r, void *out)
+{
+    return cortex_ring_pop_sized(r, out, r->elem_size);
+}
+
+/**
+ * Pushes up to @p n elements from @p elems with one index publication
+ * (at most two memcpy spans).  @return the count pushed (>= 1), -EAGAIN
+ * (full), -EPIPE, -EBADMSG; 0 when @p n is 0.
+ */
+static inline ssize_t cortex_ring_push_n(cortex_ring *r, const void *elems, size_t n)
+{
+    return cortex_ring_push_n_lib(r, elems, n);
+}
+
+/** Pops up to @p n elements into @p out with one index publication.  @return count (>= 1) or as pop. */
+static inline ssize_t cortex_ring_pop_n(cortex_ring *r, void *out, size_t n)
+{
+    return cortex_ring_pop_n_lib(r, out, n);
+}
+#else
+static inline int cortex_ring_push(cortex_ring *r, const void *elem) { return cortex_ring_push_lib(r, elem); }
+static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_t elem_size)
+{
+    (void)elem_size;
+    return cortex_ring_push_lib(r, elem);
+}
+static inline int cortex_ring_pop_sized(cortex_ring *r, void *out, size_t elem_size)
+{
+    (void)elem_size;
+    return cortex_ring_pop_lib(r, out);
+}
+static inline int cortex_ring_pop(cortex_ring *r, void *out) { return cortex_ring_pop_lib(r, out); }
+static inline ssize_t cortex_ring_push_n(cortex_ring *r, const void *elems, size_t n)
+{
+    return cortex_ring_push_n_lib(r, elems, n);
+}
+static inline ssize_t cortex_ring_pop_n(cortex_ring *r, void *out, size_t n)
+{
+    return cortex_ring_pop_n_lib(r, out, n);
+}
+#endif
+
+CORTEX_END_DECLS
+
+#endif

@@ -1,0 +1,1000 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/ring/ring.c: the wait-free SPSC ring (raw memory or a ring segment).
+ *
+ * Memory-order argument
+ * ---------------------
+ * Indices are free-running u64 (never masked in shared memory); a slot is
+ * index & mask.  Each side keeps its own index and a cached copy of the
+ * other's in its process-private handle, and only reads the other's shared
+ * index when its cache says full (producer) or empty (consumer).
+ *
+ * (1) Data.  The producer writes slot bytes, then stores prod with RELEASE.
+ *     The consumer loads prod with ACQUIRE, then reads the slots below it:
+ *     the release/acquire pair makes the slot writes happen-before the reads.
+ *     Symmetrically the consumer reads slots, then stores cons with RELEASE;
+ *     the producer loads cons with ACQUIRE before overwriting those slots, so
+ *     a slot is never rewritten while it is still being read.
+ *
+ * (2) Sleeping (*_wait).  A sleeper S (say the consumer, on an empty ring)
+ *     and a waker W (the producer publishing) run the store-buffering
+ *     pattern:   S: store cons_waiting=1; FENCE; load prod
+ *                W: store prod;            FENCE; load cons_waiting
+ *     With a seq_cst fence on both sides at least one side sees the other's
+ *     store (C11 7.17.4: two SC fences order the stores before them against
+ *     the loads after them), so either S sees the new prod and does not
+ *     sleep, or W sees the announcement and wakes S.  S read its futex word
+ *     before announcing and W increments it before FUTEX_WAKE, so a wake that
+ *     lands before S enters futex_wait makes the kernel's compare fail and S
+ *     returns at once.  W clears the flag with an exchange, so one sleep costs
+ *     at most one FUTEX_WAKE, and none while nobody sleeps.
+ *
+ *     Cost: a full fence after every publish stalls the producer on its
+ *     store buffer (the slot and index lines are in the peer's cache), which
+ *     would cost a cache round trip per push.  So when this process could
+ *     register for MEMBARRIER_CMD_GLOBAL_EXPEDITED (r->light, recorded for
+ *     the peer in side[].light), W's fence is only a compiler barrier and S,
+ *     on its slow path, calls membarrier(GLOBAL_EXPEDITED): the kernel makes
+ *     every running thread of W's process execute a full barrier, which splits
+ *     W's "store prod; load flag" at some point M: M before the store -> W's
+ *     load sees the flag; M between -> both; M after the load -> S sees the
+ *     store.  The same case analysis as with two fences (this is liburcu's
+ *     sys_membarrier scheme).  Model-check builds never register, so the
+ *     model checker sees two seq_cst fences.
+ *
+ * (3) Close.  The closer stores closed=1 (SEQ_CST), fences, and wakes a
+ *     sleeping peer the same way; a sleeper checks closed after its fence.
+ *     The consumer, on seeing closed (ACQUIRE), reloads prod once more and
+ *     drains what is left before returning -EPIPE.
+ *
+ * (4) Hostile peers.  An index read from shared memory is checked against
+ *     the reader's own index and its last copy: the producer index must
+ *     satisfy tail <= prod <= tail + capacity and never go below the last
+ *     value seen, the consumer index cons <= head <= cons + capacity and
+ *     never go back.  Anything else is -EBADMSG and poisons the handle.  Slot
+ *     addresses are always (index & mask) * elem_size < capacity * elem_size,
+ *     and a batch is at most capacity long, so no value in shared memory can
+ *     make a side read or write outside the slots.
+ */
+#define _GNU_SOURCE
+#include "ring_layout.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* Seeded bugs for the model checker (tests/model); never defined in normal builds. */
+#if defined(CORTEX_SEED_RING_RELAXED_PUBLISH)
+#define PUBLISH_ORDER CX_RELAXED
+#else
+#define PUBLISH_ORDER CX_RELEASE
+#endif
+
+/* Spin before sleeping (see BASELINES.md: a blocking cross-core hand-off costs ~40 us one-way). */
+#define RING_SPIN_NS INT64_C(20000)
+/* Longest single futex nap: a sleeper re-checks its peer's liveness this often. */
+#define RING_NAP_NS INT64_C(10000000)
+/* Nap when the peer relies on membarrier but the call failed (cannot prove the wake). */
+#define RING_SHORT_NAP_NS INT64_C(200000)
+/* How often a plain pop/push on an empty/full ring checks the peer's pid. */
+#define RING_LIVENESS_NS INT64_C(5000000)
+
+enum { SIDE_PROD = 0, SIDE_CONS = 1 };
+
+static inline cortex_ring_shared *SH(const cortex_ring *r) { return (cortex_ring_shared *)(void *)r->base; }
+
+static bool is_prod(const cortex_ring *r) { return (r->role & CORTEX_PRODUCER) != 0; }
+static bool is_cons(const cortex_ring *r) { return (r->role & CORTEX_CONSUMER) != 0; }
+
+/* ---- sizes and the header ------------------------------------------------ */
+
+static int check_geometry(uint64_t capacity, uint64_t elem_size, uint64_t elem_align, const char *what)
+{
+    if (!cortex__is_pow2(capacity) || capacity > CORTEX_RING_MAX_CAPACITY)
+        return cortex__fail(EINVAL, "%s: capacity %llu is not a power of two in [1, 2^31]", what,
+                            (unsigned long long)capacity);
+    if (elem_size == 0 || elem_size > CORTEX_RING_MAX_ELEM)
+        return cortex__fail(EINVAL, "%s: element size %llu is outside [1, %u] bytes", what,
+                            (unsigned long long)elem_size, CORTEX_RING_MAX_ELEM);
+    if (elem_align != 0 && (!cortex__is_pow2(elem_align) || elem_align > CORTEX_MAX_ALIGN))
+        return cortex__fail(EINVAL, "%s: element alignment %llu is not a power of two <= %u", what,
+                            (unsigned long long)elem_align, CORTEX_MAX_ALIGN);
+    if (capacity * elem_size > (UINT64_C(1) << 40))
+        return cortex__fail(EINVAL, "%s: %llu slots of %llu bytes is more than 1 TiB", what,
+                            (unsigned long long)capacity, (unsigned long long)elem_size);
+    return 0;
+}
+
+static uint64_t slots_offset_for(uint64_t elem_align)
+{
+    uint64_t a = elem_align > CORTEX_CACHELINE ? elem_align : CORTEX_CACHELINE;
+    return cortex__align_up(CORTEX_RING_HEADER_SIZE, a);
+}
+
+size_t cortex_ring_required_size_aligned(uint32_t capacity, size_t elem_size, size_t elem_align)
+{
+    if (!cortex__is_pow2(capacity) || capacity > CORTEX_RING_MAX_CAPACITY || elem_size == 0 ||
+        elem_size > CORTEX_RING_MAX_ELEM || (elem_align && (!cortex__is_pow2(elem_align) || elem_align > CORTEX_MAX_ALIGN)))
+        return 0;
+    uint64_t total = slots_offset_for(elem_align) + (uint64_t)capacity * elem_size;
+    if (total > (uint64_t)SIZE_MAX)
+        return 0;
+    return (size_t)total;
+}
+
+size_t cortex_ring_required_size(uint32_t capacity, size_t elem_size)
+{
+    return cortex_ring_required_size_aligned(capacity, elem_size, 0);
+}
+
+/* A private copy of line 0, checked against @len bytes of ring memory and the expected element. */
+static int validate_header(const cortex_ring_shared *live, uint64_t len, uint64_t elem_size, uint64_t elem_align,
+                           const char *what, cortex_ring_shared *out)
+{
+    if (len < CORTEX_RING_HEADER_SIZE)
+        return cortex__fail(EBADMSG, "%s: %llu bytes cannot hold a ring header (%u bytes)", what,
+                            (unsigned long long)len, CORTEX_RING_HEADER_SIZE);
+    cortex_ring_shared h;
+    memcpy(&h, live, 64); /* line 0 only: the rest is live state */
+    if (h.magic != CORTEX_RING_MAGIC)
+        return cortex__fail(EBADMSG, "%s holds no ring (magic 0x%016llx, expected 0x%016llx)", what,
+                            (unsigned long long)h.magic, (unsigned long long)CORTEX_RING_MAGIC);
+    if (h.version != CORTEX_RING_VERSION)
+        return cortex__fail(EPROTO, "%s: ring layout version %u, this build reads %u", what, h.version,
+                            CORTEX_RING_VERSION);
+    uint32_t check = cortex__fnv1a32(&h, offsetof(cortex_ring_shared, check));
+    if (check != h.check)
+        return cortex__fail(EBADMSG, "%s: ring header checksum 0x%08x does not match its contents (0x%08x)", what,
+                            h.check, check);
+    if (h.header_size != CORTEX_RING_HEADER_SIZE || h.flags != 0)
+        return cortex__fail(EBADMSG, "%s: ring header size %u / flags 0x%x, expected %u / 0", what, h.header_size,
+                            h.flags, CORTEX_RING_HEADER_SIZE);
+    int rc = check_geometry(h.capacity, h.elem_size, h.elem_align, what);
+    if (rc < 0)
+        return cortex__fail(EBADMSG, "%s: corrupt ring header: %s", what, cortex_last_error()->message);
+    if (h.slots_offset != slots_offset_for(h.elem_align))
+        return cortex__fail(EBADMSG, "%s: slots at offset %llu, expected %llu", what,
+                            (unsigned long long)h.slots_offset, (unsigned long long)slots_offset_for(h.elem_align));
+    uint64_t total = h.slots_offset + (uint64_t)h.capacity * h.elem_size;
+    if (h.total_size != total || total > len)
+        return cortex__fail(EBADMSG, "%s: ring of %u x %u bytes needs %llu bytes, header says %llu, memory has %llu",
+                            what, h.capacity, h.elem_size, (unsigned long long)total,
+                            (unsigned long long)h.total_size, (unsigned long long)len);
+    if ((elem_size && elem_size != h.elem_size) || (elem_align && elem_align != h.elem_align))
+        return cortex__fail(EPROTO, "%s holds a ring of %u-byte elements (align %u), expected %llu bytes (align %llu)",
+                            what, h.elem_size, h.elem_align, (unsigned long long)elem_size,
+                            (unsigned long long)elem_align);
+    *out = h;
+    return 0;
+}
+
+static void write_header(cortex_ring_shared *sh, uint32_t capacity, uint32_t elem_size, uint32_t elem_align)
+{
+    memset(sh, 0, sizeof *sh);
+    sh->magic = CORTEX_RING_MAGIC;
+    sh->version = CORTEX_RING_VERSION;
+    sh->header_size = CORTEX_RING_HEADER_SIZE;
+    sh->elem_size = elem_size;
+    sh->elem_align = elem_align;
+    sh->capacity = capacity;
+    sh->slots_offset = slots_offset_for(elem_align);
+    sh->total_size = sh->slots_offset + (uint64_t)capacity * elem_size;
+    sh->check = cortex__fnv1a32(sh, offsetof(cortex_ring_shared, check));
+}
+
+/* Fills the handle from a validated header copy; indices come from shared memory. */
+static void handle_fill(cortex_ring *r, void *mem, const cortex_ring_shared *h, cortex_role role,
+                        cortex_region *region)
+{
+    memset(r, 0, sizeof *r);
+    r->base = mem;
+    r->slots = (unsigned char *)mem + h->slots_offset;
+    r->mask = (uint64_t)h->capacity - 1;
+    r->elem_size = h->elem_size;
+    r->capacity = h->capacity;
+    r->role = (uint32_t)role;
+    r->region = region;
+    cortex_ring_shared *sh = mem;
+    uint64_t prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
+    uint64_t cons = cortex__ld64(&sh->cons, CX_ACQUIRE);
+    r->p.head = prod;
+    r->p.cons = cons;
+    r->c.tail = cons;
+    r->c.prod = prod;
+}
+
+/* Makes every fast path take the slow path (after close or corruption). */
+static void force_slow(cortex_ring *r)
+{
+    r->p.cons = r->p.head - r->capacity;
+    r->c.prod = r->c.tail;
+}
+
+/*
+ * Marks one side of the handle corrupt: every later call of that side returns
+ * -EBADMSG.  Only the calling side's fields are written (with a both-sides
+ * handle the other side may be running in another thread).
+ */
+static void poison_prod(cortex_ring *r)
+{
+    r->p.bad = 1;
+    r->p.cons = r->p.head - r->capacity;
+}
+
+static void poison_cons(cortex_ring *r)
+{
+    r->c.bad = 1;
+    r->c.prod = r->c.tail;
+}
+
+/* ---- roles --------------------------------------------------------------- */
+
+static bool side_alive(cortex_ring_shared *sh, int side, int32_t *pid_out)
+{
+    int32_t pid = (int32_t)cortex__ld32(&sh->side[side].pid, CX_ACQUIRE);
+    uint64_t start = cortex__ld64(&sh->side[side].start, CX_RELAXED);
+    if (pid_out)
+        *pid_out = pid;
+    if (pid == 0)
+        return false;
+    if (pid < 0) /* claim in progress: only the pid is known yet */
+        return pid != INT32_MIN && cortex__pid_alive(-pid, 0);
+    return cortex__pid_alive(pid, start);
+}
+
+static int claim_side(cortex_ring_shared *sh, int side, bool light, const char *what)
+{
+    const char *name = side == SIDE_PROD ? "producer" : "consumer";
+    int32_t self = (int32_t)cortex__self_pid();
+    if (cortex__ld32(&sh->side[side].closed, CX_ACQUIRE))
+        return cortex__fail(EPIPE, "%s: the ring's %s closed it; make a new ring", what, name);
+    for (int tries = 0; tries < 100; tries++) {
+        uint32_t cur = cortex__ld32(&sh->side[side].pid, CX_ACQUIRE);
+        if (cur != 0) {
+            int32_t holder;
+            if (side_alive(sh, side, &holder))
+                return cortex__fail(EBUSY, "%s: the %s role is held by live pid %d", what, name,
+                                    holder < 0 ? -holder : holder);
+            /* dead holder: take over (CAS from exactly what we judged dead) */
+        }
+        if (cortex__cas32(&sh->side[side].pid, &cur, (uint32_t)-self, CX_ACQ_REL, CX_ACQUIRE)) {
+            cortex__st64(&sh->side[side].start, cortex__self_start(), CX_RELAXED);
+            cortex__st32(&sh->side[side].light, light ? 1u : 0u, CX_RELAXED);
+            cortex__st32(&sh->side[side].pid, (uint32_t)self, CX_RELEASE);
+            return 0;
+        }
+        cortex__spin_hint();
+    }
+    return cortex__fail(EBUSY, "%s: the %s role keeps changing hands", what, name);
+}
+
+static void release_side(cortex_ring_shared *sh, int side)
+{
+    uint32_t self = (uint32_t)cortex__self_pid();
+    cortex__cas32(&sh->side[side].pid, &self, 0, CX_ACQ_REL, CX_RELAXED);
+}
+
+/* ---- waking -------------------------------------------------------------- */
+
+/* The waker's half of (2): called after a publish or a close. */
+static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *futex)
+{
+#if !defined(CORTEX_SEED_RING_NO_WAIT_FENCE)
+    if (!r->light)
+        cortex__fence(CX_SEQ_CST); /* store->load: our publish before our read of the flag */
+#if !defined(CORTEX_MODEL)
+    else /* the sleeper's membarrier supplies the CPU fence; the compiler must not reorder either */
+        __asm__ __volatile__("" ::: "memory");
+#endif
+#else
+    CORTEX_UNUSED(r);
+#endif
+    if (cortex__ld32(waiting, CX_RELAXED) && cortex__xchg32(waiting, 0, CX_ACQ_REL)) {
+        cortex__fadd32(futex, 1, CX_RELEASE);
+        cortex__futex_wake(futex, 1);
+    }
+}
+
+/* Called by the inline paths once they saw the flag set (they did the fence). */
+void cortex_ring__wake_cons(cortex_ring *r)
+{
+    cortex_ring_shared *sh = SH(r);
+    if (cortex__xchg32(&sh->cons_waiting, 0, CX_ACQ_REL)) {
+        cortex__fadd32(&sh->cons_futex, 1, CX_RELEASE);
+        cortex__futex_wake(&sh->cons_futex, 1);
+    }
+}
+
+void cortex_ring__wake_prod(cortex_ring *r)
+{
+    cortex_ring_shared *sh = SH(r);
+    if (cortex__xchg32(&sh->prod_waiting, 0, CX_ACQ_REL)) {
+        cortex__fadd32(&sh->prod_futex, 1, CX_RELEASE);
+        cortex__futex_wake(&sh->prod_futex, 1);
+    }
+}
+
+static inline void publish_prod(cortex_ring *r, uint64_t h)
+{
+    r->p.head = h;
+    cortex__st64(&SH(r)->prod, h, PUBLISH_ORDER);
+    wake_if_waiting(r, &SH(r)->cons_waiting, &SH(r)->cons_futex);
+}
+
+static inline void publish_cons(cortex_ring *r, uint64_t t)
+{
+    r->c.tail = t;
+    cortex__st64(&SH(r)->cons, t, CX_RELEASE);
+    wake_if_waiting(r, &SH(r)->prod_waiting, &SH(r)->prod_futex);
+}
+
+/* ---- refreshing the other side's index (the untrusted read) ------------- */
+
+/*
+ * Consumer: reloads prod.  Returns the number of readable slots (>= 0) or
+ * -EBADMSG.  prod must stay in [cached, tail + capacity] (never backwards,
+ * never more than capacity ahead).
+ */
+static int64_t cons_refresh(cortex_ring *r)
+{
+    uint64_t t = r->c.tail;
+    uint64_t p = cortex__ld64(&SH(r)->prod, CX_ACQUIRE);
+    if (p - t > r->capacity || p - r->c.prod > p - t) {
+        unsigned long long last = r->c.prod;
+        poison_cons(r);
+        return cortex__fail(EBADMSG,
+                            "ring: producer index %llu is impossible for consumer index %llu (last seen %llu, "
+                            "capacity %u): corrupt or hostile peer",
+                            (unsigned long long)p, (unsigned long long)t, last, r->capacity);
+    }
+    r->c.prod = p;
+    return (int64_t)(p - t);
+}
+
+/* Producer: reloads cons.  Returns the number of free slots or -EBADMSG. */
+static int64_t prod_refresh(cortex_ring *r)
+{
+    uint64_t h = r->p.head;
+    uint64_t c = cortex__ld64(&SH(r)->cons, CX_ACQUIRE);
+    if (h - c > r->capacity || c - r->p.cons > h - r->p.cons) {
+        unsigned long long last = r->p.cons;
+        poison_prod(r);
+        return cortex__fail(EBADMSG,
+                            "ring: consumer index %llu is impossible for producer index %llu (last seen %llu, "
+                            "capacity %u): corrupt or hostile peer",
+                            (unsigned long long)c, (unsigned long long)h, last, r->capacity);
+    }
+    r->p.cons = c;
+    return (int64_t)(r->capacity - (h - c));
+}
+
+/* Is the peer side gone (closed, or its holder died)?  Liveness only when @check_pid. */
+static bool peer_gone(cortex_ring *r, int peer, bool check_pid)
+{
+    cortex_ring_shared *sh = SH(r);
+    if (cortex__ld32(&sh->side[peer].closed, CX_ACQUIRE))
+        return true;
+    if (r->role == CORTEX_BOTH_SIDES)
+        return false;
+    int32_t pid = (int32_t)cortex__ld32(&sh->side[peer].pid, CX_ACQUIRE);
+    if (pid == 0)
+        return false; /* not attached yet (or released): wait for one */
+    if (pid == r->dead_pid)
+        return true; /* seen dead before, nobody took over since */
+    if (!check_pid || side_alive(sh, peer, NULL))
+        return false;
+    r->dead_pid = pid;
+    return true;
+}
+
+/* Rate-limited liveness check for the non-blocking calls. */
+static bool peer_gone_polled(cortex_ring *r, int peer, uint32_t *polls, int64_t *next_check)
+{
+    bool check = false;
+    if (r->role != CORTEX_BOTH_SIDES && ++*polls >= 256) {
+        *polls = 0;
+        int64_t now = cortex__now_ns();
+        if (now >= *next_check) {
+            *next_check = now + RING_LIVENESS_NS;
+            check = true;
+        }
+    }
+    return peer_gone(r, peer, check);
+}
+
+static int not_open(const cortex_ring *r, bool prod, const char *op)
+{
+    if (!r)
+        return cortex__fail(EINVAL, "%s: NULL ring", op);
+    if (prod ? r->p.bad : r->c.bad)
+        return cortex__fail(EBADMSG, "%s: this ring handle saw corrupt shared state earlier", op);
+    return cortex__fail(EINVAL, "%s: the handle is closed or not open for this side", op);
+}
+
+/*
+ * Producer slow path: free slots now (> 0), or -EAGAIN / -EPIPE / -EBADMSG.
+ * Checks the consumer only when the ring is full.
+ */
+static int64_t prod_space(cortex_ring *r, const char *op)
+{
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, op);
+    uint64_t avail = r->capacity - (r->p.head - r->p.cons);
+    if (avail > 0 && !cortex__ld32(&SH(r)->side[SIDE_CONS].closed, CX_RELAXED))
+        return (int64_t)avail;
+    int64_t n = prod_refresh(r);
+    if (n < 0)
+        return n;
+    if (peer_gone(r, SIDE_CONS, false))
+        return cortex__fail(EPIPE, "%s: the consumer closed the ring", op);
+    if (n > 0)
+        return n;
+    if (peer_gone_polled(r, SIDE_CONS, &r->p.polls, &r->p.next_check))
+        return cortex__fail(EPIPE, "%s: the consumer died", op);
+    return -EAGAIN;
+}
+
+/* Consumer slow path: readable slots now (> 0), or -EAGAIN / -EPIPE / -EBADMSG. */
+static int64_t cons_avail(cortex_ring *r, const char *op)
+{
+    if (!r || r->c.bad || r->closed || !is_cons(r))
+        return not_open(r, false, op);
+    uint64_t avail = r->c.prod - r->c.tail;
+    if (avail > 0)
+        return (int64_t)avail;
+    int64_t n = cons_refresh(r);
+    if (n != 0)
+        return n;
+    if (peer_gone_polled(r, SIDE_PROD, &r->c.polls, &r->c.next_check)) {
+        /* Gone: anything it published before closing is still ours (closed was read with acquire). */
+        n = cons_refresh(r);
+        if (n != 0)
+            return n;
+        return cortex__fail(EPIPE, "%s: the producer closed the ring or died, and the ring is drained", op);
+    }
+    return -EAGAIN;
+}
+
+/* ---- copying ------------------------------------------------------------- */
+
+static void copy_in(cortex_ring *r, uint64_t h, const void *src, uint64_t n)
+{
+    uint64_t at = h & r->mask;
+    uint64_t first = r->capacity - at < n ? r->capacity - at : n;
+    cortex__plain_write(r->slots + at * r->elem_size, src, (size_t)(first * r->elem_size));
+    if (n > first)
+        cortex__plain_write(r->slots, (const unsigned char *)src + first * r->elem_size,
+                            (size_t)((n - first) * r->elem_size));
+}
+
+static void copy_out(cortex_ring *r, uint64_t t, void *dst, uint64_t n)
+{
+    uint64_t at = t & r->mask;
+    uint64_t first = r->capacity - at < n ? r->capacity - at : n;
+    cortex__plain_read(dst, r->slots + at * r->elem_size, (size_t)(first * r->elem_size));
+    if (n > first)
+        cortex__plain_read((unsigned char *)dst + first * r->elem_size, r->slots,
+                           (size_t)((n - first) * r->elem_size));
+}
+
+/* ---- operations ---------------------------------------------------------- */
+
+int cortex_ring_push_lib(cortex_ring *r, const void *elem)
+{
+    int64_t n = prod_space(r, "cortex_ring_push");
+    if (n < 0)
+        return (int)n;
+    if (!elem)
+        return cortex__fail(EINVAL, "cortex_ring_push: NULL element");
+    uint64_t h = r->p.head;
+    copy_in(r, h, elem, 1);
+    publish_prod(r, h + 1);
+    return 0;
+}
+
+int cortex_ring_pop_lib(cortex_ring *r, void *out)
+{
+    int64_t n = cons_avail(r, "cortex_ring_pop");
+    if (n < 0)
+        return (int)n;
+    if (!out)
+        return cortex__fail(EINVAL, "cortex_ring_pop: NULL output");
+    uint64_t t = r->c.tail;
+    copy_out(r, t, out, 1);
+    publish_cons(r, t + 1);
+    return 0;
+}
+
+ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (!elems)
+        return cortex__fail(EINVAL, "cortex_ring_push_n: NULL elements");
+    int64_t space = prod_space(r, "cortex_ring_push_n");
+    if (space < 0)
+        return (ssize_t)space;
+    if ((uint64_t)space < n && (space = prod_refresh(r)) < 0) /* maybe the consumer freed more */
+        return (ssize_t)space;
+    uint64_t k = n < (uint64_t)space ? n : (uint64_t)space;
+    uint64_t h = r->p.head;
+    copy_in(r, h, elems, k); /* at most two contiguous spans */
+    publish_prod(r, h + k);  /* one publication for the whole batch */
+    return (ssize_t)k;
+}
+
+ssize_t cortex_ring_pop_n_lib(cortex_ring *r, void *out, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (!out)
+        return cortex__fail(EINVAL, "cortex_ring_pop_n: NULL output");
+    int64_t avail = cons_avail(r, "cortex_ring_pop_n");
+    if (avail < 0)
+        return (ssize_t)avail;
+    if ((uint64_t)avail < n && (avail = cons_refresh(r)) < 0)
+        return (ssize_t)avail;
+    uint64_t k = n < (uint64_t)avail ? n : (uint64_t)avail;
+    uint64_t t = r->c.tail;
+    copy_out(r, t, out, k);
+    publish_cons(r, t + k);
+    return (ssize_t)k;
+}
+
+ssize_t cortex_ring_reserve(cortex_ring *r, size_t want, void **span)
+{
+    if (want == 0 || !span)
+        return cortex__fail(EINVAL, "cortex_ring_reserve: want is 0 or span is NULL");
+    int64_t n = prod_space(r, "cortex_ring_reserve");
+    if (n < 0)
+        return (ssize_t)n;
+    if ((uint64_t)n < want && (n = prod_refresh(r)) < 0) /* maybe the consumer freed more */
+        return (ssize_t)n;
+    uint64_t at = r->p.head & r->mask;
+    uint64_t k = (uint64_t)n;
+    if (k > r->capacity - at)
+        k = r->capacity - at; /* contiguous only */
+    if (k > want)
+        k = want;
+    r->p.reserved = k;
+    *span = r->slots + at * r->elem_size;
+    return (ssize_t)k;
+}
+
+int cortex_ring_commit(cortex_ring *r, size_t n)
+{
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, "cortex_ring_commit");
+    if (n > r->p.reserved)
+        return cortex__fail(EINVAL, "cortex_ring_commit: %zu slots committed, only %llu reserved", n,
+                            (unsigned long long)r->p.reserved);
+    r->p.reserved = 0;
+    if (n)
+        publish_prod(r, r->p.head + n);
+    return 0;
+}
+
+ssize_t cortex_ring_peek(cortex_ring *r, size_t want, const void **span)
+{
+    if (want == 0 || !span)
+        return cortex__fail(EINVAL, "cortex_ring_peek: want is 0 or span is NULL");
+    int64_t n = cons_avail(r, "cortex_ring_peek");
+    if (n < 0)
+        return (ssize_t)n;
+    if ((uint64_t)n < want && (n = cons_refresh(r)) < 0)
+        return (ssize_t)n;
+    uint64_t at = r->c.tail & r->mask;
+    uint64_t k = (uint64_t)n;
+    if (k > r->capacity - at)
+        k = r->capacity - at;
+    if (k > want)
+        k = want;
+    r->c.peeked = k;
+    *span = r->slots + at * r->elem_size;
+    return (ssize_t)k;
+}
+
+int cortex_ring_release(cortex_ring *r, size_t n)
+{
+    if (!r || r->c.bad || r->closed || !is_cons(r))
+        return not_open(r, false, "cortex_ring_release");
+    if (n > r->c.peeked)
+        return cortex__fail(EINVAL, "cortex_ring_release: %zu slots released, only %llu peeked", n,
+                            (unsigned long long)r->c.peeked);
+    r->c.peeked = 0;
+    if (n)
+        publish_cons(r, r->c.tail + n);
+    return 0;
+}
+
+size_t cortex_ring_len(const cortex_ring *r)
+{
+    if (!r || !r->base || r->closed)
+        return 0;
+    cortex_ring_shared *sh = SH(r);
+    /* Our own index from the handle when we have one (exact); the other side's from shared memory. */
+    uint64_t c = is_cons(r) ? r->c.tail : cortex__ld64(&sh->cons, CX_ACQUIRE);
+    uint64_t p = is_prod(r) ? r->p.head : cortex__ld64(&sh->prod, CX_ACQUIRE);
+    uint64_t n = p - c;
+    if (n > r->capacity) /* torn snapshot or corrupt: clamp */
+        n = (int64_t)n < 0 ? 0 : r->capacity;
+    return (size_t)n;
+}
+
+size_t cortex_ring_capacity(const cortex_ring *r) { return r ? r->capacity : 0; }
+
+bool cortex_ring_is_empty(const cortex_ring *r) { return cortex_ring_len(r) == 0; }
+
+struct cortex_region *cortex_ring_region(const cortex_ring *r) { return r ? r->region : NULL; }
+
+/* ---- waiting ------------------------------------------------------------- */
+
+/*
+ * The sleeper's half of (2).  @ready re-checks the condition after the
+ * announcement; returns true if the caller should retry instead of sleeping.
+ */
+static void sleep_once(cortex_ring *r, int peer, cortex__a32 *waiting, cortex__a32 *futex, int64_t nap,
+                       bool (*ready)(cortex_ring *))
+{
+    uint32_t seen = cortex__ld32(futex, CX_ACQUIRE);
+#if !defined(CORTEX_SEED_RING_NO_WAIT_FENCE)
+    cortex_ring_shared *sh = SH(r);
+    cortex__st32(waiting, 1, CX_SEQ_CST);  /* announce */
+    cortex__fence(CX_SEQ_CST);            /* store->load: announcement before the re-check */
+    bool peer_light = r->role == CORTEX_BOTH_SIDES ? r->light != 0
+                                                   : cortex__ld32(&sh->side[peer].light, CX_RELAXED) != 0;
+    /* The peer's waker has no fence of its own: make its threads execute one now (see (2)). */
+    if (peer_light && cortex__ring_membarrier() < 0 && nap > RING_SHORT_NAP_NS)
+        nap = RING_SHORT_NAP_NS;
+#else
+    cortex__st32(waiting, 1, CX_RELAXED);
+#endif
+    if (ready(r) || peer_gone(r, peer, false)) {
+        cortex__st32(waiting, 0, CX_RELAXED);
+        return;
+    }
+    cortex__futex_wait(futex, seen, nap);
+    cortex__st32(waiting, 0, CX_RELAXED);
+}
+
+static bool cons_ready(cortex_ring *r) { return cortex__ld64(&SH(r)->prod, CX_ACQUIRE) != r->c.tail; }
+
+static bool prod_ready(cortex_ring *r)
+{
+    return r->p.head - cortex__ld64(&SH(r)->cons, CX_ACQUIRE) < r->capacity;
+}
+
+static int64_t deadline_of(int64_t timeout_ns)
+{
+    if (timeout_ns < 0)
+        return INT64_MAX;
+    int64_t now = cortex__now_ns();
+    return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
+}
+
+/* Shared loop of push_wait/pop_wait: @try_op returns -EAGAIN to keep waiting. */
+static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *waiting, cortex__a32 *futex,
+                     int (*try_op)(cortex_ring *, void *), void *arg, bool (*ready)(cortex_ring *),
+                     const char *op)
+{
+    int rc = try_op(r, arg);
+    if (rc != -EAGAIN || timeout_ns == 0)
+        return rc == -EAGAIN ? cortex__fail(ETIMEDOUT, "%s: timed out (timeout 0)", op) : rc;
+    int64_t deadline = deadline_of(timeout_ns);
+    /* Spin first: an active peer answers within a cache round trip, no system call. */
+#if defined(CORTEX_MODEL)
+    int64_t spin_until = 0;
+#else
+    int64_t spin_until = cortex__now_ns() + RING_SPIN_NS;
+#endif
+    for (unsigned i = 1;; i++) {
+        cortex__spin_hint();
+        if ((rc = try_op(r, arg)) != -EAGAIN)
+            return rc;
+        if ((i & 31) == 0 && cortex__now_ns() >= spin_until)
+            break;
+#if defined(CORTEX_MODEL)
+        break;
+#endif
+    }
+    for (;;) {
+        int64_t now = cortex__now_ns();
+        if (now >= deadline)
+            return cortex__fail(ETIMEDOUT, "%s: timed out after %lld ns", op, (long long)timeout_ns);
+        int64_t nap = deadline - now < RING_NAP_NS ? deadline - now : RING_NAP_NS;
+        sleep_once(r, peer, waiting, futex, nap, ready);
+        if ((rc = try_op(r, arg)) != -EAGAIN)
+            return rc;
+        if (peer_gone(r, peer, true)) { /* a dead peer never wakes us: look after every nap */
+            if ((rc = try_op(r, arg)) != -EAGAIN)
+                return rc;
+            return cortex__fail(EPIPE, "%s: the %s closed the ring or died", op,
+                                peer == SIDE_PROD ? "producer" : "consumer");
+        }
+    }
+}
+
+static int try_push(cortex_ring *r, void *elem) { return cortex_ring_push_lib(r, elem); }
+static int try_pop(cortex_ring *r, void *out) { return cortex_ring_pop_lib(r, out); }
+
+int cortex_ring_push_wait(cortex_ring *r, const void *elem, int64_t timeout_ns)
+{
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, "cortex_ring_push_wait");
+    return wait_loop(r, timeout_ns, SIDE_CONS, &SH(r)->prod_waiting, &SH(r)->prod_futex, try_push, (void *)elem,
+                     prod_ready, "cortex_ring_push_wait");
+}
+
+int cortex_ring_pop_wait(cortex_ring *r, void *out, int64_t timeout_ns)
+{
+    if (!r || r->c.bad || r->closed || !is_cons(r))
+        return not_open(r, false, "cortex_ring_pop_wait");
+    return wait_loop(r, timeout_ns, SIDE_PROD, &SH(r)->cons_waiting, &SH(r)->cons_futex, try_pop, out, cons_ready,
+                     "cortex_ring_pop_wait");
+}
+
+/* ---- setting up ---------------------------------------------------------- */
+
+static int check_role(cortex_role role, bool both_ok, const char *what)
+{
+    if (role == CORTEX_PRODUCER || role == CORTEX_CONSUMER || (both_ok && role == CORTEX_BOTH_SIDES))
+        return 0;
+    return cortex__fail(EINVAL, "%s: role %d is not CORTEX_PRODUCER or CORTEX_CONSUMER", what, (int)role);
+}
+
+/* Validates the live indices of a ring just mapped. */
+static int check_indices(cortex_ring_shared *sh, uint32_t capacity, const char *what)
+{
+    uint64_t prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
+    uint64_t cons = cortex__ld64(&sh->cons, CX_ACQUIRE);
+    if (prod - cons > capacity)
+        return cortex__fail(EBADMSG, "%s: producer index %llu and consumer index %llu cannot be (capacity %u)",
+                            what, (unsigned long long)prod, (unsigned long long)cons, capacity);
+    return 0;
+}
+
+/* Claims the role(s) and records the fence mode. */
+static int take_role(cortex_ring *r, cortex_role role, const char *what)
+{
+    cortex_ring_shared *sh = SH(r);
+    bool light = cortex__ring_membarrier_register();
+    int rc;
+    if (role == CORTEX_BOTH_SIDES) {
+        cortex__st32(&sh->side[SIDE_PROD].light, light, CX_RELAXED);
+        cortex__st32(&sh->side[SIDE_CONS].light, light, CX_RELAXED);
+    } else if ((rc = claim_side(sh, role == CORTEX_PRODUCER ? SIDE_PROD : SIDE_CONS, light, what)) < 0) {
+        return rc;
+    }
+    r->light = light;
+    /* Re-read the indices now that we hold the role (a dead predecessor may have moved them). */
+    uint64_t prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
+    uint64_t cons = cortex__ld64(&sh->cons, CX_ACQUIRE);
+    if (prod - cons > r->capacity) {
+        if (role != CORTEX_BOTH_SIDES)
+            release_side(sh, role == CORTEX_PRODUCER ? SIDE_PROD : SIDE_CONS);
+        return cortex__fail(EBADMSG, "%s: producer index %llu and consumer index %llu cannot be (capacity %u)",
+                            what, (unsigned long long)prod, (unsigned long long)cons, r->capacity);
+    }
+    r->p.head = r->c.prod = prod;
+    r->p.cons = r->c.tail = cons;
+    /* The side this handle does not play always takes the slow path (which refuses it). */
+    if (!is_prod(r))
+        r->p.cons = r->p.head - r->capacity;
+    if (!is_cons(r))
+        r->c.prod = r->c.tail;
+    return 0;
+}
+
+int cortex_ring_init(cortex_ring *r, void *mem, size_t len, uint32_t capacity, size_t elem_size, size_t elem_align)
+{
+    int rc;
+    if (!r || !mem)
+        return cortex__fail(EINVAL, "cortex_ring_init: NULL %s", r ? "memory" : "ring");
+    if ((rc = check_geometry(capacity, elem_size, elem_align, "cortex_ring_init")) < 0)
+        return rc;
+    size_t need = cortex_ring_required_size_aligned(capacity, elem_size, elem_align);
+    if (len < need)
+        return cortex__fail(EINVAL, "cortex_ring_init: %zu bytes given, a ring of %u x %zu bytes needs %zu", len,
+                            capacity, elem_size, need);
+    uint64_t a = elem_align > CORTEX_CACHELINE ? elem_align : CORTEX_CACHELINE;
+    if ((uintptr_t)mem & (a - 1))
+        return cortex__fail(EINVAL, "cortex_ring_init: memory at %p is not %llu-byte aligned", mem,
+                            (unsigned long long)a);
+    cortex_ring_shared *sh = mem;
+    write_header(sh, capacity, (uint32_t)elem_size, (uint32_t)elem_align);
+    handle_fill(r, mem, sh, CORTEX_BOTH_SIDES, NULL);
+    return take_role(r, CORTEX_BOTH_SIDES, "cortex_ring_init");
+}
+
+static int attach_common(cortex_ring *r, void *mem, uint64_t len, size_t elem_size, size_t elem_align,
+                         cortex_role role, cortex_region *region, const char *what)
+{
+    cortex_ring_shared h;
+    int rc;
+    if ((rc = validate_header(mem, len, elem_size, elem_align, what, &h)) < 0)
+        return rc;
+    if ((uintptr_t)mem & 63u)
+        return cortex__fail(EINVAL, "%s: ring memory at %p is not 64-byte aligned", what, mem);
+    if ((rc = check_indices(mem, h.capacity, what)) < 0)
+        return rc;
+    handle_fill(r, mem, &h, role, region);
+    if ((rc = take_role(r, role, what)) < 0) {
+        memset(r, 0, sizeof *r);
+        return rc;
+    }
+    return 0;
+}
+
+int cortex_ring_attach_mem(cortex_ring *r, void *mem, size_t len, size_t elem_size, size_t elem_align,
+                           cortex_role role)
+{
+    int rc;
+    if (!r || !mem)
+        return cortex__fail(EINVAL, "cortex_ring_attach_mem: NULL %s", r ? "memory" : "ring");
+    if ((rc = check_role(role, true, "cortex_ring_attach_mem")) < 0)
+        return rc;
+    return attach_common(r, mem, len, elem_size, elem_align, role, NULL, "ring memory");
+}
+
+struct ring_init_ctx {
+    uint32_t capacity, elem_size, elem_align;
+};
+
+static int ring_region_init(cortex_region *region, void *payload, void *ctx)
+{
+    CORTEX_UNUSED(region);
+    struct ring_init_ctx *c = ctx;
+    write_header(payload, c->capacity, c->elem_size, c->elem_align);
+    return 0;
+}
+
+static const char *tag_of(const char *type_name, const cortex_opts *opts)
+{
+    return opts && opts->type_tag ? opts->type_tag : type_name;
+}
+
+static int attach_region(cortex_ring *r, cortex_region *region, size_t elem_size, size_t elem_align,
+                         cortex_role role)
+{
+    char what[300];
+    char kd[256];
+    snprintf(what, sizeof what, "ring %s", cortex_key_describe(cortex_region_key(region), kd, sizeof kd));
+    int rc = attach_common(r, cortex_region_payload(region), cortex_region_payload_size(region), elem_size,
+                           elem_align, role, region, what);
+    if (rc < 0) {
+        cortex_error saved = *cortex_last_error();
+        cortex_region_close(region);
+        *cortex__error_slot() = saved;
+    }
+    return rc;
+}
+
+int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_size, size_t elem_align,
+                       const char *type_name, cortex_role role, const cortex_opts *opts)
+{
+    int rc;
+    if (!r)
+        return cortex__fail(EINVAL, "cortex_ring_create: NULL ring");
+    if ((rc = check_role(role, false, "cortex_ring_create")) < 0)
+        return rc;
+    if ((rc = check_geometry(capacity, elem_size, elem_align, "cortex_ring_create")) < 0)
+        return rc;
+    size_t need = cortex_ring_required_size_aligned(capacity, elem_size, elem_align);
+    uint32_t align = elem_align > CORTEX_CACHELINE ? (uint32_t)elem_align : CORTEX_CACHELINE;
+    cortex_layout layout = {.kind = CORTEX_KIND_RING,
+                            .payload_size = need,
+                            .payload_align = align,
+                            .elem_size = (uint32_t)elem_size,
+                            .elem_align = (uint32_t)elem_align,
+                            .type_name = tag_of(type_name, opts)};
+    struct ring_init_ctx ctx = {capacity, (uint32_t)elem_size, (uint32_t)elem_align};
+    cortex_region *region = NULL;
+    if ((rc = cortex_region_create(&region, key, &layout, opts, ring_region_init, &ctx)) < 0)
+        return rc;
+    /* Created, or (open-or-create) found: either way validate and claim like an attach. */
+    return attach_region(r, region, elem_size, elem_align, role);
+}
+
+int cortex_ring_attach(cortex_ring *r, cortex_key key, size_t elem_size, size_t elem_align, const char *type_name,
+                       cortex_role role, const cortex_opts *opts)
+{
+    int rc;
+    if (!r)
+        return cortex__fail(EINVAL, "cortex_ring_attach: NULL ring");
+    if ((rc = check_role(role, false, "cortex_ring_attach")) < 0)
+        return rc;
+    cortex_layout expect = {.kind = CORTEX_KIND_RING,
+                            .elem_size = (uint32_t)elem_size,
+                            .elem_align = (uint32_t)elem_align,
+                            .type_name = tag_of(type_name, opts)};
+    cortex_region *region = NULL;
+    if ((rc = cortex_region_attach(&region, key, &expect, opts)) < 0)
+        return rc;
+    return attach_region(r, region, elem_size, elem_align, role);
+}
+
+int cortex_ring_close(cortex_ring *r)
+{
+    if (!r || !r->base || r->closed)
+        return 0;
+    cortex_ring_shared *sh = SH(r);
+    if (is_prod(r))
+        cortex__st32(&sh->side[SIDE_PROD].closed, 1, CX_SEQ_CST);
+    if (is_cons(r))
+        cortex__st32(&sh->side[SIDE_CONS].closed, 1, CX_SEQ_CST);
+    /* Wake a peer asleep in *_wait: it re-checks closed after its fence (see (3)). */
+    r->light = 0; /* the close path always uses the full fence */
+    wake_if_waiting(r, &sh->cons_waiting, &sh->cons_futex);
+    wake_if_waiting(r, &sh->prod_waiting, &sh->prod_futex);
+    if (r->role == CORTEX_PRODUCER)
+        release_side(sh, SIDE_PROD);
+    else if (r->role == CORTEX_CONSUMER)
+        release_side(sh, SIDE_CONS);
+    cortex_region *region = r->region;
+    r->closed = 1;
+    r->role = 0;
+    force_slow(r);
+    r->region = NULL;
+    return region ? cortex_region_close(region) : 0;
+}
+
+int cortex__ring_set_indices(cortex_ring *r, uint64_t start)
+{
+    cortex_ring_shared *sh = SH(r);
+    if (cortex__ld64(&sh->prod, CX_ACQUIRE) != cortex__ld64(&sh->cons, CX_ACQUIRE))
+        return cortex__fail(EBUSY, "cortex__ring_set_indices: the ring is not empty");
+    cortex__st64(&sh->cons, start, CX_RELEASE);
+    cortex__st64(&sh->prod, start, CX_RELEASE);
+    r->p.head = r->p.cons = r->c.tail = r->c.prod = start;
+    return 0;
+}
+
+/* ---- inspection ---------------------------------------------------------- */
+
+int cortex_ring_inspect_mem(const void *mem, size_t len, cortex_ring_info *out)
+{
+    if (!mem || !out)
+        return cortex__fail(EINVAL, "cortex_ring_inspect: NULL %s", mem ? "output" : "memory");
+    memset(out, 0, sizeof *out);
+    cortex_ring_shared h;
+    int rc = validate_header(mem, len, 0, 0, "ring", &h);
+    if (rc < 0)
+        return rc;
+    cortex_ring_shared *sh = (cortex_ring_shared *)(uintptr_t)mem;
+    out->version = h.version;
+    out->capacity = h.capacity;
+    out->elem_size = h.elem_size;
+    out->elem_align = h.elem_align;
+    out->slots_offset = h.slots_offset;
+    out->prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
+    out->cons = cortex__ld64(&sh->cons, CX_ACQUIRE);
+    out->indices_ok = out->prod - out->cons <= h.capacity;
+    out->fill = out->indices_ok ? out->prod - out->cons : 0;
+    int32_t pid;
+    out->prod_alive = side_alive(sh, SIDE_PROD, &pid);
+    out->prod_pid = pid < 0 && pid != INT32_MIN ? -pid : pid;
+    out->cons_alive = side_alive(sh, SIDE_CONS, &pid);
+    out->cons_pid = pid < 0 && pid != INT32_MIN ? -pid : pid;
+    out->prod_closed = cortex__ld32(&sh->side[SIDE_PROD].closed, CX_ACQUIRE) != 0;
+    out->cons_closed = cortex__ld32(&sh->side[SIDE_CONS].closed, CX_ACQUIRE) != 0;
+    out->prod_waiting = cortex__ld32(&sh->prod_waiting, CX_RELAXED) != 0;
+    out->cons_waiting = cortex__ld32(&sh->cons_waiting, CX_RELAXED) != 0;
+    if (!out->indices_ok)
+        return cortex__fail(EBADMSG, "ring: producer index %llu and consumer index %llu cannot be (capacity %u)",
+                            (unsigned long long)out->prod, (unsigned long long)out->cons, h.capacity);
+    return 0;
+}
+
+int cortex_ring_inspect(const struct cortex_region *region, cortex_ring_info *out)
+{
+    if (!region || !out)
+        return cortex__fail(EINVAL, "cortex_ring_inspect: NULL %s", region ? "output" : "region");
+    const cortex_seg_header *hdr = cortex_region_header(region);
+    uint32_t kind = hdr ? hdr->kind : 0;
+    if (kind != CORTEX_KIND_RING) {
+        memset(out, 0, sizeof *out);
+        return cortex__fail(EPROTO, "cortex_ring_inspect: the segment holds a %s, not a ring",
+                            cortex_kind_name(kind));
+    }
+    return cortex_ring_inspect_mem(cortex_region_payload(region), cortex_region_payload_size(region), out);
+}

@@ -1,0 +1,75 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/ring/ring_layout.h: the ring's shared layout (internal) and the
+ * internal hooks tests use.  The public header documents the same offsets.
+ */
+#ifndef CORTEX_RING_LAYOUT_H
+#define CORTEX_RING_LAYOUT_H
+
+#include "internal.h"
+#include "atomic.h"
+
+#include <neocortex/ring.h>
+
+/* One per side, in the control line. */
+typedef struct cortex_ring_side {
+    cortex__a32 pid;    /* holder's pid; 0 none; -pid while it writes its start time */
+    cortex__a32 closed; /* 1: this side closed the ring (sticky) */
+    cortex__a64 start;  /* holder's start time (pid reuse check) */
+    cortex__a32 light;  /* 1: holder's wake checks rely on its sleeping peer's membarrier */
+    uint32_t pad;
+} cortex_ring_side;
+
+typedef struct cortex_ring_shared {
+    /* line 0: written once by init, then immutable and validated by every attach */
+    uint64_t magic;        /* CORTEX_RING_MAGIC */
+    uint32_t version;      /* CORTEX_RING_VERSION */
+    uint32_t header_size;  /* CORTEX_RING_HEADER_SIZE */
+    uint32_t elem_size;
+    uint32_t elem_align;
+    uint32_t capacity;     /* power of two */
+    uint32_t flags;        /* 0 */
+    uint64_t slots_offset; /* from the ring's first byte; >= header_size, aligned */
+    uint64_t total_size;   /* slots_offset + capacity * elem_size */
+    uint32_t check;        /* FNV-1a 32 of bytes [0, 48) */
+    uint8_t pad0[12];
+    /* line 1: the producer's index (producer writes, consumer reads) */
+    cortex__a64 prod;
+    uint8_t pad1[56];
+    /* line 2: the consumer's index */
+    cortex__a64 cons;
+    uint8_t pad2[56];
+    /* line 3: roles */
+    cortex_ring_side side[2]; /* [0] producer, [1] consumer */
+    uint8_t pad3[16];
+    /* line 4: the consumer's sleep: it announces in cons_waiting, sleeps on cons_futex */
+    cortex__a32 cons_waiting;
+    cortex__a32 cons_futex;
+    uint8_t pad4[56];
+    /* line 5: the producer's sleep */
+    cortex__a32 prod_waiting;
+    cortex__a32 prod_futex;
+    uint8_t pad5[56];
+} cortex_ring_shared;
+
+_Static_assert(sizeof(cortex_ring_shared) == CORTEX_RING_HEADER_SIZE, "ring header is 6 cache lines");
+_Static_assert(offsetof(cortex_ring_shared, check) == 48, "check covers bytes [0, 48)");
+_Static_assert(offsetof(cortex_ring_shared, prod) == CORTEX_RING_OFF_PROD, "producer index offset (ABI)");
+_Static_assert(offsetof(cortex_ring_shared, cons) == CORTEX_RING_OFF_CONS, "consumer index offset (ABI)");
+_Static_assert(offsetof(cortex_ring_shared, side) == 192, "roles line offset (ABI)");
+_Static_assert(sizeof(cortex_ring_side) == 24, "role record is 24 bytes");
+_Static_assert(offsetof(cortex_ring_shared, side[1].closed) == CORTEX_RING_OFF_CONS_CLOSED, "consumer closed (ABI)");
+_Static_assert(offsetof(cortex_ring_shared, cons_waiting) == CORTEX_RING_OFF_CONS_WAITING, "consumer sleeper (ABI)");
+_Static_assert(offsetof(cortex_ring_shared, prod_waiting) == CORTEX_RING_OFF_PROD_WAITING, "producer sleeper (ABI)");
+
+/*
+ * Tests only: moves both indices of an EMPTY ring to @p start (e.g. near
+ * 2^64 to cross the wrap), in the shared ring and in @p r.  -EBUSY if not empty.
+ */
+int cortex__ring_set_indices(cortex_ring *r, uint64_t start);
+
+/* lib/ring/membarrier.c: asymmetric fence (Linux membarrier), see ring.c. */
+bool cortex__ring_membarrier_register(void);
+int cortex__ring_membarrier(void);
+
+#endif
