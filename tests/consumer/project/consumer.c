@@ -8,6 +8,7 @@
 #define _GNU_SOURCE
 #include <neocortex.h>
 
+#include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -152,6 +153,79 @@ static int ring_roundtrip(void)
 }
 #endif
 
+#if __has_include(<neocortex/declare_slab.h>) && __has_include(<neocortex/declare_ring.h>)
+typedef struct msg {
+    uint64_t seq;
+    char text[48];
+} msg;
+SLAB_DECLARE(msg_slab, msg);
+SPSC_RING_DECLARE(handle_ring, cortex_handle);
+
+/*
+ * Zero-copy messages: the parent allocates slab slots, writes messages in
+ * place and passes their handles over a ring; the child reads them in place
+ * and frees the slots.
+ */
+static int slab_roundtrip(void)
+{
+    enum { N = 2000 };
+    char sname[64], qname[64];
+    snprintf(sname, sizeof sname, "/nc-consumer-slab-%d", (int)getpid());
+    snprintf(qname, sizeof qname, "/nc-consumer-hq-%d", (int)getpid());
+    msg_slab s;
+    handle_ring q;
+    int rc = msg_slab_create(&s, CORTEX_KEY_NAME(sname), 16, NULL);
+    if (rc < 0)
+        return fail("msg_slab_create", rc);
+    if ((rc = handle_ring_create(&q, CORTEX_KEY_NAME(qname), 16, CORTEX_PRODUCER, NULL)) < 0) {
+        msg_slab_close(&s);
+        return fail("handle_ring_create", rc);
+    }
+    pid_t pid = fork();
+    if (pid == 0) {
+        msg_slab mine;
+        handle_ring in;
+        if (msg_slab_attach(&mine, CORTEX_KEY_NAME(sname), NULL) < 0 ||
+            handle_ring_attach(&in, CORTEX_KEY_NAME(qname), CORTEX_CONSUMER, NULL) < 0)
+            _exit(2);
+        for (uint64_t want = 1; want <= N; want++) {
+            cortex_handle h;
+            if (handle_ring_pop_wait(&in, &h, INT64_C(5000000000)) < 0 || msg_slab_receive(&mine, h) < 0)
+                _exit(3);
+            const msg *m = msg_slab_get(&mine, h);
+            if (!m || m->seq != want || strcmp(m->text, "zero-copy") != 0)
+                _exit(4);
+            if (msg_slab_free(&mine, h) < 0)
+                _exit(5);
+        }
+        _exit(handle_ring_close(&in) == 0 && msg_slab_close(&mine) == 0 ? 0 : 6);
+    }
+    for (uint64_t seq = 1; seq <= N && rc == 0; seq++) {
+        cortex_handle h;
+        while ((rc = msg_slab_alloc(&s, &h)) == -ENOSPC)
+            usleep(50); /* every slot is in flight: the child frees them */
+        if (rc < 0)
+            break;
+        msg *m = msg_slab_get(&s, h);
+        m->seq = seq;
+        strcpy(m->text, "zero-copy");
+        if ((rc = msg_slab_send(&s, h)) == 0)
+            rc = handle_ring_push_wait(&q, h, INT64_C(5000000000));
+    }
+    int bad = child_ok(pid, "slab");
+    int crc = handle_ring_close(&q);
+    int src = msg_slab_close(&s);
+    if (rc < 0)
+        return fail("slab producer", rc);
+    if (bad)
+        return 1;
+    if (crc < 0 || src < 0)
+        return fail("close", crc < 0 ? crc : src);
+    printf("slab + ring: ok\n");
+    return 0;
+}
+#endif
+
 int main(void)
 {
     printf("neocortex %s\n", CORTEX_VERSION_STRING);
@@ -163,6 +237,10 @@ int main(void)
 #endif
 #if __has_include(<neocortex/declare_ring.h>)
     if (ring_roundtrip() != 0)
+        return 1;
+#endif
+#if __has_include(<neocortex/declare_slab.h>) && __has_include(<neocortex/declare_ring.h>)
+    if (slab_roundtrip() != 0)
         return 1;
 #endif
     printf("consumer: all ok\n");
