@@ -1,0 +1,214 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * bench/slab zero-copy: messages/s between two processes for 64 B, 4 KiB
+ * and 64 KiB messages, four ways in the same run:
+ *
+ *   zero-copy   the producer allocates a pool slot, writes the message in
+ *               place, sends it and pushes its 8-byte handle through an
+ *               SPSC ring; the consumer pops, receives, reads in place, frees
+ *   ring copy   the same bytes copied into a ring of message-sized elements
+ *               and copied out again (cortex_ring_push_wait / pop_wait)
+ *   pipe        write() / read() of the whole message
+ *   socketpair  the same over a Unix stream socketpair
+ *
+ * In every variant the producer writes all S bytes of each message (its
+ * first 8 bytes are a sequence number) and the consumer checks the
+ * sequence number and the message's last byte: a lost, repeated or torn
+ * message fails the run.  Variants are interleaved rep by rep; min /
+ * median / max messages/s and the ratio of the medians to zero-copy.
+ *
+ *   build-rel/bench/slab/bench-zerocopy [reps]
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <neocortex.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void fill(unsigned char *p, size_t size, uint64_t seq)
+{
+    memset(p, (int)(seq & 0xff), size);
+    memcpy(p, &seq, sizeof seq);
+}
+
+static int check(const unsigned char *p, size_t size, uint64_t seq)
+{
+    uint64_t got;
+    memcpy(&got, p, sizeof got);
+    return got == seq && p[size - 1] == (unsigned char)(seq & 0xff);
+}
+
+enum { V_ZC, V_RING, V_PIPE, V_SOCK, NV };
+static const char *vname[NV] = {"zero-copy (pool + ring of handles)", "ring copy (message-sized elements)", "pipe",
+                                "socketpair"};
+
+static int rw_full(int fd, void *buf, size_t n, int writing)
+{
+    unsigned char *p = buf;
+    while (n > 0) {
+        ssize_t k = writing ? write(fd, p, n) : read(fd, p, n);
+        if (k <= 0) {
+            if (k < 0 && errno == EINTR)
+                continue;
+            return -1;
+        }
+        p += k;
+        n -= (size_t)k;
+    }
+    return 0;
+}
+
+/* Runs one rep of variant v: count messages of size bytes; returns messages/s, or -1. */
+static double run(int v, size_t size, long count)
+{
+    uint32_t cap = size >= 65536 ? 32 : size >= 4096 ? 256 : 1024;
+    size_t ring_elem = v == V_ZC ? sizeof(cortex_handle) : size;
+    size_t ring_len = cortex_ring_required_size(cap, ring_elem);
+    cortex_pool_class cls = {(uint32_t)size, cap * 2};
+    size_t pool_len = v == V_ZC ? cortex_pool_required_size(&cls, 1) : 0;
+    size_t len = ring_len + pool_len + 64;
+    unsigned char *mem = NULL;
+    int fds[2] = {-1, -1};
+    cortex_pool *pool = NULL;
+    cortex_ring init, prod;
+    if (v == V_ZC || v == V_RING) {
+        mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+        if (mem == MAP_FAILED)
+            return -1;
+        if (cortex_ring_init(&init, mem, ring_len, cap, ring_elem, 8) < 0 ||
+            cortex_ring_attach_mem(&prod, mem, ring_len, ring_elem, 8, CORTEX_PRODUCER) < 0)
+            return -1;
+        if (v == V_ZC && cortex_pool_init(&pool, mem + ((ring_len + 63) & ~(size_t)63), pool_len, &cls, 1) < 0)
+            return -1;
+    } else if (v == V_PIPE) {
+        if (pipe(fds) != 0)
+            return -1;
+    } else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        return -1;
+    }
+    unsigned char *buf = malloc(size);
+    int64_t t0 = now_ns();
+    pid_t pid = fork();
+    if (pid == 0) { /* consumer */
+        int bad = 0;
+        cortex_ring cons;
+        if ((v == V_ZC || v == V_RING) && cortex_ring_attach_mem(&cons, mem, ring_len, ring_elem, 8, CORTEX_CONSUMER) < 0)
+            _exit(3);
+        if (v == V_PIPE || v == V_SOCK)
+            close(fds[1]);
+        for (long i = 1; i <= count && !bad; i++) {
+            if (v == V_ZC) {
+                cortex_handle h;
+                if (cortex_ring_pop_wait(&cons, &h, 10000000000) < 0 || cortex_pool_receive(pool, h) < 0)
+                    _exit(4);
+                const unsigned char *p = cortex_pool_get(pool, h, NULL);
+                bad = !p || !check(p, size, (uint64_t)i) || cortex_pool_free(pool, h) < 0;
+            } else if (v == V_RING) {
+                if (cortex_ring_pop_wait(&cons, buf, 10000000000) < 0)
+                    _exit(4);
+                bad = !check(buf, size, (uint64_t)i);
+            } else {
+                if (rw_full(fds[0], buf, size, 0) < 0)
+                    _exit(4);
+                bad = !check(buf, size, (uint64_t)i);
+            }
+        }
+        _exit(bad ? 5 : 0);
+    }
+    if (v == V_PIPE || v == V_SOCK)
+        close(fds[0]);
+    int bad = 0;
+    for (long i = 1; i <= count && !bad; i++) {
+        if (v == V_ZC) {
+            cortex_handle h;
+            int rc;
+            while ((rc = cortex_pool_alloc(pool, size, &h)) == -ENOSPC)
+                ; /* every slot is in flight: the consumer frees them */
+            if (rc < 0)
+                bad = 1;
+            else {
+                fill(cortex_pool_get(pool, h, NULL), size, (uint64_t)i);
+                bad = cortex_pool_send(pool, h) < 0 || cortex_ring_push_wait(&prod, &h, 10000000000) < 0;
+            }
+        } else if (v == V_RING) {
+            fill(buf, size, (uint64_t)i);
+            bad = cortex_ring_push_wait(&prod, buf, 10000000000) < 0;
+        } else {
+            fill(buf, size, (uint64_t)i);
+            bad = rw_full(fds[1], buf, size, 1) < 0;
+        }
+    }
+    int st;
+    waitpid(pid, &st, 0);
+    int64_t dt = now_ns() - t0;
+    if (v == V_PIPE || v == V_SOCK)
+        close(fds[1]);
+    free(buf);
+    if (v == V_ZC || v == V_RING) {
+        cortex_ring_close(&prod);
+        cortex_pool_close(pool);
+        munmap(mem, len);
+    }
+    if (bad || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
+        fprintf(stderr, "%s, %zu B: failed (consumer status 0x%x)\n", vname[v], size, st);
+        return -1;
+    }
+    return (double)count * 1e9 / (double)dt;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    int reps = argc > 1 ? atoi(argv[1]) : 7;
+    if (reps < 1 || reps > 101)
+        reps = 7;
+    static const size_t sizes[] = {64, 4096, 65536};
+    int failed = 0;
+    printf("zero-copy messaging between two processes, messages/s (%d reps, interleaved; every message checked)\n",
+           reps);
+    for (int si = 0; si < 3; si++) {
+        size_t size = sizes[si];
+        long count = size >= 65536 ? 8000 : size >= 4096 ? 40000 : 200000;
+        double res[NV][101];
+        for (int r = 0; r < reps; r++)
+            for (int k = 0; k < NV; k++) {
+                int v = (r & 1) ? NV - 1 - k : k; /* odd reps in reverse order */
+                res[v][r] = run(v, size, count);
+                failed |= res[v][r] < 0;
+            }
+        printf("\n%zu-byte messages (%ld per rep)\n", size, count);
+        printf("  %-36s %12s %12s %12s %10s %9s\n", "variant", "min", "median", "max", "MB/s med", "zc/this");
+        double med[NV];
+        for (int v = 0; v < NV; v++) {
+            qsort(res[v], (size_t)reps, sizeof(double), cmp_d);
+            med[v] = res[v][reps / 2];
+        }
+        for (int v = 0; v < NV; v++)
+            printf("  %-36s %12.0f %12.0f %12.0f %10.0f %8.2fx\n", vname[v], res[v][0], med[v], res[v][reps - 1],
+                   med[v] * (double)size / 1e6, med[V_ZC] / med[v]);
+    }
+    if (failed) {
+        printf("FAILED: some messages were lost or wrong\n");
+        return 1;
+    }
+    return 0;
+}

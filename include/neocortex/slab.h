@@ -1,0 +1,312 @@
+/* SPDX-License-Identifier: MIT */
+/**
+ * @file neocortex/slab.h
+ * @brief Lock-free slab of fixed-size slots in shared memory, generation-checked
+ *        handles, crash reclaim, and a pool of size classes.
+ *
+ * A slab is N slots of one size, handed out and taken back by any number of
+ * threads and processes without a lock.  The free slots form a Treiber stack
+ * whose 64-bit head packs the top slot's index with a tag that changes on
+ * every push and pop, so a stale head can never be installed again (ABA).
+ * The free-list link lives in the slot's metadata, never in the payload.
+ *
+ * Every slot has ONE atomic 64-bit state word: generation, state
+ * (free / allocated / in flight) and owner (pid and process-table id).  Every
+ * transition is one compare-and-swap of that word, so a stale handle (whose
+ * generation is old) can never free or reach a newer allocation.
+ *
+ * Handles (::cortex_handle) are 64-bit values, slot index and generation,
+ * meaningful in every process that maps the slab.  0 is never a valid handle
+ * (::CORTEX_HANDLE_NULL).
+ *
+ * States and transitions (each one CAS of the slot word):
+ *
+ *     free --alloc--> allocated --send--> in flight --receive--> allocated
+ *                     allocated --free--> free
+ *     allocated/in flight of a dead process --reclaim--> free
+ *
+ * `send` marks a slot handed to another process (for example by pushing its
+ * handle into a ring); it stays valid for cortex_slab_get() on both sides,
+ * but cannot be freed until the receiving side calls cortex_slab_receive(),
+ * which makes the receiver the owner of record.
+ *
+ * Crash recovery: the owner is recorded in the same atomic step that takes
+ * the slot off the free list (the pop's head CAS names the taker; the slot
+ * word is filled in by the taker or by whoever touches the head next), so a
+ * process killed at any instruction leaves its slots findable.
+ * cortex_slab_reclaim() frees every slot held by a process that no longer
+ * exists; processes are identified by pid AND start time, so a reused pid
+ * is not mistaken for the old owner.
+ *
+ * Limits: at most 16,777,215 slots per slab, slot size up to 1 GiB, and at
+ * most 127 distinct live processes using one slab at a time
+ * (-EUSERS beyond that; cortex_slab_reclaim() frees the entries of dead ones).
+ *
+ * Shared memory is treated as hostile: every index read from it is
+ * bounds-checked, a corrupt free list (a link out of range, a cycle) makes
+ * alloc return -EBADMSG, never a wild access or an endless loop.
+ */
+#ifndef NEOCORTEX_SLAB_H
+#define NEOCORTEX_SLAB_H
+
+#include <neocortex/export.h>
+#include <neocortex/key.h>
+#include <neocortex/opts.h>
+#include <neocortex/region.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+CORTEX_BEGIN_DECLS
+
+/** A slot handle: 64 bits, generation (high 32) and slot index + 1 (low 32). */
+typedef uint64_t cortex_handle;
+
+/** Never a valid handle. */
+#define CORTEX_HANDLE_NULL ((cortex_handle)0)
+
+/** Largest slot count of one slab. */
+#define CORTEX_SLAB_MAX_SLOTS 16777215u
+/** Largest slot size. */
+#define CORTEX_SLAB_MAX_SLOT_SIZE (1u << 30)
+/** Distinct live processes one slab can record as owners. */
+#define CORTEX_SLAB_MAX_PROCS 127u
+
+/** A process's view of one slab (opaque; one per process and mapping). */
+typedef struct cortex_slab cortex_slab;
+
+/** Counters of a slab (cortex_slab_stats()). */
+typedef struct cortex_slab_stats {
+    uint32_t slots;      /**< Slot count. */
+    uint32_t slot_size;  /**< Bytes per slot as asked (element size). */
+    uint32_t stride;     /**< Bytes between slots (aligned). */
+    uint32_t free;       /**< Free slots (approximate while others run). */
+    uint32_t allocated;  /**< Allocated slots (approximate). */
+    uint32_t in_flight;  /**< Slots in flight (approximate). */
+    uint32_t high_water; /**< Most slots ever allocated at once (approximate, see docs). */
+    uint64_t failed;     /**< Allocations refused with -ENOSPC. */
+} cortex_slab_stats;
+
+/** Flags for cortex_slab_reclaim(). */
+enum {
+    /** Also free slots that a dead process sent (in flight) and nobody received. */
+    CORTEX_SLAB_RECLAIM_IN_FLIGHT = 1u
+};
+
+/* ---- raw form: over caller memory ------------------------------------- */
+
+/**
+ * Bytes of memory a slab of @p slots slots of @p slot_size bytes, aligned to
+ * @p slot_align, needs (header, metadata and slots).  0 if the arguments are
+ * out of range.
+ */
+CORTEX_API size_t cortex_slab_required_size(uint32_t slots, uint32_t slot_size, uint32_t slot_align);
+
+/**
+ * Alignment the memory given to cortex_slab_init() must have: the slot
+ * alignment, at least 8, and 64 for slots of 64 bytes or more (so each such
+ * slot starts on its own cache line).
+ */
+CORTEX_API size_t cortex_slab_required_align(uint32_t slot_size, uint32_t slot_align);
+
+/**
+ * Lays out a slab in @p mem (@p len bytes, at least
+ * cortex_slab_required_size()) and returns this process's view of it.
+ * Other processes that map the same memory use cortex_slab_attach_raw().
+ * @return 0; -EINVAL (bad sizes, memory too small or misaligned), -ENOMEM.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_init(cortex_slab **ret, void *mem, size_t len, uint32_t slots,
+                                                 uint32_t slot_size, uint32_t slot_align);
+
+/**
+ * Attaches to a slab that cortex_slab_init() laid out in @p mem.  Every
+ * field of its header is checked against @p len.  @p slot_size and
+ * @p slot_align, when not 0, must match.
+ * @return 0; -EBADMSG (not a slab, corrupt header), -EPROTO (other slot
+ *         size/alignment), -EINVAL, -ENOMEM.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_attach_raw(cortex_slab **ret, void *mem, size_t len,
+                                                       uint32_t slot_size, uint32_t slot_align);
+
+/* ---- segment form: a CORTEX_KIND_SLAB segment ------------------------- */
+
+/**
+ * Creates a segment under @p key holding a slab of @p slots slots of
+ * @p slot_size bytes aligned to @p slot_align.  @p type_name (or
+ * opts->type_tag) goes into the segment's type signature.
+ * @return 0 or what cortex_region_create() returns; -EINVAL for bad sizes.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_create(cortex_slab **ret, cortex_key key, uint32_t slots,
+                                                   uint32_t slot_size, uint32_t slot_align,
+                                                   const char *type_name, const cortex_opts *opts);
+
+/**
+ * Attaches to a slab segment; @p slot_size, @p slot_align and @p type_name
+ * (or opts->type_tag) must match what the creator gave (0/NULL: not checked).
+ * The slab's own header inside the payload is validated too.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_attach(cortex_slab **ret, cortex_key key, uint32_t slot_size,
+                                                   uint32_t slot_align, const char *type_name,
+                                                   const cortex_opts *opts);
+
+/**
+ * Closes this process's view.  For the segment form, the owner removes the
+ * segment (see cortex_region_close()).  Slots this process still holds stay
+ * allocated.  NULL is accepted.
+ */
+CORTEX_API int cortex_slab_close(cortex_slab *s);
+
+/** The region behind a segment-form slab (NULL for the raw form). */
+CORTEX_API cortex_region *cortex_slab_region(const cortex_slab *s);
+
+/* ---- slots ------------------------------------------------------------ */
+
+/**
+ * Takes a free slot and records this process as its owner.  Lock-free;
+ * never blocks.
+ * @return 0 with *out set; -ENOSPC when every slot is taken; -EBADMSG if
+ *         the free list is corrupt; -EUSERS if the process table is full.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc(cortex_slab *s, cortex_handle *out);
+
+/**
+ * The slot's payload in this process, or NULL for a stale, freed, garbage
+ * or out-of-range handle.  Valid while the slot is allocated or in flight.
+ */
+CORTEX_API void *cortex_slab_get(cortex_slab *s, cortex_handle h);
+
+/**
+ * Returns the slot to the free list.
+ * @return 0; -ESTALE (already freed, or the generation is old); -EINVAL
+ *         (index out of range or NULL handle); -EBUSY (slot is in flight:
+ *         the receiver must cortex_slab_receive() it first).
+ */
+CORTEX_API int cortex_slab_free(cortex_slab *s, cortex_handle h);
+
+/**
+ * Marks an allocated slot in flight (handed to another process).
+ * @return 0; -ESTALE, -EINVAL, -EBUSY (already in flight).
+ */
+CORTEX_API int cortex_slab_send(cortex_slab *s, cortex_handle h);
+
+/**
+ * Takes ownership of a slot that another process sent: in flight ->
+ * allocated, owned by this process.  The handle stays the same.
+ * @return 0; -ESTALE, -EINVAL, -EBUSY (not in flight).
+ */
+CORTEX_API int cortex_slab_receive(cortex_slab *s, cortex_handle h);
+
+/**
+ * Frees every allocated slot whose owner no longer exists (pid gone, or the
+ * pid reused by a newer process), and with CORTEX_SLAB_RECLAIM_IN_FLIGHT
+ * also in-flight slots sent by dead processes.  Safe to run while others
+ * allocate and free.
+ * @return the number of slots freed, or a negative errno (-EBADMSG).
+ */
+CORTEX_API int cortex_slab_reclaim(cortex_slab *s, unsigned flags);
+
+/**
+ * Rebuilds the free list from the slot words.  ONLY when nothing else uses
+ * the slab (no other thread or process): it is the recovery for the one
+ * window reclaim cannot cover, a process killed inside cortex_slab_free()
+ * between marking the slot free and linking it (the slot is then free but
+ * unreachable), and for a free list damaged by a stray write.
+ * @return how many free slots were unreachable and are linked again.
+ */
+CORTEX_API int cortex_slab_repair(cortex_slab *s);
+
+/** Fills @p out with the slab's counters (a scan: O(slots)).  0 or -EINVAL. */
+CORTEX_API int cortex_slab_stats_get(cortex_slab *s, cortex_slab_stats *out);
+
+/** Slot count. */
+CORTEX_API uint32_t cortex_slab_slots(const cortex_slab *s);
+/** Slot index of a handle (no validation), for diagnostics. */
+static inline uint32_t cortex_handle_index(cortex_handle h) { return (uint32_t)(h & 0xffffffffu) - 1u; }
+/** Generation of a handle. */
+static inline uint32_t cortex_handle_generation(cortex_handle h) { return (uint32_t)(h >> 32); }
+
+/* ---- read-only inspection (tools) ------------------------------------- */
+
+/** What cortex_slab_inspect() found. */
+typedef struct cortex_slab_info {
+    uint32_t kind;        /**< CORTEX_KIND_SLAB or CORTEX_KIND_POOL. */
+    uint32_t classes;     /**< 1 for a slab; the class count of a pool. */
+    uint32_t slots;       /**< Slots (sum over classes). */
+    uint32_t slot_size;   /**< Slot size (a pool: the largest class). */
+    uint32_t free;        /**< Slots in state free. */
+    uint32_t allocated;   /**< Slots allocated. */
+    uint32_t in_flight;   /**< Slots in flight. */
+    uint32_t high_water;  /**< High-water mark (sum over classes). */
+    uint64_t failed;      /**< Failed allocations (sum). */
+    uint32_t dead_held;   /**< Slots allocated or in flight by processes that no longer exist. */
+    uint32_t procs;       /**< Process-table entries in use. */
+    bool list_ok;         /**< The free list walked cleanly (in range, no cycle). */
+} cortex_slab_info;
+
+/**
+ * Reads the slab (or pool) in @p r without writing anything and fills
+ * @p out.  Validates every field; never follows an index out of range and
+ * bounds every walk, so a corrupt segment gives -EBADMSG, never a crash.
+ * @return 0; -EINVAL (NULL), -EPROTO (not a slab or pool), -EBADMSG.
+ */
+CORTEX_API int cortex_slab_inspect(const cortex_region *r, cortex_slab_info *out);
+
+/* ---- pool: size classes in one segment -------------------------------- */
+
+/** One size class of a pool. */
+typedef struct cortex_pool_class {
+    uint32_t size;  /**< Slot bytes of this class. */
+    uint32_t slots; /**< Slots in this class. */
+} cortex_pool_class;
+
+/** Most classes in one pool. */
+#define CORTEX_POOL_MAX_CLASSES 16u
+
+/** A process's view of a pool (opaque). */
+typedef struct cortex_pool cortex_pool;
+
+/**
+ * Creates a CORTEX_KIND_POOL segment with @p n classes (sizes strictly
+ * increasing, each its own slab; slots of 64 bytes or more are cache-line
+ * aligned, smaller ones 8-byte aligned).
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_pool_create(cortex_pool **ret, cortex_key key,
+                                                   const cortex_pool_class *classes, unsigned n,
+                                                   const cortex_opts *opts);
+/** Attaches to a pool segment, validating every class's slab. */
+CORTEX_API CORTEX_NODISCARD int cortex_pool_attach(cortex_pool **ret, cortex_key key, const cortex_opts *opts);
+/** Lays out a pool in caller memory (@p len >= cortex_pool_required_size()). */
+CORTEX_API CORTEX_NODISCARD int cortex_pool_init(cortex_pool **ret, void *mem, size_t len,
+                                                 const cortex_pool_class *classes, unsigned n);
+/** Bytes cortex_pool_init() needs (memory aligned to 64); 0 if the classes are invalid. */
+CORTEX_API size_t cortex_pool_required_size(const cortex_pool_class *classes, unsigned n);
+/** Closes the view (the owner removes the segment).  NULL accepted. */
+CORTEX_API int cortex_pool_close(cortex_pool *p);
+
+/**
+ * Allocates a slot of at least @p size bytes from the smallest class that
+ * fits and has a free slot.  Never blocks.
+ * @return 0; -ENOSPC (every class that fits is exhausted); -ERANGE (larger
+ *         than the largest class); -EBADMSG; -EUSERS.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_pool_alloc(cortex_pool *p, size_t size, cortex_handle *out);
+/** Payload of @p h, and its capacity in *cap (if not NULL); NULL for a bad handle. */
+CORTEX_API void *cortex_pool_get(cortex_pool *p, cortex_handle h, size_t *cap);
+/** Frees @p h; errors as cortex_slab_free(). */
+CORTEX_API int cortex_pool_free(cortex_pool *p, cortex_handle h);
+/** Marks @p h in flight; as cortex_slab_send(). */
+CORTEX_API int cortex_pool_send(cortex_pool *p, cortex_handle h);
+/** Takes ownership of @p h; as cortex_slab_receive(). */
+CORTEX_API int cortex_pool_receive(cortex_pool *p, cortex_handle h);
+/** Reclaims dead processes' slots in every class; the total freed or -errno. */
+CORTEX_API int cortex_pool_reclaim(cortex_pool *p, unsigned flags);
+/** The region behind a segment pool (NULL for one over caller memory). */
+CORTEX_API cortex_region *cortex_pool_region(const cortex_pool *p);
+/** Class count. */
+CORTEX_API unsigned cortex_pool_classes(const cortex_pool *p);
+/** The slab of class @p i (NULL if out of range): for stats. */
+CORTEX_API cortex_slab *cortex_pool_class_slab(cortex_pool *p, unsigned i);
+
+CORTEX_END_DECLS
+
+#endif

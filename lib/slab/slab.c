@@ -1,0 +1,668 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/slab/slab.c: the lock-free slab (raw form).  Every access to shared
+ * state goes through lib/atomic.h; the model checker rebuilds this file with
+ * -DCORTEX_MODEL.  The layout and the head/word packing are described in
+ * slab_layout.h.
+ *
+ * The free list is a Treiber stack with a tagged head.  Taking a slot is ONE
+ * CAS of the head that names the taker (its process-table id) while leaving
+ * the slot linked as the stack's top; the slot word (generation, state,
+ * owner) is then written by the taker.  Whoever next needs the head first
+ * makes sure that word is written ("helping": a CAS from exactly the free
+ * value seen, so it never lands twice) and only then unlinks the taken slot.
+ * So at every instant a taken slot is findable with its owner, and a
+ * process killed between the two steps leaves a slot that reclaim can free.
+ *
+ * Seeded bugs for the model checker, never defined in a normal build:
+ *   CORTEX_SEED_SLAB_UNTAGGED_HEAD    the head's tag is not changed (ABA)
+ *   CORTEX_SEED_SLAB_GEN_AFTER_STATE  the generation is bumped in a separate
+ *                                     store after the state change
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include "atomic.h"
+#include "slab/slab_internal.h"
+#include "slab/slab_layout.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+/*
+ * Test builds only (tests/slab/test_slab_aba.c): a hook called in alloc right
+ * before the head CAS, so a test can run other operations in that window.
+ */
+#if defined(CORTEX_SLAB_TEST_HOOKS)
+void (*cortex__slab_hook_before_cas)(cortex_slab *s);
+void (*cortex__slab_hook_after_take)(cortex_slab *s);
+#define HOOK(name, s)                                                                                            \
+    do {                                                                                                         \
+        if (cortex__slab_hook_##name)                                                                            \
+            cortex__slab_hook_##name(s);                                                                         \
+    } while (0)
+#else
+#define HOOK(name, s) ((void)0)
+#endif
+
+#if defined(CORTEX_SEED_SLAB_UNTAGGED_HEAD)
+#define NEXT_TAG(h) CX_HEAD_TAG(h)
+#else
+#define NEXT_TAG(h) (CX_HEAD_TAG(h) + 1u)
+#endif
+
+/* ---- fork detection: a child re-registers in the process table ---------- */
+
+static uint64_t fork_epoch = 1;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static void on_fork_child(void) { fork_epoch++; }
+static void fork_hook(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+/* ---- geometry and header validation ------------------------------------- */
+
+int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_align, struct cortex__slab_geom *g)
+{
+    if (slots == 0 || slots > CORTEX_SLAB_MAX_SLOTS || slot_size == 0 || slot_size > CORTEX_SLAB_MAX_SLOT_SIZE)
+        return -1;
+    if (slot_align == 0)
+        slot_align = 1;
+    if (!cortex__is_pow2(slot_align) || slot_align > CORTEX_MAX_ALIGN)
+        return -1;
+    uint32_t a = slot_align < 8 ? 8 : slot_align;
+    if (slot_size >= CORTEX_CACHELINE && a < CORTEX_CACHELINE)
+        a = CORTEX_CACHELINE;
+    uint64_t stride = cortex__align_up(slot_size, a);
+    if (stride > CORTEX_SLAB_MAX_SLOT_SIZE + (uint64_t)CORTEX_MAX_ALIGN)
+        return -1;
+    g->stride = (uint32_t)stride;
+    g->align = a;
+    g->meta_off = sizeof(struct cortex__slab_shared);
+    g->data_off = cortex__align_up(g->meta_off + (uint64_t)slots * sizeof(struct cortex__slot_meta),
+                                   a < CORTEX_CACHELINE ? CORTEX_CACHELINE : a);
+    g->total = g->data_off + (uint64_t)slots * stride;
+    return 0;
+}
+
+size_t cortex_slab_required_size(uint32_t slots, uint32_t slot_size, uint32_t slot_align)
+{
+    struct cortex__slab_geom g;
+    if (cortex__slab_geometry(slots, slot_size, slot_align, &g) < 0 || g.total > SIZE_MAX)
+        return 0;
+    return (size_t)g.total;
+}
+
+size_t cortex_slab_required_align(uint32_t slot_size, uint32_t slot_align)
+{
+    struct cortex__slab_geom g;
+    if (cortex__slab_geometry(1, slot_size ? slot_size : 1, slot_align, &g) < 0)
+        return CORTEX_CACHELINE;
+    return g.align;
+}
+
+int cortex__slab_check_hdr(const struct cortex__slab_hdr *h, uint64_t len, const char *what)
+{
+    struct cortex__slab_geom g;
+    if (len < sizeof(struct cortex__slab_shared))
+        return cortex__fail(EBADMSG, "%s: %llu bytes is smaller than a slab header", what, (unsigned long long)len);
+    if (h->magic != CORTEX__SLAB_MAGIC)
+        return cortex__fail(EBADMSG, "%s: no slab here (magic 0x%016llx, expected 0x%016llx)", what,
+                            (unsigned long long)h->magic, (unsigned long long)CORTEX__SLAB_MAGIC);
+    if (h->version != CORTEX__SLAB_VERSION)
+        return cortex__fail(EBADMSG, "%s: slab layout version %u, this build reads %u", what, h->version,
+                            CORTEX__SLAB_VERSION);
+    uint32_t check = cortex__fnv1a32(h, offsetof(struct cortex__slab_hdr, check));
+    if (check != h->check)
+        return cortex__fail(EBADMSG, "%s: slab header checksum 0x%08x does not match its contents (0x%08x)", what,
+                            h->check, check);
+    if (cortex__slab_geometry(h->slots, h->slot_size, h->slot_align, &g) < 0)
+        return cortex__fail(EBADMSG, "%s: slab header claims %u slots of %u bytes aligned to %u: out of range",
+                            what, h->slots, h->slot_size, h->slot_align);
+    if (g.stride != h->stride || g.meta_off != h->meta_off || g.data_off != h->data_off || g.total != h->total ||
+        h->procs != CORTEX__SLAB_PROC_ENTRIES)
+        return cortex__fail(EBADMSG, "%s: slab header offsets do not match its slot count and size", what);
+    if (g.total > len)
+        return cortex__fail(EBADMSG, "%s: slab needs %llu bytes but only %llu are there", what,
+                            (unsigned long long)g.total, (unsigned long long)len);
+    return 0;
+}
+
+int cortex__slab_proc_alive(uint64_t ent)
+{
+    if (ent == 0)
+        return 0;
+    pid_t pid = (pid_t)(uint32_t)(ent >> 32);
+    uint32_t start_lo = (uint32_t)ent;
+    if (pid <= 0 || !cortex__pid_alive(pid, 0))
+        return 0;
+    if (start_lo != 0) {
+        /* A live pid with another start time is a reused pid: the owner is gone. */
+        uint64_t now = cortex__pid_start_time(pid);
+        if (now != 0 && (uint32_t)now != start_lo)
+            return 0;
+    }
+    return 1;
+}
+
+/* ---- views --------------------------------------------------------------- */
+
+static int view_open(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align)
+{
+    if (!mem)
+        return cortex__fail(EINVAL, "slab: no memory given");
+    if (((uintptr_t)mem & 7u) != 0)
+        return cortex__fail(EINVAL, "slab: memory at %p is not 8-byte aligned", mem);
+    struct cortex__slab_hdr h;
+    if (len < sizeof(struct cortex__slab_shared))
+        return cortex__fail(EBADMSG, "slab: %zu bytes is smaller than a slab header", len);
+    cortex__plain_read(&h, mem, sizeof h); /* immutable after init: a private copy is validated */
+    int rc = cortex__slab_check_hdr(&h, len, "slab");
+    if (rc < 0)
+        return rc;
+    if ((slot_size && slot_size != h.slot_size) || (slot_align && slot_align != h.slot_align))
+        return cortex__fail(EPROTO, "slab holds slots of %u bytes aligned to %u, expected %u aligned to %u",
+                            h.slot_size, h.slot_align, slot_size, slot_align);
+    uint32_t a = (uint32_t)cortex_slab_required_align(h.slot_size, h.slot_align);
+    if (((uintptr_t)mem & (a - 1u)) != 0)
+        return cortex__fail(EINVAL, "slab: memory at %p is not aligned to %u as its slots need", mem, a);
+    s->sh = mem;
+    s->meta = (struct cortex__slot_meta *)(void *)((uint8_t *)mem + h.meta_off);
+    s->data = (uint8_t *)mem + h.data_off;
+    s->slots = h.slots;
+    s->slot_size = h.slot_size;
+    s->stride = h.stride;
+    s->len = h.total;
+    cortex__st64(&s->reg, 0, CX_RELAXED);
+    pthread_once(&fork_once, fork_hook);
+    return 0;
+}
+
+int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_size, uint32_t slot_align)
+{
+    struct cortex__slab_geom g;
+    if (cortex__slab_geometry(slots, slot_size, slot_align, &g) < 0)
+        return cortex__fail(EINVAL,
+                            "slab of %u slots of %u bytes aligned to %u is out of range (1-%u slots, 1 byte-1 GiB, "
+                            "power-of-two alignment <= %u)",
+                            slots, slot_size, slot_align, CORTEX_SLAB_MAX_SLOTS, CORTEX_MAX_ALIGN);
+    if (!mem)
+        return cortex__fail(EINVAL, "slab: no memory given");
+    if (len < g.total)
+        return cortex__fail(EINVAL, "slab of %u slots of %u bytes needs %llu bytes, got %zu", slots, slot_size,
+                            (unsigned long long)g.total, len);
+    if (((uintptr_t)mem & (g.align - 1u)) != 0)
+        return cortex__fail(EINVAL, "slab: memory at %p is not aligned to %u as its slots need", mem, g.align);
+    struct cortex__slab_shared *sh = mem;
+    memset(sh, 0, sizeof *sh);
+    struct cortex__slab_hdr h;
+    memset(&h, 0, sizeof h);
+    h.magic = CORTEX__SLAB_MAGIC;
+    h.version = CORTEX__SLAB_VERSION;
+    h.slots = slots;
+    h.slot_size = slot_size;
+    h.slot_align = slot_align ? slot_align : 1;
+    h.stride = g.stride;
+    h.procs = CORTEX__SLAB_PROC_ENTRIES;
+    h.meta_off = g.meta_off;
+    h.data_off = g.data_off;
+    h.total = g.total;
+    h.check = cortex__fnv1a32(&h, offsetof(struct cortex__slab_hdr, check));
+    struct cortex__slot_meta *meta = (struct cortex__slot_meta *)(void *)((uint8_t *)mem + g.meta_off);
+    for (uint32_t i = 0; i < slots; i++) {
+        cortex__st64(&meta[i].word, cx_word(0, CORTEX__SLOT_FREE, 0, 0), CX_RELAXED);
+        cortex__st64(&meta[i].next, i + 1 < slots ? i + 2 : 0, CX_RELAXED);
+    }
+    for (uint32_t i = 0; i < CORTEX__SLAB_PROC_ENTRIES; i++)
+        cortex__st64(&sh->procs[i], 0, CX_RELAXED);
+    cortex__st64(&sh->failed, 0, CX_RELAXED);
+    cortex__st64(&sh->high_water, 0, CX_RELAXED);
+    cortex__plain_write(&sh->hdr, &h, sizeof h);
+    /* Publishes everything above to whoever sees the head first. */
+    cortex__st64(&sh->head, cx_head(0, 0, 0, 1), CX_RELEASE);
+    return 0;
+}
+
+int cortex__slab_view_init(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align)
+{
+    memset(s, 0, sizeof *s);
+    return view_open(s, mem, len, slot_size, slot_align);
+}
+
+int cortex_slab_init(cortex_slab **ret, void *mem, size_t len, uint32_t slots, uint32_t slot_size,
+                     uint32_t slot_align)
+{
+    if (!ret)
+        return cortex__fail(EINVAL, "cortex_slab_init: ret is NULL");
+    int rc = cortex__slab_format(mem, len, slots, slot_size, slot_align);
+    if (rc < 0)
+        return rc;
+    return cortex_slab_attach_raw(ret, mem, len, slot_size, slot_align ? slot_align : 1);
+}
+
+int cortex_slab_attach_raw(cortex_slab **ret, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align)
+{
+    if (!ret)
+        return cortex__fail(EINVAL, "cortex_slab_attach_raw: ret is NULL");
+    cortex_slab *s = calloc(1, sizeof *s);
+    if (!s)
+        return cortex__fail(ENOMEM, "out of memory for a slab view");
+    int rc = view_open(s, mem, len, slot_size, slot_align);
+    if (rc < 0) {
+        free(s);
+        return rc;
+    }
+    *ret = s;
+    return 0;
+}
+
+
+/* ---- process table ------------------------------------------------------- */
+
+static int proc_register(cortex_slab *s)
+{
+    uint32_t pid = (uint32_t)cortex__self_pid();
+    uint64_t ent = ((uint64_t)pid << 32) | (uint32_t)cortex__self_start();
+    uint32_t me = 0;
+    for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES && !me; e++)
+        if (cortex__ld64(&s->sh->procs[e], CX_ACQUIRE) == ent)
+            me = e;
+    for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES && !me; e++) {
+        uint64_t zero = 0;
+        if (cortex__cas64(&s->sh->procs[e], &zero, ent, CX_ACQ_REL, CX_ACQUIRE))
+            me = e;
+    }
+    if (!me)
+        return cortex__fail(EUSERS, "slab: all %u process-table entries are taken by other processes "
+                                    "(cortex_slab_reclaim() frees those of dead ones)",
+                            CORTEX_SLAB_MAX_PROCS);
+    cortex__st64(&s->reg, (fork_epoch << 8) | me, CX_RELAXED);
+    s->pid = pid;
+    return (int)me;
+}
+
+/* This process's table id (registers on first use and after a fork). */
+static inline int proc_id(cortex_slab *s)
+{
+    uint64_t r = cortex__ld64(&s->reg, CX_RELAXED);
+    if (__builtin_expect((r >> 8) == fork_epoch, 1))
+        return (int)(r & 0xffu);
+    return proc_register(s);
+}
+
+/* ---- the stack ------------------------------------------------------------- */
+
+static int corrupt(cortex_slab *s, const char *what, uint64_t v)
+{
+    (void)s;
+    return cortex__fail(EBADMSG, "slab free list is corrupt: %s (%llu)", what, (unsigned long long)v);
+}
+
+/*
+ * The head @p h names a taken slot.  Makes sure that slot's word records the
+ * taker.  Returns 0 (recorded, or freed again since), 1 (the head moved:
+ * start over) or -EBADMSG.
+ */
+static int help_record(cortex_slab *s, uint64_t h)
+{
+    uint32_t top = CX_HEAD_TOP(h);
+    if (top == 0 || top > s->slots)
+        return corrupt(s, "head names a taken slot out of range", top);
+    cortex__a64 *wp = &s->meta[top - 1].word;
+    uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
+    if (CX_IS_FREE(CX_W_STATE(w)) && (CX_W_GEN(w) & 1u) == CX_HEAD_PAR(h)) {
+        /* Not recorded yet (the taker is slow or dead): if the head still says so, record it. */
+        if (cortex__ld64(&s->sh->head, CX_ACQUIRE) != h)
+            return 1;
+        uint32_t claim = CX_HEAD_CLAIM(h);
+        uint32_t pid = (uint32_t)(cortex__ld64(&s->sh->procs[claim], CX_ACQUIRE) >> 32);
+        cortex__cas64(wp, &w, cx_word(CX_W_GEN(w) + 1u, CORTEX__SLOT_ALLOC, claim, pid), CX_ACQ_REL, CX_ACQUIRE);
+    }
+    return 0;
+}
+
+/*
+ * The first free slot under head @p h (index + 1, 0 = none): the top, or,
+ * when the top is taken, the slot linked below it once the taker is
+ * recorded.  Returns 0, 1 (the head moved: start over) or -EBADMSG.
+ */
+static int first_free(cortex_slab *s, uint64_t h, uint32_t *first)
+{
+    uint32_t top = CX_HEAD_TOP(h);
+    *first = 0;
+    if (top > s->slots)
+        return corrupt(s, "head index out of range", top);
+    *first = top;
+    if (!CX_HEAD_CLAIM(h))
+        return 0;
+    int rc = help_record(s, h);
+    if (rc != 0)
+        return rc;
+    uint32_t below = (uint32_t)cortex__ld64(&s->meta[top - 1].next, CX_ACQUIRE);
+    if (below > s->slots)
+        return cortex__ld64(&s->sh->head, CX_ACQUIRE) == h ? corrupt(s, "link out of range", below) : 1;
+    *first = below;
+    return 0;
+}
+
+/*
+ * Puts slot @p top1 (index + 1), whose word is already FREE, on the stack.
+ * A taken top is unlinked by the same CAS (it is recorded first); when the
+ * taken top is @p top1 itself, its link is rewritten with the value it has.
+ */
+static int push(cortex_slab *s, uint32_t top1)
+{
+    for (;;) {
+        uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
+        if (CX_HEAD_CLAIM(h) && CX_HEAD_TOP(h) == top1) {
+            /*
+             * Fast path: the taken top is this very slot (taken, recorded, and
+             * now freed by us): giving it back only clears the claim; its link
+             * already names the rest of the stack.
+             */
+            if (cortex__cas64(&s->sh->head, &h, cx_head(NEXT_TAG(h), 0, 0, top1), CX_ACQ_REL, CX_ACQUIRE))
+                return 0;
+            cortex__spin_hint();
+            continue;
+        }
+        uint32_t below = 0;
+        int rc = first_free(s, h, &below);
+        if (rc < 0)
+            return rc;
+        if (rc == 0) {
+            if (!CX_HEAD_CLAIM(h) && below != 0) {
+                /* About to bury the top: if its free is not finished (FREEING), finish it. */
+                cortex__a64 *tp = &s->meta[below - 1].word;
+                uint64_t tw = cortex__ld64(tp, CX_ACQUIRE);
+                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING)
+                    cortex__cas64(tp, &tw, cx_word(CX_W_GEN(tw), CORTEX__SLOT_FREE, 0, 0), CX_ACQ_REL, CX_ACQUIRE);
+            }
+            cortex__st64(&s->meta[top1 - 1].next, below, CX_RELAXED);
+            if (cortex__cas64(&s->sh->head, &h, cx_head(NEXT_TAG(h), 0, 0, top1), CX_ACQ_REL, CX_ACQUIRE))
+                return 0;
+        }
+        cortex__spin_hint();
+    }
+}
+
+static inline void note_high_water(cortex_slab *s, uint32_t top1)
+{
+    uint64_t hw = cortex__ld64(&s->sh->high_water, CX_RELAXED);
+    while (top1 > hw) {
+        if (cortex__cas64(&s->sh->high_water, &hw, top1, CX_RELAXED, CX_RELAXED))
+            break;
+    }
+}
+
+int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
+{
+    if (!s || !out)
+        return cortex__fail(EINVAL, "cortex_slab_alloc: NULL argument");
+    int me = proc_id(s);
+    if (me < 0)
+        return me;
+    for (;;) {
+        uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
+        uint32_t c = 0;
+        int rc = first_free(s, h, &c);
+        if (rc < 0)
+            return rc;
+        if (rc > 0) {
+            cortex__spin_hint();
+            continue;
+        }
+        if (c == 0) {
+            if (cortex__ld64(&s->sh->head, CX_ACQUIRE) != h)
+                continue;
+            cortex__fadd64(&s->sh->failed, 1, CX_RELAXED);
+            return cortex__fail(ENOSPC, "slab exhausted: all %u slots are allocated", s->slots);
+        }
+        cortex__a64 *wp = &s->meta[c - 1].word;
+        uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
+        if (!CX_IS_FREE(CX_W_STATE(w))) {
+            /* A free-list entry that is not free: corrupt, unless the head moved meanwhile. */
+            if (cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
+                return corrupt(s, "free list reaches a slot in use (a cycle?)", c - 1);
+            cortex__spin_hint();
+            continue;
+        }
+        uint64_t nh = cx_head(NEXT_TAG(h), CX_W_GEN(w) & 1u, (uint32_t)me, c);
+        HOOK(before_cas, s);
+        if (!cortex__cas64(&s->sh->head, &h, nh, CX_ACQ_REL, CX_ACQUIRE)) {
+            cortex__spin_hint();
+            continue;
+        }
+        /* Taken: the head names us.  Now the slot word (a helper may have written the same value). */
+        uint32_t gen = CX_W_GEN(w) + 1u;
+#if defined(CORTEX_SEED_SLAB_GEN_AFTER_STATE)
+        cortex__st64(wp, cx_word(CX_W_GEN(w), CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid), CX_RELEASE);
+        HOOK(after_take, s);
+        cortex__st64(wp, cx_word(gen, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid), CX_RELEASE);
+#else
+        cortex__st64(wp, cx_word(gen, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid), CX_RELEASE);
+        HOOK(after_take, s);
+#endif
+        note_high_water(s, c);
+        *out = ((uint64_t)gen << 32) | c;
+        return 0;
+    }
+}
+
+/* Index + 1 of a handle, or 0 if it is out of range. */
+static inline uint32_t handle_slot(const cortex_slab *s, cortex_handle h)
+{
+    uint32_t lo = (uint32_t)h;
+    return (lo == 0 || lo > s->slots) ? 0 : lo;
+}
+
+void *cortex_slab_get(cortex_slab *s, cortex_handle h)
+{
+    if (!s)
+        return NULL;
+    uint32_t i = handle_slot(s, h);
+    if (!i)
+        return NULL;
+    uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
+    uint32_t st = CX_W_STATE(w);
+    if (CX_W_GEN(w) != (uint32_t)(h >> 32) || (st != CORTEX__SLOT_ALLOC && st != CORTEX__SLOT_INFLIGHT))
+        return NULL;
+    return s->data + (size_t)(i - 1) * s->stride;
+}
+
+static int bad_handle(cortex_slab *s, cortex_handle h, const char *op)
+{
+    return cortex__fail(EINVAL, "%s: handle 0x%016llx names slot %lld, the slab has %u", op,
+                        (unsigned long long)h, (long long)(uint32_t)h - 1, s->slots);
+}
+
+#define KEEP_OWNER 0xffffffffu
+
+/*
+ * One checked transition of the slot word: from state @p from (with the
+ * handle's generation) to (@p to, owner).  0, -ESTALE, -EBUSY.
+ */
+static int transition(cortex_slab *s, cortex_handle h, uint32_t from, uint32_t to, uint32_t proc, uint32_t pid,
+                      const char *op)
+{
+    uint32_t i = handle_slot(s, h);
+    if (!i)
+        return bad_handle(s, h, op);
+    uint32_t gen = (uint32_t)(h >> 32);
+    cortex__a64 *wp = &s->meta[i - 1].word;
+    uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
+    for (;;) {
+        uint32_t st = CX_W_STATE(w);
+        if (CX_W_GEN(w) != gen || CX_IS_FREE(st))
+            return cortex__fail(ESTALE, "%s: handle of slot %u generation %u is stale (slot is %s, generation %u)",
+                                op, i - 1, gen, CX_IS_FREE(st) ? "free" : "reused", CX_W_GEN(w));
+        if (st != from)
+            return cortex__fail(EBUSY, "%s: slot %u is %s", op, i - 1,
+                                st == CORTEX__SLOT_INFLIGHT ? "in flight (receive it first)" : "not in flight");
+        uint64_t nw = proc == KEEP_OWNER ? cx_word(gen, to, CX_W_PROC(w), CX_W_PID(w))
+                                             : cx_word(gen, to, proc, pid);
+        if (cortex__cas64(wp, &w, nw, CX_ACQ_REL, CX_ACQUIRE))
+            return 0;
+    }
+}
+
+int cortex_slab_free(cortex_slab *s, cortex_handle h)
+{
+    if (!s)
+        return cortex__fail(EINVAL, "cortex_slab_free: NULL slab");
+    /* FREEING keeps the owner: if we die before the slot is linked, reclaim links it. */
+    int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREEING, KEEP_OWNER, 0, "cortex_slab_free");
+    if (rc < 0)
+        return rc;
+    return push(s, (uint32_t)h);
+}
+
+int cortex_slab_send(cortex_slab *s, cortex_handle h)
+{
+    if (!s)
+        return cortex__fail(EINVAL, "cortex_slab_send: NULL slab");
+    /* The owner of record stays the sender until the receiver takes it. */
+    return transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_INFLIGHT, KEEP_OWNER, 0, "cortex_slab_send");
+}
+
+int cortex_slab_receive(cortex_slab *s, cortex_handle h)
+{
+    if (!s)
+        return cortex__fail(EINVAL, "cortex_slab_receive: NULL slab");
+    int me = proc_id(s);
+    if (me < 0)
+        return me;
+    return transition(s, h, CORTEX__SLOT_INFLIGHT, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid, "cortex_slab_receive");
+}
+
+/* ---- reclaim ----------------------------------------------------------------- */
+
+int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
+{
+    if (!s)
+        return cortex__fail(EINVAL, "cortex_slab_reclaim: NULL slab");
+    /* Which table entries belong to dead processes (entry value as seen now). */
+    uint64_t ents[CORTEX__SLAB_PROC_ENTRIES];
+    unsigned char dead[CORTEX__SLAB_PROC_ENTRIES];
+    for (uint32_t e = 0; e < CORTEX__SLAB_PROC_ENTRIES; e++) {
+        ents[e] = e ? cortex__ld64(&s->sh->procs[e], CX_ACQUIRE) : 0;
+        dead[e] = e && ents[e] && !cortex__slab_proc_alive(ents[e]);
+    }
+    /* A slot a dead process took but whose word it never wrote: record it and unlink it, so the sweep sees it. */
+    for (uint32_t tries = 0; tries < 1000; tries++) {
+        uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
+        uint32_t claim = CX_HEAD_CLAIM(h), below;
+        if (!claim || !dead[claim])
+            break;
+        int rc = first_free(s, h, &below);
+        if (rc < 0)
+            return rc;
+        if (rc == 0 && cortex__cas64(&s->sh->head, &h, cx_head(NEXT_TAG(h), 0, 0, below), CX_ACQ_REL, CX_ACQUIRE))
+            break;
+        cortex__spin_hint();
+    }
+    int freed = 0;
+    for (uint32_t i = 0; i < s->slots; i++) {
+        cortex__a64 *wp = &s->meta[i].word;
+        uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
+        for (;;) {
+            uint32_t st = CX_W_STATE(w), p = CX_W_PROC(w);
+            bool held = st == CORTEX__SLOT_ALLOC || st == CORTEX__SLOT_FREEING ||
+                        (st == CORTEX__SLOT_INFLIGHT && (flags & CORTEX_SLAB_RECLAIM_IN_FLIGHT));
+            if (!held || p >= CORTEX__SLAB_PROC_ENTRIES || !dead[p])
+                break;
+            /* A FREEING top is linked already; any other FREEING slot's free died before linking it. */
+            if (st == CORTEX__SLOT_FREEING && CX_HEAD_TOP(cortex__ld64(&s->sh->head, CX_ACQUIRE)) == i + 1)
+                break;
+            /*
+             * Another reclaim may have freed the entry and a new process taken it:
+             * then the slot (which we read after) is that process's.  Still the dead one's?
+             */
+            if (cortex__ld64(&s->sh->procs[p], CX_ACQUIRE) != ents[p])
+                break;
+            if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREEING, 0, 0), CX_ACQ_REL, CX_ACQUIRE)) {
+                int rc = push(s, i + 1);
+                if (rc < 0)
+                    return rc;
+                freed++;
+                break;
+            }
+        }
+    }
+    /*
+     * Free the dead processes' table entries, unless a slot still names one
+     * (an in-flight slot kept because the flag was not given).
+     */
+    for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES; e++) {
+        if (!dead[e])
+            continue;
+        bool used = false;
+        for (uint32_t i = 0; i < s->slots && !used; i++) {
+            uint64_t w = cortex__ld64(&s->meta[i].word, CX_ACQUIRE);
+            used = CX_W_STATE(w) != CORTEX__SLOT_FREE && CX_W_PROC(w) == e;
+            /* (a FREEING top of theirs keeps the entry until someone pushes over it) */
+        }
+        if (!used)
+            cortex__cas64(&s->sh->procs[e], &ents[e], 0, CX_ACQ_REL, CX_RELAXED);
+    }
+    return freed;
+}
+
+/* ---- quiescent repair --------------------------------------------------------- */
+
+int cortex_slab_repair(cortex_slab *s)
+{
+    if (!s)
+        return cortex__fail(EINVAL, "cortex_slab_repair: NULL slab");
+    /* Finish a pending take (so its slot reads as allocated), then relink every free slot. */
+    uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
+    if (CX_HEAD_CLAIM(h) && CX_HEAD_TOP(h) >= 1 && CX_HEAD_TOP(h) <= s->slots && help_record(s, h) < 0)
+        return cortex_last_error()->code;
+    /* Count the free slots the list reaches (bounded walk), to report what was lost. */
+    uint32_t listed = 0, cur = 0;
+    if (first_free(s, h, &cur) != 0)
+        cur = 0;
+    while (cur != 0 && cur <= s->slots && listed <= s->slots) {
+        listed++;
+        cur = (uint32_t)cortex__ld64(&s->meta[cur - 1].next, CX_ACQUIRE);
+    }
+    uint32_t nfree = 0, top = 0;
+    for (uint32_t i = s->slots; i-- > 0;) {
+        uint64_t w = cortex__ld64(&s->meta[i].word, CX_ACQUIRE);
+        if (CX_W_STATE(w) > CORTEX__SLOT_INFLIGHT)
+            cortex__st64(&s->meta[i].word, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREE, 0, 0), CX_RELEASE);
+        else if (CX_W_STATE(w) != CORTEX__SLOT_FREE)
+            continue;
+        cortex__st64(&s->meta[i].next, top, CX_RELAXED);
+        top = i + 1;
+        nfree++;
+    }
+    cortex__st64(&s->sh->head, cx_head(NEXT_TAG(h), 0, 0, top), CX_RELEASE);
+    return listed >= nfree ? 0 : (int)(nfree - listed);
+}
+
+/* ---- counters ---------------------------------------------------------------- */
+
+int cortex_slab_stats_get(cortex_slab *s, cortex_slab_stats *out)
+{
+    if (!s || !out)
+        return cortex__fail(EINVAL, "cortex_slab_stats_get: NULL argument");
+    memset(out, 0, sizeof *out);
+    out->slots = s->slots;
+    out->slot_size = s->slot_size;
+    out->stride = s->stride;
+    for (uint32_t i = 0; i < s->slots; i++) {
+        uint64_t w = cortex__ld64(&s->meta[i].word, CX_RELAXED);
+        switch (CX_W_STATE(w)) {
+        case CORTEX__SLOT_ALLOC: out->allocated++; break;
+        case CORTEX__SLOT_INFLIGHT: out->in_flight++; break;
+        default: out->free++; break;
+        }
+    }
+    /* A slot taken but whose word is not yet written still counts as free here: approximate. */
+    uint64_t hw = cortex__ld64(&s->sh->high_water, CX_RELAXED);
+    out->high_water = hw > s->slots ? s->slots : (uint32_t)hw;
+    out->failed = cortex__ld64(&s->sh->failed, CX_RELAXED);
+    return 0;
+}
+
+uint32_t cortex_slab_slots(const cortex_slab *s) { return s ? s->slots : 0; }

@@ -1,0 +1,38 @@
+/* SPDX-License-Identifier: MIT */
+/* lib/slab/slab_internal.h: the process-local slab view (internal). */
+#ifndef CORTEX_SLAB_INTERNAL_H
+#define CORTEX_SLAB_INTERNAL_H
+
+#include "atomic.h"
+#include <neocortex/slab.h>
+
+struct cortex__slab_shared;
+struct cortex__slot_meta;
+
+/* One process's view of a slab: pointers into its own mapping, never shared. */
+struct cortex_slab {
+    struct cortex__slab_shared *sh;
+    struct cortex__slot_meta *meta;
+    uint8_t *data;
+    uint32_t slots;
+    uint32_t slot_size;
+    uint32_t stride;
+    uint32_t pid;      /* pid this view registered under */
+    uint64_t len;      /* bytes the slab spans */
+    cortex__a64 reg;   /* fork epoch << 8 | process-table id (process-local, atomic for threads) */
+    cortex_region *region; /* segment form: the region; NULL for raw */
+};
+
+/* Writes a fresh slab into mem (no view). */
+int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_size, uint32_t slot_align);
+/* Fills a caller-provided view (embedded in a pool) over a formatted slab. */
+int cortex__slab_view_init(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align);
+
+/* Read-only scan of one slab in mem (len bytes), added to *out (the inspector; fuzzed). */
+int cortex__slab_inspect_mem(const uint8_t *mem, uint64_t len, cortex_slab_info *out);
+#if defined(CORTEX_SLAB_TEST_HOOKS)
+extern void (*cortex__slab_hook_before_cas)(cortex_slab *s);
+extern void (*cortex__slab_hook_after_take)(cortex_slab *s);
+#endif
+
+#endif

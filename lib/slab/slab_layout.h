@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/slab/slab_layout.h: the slab's shared-memory layout (internal; tests
+ * and the inspector read it too).  Fixed-width fields and offsets only.
+ *
+ *   [0, 64)      struct cortex__slab_hdr: immutable after init, checksummed
+ *   [64, 128)    head: the Treiber stack's head word, alone on its line
+ *   [128, 192)   counters: failed allocations, high-water mark
+ *   [192, 1216)  process table: 128 words, entry 0 unused
+ *   meta_off     slots x struct cortex__slot_meta (16 bytes: word, next)
+ *   data_off     slots x stride bytes of payload
+ *
+ * Head word:   tag:32 | claim parity:1 | claimer:7 | top:24
+ *   top      index + 1 of the stack's top slot (0: empty)
+ *   claimer  0, or the process-table id of the process that has just taken
+ *            the top slot (it is then no longer free: the free list starts
+ *            at its link); the pop that takes a slot IS the CAS that sets
+ *            this field, so the owner is recorded in the same atomic step
+ *   parity   low bit of the taken slot's generation while it was free, so a
+ *            helper can tell "taken, slot word not yet written" from
+ *            "written and already freed again"
+ *   tag      +1 on every push and pop (ABA)
+ * Slot word:   generation:32 | state:2 | process-table id:8 | pid:22
+ * Process-table entry: pid:32 | low 32 bits of the process start time (0 = free entry)
+ */
+#ifndef CORTEX_SLAB_LAYOUT_H
+#define CORTEX_SLAB_LAYOUT_H
+
+#include "atomic.h"
+#include <stdint.h>
+
+#define CORTEX__SLAB_MAGIC UINT64_C(0x313042414c535843) /* "CXSLAB01" */
+#define CORTEX__SLAB_VERSION 1u
+#define CORTEX__SLAB_PROC_ENTRIES 128u
+
+/*
+ * FREEING: freed by its owner (who stays recorded) and being linked.  Only
+ * the stack's top, or a slot not yet linked, can be FREEING: whoever pushes
+ * over a FREEING top first turns it FREE, and a taker overwrites it.  So a
+ * FREEING slot that is not the top belongs to a free that has not linked
+ * it yet, and reclaim links it if its owner died.
+ */
+enum { CORTEX__SLOT_FREE = 0, CORTEX__SLOT_ALLOC = 1, CORTEX__SLOT_INFLIGHT = 2, CORTEX__SLOT_FREEING = 3 };
+#define CX_IS_FREE(st) ((st) == CORTEX__SLOT_FREE || (st) == CORTEX__SLOT_FREEING)
+
+struct cortex__slab_hdr {
+    uint64_t magic;
+    uint32_t version;
+    uint32_t slots;
+    uint32_t slot_size;
+    uint32_t slot_align;
+    uint32_t stride;
+    uint32_t procs;
+    uint64_t meta_off;
+    uint64_t data_off;
+    uint64_t total;
+    uint32_t reserved;
+    uint32_t check; /* FNV-1a 32 of the bytes before it */
+};
+_Static_assert(sizeof(struct cortex__slab_hdr) == 64, "slab header is one cache line");
+
+struct cortex__slab_shared {
+    struct cortex__slab_hdr hdr;
+    cortex__a64 head;
+    uint8_t pad1[56];
+    cortex__a64 failed;
+    cortex__a64 high_water;
+    uint8_t pad2[48];
+    cortex__a64 procs[CORTEX__SLAB_PROC_ENTRIES];
+};
+_Static_assert(offsetof(struct cortex__slab_shared, head) == 64, "head on its own line");
+_Static_assert(offsetof(struct cortex__slab_shared, failed) == 128, "counters on their own line");
+_Static_assert(offsetof(struct cortex__slab_shared, procs) == 192, "process table after the counters");
+_Static_assert(sizeof(struct cortex__slab_shared) == 1216, "slab shared header size");
+
+struct cortex__slot_meta {
+    cortex__a64 word; /* generation | state | owner */
+    cortex__a64 next; /* free-list link: index + 1 of the next free slot, 0 = end */
+};
+_Static_assert(sizeof(struct cortex__slot_meta) == 16, "slot metadata is 16 bytes");
+
+/* ---- word packing ---- */
+#define CX_HEAD_TOP(h) ((uint32_t)((h)&0xffffffu))
+#define CX_HEAD_CLAIM(h) ((uint32_t)(((h) >> 24) & 0x7fu))
+#define CX_HEAD_PAR(h) ((uint32_t)(((h) >> 31) & 1u))
+#define CX_HEAD_TAG(h) ((uint32_t)((h) >> 32))
+static inline uint64_t cx_head(uint32_t tag, uint32_t par, uint32_t claim, uint32_t top)
+{
+    return ((uint64_t)tag << 32) | ((uint64_t)(par & 1u) << 31) | ((uint64_t)(claim & 0x7fu) << 24) |
+           (top & 0xffffffu);
+}
+
+#define CX_W_GEN(w) ((uint32_t)((w) >> 32))
+#define CX_W_STATE(w) ((uint32_t)(((w) >> 30) & 3u))
+#define CX_W_PROC(w) ((uint32_t)(((w) >> 22) & 0xffu))
+#define CX_W_PID(w) ((uint32_t)((w)&0x3fffffu))
+static inline uint64_t cx_word(uint32_t gen, uint32_t state, uint32_t proc, uint32_t pid)
+{
+    return ((uint64_t)gen << 32) | ((uint64_t)(state & 3u) << 30) | ((uint64_t)(proc & 0xffu) << 22) |
+           (pid & 0x3fffffu);
+}
+
+/* Layout arithmetic shared by init, attach and the inspector. */
+struct cortex__slab_geom {
+    uint32_t stride;
+    uint32_t align; /* effective slot alignment */
+    uint64_t meta_off, data_off, total;
+};
+/* 0 on success, -1 if the arguments are out of range. */
+int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_align, struct cortex__slab_geom *g);
+/* Validates a header copy against len bytes of memory; 0 or -EBADMSG (recorded). */
+int cortex__slab_check_hdr(const struct cortex__slab_hdr *h, uint64_t len, const char *what);
+/* Is process-table entry value alive?  (pid + start time, pid reuse = dead.) */
+int cortex__slab_proc_alive(uint64_t ent);
+
+#endif

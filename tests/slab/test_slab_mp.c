@@ -1,0 +1,411 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The slab across threads and processes: allocation stamps under contention,
+ * a process killed while holding slots (reclaim returns exactly those),
+ * processes killed at random instants, a take interrupted before the slot
+ * word was written, and a third process corrupting the free list.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <neocortex.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "hammer.h"
+#include "nctest.h"
+#include "slab/slab_layout.h"
+
+TestSuite(slab_mp, .fini = nct_cleanup, .timeout = 60);
+
+enum { SLOTS = 32 };
+
+static long ops(void) { return (HAMMER_SANITIZED ? 400000L : 2000000L) * nct_scale(); }
+
+static cortex_slab *make(char *name, const char *tag)
+{
+    cortex_slab *s = NULL;
+    cr_assert_eq(cortex_slab_create(&s, CORTEX_KEY_NAME(nct_name(name, tag)), SLOTS, sizeof(struct stamp),
+                                    _Alignof(struct stamp), "struct stamp", NULL),
+                 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(hammer_prepare(s), 0);
+    return s;
+}
+
+static cortex_slab *child_attach(const char *name)
+{
+    cortex_slab *c = NULL;
+    if (cortex_slab_attach(&c, CORTEX_KEY_NAME(name), sizeof(struct stamp), _Alignof(struct stamp), "struct stamp",
+                           NULL) < 0) {
+        fprintf(stderr, "child attach: %s\n", cortex_last_error()->message);
+        _exit(10);
+    }
+    return c;
+}
+
+/* Every slot is free and reachable: take all of them (distinct), then -ENOSPC; stamps cleared; all back. */
+static void assert_all_free(cortex_slab *s)
+{
+    cortex_handle h[SLOTS];
+    uint64_t seen = 0;
+    for (int i = 0; i < SLOTS; i++) {
+        cr_assert_eq(cortex_slab_alloc(s, &h[i]), 0, "slot %d of %d: %s", i, SLOTS, cortex_last_error()->message);
+        uint64_t bit = UINT64_C(1) << cortex_handle_index(h[i]);
+        cr_assert_not(seen & bit, "slot %u twice", cortex_handle_index(h[i]));
+        seen |= bit;
+        struct stamp *st = cortex_slab_get(s, h[i]);
+        st->owner = 0;
+        st->check = ~(uint64_t)0;
+    }
+    cortex_handle x;
+    cr_assert_eq(cortex_slab_alloc(s, &x), -ENOSPC);
+    for (int i = 0; i < SLOTS; i++)
+        cr_assert_eq(cortex_slab_free(s, h[i]), 0);
+}
+
+Test(slab_mp, stamps_two_processes)
+{
+    char name[64];
+    cortex_slab *s = make(name, "stamp2p");
+    pid_t pids[2];
+    for (int w = 0; w < 2; w++) {
+        pids[w] = fork();
+        cr_assert_geq(pids[w], 0);
+        if (pids[w] == 0) {
+            cortex_slab *c = child_attach(name);
+            int rc = hammer(c, (uint32_t)w + 1, ops(), NULL);
+            cortex_slab_close(c);
+            _exit(rc);
+        }
+    }
+    for (int w = 0; w < 2; w++)
+        cr_assert_eq(nct_wait(pids[w], 55000), 0, "worker %d found a slot handed out twice or failed", w);
+    cortex_slab_stats st;
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.free, SLOTS);
+    assert_all_free(s);
+    cortex_slab_close(s);
+}
+
+struct thr {
+    cortex_slab *s;
+    uint32_t id;
+    int rc;
+};
+
+static void *thr_main(void *arg)
+{
+    struct thr *t = arg;
+    t->rc = hammer(t->s, t->id, ops(), NULL);
+    return NULL;
+}
+
+Test(slab_mp, stamps_two_threads)
+{
+    char name[64];
+    cortex_slab *s = make(name, "stamp2t");
+    struct thr t[2] = {{s, 1, -1}, {s, 2, -1}};
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(pthread_create(&th[i], NULL, thr_main, &t[i]), 0);
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(t[i].rc, 0, "thread %d: %d", i, t[i].rc);
+    }
+    assert_all_free(s);
+    cortex_slab_close(s);
+}
+
+Test(slab_mp, killed_holder_is_reclaimed_exactly, .timeout = 30)
+{
+    char name[64];
+    cortex_slab *s = make(name, "kill1");
+    cortex_handle mine[2];
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(cortex_slab_alloc(s, &mine[i]), 0);
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    enum { K = 5 };
+    pid_t pid = fork();
+    if (pid == 0) {
+        cortex_slab *c = child_attach(name);
+        cortex_handle h[K + 1];
+        for (int i = 0; i < K + 1; i++)
+            if (cortex_slab_alloc(c, &h[i]) < 0)
+                _exit(11);
+        if (cortex_slab_free(c, h[K]) < 0) /* one given back before dying */
+            _exit(12);
+        if (write(fds[1], h, sizeof h) != (ssize_t)sizeof h)
+            _exit(13);
+        pause();
+        _exit(0);
+    }
+    cortex_handle theirs[K + 1];
+    cr_assert_eq(read(fds[0], theirs, sizeof theirs), (ssize_t)sizeof theirs);
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 0, "the holder is alive: nothing to reclaim");
+    kill(pid, SIGKILL);
+    cr_assert_eq(nct_wait(pid, 5000), 128 + SIGKILL);
+
+    cortex_slab_info info;
+    cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
+    cr_assert_eq(info.dead_held, K, "inspect sees the dead holder's slots");
+    cr_assert_eq(cortex_slab_reclaim(s, 0), K, "reclaim returns exactly the %d slots the dead process held", K);
+    for (int i = 0; i < K; i++)
+        cr_assert_null(cortex_slab_get(s, theirs[i]), "the dead process's handles are stale now");
+    for (int i = 0; i < 2; i++)
+        cr_assert_not_null(cortex_slab_get(s, mine[i]), "our own slots untouched");
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 0);
+    cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
+    cr_assert_eq(info.dead_held, 0);
+    cr_assert_eq(info.free, SLOTS - 2);
+    cr_assert_eq(info.procs, 1, "the dead process's table entry was freed");
+    for (int i = 0; i < 2; i++)
+        cr_assert_eq(cortex_slab_free(s, mine[i]), 0);
+    assert_all_free(s);
+    close(fds[0]);
+    close(fds[1]);
+    cortex_slab_close(s);
+}
+
+/* Killed at random instants while hammering: reclaim gets every held slot back. */
+Test(slab_mp, random_kills_lose_nothing, .timeout = 60)
+{
+    char name[64];
+    cortex_slab *s = make(name, "killr");
+    int rounds = 12 * nct_scale();
+    unsigned seed = (unsigned)getpid();
+    int lost_in_free = 0;
+    for (int r = 0; r < rounds; r++) {
+        pid_t pids[2];
+        for (int w = 0; w < 2; w++) {
+            pids[w] = fork();
+            if (pids[w] == 0) /* the inherited view: a forked child registers as itself */
+                _exit(hammer(s, (uint32_t)(r * 2 + w + 1), 1L << 40, NULL));
+        }
+        usleep(3000 + (useconds_t)(rand_r(&seed) % 12000));
+        for (int w = 0; w < 2; w++)
+            kill(pids[w], SIGKILL);
+        for (int w = 0; w < 2; w++)
+            cr_assert_eq(nct_wait(pids[w], 5000), 128 + SIGKILL, "round %d worker %d ended before the kill", r, w);
+        cortex_slab_info info;
+        cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
+        int got = cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT);
+        cr_assert_geq(got, 0, "%s", cortex_last_error()->message);
+        /* A take interrupted before its slot word was written is counted by reclaim, not by inspect. */
+        cr_assert(got == (int)info.dead_held || got == (int)info.dead_held + 1,
+                  "round %d: reclaim freed %d, the dead held %u", r, got, info.dead_held);
+        cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
+        cr_assert_eq(info.dead_held, 0);
+        cr_assert_eq(info.allocated + info.in_flight, 0);
+        /* Killed inside free, between marking and linking: reclaim linked it, nothing is unreachable. */
+        int rep = cortex_slab_repair(s);
+        cr_assert_eq(rep, 0, "round %d: %d free slots were unreachable after reclaim", r, rep);
+        lost_in_free += got;
+        assert_all_free(s);
+    }
+    cr_log_info("%d rounds, %d slots reclaimed from killed workers", rounds, lost_in_free);
+    cr_assert_gt(lost_in_free, 0, "the workers were never killed while holding slots: the test proved nothing");
+    cortex_slab_close(s);
+}
+
+/* A process dies right after the head CAS that took a slot, before writing the slot word. */
+Test(slab_mp, take_interrupted_before_the_word)
+{
+    char name[64];
+    cortex_slab *s = make(name, "pend");
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    cr_assert_eq(nct_wait(dead, 5000), 0);
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slot_meta *m =
+        (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    /* As the dead process would have left it: its table entry, and the head naming it as the taker of the top. */
+    atomic_store(&sh->procs[100], ((uint64_t)(uint32_t)dead << 32) | 1u);
+    uint64_t h = atomic_load(&sh->head);
+    uint32_t top = CX_HEAD_TOP(h);
+    cr_assert_neq(top, 0);
+    uint64_t w = atomic_load(&m[top - 1].word);
+    atomic_store(&sh->head, cx_head(CX_HEAD_TAG(h) + 1, CX_W_GEN(w) & 1u, 100, top));
+
+    cortex_slab_info info;
+    cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
+    cr_assert(info.list_ok);
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 1, "the taken slot is found through the head: %s",
+                 cortex_last_error()->message);
+    assert_all_free(s);
+    cortex_slab_close(s);
+}
+
+/* Same, but another process allocates first: it records the dead taker, and reclaim then frees it. */
+Test(slab_mp, take_interrupted_then_helped)
+{
+    char name[64];
+    cortex_slab *s = make(name, "pend2");
+    pid_t dead = fork();
+    if (dead == 0)
+        _exit(0);
+    cr_assert_eq(nct_wait(dead, 5000), 0);
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    atomic_store(&sh->procs[100], ((uint64_t)(uint32_t)dead << 32) | 1u);
+    uint64_t h = atomic_load(&sh->head);
+    uint32_t top = CX_HEAD_TOP(h);
+    uint64_t w = atomic_load(&m[top - 1].word);
+    atomic_store(&sh->head, cx_head(CX_HEAD_TAG(h) + 1, CX_W_GEN(w) & 1u, 100, top));
+    cortex_handle x;
+    cr_assert_eq(cortex_slab_alloc(s, &x), 0);
+    cr_assert_neq(cortex_handle_index(x), top - 1, "the dead taker's slot is not handed out again");
+    w = atomic_load(&m[top - 1].word);
+    cr_assert_eq(CX_W_STATE(w), CORTEX__SLOT_ALLOC, "the allocator recorded the dead taker as owner");
+    cr_assert_eq(CX_W_PROC(w), 100);
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 1);
+    cr_assert_eq(cortex_slab_free(s, x), 0);
+    assert_all_free(s);
+    cortex_slab_close(s);
+}
+
+static void corrupt_in_child(const char *name, int how)
+{
+    cortex_region *r;
+    cortex_layout l = {.kind = CORTEX_KIND_SLAB};
+    if (cortex_region_attach(&r, CORTEX_KEY_NAME(name), &l, NULL) < 0)
+        _exit(10);
+    struct cortex__slab_shared *sh = cortex_region_payload(r);
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    if (how == 0)
+        atomic_store(&m[5].next, 0xfffffu); /* slot 5's link far out of range */
+    else
+        atomic_store(&m[9].next, 21); /* slot 9 -> slot 20, which the list reaches before 9: a cycle */
+    cortex_region_close(r);
+    _exit(0);
+}
+
+Test(slab_mp, third_process_corrupts_free_list)
+{
+    for (int how = 0; how < 2; how++) {
+        char name[64];
+        cortex_slab *s = make(name, how ? "cyc" : "oor");
+        pid_t user = fork();
+        if (user == 0) {
+            cortex_slab *c = child_attach(name);
+            cortex_handle h;
+            if (cortex_slab_alloc(c, &h) < 0 || cortex_slab_alloc(c, &h) < 0) /* a user holding slots */
+                _exit(11);
+            cortex_slab_close(c);
+            _exit(0);
+        }
+        cr_assert_eq(nct_wait(user, 5000), 0);
+        pid_t bad = fork();
+        if (bad == 0)
+            corrupt_in_child(name, how);
+        cr_assert_eq(nct_wait(bad, 5000), 0);
+        pid_t victim = fork();
+        if (victim == 0) {
+            cortex_slab *c = child_attach(name);
+            cortex_handle h;
+            int rc = 0;
+            for (int i = 0; i <= SLOTS && rc == 0; i++)
+                rc = cortex_slab_alloc(c, &h);
+            _exit(rc == -EBADMSG ? 0 : rc == -ENOSPC ? 1 : rc == 0 ? 2 : 3);
+        }
+        cr_assert_eq(nct_wait(victim, 5000), 0, "corruption %d: alloc did not return -EBADMSG", how);
+        cortex_slab_info info;
+        cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
+        cortex_slab_close(s);
+    }
+}
+
+/* A slot owned by a process whose pid now belongs to another (newer) process: the owner is dead. */
+Test(slab_mp, reused_pid_is_not_the_owner)
+{
+    char name[64];
+    cortex_slab *s = make(name, "reuse");
+    cortex_handle mine, theirs;
+    cr_assert_eq(cortex_slab_alloc(s, &mine), 0);
+    cr_assert_eq(cortex_slab_alloc(s, &theirs), 0);
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    /* entry 90: OUR pid, but another start time, as a pid reused after its first owner died */
+    uint32_t self = (uint32_t)getpid();
+    uint32_t real_start = 0;
+    for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES; e++) {
+        uint64_t v = atomic_load(&sh->procs[e]);
+        if ((uint32_t)(v >> 32) == self)
+            real_start = (uint32_t)v;
+    }
+    cr_assert_neq(real_start, 0, "this platform reports process start times");
+    atomic_store(&sh->procs[90], ((uint64_t)self << 32) | (real_start + 12345u));
+    uint32_t i = cortex_handle_index(theirs);
+    uint64_t w = atomic_load(&m[i].word);
+    atomic_store(&m[i].word, cx_word(CX_W_GEN(w), CORTEX__SLOT_ALLOC, 90, self));
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 1, "only the slot of the reused pid's first owner");
+    cr_assert_null(cortex_slab_get(s, theirs));
+    cr_assert_not_null(cortex_slab_get(s, mine));
+    cr_assert_eq(atomic_load(&sh->procs[90]), 0, "its table entry was freed");
+    cr_assert_eq(cortex_slab_free(s, mine), 0);
+    assert_all_free(s);
+    cortex_slab_close(s);
+}
+
+/* Reclaim runs while a live worker keeps hammering: it frees the dead one's slots and never the live one's. */
+Test(slab_mp, reclaim_while_others_run, .timeout = 60)
+{
+    char name[64];
+    cortex_slab *s = make(name, "recl");
+    volatile uint32_t *dead = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq((void *)dead, MAP_FAILED);
+    *dead = 0;
+    volatile int *stop = (volatile int *)(dead + 16);
+    int reclaimed = 0;
+    int rounds = 6 * nct_scale();
+    for (int round = 0; round < rounds; round++) {
+        *stop = 0;
+        pid_t victim = fork();
+        if (victim == 0)
+            _exit(hammer(s, 100 + (uint32_t)round, 1L << 40, NULL));
+        pid_t live = fork();
+        if (live == 0)
+            _exit(hammer_ex(s, 1, 1L << 40, stop, dead));
+        usleep(5000);
+        kill(victim, SIGKILL);
+        int vrc = nct_wait(victim, 5000);
+        cr_assert_eq(vrc, 128 + SIGKILL, "round %d: the victim ended by itself (%d) before the kill", round, vrc);
+        *dead = 100 + (uint32_t)round;
+        for (int k = 0; k < 20; k++) {
+            int n = cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT);
+            cr_assert_geq(n, 0, "%s", cortex_last_error()->message);
+            reclaimed += n;
+        }
+        usleep(5000);
+        *stop = 1;
+        int lrc = nct_wait(live, 50000);
+        cr_assert_eq(lrc, 0, "round %d: the live worker saw a slot taken twice or lost (%d)", round, lrc);
+        cr_assert_eq(cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT), 0);
+        if (getenv("SLAB_DEBUG")) {
+            struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+            struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+            uint64_t h = atomic_load(&sh->head);
+            fprintf(stderr, "head top %u claim %u par %u\n", CX_HEAD_TOP(h), CX_HEAD_CLAIM(h), CX_HEAD_PAR(h));
+            for (int i = 0; i < SLOTS; i++) {
+                uint64_t w = atomic_load(&m[i].word);
+                fprintf(stderr, "  %2d: gen %u st %u proc %u next %llu\n", i, CX_W_GEN(w), CX_W_STATE(w), CX_W_PROC(w), (unsigned long long)atomic_load(&m[i].next));
+            }
+            for (int e = 1; e < 128; e++) if (atomic_load(&sh->procs[e])) fprintf(stderr, "  proc %d: pid %u\n", e, (unsigned)(atomic_load(&sh->procs[e]) >> 32));
+        }
+        cr_assert_eq(cortex_slab_repair(s), 0, "nothing unreachable");
+        assert_all_free(s);
+        *dead = 0;
+    }
+    cr_log_info("reclaimed %d slots while a live worker ran", reclaimed);
+    cr_assert_gt(reclaimed, 0);
+    munmap((void *)dead, 4096);
+    cortex_slab_close(s);
+}
