@@ -310,13 +310,22 @@ static int help_record(cortex_slab *s, uint64_t h)
         return corrupt(s, "head names a taken slot out of range", top);
     cortex__a64 *wp = &s->meta[top - 1].word;
     uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
-    if (CX_IS_FREE(CX_W_STATE(w)) && (CX_W_GEN(w) & 1u) == CX_HEAD_PAR(h)) {
-        /* Not recorded yet (the taker is slow or dead): if the head still says so, record it. */
+    uint32_t claim = CX_HEAD_CLAIM(h);
+    /*
+     * Not recorded yet (the taker is slow or dead) while the word still shows
+     * the free value it was taken at.  That value can change once more before
+     * the record: a pusher that saw the slot as the free top may still turn
+     * FREEING into FREE (same generation).  So retry until the word is
+     * recorded (or freed since), or the head moves: giving up after one lost
+     * CAS could leave a dead taker's slot unrecorded and then unlinked.
+     */
+    while (CX_IS_FREE(CX_W_STATE(w)) && (CX_W_GEN(w) & 1u) == CX_HEAD_PAR(h)) {
         if (cortex__ld64(&s->sh->head, CX_ACQUIRE) != h)
             return 1;
-        uint32_t claim = CX_HEAD_CLAIM(h);
         uint32_t pid = (uint32_t)(cortex__ld64(&s->sh->procs[claim], CX_ACQUIRE) >> 32);
-        cortex__cas64(wp, &w, cx_word(CX_W_GEN(w) + 1u, CORTEX__SLOT_ALLOC, claim, pid), CX_ACQ_REL, CX_ACQUIRE);
+        if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w) + 1u, CORTEX__SLOT_ALLOC, claim, pid), CX_ACQ_REL, CX_ACQUIRE))
+            break;
+        cortex__spin_hint();
     }
     return 0;
 }
@@ -371,10 +380,15 @@ static int push(cortex_slab *s, uint32_t top1)
             return rc;
         if (rc == 0) {
             if (!CX_HEAD_CLAIM(h) && below != 0) {
-                /* About to bury the top: if its free is not finished (FREEING), finish it. */
+                /*
+                 * About to bury the top: if its free is not finished (FREEING),
+                 * finish it.  Only with a word read while the head still was h:
+                 * a word read later may belong to a newer life of the slot (taken,
+                 * freed, not yet relinked), which must stay FREEING for reclaim.
+                 */
                 cortex__a64 *tp = &s->meta[below - 1].word;
                 uint64_t tw = cortex__ld64(tp, CX_ACQUIRE);
-                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING)
+                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING && cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
                     cortex__cas64(tp, &tw, cx_word(CX_W_GEN(tw), CORTEX__SLOT_FREE, 0, 0), CX_ACQ_REL, CX_ACQUIRE);
             }
             cortex__st64(&s->meta[top1 - 1].next, below, CX_RELAXED);

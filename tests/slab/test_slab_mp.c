@@ -50,6 +50,59 @@ static cortex_slab *child_attach(const char *name)
     return c;
 }
 
+/* With SLAB_DEBUG set: the head, every slot word and link, and the process table (for a failing run). */
+static void dump_if_debug(cortex_slab *s, const char *where)
+{
+    if (!getenv("SLAB_DEBUG"))
+        return;
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    uint64_t h = atomic_load(&sh->head);
+    fprintf(stderr, "%s: head top %u claim %u par %u tag %u\n", where, CX_HEAD_TOP(h), CX_HEAD_CLAIM(h),
+            CX_HEAD_PAR(h), CX_HEAD_TAG(h));
+    for (int i = 0; i < SLOTS; i++) {
+        uint64_t w = atomic_load(&m[i].word);
+        fprintf(stderr, "  %2d: gen %u st %u proc %u next %llu\n", i, CX_W_GEN(w), CX_W_STATE(w), CX_W_PROC(w),
+                (unsigned long long)atomic_load(&m[i].next));
+    }
+    for (int e = 1; e < 128; e++)
+        if (atomic_load(&sh->procs[e]))
+            fprintf(stderr, "  proc %d: pid %u\n", e, (unsigned)(atomic_load(&sh->procs[e]) >> 32));
+}
+
+/*
+ * Walks the free list from the head (bounded): every slot on it must be free
+ * and appear once.  Returns how many distinct free slots it reaches, or -1
+ * for a link out of range, a slot that is not free, or a slot seen twice.
+ */
+static int walk_free_list(cortex_slab *s)
+{
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    uint64_t h = atomic_load(&sh->head);
+    uint32_t cur = CX_HEAD_TOP(h);
+    if (CX_HEAD_CLAIM(h) && cur) {
+        uint64_t w = atomic_load(&m[cur - 1].word);
+        bool taken = !CX_IS_FREE(CX_W_STATE(w)) || (CX_W_GEN(w) & 1u) == CX_HEAD_PAR(h);
+        if (taken) /* the taken top is not on the free list (a pending take counts as taken) */
+            cur = (uint32_t)atomic_load(&m[cur - 1].next);
+        else
+            return -1; /* a freed taken top: its free has not relinked it */
+    }
+    uint64_t seen = 0;
+    int n = 0;
+    while (cur) {
+        if (cur > SLOTS || (seen & (UINT64_C(1) << (cur - 1))))
+            return -1;
+        seen |= UINT64_C(1) << (cur - 1);
+        if (!CX_IS_FREE(CX_W_STATE(atomic_load(&m[cur - 1].word))))
+            return -1;
+        n++;
+        cur = (uint32_t)atomic_load(&m[cur - 1].next);
+    }
+    return n;
+}
+
 /* Every slot is free and reachable: take all of them (distinct), then -ENOSPC; stamps cleared; all back. */
 static void assert_all_free(cortex_slab *s)
 {
@@ -196,7 +249,9 @@ Test(slab_mp, random_kills_lose_nothing, .timeout = 60)
             cr_assert_eq(nct_wait(pids[w], 5000), 128 + SIGKILL, "round %d worker %d ended before the kill", r, w);
         cortex_slab_info info;
         cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
+        dump_if_debug(s, "before reclaim");
         int got = cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT);
+        dump_if_debug(s, "after reclaim");
         cr_assert_geq(got, 0, "%s", cortex_last_error()->message);
         /* A take interrupted before its slot word was written is counted by reclaim, not by inspect. */
         cr_assert(got == (int)info.dead_held || got == (int)info.dead_held + 1,
@@ -204,6 +259,7 @@ Test(slab_mp, random_kills_lose_nothing, .timeout = 60)
         cr_assert_eq(cortex_slab_inspect(cortex_slab_region(s), &info), 0);
         cr_assert_eq(info.dead_held, 0);
         cr_assert_eq(info.allocated + info.in_flight, 0);
+        cr_assert_eq(walk_free_list(s), SLOTS, "round %d: the free list does not reach every slot exactly once", r);
         /* Killed inside free, between marking and linking: reclaim linked it, nothing is unreachable. */
         int rep = cortex_slab_repair(s);
         cr_assert_eq(rep, 0, "round %d: %d free slots were unreachable after reclaim", r, rep);
@@ -389,17 +445,8 @@ Test(slab_mp, reclaim_while_others_run, .timeout = 60)
         int lrc = nct_wait(live, 50000);
         cr_assert_eq(lrc, 0, "round %d: the live worker saw a slot taken twice or lost (%d)", round, lrc);
         cr_assert_eq(cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT), 0);
-        if (getenv("SLAB_DEBUG")) {
-            struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
-            struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
-            uint64_t h = atomic_load(&sh->head);
-            fprintf(stderr, "head top %u claim %u par %u\n", CX_HEAD_TOP(h), CX_HEAD_CLAIM(h), CX_HEAD_PAR(h));
-            for (int i = 0; i < SLOTS; i++) {
-                uint64_t w = atomic_load(&m[i].word);
-                fprintf(stderr, "  %2d: gen %u st %u proc %u next %llu\n", i, CX_W_GEN(w), CX_W_STATE(w), CX_W_PROC(w), (unsigned long long)atomic_load(&m[i].next));
-            }
-            for (int e = 1; e < 128; e++) if (atomic_load(&sh->procs[e])) fprintf(stderr, "  proc %d: pid %u\n", e, (unsigned)(atomic_load(&sh->procs[e]) >> 32));
-        }
+        dump_if_debug(s, "reclaim_while_others_run");
+        cr_assert_eq(walk_free_list(s), SLOTS, "round %d: the free list does not reach every slot exactly once", round);
         cr_assert_eq(cortex_slab_repair(s), 0, "nothing unreachable");
         assert_all_free(s);
         *dead = 0;
