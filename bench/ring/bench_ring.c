@@ -38,6 +38,20 @@
 double boost_spsc_run(int elem64, int batch, uint64_t n);
 void bench_pin(int cpu);
 int64_t bench_now_ns(void);
+void bench_share_begin(int64_t *wall, int64_t *cpu);
+double bench_share_end(int64_t wall, int64_t cpu);
+
+/*
+ * The host is shared: another process on one of the two CPUs time-slices a
+ * spinning pair and the rate collapses.  Each side measures the share of its
+ * wall time it actually ran (thread CPU time / wall time); a sample where
+ * either side ran less than CLEAN_SHARE of the time was disturbed.  The
+ * table shows the undisturbed samples and the ratios use reps in which both
+ * compared samples were undisturbed.
+ */
+#define CLEAN_SHARE 0.9
+double bench_share_p, bench_share_c; /* set by every run: producer's and consumer's share */
+static double *shared_share;         /* a shared page: a forked producer reports its share here */
 
 void bench_pin(int cpu)
 {
@@ -52,6 +66,25 @@ int64_t bench_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void bench_share_begin(int64_t *wall, int64_t *cpu)
+{
+    *wall = bench_now_ns();
+    *cpu = thread_cpu_ns();
+}
+
+double bench_share_end(int64_t wall, int64_t cpu)
+{
+    int64_t w = bench_now_ns() - wall;
+    return w > 0 ? (double)(thread_cpu_ns() - cpu) / (double)w : 1.0;
 }
 
 static void die(const char *what)
@@ -154,7 +187,10 @@ static void *ours_thread(void *arg)
     cortex_ring p;
     if (cortex_ring_attach_mem(&p, j->mem, j->len, 0, 0, CORTEX_PRODUCER) != 0)
         die("attach producer");
+    int64_t w, c;
+    bench_share_begin(&w, &c);
     ours_produce(j, &p);
+    *shared_share = bench_share_end(w, c);
     cortex_ring_close(&p);
     return NULL;
 }
@@ -170,20 +206,26 @@ static double ours_run(int elem64, int batch, int process, uint64_t n)
         cortex_ring_attach_mem(&c, j.mem, j.len, esz, 8, CORTEX_CONSUMER) != 0)
         die("ring init");
     double rate;
+    int64_t w, cpu;
     if (process) {
         pid_t pid = fork();
         if (pid == 0) {
             ours_thread(&j);
             _exit(0);
         }
+        bench_share_begin(&w, &cpu);
         rate = ours_consume(&j, &c);
+        bench_share_c = bench_share_end(w, cpu);
         waitpid(pid, NULL, 0);
     } else {
         pthread_t t;
         pthread_create(&t, NULL, ours_thread, &j);
+        bench_share_begin(&w, &cpu);
         rate = ours_consume(&j, &c);
+        bench_share_c = bench_share_end(w, cpu);
         pthread_join(t, NULL);
     }
+    bench_share_p = *shared_share;
     cortex_ring_close(&c);
     munmap(j.mem, j.len);
     return rate;
@@ -205,6 +247,8 @@ static void *ck_producer(void *arg)
 {
     struct ck_job *j = arg;
     bench_pin(0);
+    int64_t w, c;
+    bench_share_begin(&w, &c);
     uint64_t next = 0;
     e64 e;
     memset(&e, 0, sizeof e);
@@ -217,6 +261,7 @@ static void *ck_producer(void *arg)
             next++;
         }
     }
+    bench_share_p = bench_share_end(w, c);
     return NULL;
 }
 
@@ -231,7 +276,8 @@ static double ck_run(int elem64, uint64_t n)
     pthread_create(&t, NULL, ck_producer, j);
     bench_pin(1);
     uint64_t expect = 0, bad = 0;
-    int64_t t0 = 0;
+    int64_t t0 = 0, sw, sc;
+    bench_share_begin(&sw, &sc);
     while (expect < n) {
         bool ok;
         uint64_t got;
@@ -251,6 +297,7 @@ static double ck_run(int elem64, uint64_t n)
         }
     }
     int64_t t1 = bench_now_ns();
+    bench_share_c = bench_share_end(sw, sc);
     pthread_join(t, NULL);
     free(j);
     return bad ? -1.0 : (double)(n - 1) * 1e9 / (double)(t1 - t0);
@@ -270,6 +317,8 @@ static void *lamport_producer(void *arg)
 {
     struct lamport *q = arg;
     bench_pin(0);
+    int64_t w, c;
+    bench_share_begin(&w, &c);
     uint64_t esz = q->elem64 ? sizeof(e64) : 8;
     unsigned char *base = (unsigned char *)q->slots;
     for (uint64_t next = 0; next < q->n;) {
@@ -281,6 +330,7 @@ static void *lamport_producer(void *arg)
         atomic_store_explicit(&q->head, h + 1, memory_order_release);
         next++;
     }
+    bench_share_p = bench_share_end(w, c);
     return NULL;
 }
 
@@ -295,7 +345,8 @@ static double lamport_run(int elem64, uint64_t n)
     bench_pin(1);
     uint64_t esz = elem64 ? sizeof(e64) : 8, bad = 0;
     unsigned char *base = (unsigned char *)q->slots;
-    int64_t t0 = 0;
+    int64_t t0 = 0, sw, sc;
+    bench_share_begin(&sw, &sc);
     for (uint64_t expect = 0; expect < n;) {
         uint64_t tl = atomic_load_explicit(&q->tail, memory_order_relaxed);
         if (atomic_load_explicit(&q->head, memory_order_acquire) == tl)
@@ -308,6 +359,7 @@ static double lamport_run(int elem64, uint64_t n)
         bad += e.seq != expect++;
     }
     int64_t t1 = bench_now_ns();
+    bench_share_c = bench_share_end(sw, sc);
     pthread_join(t, NULL);
     free(q);
     return bad ? -1.0 : (double)(n - 1) * 1e9 / (double)(t1 - t0);
@@ -407,6 +459,8 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
     pid_t pid = fork();
     if (pid == 0) {
         bench_pin(0);
+        int64_t w, c;
+        bench_share_begin(&w, &c);
         if (cortex_ring_attach_mem(&ping.ring, mem, len, 8, 8, CORTEX_CONSUMER) != 0 ||
             cortex_ring_attach_mem(&pong.ring, mem + 4096, len, 8, 8, CORTEX_PRODUCER) != 0)
             _exit(1);
@@ -423,14 +477,16 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
             else if (r8_push_wait(&pong, v, -1) != 0)
                 _exit(3);
         }
+        *shared_share = bench_share_end(w, c);
         _exit(0);
     }
     bench_pin(1);
     if (cortex_ring_attach_mem(&ping.ring, mem, len, 8, 8, CORTEX_PRODUCER) != 0 ||
         cortex_ring_attach_mem(&pong.ring, mem + 4096, len, 8, 8, CORTEX_CONSUMER) != 0)
         die("latency attach");
-    int64_t total = 0;
+    int64_t total = 0, sw, sc;
     uint64_t bad = 0;
+    bench_share_begin(&sw, &sc);
     for (uint64_t i = 1; i <= rounds; i++) {
         lat_pause(kind);
         uint64_t got = 0;
@@ -446,7 +502,11 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
         total += bench_now_ns() - t0;
         bad += got != i;
     }
+    bench_share_c = bench_share_end(sw, sc);
     waitpid(pid, NULL, 0);
+    bench_share_p = *shared_share;
+    if (kind != LAT_SPIN && kind != LAT_WAIT) /* asleep by design: not a disturbance */
+        bench_share_p = bench_share_c = 1.0;
     munmap(mem, 2 * 4096);
     return bad ? -1.0 : (double)total / (double)rounds / 2;
 }
@@ -461,10 +521,13 @@ struct variant {
     int throughput;    /* 1: M msg/s, 0: ns one-way */
     uint64_t n;        /* messages (or rounds) per rep, calibrated */
     double *samples;
+    bool *clean;       /* both sides ran >= CLEAN_SHARE of the time */
 };
 
 static double run_variant(struct variant *v, uint64_t n)
 {
+    bench_share_p = bench_share_c = 1.0; /* blocking variants (pipe, socketpair, eventfd): not filtered */
+    *shared_share = 1.0;
     switch (v->kind) {
     case V_OURS: return ours_run(v->elem64, v->batch, v->process, n);
 #if HAVE_CK
@@ -515,18 +578,24 @@ static void ratio(struct variant *vs, int nv, int reps, const char *label, const
         return;
     }
     double r[256] = {0};
-    for (int i = 0; i < reps; i++) {
-        double den = vb->samples[i];
-        if (vc && vc->samples[i] > den)
-            den = vc->samples[i];
-        r[i] = va->samples[i] / den;
+    int k = 0;
+    for (int pass = 0; pass < 2 && k == 0; pass++) { /* undisturbed pairs; if none, every pair */
+        for (int i = 0; i < reps; i++) {
+            bool clean = va->clean[i] && vb->clean[i] && (!vc || vc->clean[i]);
+            if (pass == 0 && !clean)
+                continue;
+            double den = vb->samples[i];
+            if (vc && vc->samples[i] > den)
+                den = vc->samples[i];
+            r[k++] = va->samples[i] / den;
+        }
     }
     double lo = r[0], hi = r[0];
-    for (int i = 1; i < reps; i++) {
+    for (int i = 1; i < k; i++) {
         lo = r[i] < lo ? r[i] : lo;
         hi = r[i] > hi ? r[i] : hi;
     }
-    printf("  %-58s %6.2fx  (min %.2f, max %.2f)   target %s\n", label, median(r, reps), lo, hi, target);
+    printf("  %-52s %6.2fx  (min %.2f, max %.2f, %2d reps)  target %s\n", label, median(r, k), lo, hi, k, target);
 }
 
 int main(int argc, char **argv)
@@ -536,43 +605,46 @@ int main(int argc, char **argv)
     if (reps < 1 || reps > 256 || secs <= 0)
         return 2;
     signal(SIGPIPE, SIG_IGN);
+    shared_share = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (shared_share == MAP_FAILED)
+        return 1;
     /* Variants that are compared run next to each other, and odd reps run the list backwards,
      * so a ratio compares runs a fraction of a second apart. */
     struct variant vs[] = {
-        {"ours 8B single, threads", V_OURS, 0, 0, 0, 0, 1, 0, 0},
+        {"ours 8B single, threads", V_OURS, 0, 0, 0, 0, 1, 0, 0, 0},
 #if HAVE_CK
-        {"ck_ring 8B single", V_CK, 0, 0, 0, 0, 1, 0, 0},
+        {"ck_ring 8B single", V_CK, 0, 0, 0, 0, 1, 0, 0, 0},
 #endif
 #if HAVE_BOOST
-        {"boost spsc_queue 8B single", V_BOOST, 0, 0, 0, 0, 1, 0, 0},
+        {"boost spsc_queue 8B single", V_BOOST, 0, 0, 0, 0, 1, 0, 0, 0},
 #endif
-        {"ours 8B single, processes", V_OURS, 0, 0, 1, 0, 1, 0, 0},
-        {"Lamport ring 8B (no cached indices)", V_LAMPORT, 0, 0, 0, 0, 1, 0, 0},
-        {"ours 8B batch32, threads", V_OURS, 0, 1, 0, 0, 1, 0, 0},
+        {"ours 8B single, processes", V_OURS, 0, 0, 1, 0, 1, 0, 0, 0},
+        {"Lamport ring 8B (no cached indices)", V_LAMPORT, 0, 0, 0, 0, 1, 0, 0, 0},
+        {"ours 8B batch32, threads", V_OURS, 0, 1, 0, 0, 1, 0, 0, 0},
 #if HAVE_BOOST
-        {"boost spsc_queue 8B batch32", V_BOOST, 0, 1, 0, 0, 1, 0, 0},
+        {"boost spsc_queue 8B batch32", V_BOOST, 0, 1, 0, 0, 1, 0, 0, 0},
 #endif
-        {"ours 8B batch32, processes", V_OURS, 0, 1, 1, 0, 1, 0, 0},
-        {"ours 64B single, threads", V_OURS, 1, 0, 0, 0, 1, 0, 0},
+        {"ours 8B batch32, processes", V_OURS, 0, 1, 1, 0, 1, 0, 0, 0},
+        {"ours 64B single, threads", V_OURS, 1, 0, 0, 0, 1, 0, 0, 0},
 #if HAVE_CK
-        {"ck_ring 64B single", V_CK, 1, 0, 0, 0, 1, 0, 0},
+        {"ck_ring 64B single", V_CK, 1, 0, 0, 0, 1, 0, 0, 0},
 #endif
 #if HAVE_BOOST
-        {"boost spsc_queue 64B single", V_BOOST, 1, 0, 0, 0, 1, 0, 0},
+        {"boost spsc_queue 64B single", V_BOOST, 1, 0, 0, 0, 1, 0, 0, 0},
 #endif
-        {"ours 64B single, processes", V_OURS, 1, 0, 1, 0, 1, 0, 0},
-        {"Lamport ring 64B (no cached indices)", V_LAMPORT, 1, 0, 0, 0, 1, 0, 0},
-        {"ours 64B batch32, threads", V_OURS, 1, 1, 0, 0, 1, 0, 0},
+        {"ours 64B single, processes", V_OURS, 1, 0, 1, 0, 1, 0, 0, 0},
+        {"Lamport ring 64B (no cached indices)", V_LAMPORT, 1, 0, 0, 0, 1, 0, 0, 0},
+        {"ours 64B batch32, threads", V_OURS, 1, 1, 0, 0, 1, 0, 0, 0},
 #if HAVE_BOOST
-        {"boost spsc_queue 64B batch32", V_BOOST, 1, 1, 0, 0, 1, 0, 0},
+        {"boost spsc_queue 64B batch32", V_BOOST, 1, 1, 0, 0, 1, 0, 0, 0},
 #endif
-        {"ours 64B batch32, processes", V_OURS, 1, 1, 1, 0, 1, 0, 0},
-        {"pipe 8B (write per message)", V_PIPE, 0, 0, 1, 0, 1, 0, 0},
-        {"socketpair 8B (write per message)", V_SOCK, 0, 0, 1, 0, 1, 0, 0},
-        {"latency ours spin, processes", V_LAT, 0, 0, 1, LAT_SPIN, 0, 0, 0},
-        {"latency ours *_wait, active peer", V_LAT, 0, 0, 1, LAT_WAIT, 0, 0, 0},
-        {"latency ours *_wait, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_WAIT_IDLE, 0, 0, 0},
-        {"latency eventfd, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_EVENTFD_IDLE, 0, 0, 0},
+        {"ours 64B batch32, processes", V_OURS, 1, 1, 1, 0, 1, 0, 0, 0},
+        {"pipe 8B (write per message)", V_PIPE, 0, 0, 1, 0, 1, 0, 0, 0},
+        {"socketpair 8B (write per message)", V_SOCK, 0, 0, 1, 0, 1, 0, 0, 0},
+        {"latency ours spin, processes", V_LAT, 0, 0, 1, LAT_SPIN, 0, 0, 0, 0},
+        {"latency ours *_wait, active peer", V_LAT, 0, 0, 1, LAT_WAIT, 0, 0, 0, 0},
+        {"latency ours *_wait, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_WAIT_IDLE, 0, 0, 0, 0},
+        {"latency eventfd, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_EVENTFD_IDLE, 0, 0, 0, 0},
     };
     int nv = (int)(sizeof vs / sizeof vs[0]);
     /* Calibrate: one short warm-up run per variant sizes its rep to about secs. */
@@ -589,6 +661,7 @@ int main(int argc, char **argv)
                                  : secs * 1e9 / (2 * r + (v->lat >= LAT_WAIT_IDLE ? IDLE_GAP_NS : 0));
         v->n = n < 1000 && v->throughput ? 1000 : n < 20 ? 20 : (uint64_t)n;
         v->samples = calloc((size_t)reps, sizeof(double));
+        v->clean = calloc((size_t)reps, sizeof(bool));
     }
     for (int rep = 0; rep < reps; rep++) {
         for (int k = 0; k < nv; k++) {
@@ -599,23 +672,33 @@ int main(int argc, char **argv)
                 return 1;
             }
             vs[i].samples[rep] = vs[i].throughput ? r / 1e6 : r;
+            vs[i].clean[rep] = bench_share_p >= CLEAN_SHARE && bench_share_c >= CLEAN_SHARE;
         }
     }
     printf("SPSC ring, capacity %d, producer CPU0 / consumer CPU1, %d reps x %.2f s per variant, interleaved\n"
            "(odd reps in reverse order); every consumer checked every sequence number\n",
            CAP, reps, secs);
-    printf("%-42s %10s %10s %10s  %s\n", "variant", "min", "median", "max", "unit");
+    printf("%-42s %10s %10s %10s  %-10s %s\n", "variant", "min", "median", "max", "unit", "undisturbed reps");
     for (int i = 0; i < nv; i++) {
         struct variant *v = &vs[i];
-        double lo = v->samples[0], hi = v->samples[0];
-        for (int r = 1; r < reps; r++) {
-            lo = v->samples[r] < lo ? v->samples[r] : lo;
-            hi = v->samples[r] > hi ? v->samples[r] : hi;
+        double sel[256];
+        int k = 0;
+        for (int r = 0; r < reps; r++)
+            if (v->clean[r])
+                sel[k++] = v->samples[r];
+        bool all = k == 0; /* nothing undisturbed: show every sample, marked */
+        if (all)
+            for (int r = 0; r < reps; r++)
+                sel[k++] = v->samples[r];
+        double lo = sel[0], hi = sel[0];
+        for (int r = 1; r < k; r++) {
+            lo = sel[r] < lo ? sel[r] : lo;
+            hi = sel[r] > hi ? sel[r] : hi;
         }
-        printf("%-42s %10.2f %10.2f %10.2f  %s\n", v->name, lo, median(v->samples, reps), hi,
-               v->throughput ? "M msg/s" : "ns one-way");
+        printf("%-42s %10.2f %10.2f %10.2f  %-10s %d/%d%s\n", v->name, lo, median(sel, k), hi,
+               v->throughput ? "M msg/s" : "ns 1-way", all ? 0 : k, reps, all ? " (all shown)" : "");
     }
-    printf("\nratios (median of per-rep ratios, same run):\n");
+    printf("\nratios (median of per-rep ratios, same run, reps where every compared sample was undisturbed):\n");
     ratio(vs, nv, reps, "ours 8B single / best of ck_ring, boost 8B single", "ours 8B single, threads",
           "ck_ring 8B single", "boost spsc_queue 8B single", ">= 1.3");
     ratio(vs, nv, reps, "ours 8B batch32 / boost 8B batch32", "ours 8B batch32, threads",

@@ -11,6 +11,9 @@
 extern "C" double boost_spsc_run(int elem64, int batch, uint64_t n);
 extern "C" void bench_pin(int cpu);
 extern "C" int64_t bench_now_ns(void);
+extern "C" void bench_share_begin(int64_t *wall, int64_t *cpu);
+extern "C" double bench_share_end(int64_t wall, int64_t cpu);
+extern "C" double bench_share_p, bench_share_c;
 
 namespace {
 struct e64 {
@@ -32,6 +35,8 @@ template <class T> void *producer(void *arg)
 {
     job<T> *j = static_cast<job<T> *>(arg);
     bench_pin(0);
+    int64_t w, c;
+    bench_share_begin(&w, &c);
     T buf[32] = {};
     uint64_t next = 0;
     while (next < j->n) {
@@ -47,6 +52,7 @@ template <class T> void *producer(void *arg)
                 next++;
         }
     }
+    bench_share_p = bench_share_end(w, c);
     return nullptr;
 }
 
@@ -59,7 +65,8 @@ template <class T> double run(int batch, uint64_t n)
     pthread_create(&t, nullptr, producer<T>, j);
     bench_pin(1);
     uint64_t expect = 0, bad = 0;
-    int64_t t0 = 0;
+    int64_t t0 = 0, sw, sc;
+    bench_share_begin(&sw, &sc);
     T buf[32];
     while (expect < n) {
         size_t k = batch ? j->q.pop(buf, 32) : (j->q.pop(buf[0]) ? 1 : 0);
@@ -69,6 +76,7 @@ template <class T> double run(int batch, uint64_t n)
             bad += seq_of(buf[i]) != expect;
     }
     int64_t t1 = bench_now_ns();
+    bench_share_c = bench_share_end(sw, sc);
     pthread_join(t, nullptr);
     delete j;
     return bad ? -1.0 : (double)(n - 1) * 1e9 / (double)(t1 - t0);

@@ -12,8 +12,9 @@
  *
  * - ::cortex_sync_futex (Linux): the lock word holds the owner's pid and a
  *   "waiters" bit.  Lock and unlock cost no system call while uncontended;
- *   a waiter spins briefly, checks that the owner is alive (pid and
- *   process start time, against pid reuse), then sleeps in FUTEX_WAIT for
+ *   a waiter spins briefly, checks that the owner is alive if the same
+ *   owner held the lock through the whole spin (pid and process start
+ *   time, against pid reuse), then sleeps in FUTEX_WAIT for
  *   at most CORTEX_SYNC_CHECK_INTERVAL_NS at a time and checks again after
  *   every interval in which the lock did not move.  A
  *   dead owner's lock is taken over: lock() returns -EOWNERDEAD with the

@@ -17,7 +17,8 @@
  *                        to tell a reused pid from the holder.
  *
  * Lock: one CAS 0 -> pid (no system call).  Contended: spin
- * CORTEX__FUTEX_SPIN times, check once that the holder lives, then set the
+ * CORTEX__FUTEX_SPIN times, check once that the holder lives (if the same
+ * holder kept the lock through the whole spin), then set the
  * waiters bit and FUTEX_WAIT with a timeout of CORTEX_SYNC_CHECK_INTERVAL_NS;
  * after a wait that timed out (nothing changed for a whole interval) check
  * again that the holder lives
@@ -100,6 +101,7 @@ static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uin
                                                       int64_t timeout_ns)
 {
     uint32_t w, e;
+    uint32_t first_holder = cortex__ld32(&l->word, CX_RELAXED) & CORTEX__FUTEX_PID_MASK;
     if (timeout_ns != 0) {
         for (int i = 0; i < CORTEX__FUTEX_SPIN; i++) {
             w = cortex__ld32(&l->word, CX_RELAXED);
@@ -112,9 +114,14 @@ static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uin
         }
     }
     int64_t deadline = timeout_ns < 0 ? INT64_MAX : cortex__now_ns() + timeout_ns;
-    /* Check the holder once before the first sleep (a holder found dead is taken over at once),
-     * then after every interval slept without progress. */
+    /*
+     * Check the holder once before the first sleep if the same holder kept
+     * the lock through the whole spin (a dead one is then taken over at
+     * once; a lock that changed hands is alive and busy, no /proc read),
+     * then after every interval slept without progress.
+     */
     bool check = true;
+    bool first = true;
     for (;;) {
         w = cortex__ld32(&l->word, CX_RELAXED);
         if (w == 0) {
@@ -127,7 +134,9 @@ static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uin
         }
         if (check) {
             check = false;
-            if (cortex__futex_lock_holder_dead(l, w)) {
+            bool moved = first && (w & CORTEX__FUTEX_PID_MASK) != first_holder;
+            first = false;
+            if (!moved && cortex__futex_lock_holder_dead(l, w)) {
                 e = w;
                 if (cortex__cas32(&l->word, &e, self | (w & CORTEX__FUTEX_WAITERS), CX_ACQUIRE, CX_RELAXED)) {
                     cortex__st64(&l->record, cortex__futex_record(self, start32), CX_RELAXED);

@@ -30,6 +30,16 @@ enum seq_mode { SEQ_SINGLE, SEQ_BATCH, SEQ_SPAN, SEQ_WAIT };
 #ifndef SEQ_TSAN
 #define SEQ_TSAN 0
 #endif
+#if defined(__SANITIZE_ADDRESS__)
+#define SEQ_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SEQ_ASAN 1
+#endif
+#endif
+#ifndef SEQ_ASAN
+#define SEQ_ASAN 0
+#endif
 
 /* xorshift for batch sizes (deterministic per side). */
 static inline uint32_t seq_rand(uint64_t *s)

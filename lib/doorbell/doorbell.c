@@ -1,0 +1,229 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/doorbell/doorbell.c: a doorbell is one end of a connected AF_UNIX
+ * socket pair.  A ring is a one-byte message; rings coalesce while one is
+ * unread; the kernel's end-of-file tells each end that the other is gone.
+ */
+#define _GNU_SOURCE
+#include "doorbell_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#ifdef __linux__
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
+#endif
+
+#ifdef MSG_NOSIGNAL
+#define DB_SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL)
+#else
+#define DB_SEND_FLAGS MSG_DONTWAIT /* SO_NOSIGPIPE is set on the socket instead */
+#endif
+
+/* A drain consumes at most this many rings per call, so a peer that rings without pause cannot hold it. */
+#define DB_DRAIN_MAX 4096
+
+int cortex_doorbell_pair(cortex_doorbell *ret_a, cortex_doorbell *ret_b)
+{
+    if (!ret_a || !ret_b)
+        return cortex__fail(EINVAL, "cortex_doorbell_pair: NULL argument");
+    int sv[2], type;
+    int rc = cortex__unix_socket(sv, NULL, &type, true);
+    if (rc < 0)
+        return rc;
+    ret_a->fd = sv[0];
+    ret_a->type = type;
+    ret_b->fd = sv[1];
+    ret_b->type = type;
+    return 0;
+}
+
+int cortex_doorbell_from_fd(cortex_doorbell *ret, int fd)
+{
+    if (!ret)
+        return cortex__fail(EINVAL, "cortex_doorbell_from_fd: NULL doorbell");
+    int type, rc;
+    if ((rc = cortex__doorbell_check(fd, &type, "doorbell")) < 0)
+        return rc;
+    if ((rc = cortex__set_cloexec(fd, true)) < 0)
+        return cortex__fail_sys(-rc, "fcntl", -rc, "doorbell fd %d: cannot set close-on-exec", fd);
+    if ((rc = cortex_fd_set_nonblocking(fd, true)) < 0)
+        return rc;
+    ret->fd = fd;
+    ret->type = type;
+    return 0;
+}
+
+static int closed_end(void) { return cortex__fail(EBADF, "doorbell end is closed"); }
+
+static int peer_gone(const cortex_doorbell *b, const char *syscall, int e)
+{
+    return cortex__fail_sys(EPIPE, syscall, e, "doorbell fd %d: the peer's end is closed (peer gone)", b->fd);
+}
+
+int cortex_doorbell_signal(cortex_doorbell *b)
+{
+    if (!b || b->fd < 0)
+        return closed_end();
+#if defined(__linux__) && defined(SIOCOUTQ)
+    /*
+     * Bytes we sent that the peer has not read yet.  A pending ring wakes
+     * the peer anyway, and the peer consumes it before it looks at the
+     * shared state, so this ring adds nothing: coalesce.  A closed peer
+     * frees its queue, so a dead peer shows 0 here and the send below
+     * reports it.
+     */
+    int queued = 0;
+    if (ioctl(b->fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+        return CORTEX_DOORBELL_PENDING;
+#endif
+    for (;;) {
+        ssize_t n = send(b->fd, "!", 1, DB_SEND_FLAGS);
+        if (n == 1)
+            return CORTEX_DOORBELL_SENT;
+        int e = errno;
+        if (n >= 0 || e == EINTR)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
+            return CORTEX_DOORBELL_PENDING; /* the peer's queue is full of unread rings */
+        if (e == EPIPE || e == ECONNRESET || e == ENOTCONN || e == ECONNREFUSED)
+            return peer_gone(b, "send", e);
+        if (e == EBADF || e == ENOTSOCK)
+            return cortex__fail_sys(EBADF, "send", e, "doorbell fd %d is not open or not a socket", b->fd);
+        return cortex__fail_sys(e, "send", e, "could not ring doorbell fd %d", b->fd);
+    }
+}
+
+/*
+ * One read of pending rings: > 0 rings read, 0 none queued, -EPIPE end of
+ * file, other -errno.  On Linux one recvmmsg() takes up to 16 rings, and a
+ * short batch means the queue is empty: a wake costs one read, not a read
+ * and a second one that finds nothing.
+ */
+static int read_rings(cortex_doorbell *b, bool *more)
+{
+    char buf[64];
+    *more = false;
+    for (;;) {
+        ssize_t n;
+#ifdef __linux__
+        if (b->type == SOCK_SEQPACKET) {
+            enum { BATCH = 16 };
+            struct mmsghdr mm[BATCH];
+            struct iovec iov[BATCH];
+            memset(mm, 0, sizeof mm);
+            for (int i = 0; i < BATCH; i++) {
+                iov[i].iov_base = buf; /* contents are not looked at */
+                iov[i].iov_len = sizeof buf;
+                mm[i].msg_hdr.msg_iov = &iov[i];
+                mm[i].msg_hdr.msg_iovlen = 1;
+            }
+            int got = recvmmsg(b->fd, mm, BATCH, MSG_DONTWAIT, NULL);
+            if (got > 0) {
+                /* At end of file recvmmsg reports empty messages: count the rings before the first. */
+                int rings = 0;
+                while (rings < got && mm[rings].msg_len > 0)
+                    rings++;
+                if (rings == 0)
+                    return -EPIPE;
+                *more = rings == BATCH; /* if it stopped at end of file, the next read reports it */
+                return rings;
+            }
+            n = got; /* 0: end of file; < 0: errno */
+        } else
+#endif
+        {
+            n = recv(b->fd, buf, sizeof buf, MSG_DONTWAIT);
+            if (n > 0) {
+                /* seqpacket: one message is one ring; stream: one byte is one ring. */
+                *more = b->type == SOCK_SEQPACKET || (size_t)n == sizeof buf;
+                return b->type == SOCK_STREAM ? (int)n : 1;
+            }
+        }
+        if (n == 0)
+            return -EPIPE;
+        int e = errno;
+        /* ECONNRESET: the peer closed with rings of ours unread; its rings to us may still be queued. */
+        if (e == EINTR || e == ECONNRESET)
+            continue;
+        if (e == EAGAIN || e == EWOULDBLOCK)
+            return 0;
+        if (e == EPIPE || e == ENOTCONN)
+            return -EPIPE;
+        return cortex__fail_sys(e == ENOTSOCK ? EBADF : e, "recv", e, "could not read doorbell fd %d", b->fd);
+    }
+}
+
+int cortex_doorbell_drain(cortex_doorbell *b)
+{
+    if (!b || b->fd < 0)
+        return closed_end();
+    int rings = 0;
+    bool more = true;
+    while (more && rings < DB_DRAIN_MAX) {
+        int n = read_rings(b, &more);
+        if (n == -EPIPE) {
+            /* End of file: deliver what was queued first, report the peer gone on the next call. */
+            if (rings > 0)
+                return rings;
+            return peer_gone(b, "", 0);
+        }
+        if (n < 0)
+            return n;
+        if (n == 0)
+            break;
+        rings += n;
+    }
+    return rings;
+}
+
+int cortex_doorbell_wait(cortex_doorbell *b, int64_t timeout_ns)
+{
+    if (!b || b->fd < 0)
+        return closed_end();
+    int64_t deadline = cortex__deadline(timeout_ns);
+    /* Sleep first: a pending ring makes poll return at once, and the drain then reads it in one go. */
+    bool slept = timeout_ns == 0;
+    for (;;) {
+        if (slept) {
+            int rc = cortex_doorbell_drain(b);
+            if (rc != 0)
+                return rc > 0 ? 0 : rc;
+        }
+        int ms = cortex__poll_ms(deadline);
+        if (ms == 0)
+            return cortex__fail(ETIMEDOUT, "doorbell fd %d did not ring within %lld ns", b->fd,
+                                (long long)timeout_ns);
+        struct pollfd p = {.fd = b->fd, .events = POLLIN};
+        int n = poll(&p, 1, ms);
+        if (n < 0 && errno != EINTR)
+            return cortex__fail_sys(errno, "poll", errno, "could not wait on doorbell fd %d", b->fd);
+        if (n > 0 && (p.revents & POLLNVAL))
+            return cortex__fail(EBADF, "doorbell fd %d is not open", b->fd);
+        /* POLLIN, POLLHUP, EINTR or the timeout: the drain decides. */
+        slept = true;
+    }
+}
+
+int cortex_doorbell_fd(const cortex_doorbell *b) { return b ? b->fd : -1; }
+
+int cortex_doorbell_release(cortex_doorbell *b)
+{
+    if (!b)
+        return -1;
+    int fd = b->fd;
+    b->fd = -1;
+    return fd;
+}
+
+void cortex_doorbell_close(cortex_doorbell *b)
+{
+    if (!b || b->fd < 0)
+        return;
+    close(b->fd);
+    b->fd = -1;
+}

@@ -1,0 +1,182 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tests/model/scn_sync.c: model-checked scenarios over the real futex lock
+ * (lib/sync/futex_lock.h) and the real cell sequence (lib/cell/seqlock.h),
+ * both run on plain memory exactly as lib/cell/cell.c runs them on a
+ * segment.  Built with -DCORTEX_MODEL (and once more with
+ * -DCORTEX_SEED_CELL_RELAXED_SEQ, whose scenarios must fail).
+ *
+ * The futex lock's contended path spins CORTEX__FUTEX_SPIN times before it
+ * sleeps; the model build sets it to 1 (meson.build) so that the sleeping
+ * path is reached within the preemption bound.
+ */
+#include "explorer.h"
+
+#include "atomic.h"
+#include "cell/seqlock.h"
+#include "sync/futex_lock.h"
+
+#include <string.h>
+#include <unistd.h>
+
+/*
+ * The pid each simulated process locks as.  The lock checks that a holder is
+ * alive (through /proc) before it sleeps, so these must be live processes
+ * that outlive the run: this one, its parent (the test runner) and init.
+ * Start time 0 in the lock record makes the lock trust a live pid.
+ */
+static uint32_t pid_of(int id)
+{
+    return id == 1 ? (uint32_t)getpid() : id == 2 ? (uint32_t)getppid() : 1u;
+}
+
+/* ---- futex lock: mutual exclusion and hand-off ----------------------------- */
+
+static struct {
+    cortex__futex_lock lock;
+    uint64_t counter; /* plain: a race unless the lock orders every access */
+    int iters;
+} fl;
+
+static void fl_setup_n(int iters)
+{
+    memset(&fl, 0, sizeof fl);
+    fl.iters = iters;
+    cortex__futex_lock_init(&fl.lock);
+    mc_name(&fl.lock.word, 4, "lock.word");
+    mc_name(&fl.lock.record, 8, "lock.record");
+    mc_name(&fl.counter, 8, "counter");
+}
+static void fl_setup1(void) { fl_setup_n(1); }
+static void fl_setup2(void) { fl_setup_n(2); }
+
+static void fl_thread(int id)
+{
+    for (int i = 0; i < fl.iters; i++) {
+        int rc = cortex__futex_lock_acquire_as(&fl.lock, pid_of(id), 0, -1);
+        MC_ASSERT(rc == 0, "lock returned %d", rc);
+        uint64_t v;
+        cortex__plain_read(&v, &fl.counter, sizeof v);
+        v++;
+        cortex__plain_write(&fl.counter, &v, sizeof v);
+        rc = cortex__futex_lock_release_as(&fl.lock, pid_of(id));
+        MC_ASSERT(rc == 0, "unlock returned %d", rc);
+    }
+}
+
+static int fl_nthreads;
+static void fl_check(void)
+{
+    uint64_t v;
+    cortex__plain_read(&v, &fl.counter, sizeof v);
+    MC_ASSERT(v == (uint64_t)(fl_nthreads * fl.iters), "counter %llu after %d locked increments",
+              (unsigned long long)v, fl_nthreads * fl.iters);
+    MC_ASSERT(cortex__ld32(&fl.lock.word, CX_RELAXED) == 0, "lock word %#x after every unlock",
+              cortex__ld32(&fl.lock.word, CX_RELAXED));
+}
+static void fl_check2(void) { fl_nthreads = 2; fl_check(); }
+static void fl_check3(void) { fl_nthreads = 3; fl_check(); }
+
+static const mc_scenario futex_mutex2 = {
+    "futex_lock_mutex", "futex lock: 2 threads x 2 locked increments of a plain counter (exclusion, "
+                        "happens-before, no lost wake-up)",
+    2, fl_setup2, fl_thread, fl_check2, 3, 3, 0, 0, true, false};
+static const mc_scenario futex_handoff3 = {
+    "futex_lock_handoff", "futex lock: 3 threads contend, sleepers are handed the lock by unlock's wake "
+                          "(no lost wake-up, exclusion)",
+    3, fl_setup1, fl_thread, fl_check3, 2, 3, 0, 0, true, false};
+
+/* ---- cell: write vs optimistic read ------------------------------------------- */
+
+#define CELL_WORDS 2
+
+static struct {
+    cortex__futex_lock lock;
+    cortex__a64 seq;
+    cortex__a32 flag;
+    cortex__a64 value[CELL_WORDS];
+    int writers, writes;
+} cl;
+
+static void cl_setup_n(int writers, int writes)
+{
+    memset(&cl, 0, sizeof cl);
+    cl.writers = writers;
+    cl.writes = writes;
+    cortex__futex_lock_init(&cl.lock);
+    uint64_t init[CELL_WORDS] = {0, 0};
+    cortex__cell_store_value(cl.value, init, sizeof init);
+    mc_name(&cl.lock.word, 4, "lock.word");
+    mc_name(&cl.lock.record, 8, "lock.record");
+    mc_name(&cl.seq, 8, "cell.seq");
+    mc_name(&cl.flag, 4, "cell.inconsistent");
+    mc_name(cl.value, sizeof cl.value, "cell.value");
+}
+static void cl_setup_1w(void) { cl_setup_n(1, 2); }
+static void cl_setup_2w(void) { cl_setup_n(2, 1); }
+
+/* cortex_cell_write: lock, repair, write, unlock */
+static void cl_write(int id, uint64_t k)
+{
+    int rc = cortex__futex_lock_acquire_as(&cl.lock, pid_of(id), 0, -1);
+    MC_ASSERT(rc == 0, "lock returned %d", rc);
+    cortex__cell_repair(&cl.seq, &cl.flag);
+    uint64_t v[CELL_WORDS] = {k, k};
+    cortex__cell_write_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v, 0);
+    rc = cortex__futex_lock_release_as(&cl.lock, pid_of(id));
+    MC_ASSERT(rc == 0, "unlock returned %d", rc);
+}
+
+/* cortex_cell_read: optimistic tries (cell.c makes CORTEX_CELL_READ_RETRIES = 64; 2 here, so the
+ * fallback under the lock is reached within the bound), then the lock */
+static void cl_read(int id)
+{
+    uint64_t v[CELL_WORDS];
+    int r = -1;
+    for (int i = 0; i < 2 && r < 0; i++) {
+        r = cortex__cell_read_try(&cl.seq, &cl.flag, cl.value, v, sizeof v);
+        if (r < 0)
+            cortex__spin_hint();
+    }
+    if (r < 0) {
+        int rc = cortex__futex_lock_acquire_as(&cl.lock, pid_of(id), 0, -1);
+        MC_ASSERT(rc == 0, "lock returned %d", rc);
+        cortex__cell_repair(&cl.seq, &cl.flag);
+        r = (int)cortex__cell_read_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v);
+        rc = cortex__futex_lock_release_as(&cl.lock, pid_of(id));
+        MC_ASSERT(rc == 0, "unlock returned %d", rc);
+    }
+    MC_ASSERT(r == 0, "read saw the inconsistent flag (%d) with no writer dead", r);
+    MC_ASSERT(v[0] == v[1], "torn value accepted: {%llu, %llu}", (unsigned long long)v[0],
+              (unsigned long long)v[1]);
+    MC_ASSERT(v[0] <= (uint64_t)(cl.writers * cl.writes), "value %llu was never written",
+              (unsigned long long)v[0]);
+}
+
+static void cl_thread(int id)
+{
+    if (id <= cl.writers) {
+        for (int k = 0; k < cl.writes; k++)
+            cl_write(id, (uint64_t)((id - 1) * cl.writes + k + 1)); /* distinct, 1..writers*writes */
+    } else {
+        cl_read(id);
+    }
+}
+
+static void cl_check(void)
+{
+    uint64_t s = cortex__ld64(&cl.seq, CX_RELAXED);
+    MC_ASSERT(s == (uint64_t)(2 * cl.writers * cl.writes), "sequence %llu after %d writes", (unsigned long long)s,
+              cl.writers * cl.writes);
+}
+
+static const mc_scenario cell_1w1r = {
+    "cell_write_read", "cell: 1 writer (2 writes) vs 1 optimistic reader: no torn or invented value accepted",
+    2, cl_setup_1w, cl_thread, cl_check, 3, 3, 0, 0, true, false};
+static const mc_scenario cell_2w1r = {
+    "cell_writers_reader", "cell: 2 writers under the futex lock vs 1 optimistic reader", 3, cl_setup_2w,
+    cl_thread, cl_check, 2, 2, 0, 0, true, false};
+
+static const mc_scenario *const all[] = {&futex_mutex2, &futex_handoff3, &cell_1w1r, &cell_2w1r, NULL};
+
+int main(int argc, char **argv) { return mc_main(argc, argv, all); }

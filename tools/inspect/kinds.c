@@ -1,0 +1,293 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * tools/inspect/kinds.c: the live state of a cell, ring or slab for `show`,
+ * read through the parts' read-only *_inspect functions.  The segment is
+ * attached through the library (after its header validated), and the
+ * reads run under a SIGBUS/SIGSEGV guard: a segment that a hostile process
+ * shrinks under us is reported, not a crash.
+ */
+#define _GNU_SOURCE
+#include "seg.h"
+
+#include "internal.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* NC_HAVE_<PART> come from tools/inspect/meson.build. */
+#if NC_HAVE_CELL
+#include <neocortex/cell.h>
+#endif
+#if NC_HAVE_SYNC
+#include <neocortex/sync.h>
+#endif
+#if NC_HAVE_RING
+#include <neocortex/ring.h>
+#endif
+#if NC_HAVE_SLAB
+#include <neocortex/slab.h>
+#endif
+
+static sigjmp_buf guard_jmp;
+static volatile sig_atomic_t guard_armed;
+
+static void on_fault(int sig)
+{
+    if (guard_armed) {
+        guard_armed = 0;
+        siglongjmp(guard_jmp, sig);
+    }
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+typedef void (*reader_fn)(const cortex_region *r, FILE *f, bool json, int *rc);
+
+/* Runs the reader; returns 0, or the signal (SIGBUS, SIGSEGV) that stopped it. */
+static int run_guarded(reader_fn reader, const cortex_region *r, FILE *f, bool json, int *rc)
+{
+    int sig = sigsetjmp(guard_jmp, 1);
+    if (sig != 0)
+        return sig;
+    guard_armed = 1;
+    reader(r, f, json, rc);
+    guard_armed = 0;
+    return 0;
+}
+
+#if NC_HAVE_CELL || NC_HAVE_RING || NC_HAVE_SLAB
+static const char *yes_no(bool v) { return v ? "true" : "false"; }
+#endif
+
+#if NC_HAVE_CELL
+static void show_cell(const cortex_region *r, FILE *f, bool json, int *rc)
+{
+    cortex_cell_info ci;
+    memset(&ci, 0, sizeof ci);
+    if ((*rc = cortex_cell_inspect(r, &ci)) < 0)
+        return;
+    char lock[sizeof ci.lock_name + 1];
+    nc_printable(ci.lock_name, sizeof ci.lock_name, lock);
+    if (json) {
+        fprintf(f,
+                "{\"kind\":\"cell\",\"sequence\":%" PRIu64 ",\"write_in_progress\":%s,\"consistent\":%s"
+                ",\"value_size\":%" PRIu32 ",\"value_align\":%" PRIu32 ",\"lock\":",
+                ci.sequence, yes_no(ci.sequence & 1u), yes_no(ci.consistent), ci.value_size, ci.value_align);
+        nc_json_str(f, lock);
+        fprintf(f, ",\"lock_state\":");
+        if (ci.lock_state < 0)
+            fputs("null", f);
+        else
+            fputs(ci.lock_state ? "\"held\"" : "\"free\"", f);
+        fprintf(f, ",\"holder_pid\":%" PRId32 ",\"holder_alive\":%s}", ci.holder_pid, yes_no(ci.holder_alive));
+        return;
+    }
+    fprintf(f, "cell       value of %" PRIu32 " bytes (align %" PRIu32 "), sequence %" PRIu64 " (%s)\n", ci.value_size,
+            ci.value_align, ci.sequence, (ci.sequence & 1u) ? "odd: a write in progress, or its writer died" : "even");
+    fprintf(f, "consistent %s\n", ci.consistent ? "yes" : "NO: a writer died mid-write; reads return -EOWNERDEAD");
+    if (ci.lock_state < 0)
+        fprintf(f, "lock now   %s: state unknown (%s)\n", lock, cortex_strerror(ci.lock_state));
+    else if (ci.lock_state == 0)
+        fprintf(f, "lock now   %s: free\n", lock);
+    else if (ci.holder_pid > 0)
+        fprintf(f, "lock now   %s: held by pid %" PRId32 " (%s)\n", lock, ci.holder_pid,
+                ci.holder_alive ? "alive" : "dead");
+    else
+        fprintf(f, "lock now   %s: held\n", lock);
+}
+#endif
+
+#if NC_HAVE_RING
+static const char *role_state(int32_t pid, bool alive, bool closed, bool waiting, char *buf, size_t len)
+{
+    if (pid <= 0)
+        snprintf(buf, len, "none%s", closed ? ", closed" : "");
+    else
+        snprintf(buf, len, "pid %" PRId32 " (%s)%s%s", pid, alive ? "alive" : "dead", closed ? ", closed" : "",
+                 waiting ? ", waiting" : "");
+    return buf;
+}
+
+static void show_ring(const cortex_region *r, FILE *f, bool json, int *rc)
+{
+    cortex_ring_info ri;
+    memset(&ri, 0, sizeof ri);
+    *rc = cortex_ring_inspect(r, &ri);
+    if (*rc < 0 && *rc != -EBADMSG)
+        return;
+    /* -EBADMSG still fills what could be read (indices_ok false): show it. */
+    if (json) {
+        fprintf(f,
+                "{\"kind\":\"ring\",\"capacity\":%" PRIu32 ",\"elem_size\":%" PRIu32 ",\"prod\":%" PRIu64
+                ",\"cons\":%" PRIu64 ",\"fill\":%" PRIu64 ",\"indices_ok\":%s"
+                ",\"producer\":{\"pid\":%" PRId32 ",\"alive\":%s,\"closed\":%s,\"waiting\":%s}"
+                ",\"consumer\":{\"pid\":%" PRId32 ",\"alive\":%s,\"closed\":%s,\"waiting\":%s}}",
+                ri.capacity, ri.elem_size, ri.prod, ri.cons, ri.fill, yes_no(ri.indices_ok), ri.prod_pid,
+                yes_no(ri.prod_alive), yes_no(ri.prod_closed), yes_no(ri.prod_waiting), ri.cons_pid,
+                yes_no(ri.cons_alive), yes_no(ri.cons_closed), yes_no(ri.cons_waiting));
+        return;
+    }
+    char buf[96];
+    fprintf(f, "ring       %" PRIu32 " slots of %" PRIu32 " bytes\n", ri.capacity, ri.elem_size);
+    if (ri.indices_ok)
+        fprintf(f, "indices    produced %" PRIu64 ", consumed %" PRIu64 ": %" PRIu64 " queued (%.0f%% full)\n", ri.prod,
+                ri.cons, ri.fill, ri.capacity ? 100.0 * (double)ri.fill / ri.capacity : 0.0);
+    else
+        fprintf(f, "indices    produced %" PRIu64 ", consumed %" PRIu64 ": IMPOSSIBLE (corrupt)\n", ri.prod, ri.cons);
+    fprintf(f, "producer   %s\n", role_state(ri.prod_pid, ri.prod_alive, ri.prod_closed, ri.prod_waiting, buf, sizeof buf));
+    fprintf(f, "consumer   %s\n", role_state(ri.cons_pid, ri.cons_alive, ri.cons_closed, ri.cons_waiting, buf, sizeof buf));
+}
+#endif
+
+#if NC_HAVE_SLAB
+static void show_slab(const cortex_region *r, FILE *f, bool json, int *rc)
+{
+    cortex_slab_info si;
+    memset(&si, 0, sizeof si);
+    if ((*rc = cortex_slab_inspect(r, &si)) < 0)
+        return;
+    if (json) {
+        fprintf(f,
+                "{\"kind\":\"%s\",\"classes\":%" PRIu32 ",\"slots\":%" PRIu32 ",\"slot_size\":%" PRIu32
+                ",\"free\":%" PRIu32 ",\"allocated\":%" PRIu32 ",\"in_flight\":%" PRIu32 ",\"high_water\":%" PRIu32
+                ",\"failed\":%" PRIu64 ",\"dead_held\":%" PRIu32 ",\"procs\":%" PRIu32 ",\"list_ok\":%s}",
+                cortex_kind_name(si.kind), si.classes, si.slots, si.slot_size, si.free, si.allocated, si.in_flight,
+                si.high_water, si.failed, si.dead_held, si.procs, yes_no(si.list_ok));
+        return;
+    }
+    if (si.classes > 1)
+        fprintf(f, "pool       %" PRIu32 " classes, %" PRIu32 " slots (largest %" PRIu32 " bytes)\n", si.classes,
+                si.slots, si.slot_size);
+    else
+        fprintf(f, "slab       %" PRIu32 " slots of %" PRIu32 " bytes\n", si.slots, si.slot_size);
+    fprintf(f, "slots      %" PRIu32 " free, %" PRIu32 " allocated, %" PRIu32 " in flight; high-water %" PRIu32
+               "; %" PRIu64 " failed allocations\n",
+            si.free, si.allocated, si.in_flight, si.high_water, si.failed);
+    fprintf(f, "dead       %" PRIu32 " slot(s) held by processes that no longer exist (%" PRIu32 " process(es) known)\n",
+            si.dead_held, si.procs);
+    fprintf(f, "free list  %s\n", si.list_ok ? "ok" : "BROKEN (out of range or a cycle)");
+}
+#endif
+
+static int show_none(const nc_seg *s, FILE *f, bool json, const char *why)
+{
+    if (json) {
+        fputs("{\"kind\":", f);
+        nc_json_str(f, cortex_kind_name(s->hdr.kind));
+        fputs(",\"error\":", f);
+        nc_json_str(f, why);
+        fputc('}', f);
+    } else {
+        fprintf(f, "live       %s\n", why);
+    }
+    return 0;
+}
+
+int nc_show_kind(const nc_seg *s, FILE *f, bool json)
+{
+    reader_fn reader = NULL;
+    switch (s->hdr.kind) {
+#if NC_HAVE_CELL
+    case CORTEX_KIND_CELL: reader = show_cell; break;
+#endif
+#if NC_HAVE_RING
+    case CORTEX_KIND_RING: reader = show_ring; break;
+#endif
+#if NC_HAVE_SLAB
+    case CORTEX_KIND_SLAB:
+    case CORTEX_KIND_POOL: reader = show_slab; break;
+#endif
+    default: break;
+    }
+    if (!reader) {
+        if (s->hdr.kind == CORTEX_KIND_RAW)
+            return show_none(s, f, json, "raw bytes: no structure to show");
+        return show_none(s, f, json, "this build has no reader for this kind");
+    }
+
+    cortex_key key = s->backing == NC_SYSV ? CORTEX_KEY_SYSV(s->key) : CORTEX_KEY_NAME(s->name);
+    cortex_layout expect;
+    memset(&expect, 0, sizeof expect);
+    expect.kind = s->hdr.kind;
+    cortex_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.attach_timeout_ns = 200 * 1000000LL;
+    cortex_region *r = NULL;
+    int rc = cortex_region_attach(&r, key, &expect, &opts);
+    if (rc < 0) {
+        char why[CORTEX_ERROR_MESSAGE_MAX + 32];
+        snprintf(why, sizeof why, "cannot attach to read it: %s", cortex_last_error()->message);
+        show_none(s, f, json, why);
+        return rc;
+    }
+
+    struct sigaction sa, old_bus, old_segv;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old_bus);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    /* The reader writes to memory; only a complete report reaches f. */
+    char *text = NULL;
+    size_t text_len = 0;
+    FILE *mem = open_memstream(&text, &text_len);
+    if (!mem) {
+        cortex_region_close(r);
+        return show_none(s, f, json, "out of memory");
+    }
+    int sig = run_guarded(reader, r, mem, json, &rc);
+    sigaction(SIGBUS, &old_bus, NULL);
+    sigaction(SIGSEGV, &old_segv, NULL);
+    fclose(mem);
+    if (sig == 0 && text)
+        fwrite(text, 1, text_len, f);
+    free(text);
+    if (sig != 0) {
+        rc = -EBADMSG;
+        show_none(s, f, json, sig == SIGBUS ? "the segment shrank while being read (SIGBUS)"
+                                            : "reading the segment faulted (SIGSEGV)");
+    } else if (rc < 0 && !(s->hdr.kind == CORTEX_KIND_RING && rc == -EBADMSG)) {
+        char why[CORTEX_ERROR_MESSAGE_MAX + 32];
+        snprintf(why, sizeof why, "%s: %s", cortex_errname(rc), cortex_last_error()->message);
+        show_none(s, f, json, why);
+    }
+    cortex_region_close(r);
+    return rc;
+}
+
+int nc_remove_with_lock(const nc_seg *s, bool *sem_removed)
+{
+    *sem_removed = false;
+#if NC_HAVE_CELL && defined(CORTEX_SYNC_ID_SEMAPHORE)
+    /*
+     * A cell under a POSIX name keeps its SysV semaphore under IPC_PRIVATE,
+     * known only from inside the cell: become the cell's owner and close it,
+     * which removes the semaphore and the name together.
+     */
+    if (s->status != NC_OURS || s->backing != NC_POSIX || s->hdr.kind != CORTEX_KIND_CELL ||
+        s->hdr.lock_id != CORTEX_SYNC_ID_SEMAPHORE)
+        return -ENOTSUP;
+    cortex_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.attach_timeout_ns = 200 * 1000000LL;
+    cortex_cell *c = NULL;
+    int rc = cortex_cell_attach(&c, CORTEX_KEY_NAME(s->name), s->hdr.elem_size, s->hdr.elem_align, NULL, &opts);
+    if (rc < 0)
+        return rc;
+    if ((rc = cortex_cell_own(c)) < 0) {
+        cortex_cell_close(c);
+        return rc;
+    }
+    rc = cortex_cell_close(c);
+    if (rc == 0)
+        *sem_removed = true;
+    return rc;
+#else
+    (void)s;
+    return -ENOTSUP;
+#endif
+}
