@@ -292,6 +292,15 @@ static inline int proc_id(cortex_slab *s)
 
 /* ---- the stack ------------------------------------------------------------- */
 
+/*
+ * The head as it is now: a read-modify-write, which reads the newest value in
+ * the head's modification order (an acquire load may return an older one
+ * under C11).  Used only to confirm "the head did not move" before acting on
+ * a combination of reads (recording a taker, finishing a free, reporting
+ * corruption or exhaustion); never on the fast path.
+ */
+static inline uint64_t head_now(cortex_slab *s) { return cortex__fadd64(&s->sh->head, 0, CX_ACQ_REL); }
+
 static int corrupt(cortex_slab *s, const char *what, uint64_t v)
 {
     (void)s;
@@ -320,12 +329,12 @@ static int help_record(cortex_slab *s, uint64_t h)
      * CAS could leave a dead taker's slot unrecorded and then unlinked.
      */
     while (CX_IS_FREE(CX_W_STATE(w)) && (CX_W_GEN(w) & 1u) == CX_HEAD_PAR(h)) {
-        if (cortex__ld64(&s->sh->head, CX_ACQUIRE) != h)
+        if (head_now(s) != h)
             return 1;
         uint32_t pid = (uint32_t)(cortex__ld64(&s->sh->procs[claim], CX_ACQUIRE) >> 32);
+        /* Not a wait: a failed CAS reloads w, which changes at most twice (FREE, then recorded). */
         if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w) + 1u, CORTEX__SLOT_ALLOC, claim, pid), CX_ACQ_REL, CX_ACQUIRE))
             break;
-        cortex__spin_hint();
     }
     return 0;
 }
@@ -349,7 +358,7 @@ static int first_free(cortex_slab *s, uint64_t h, uint32_t *first)
         return rc;
     uint32_t below = (uint32_t)cortex__ld64(&s->meta[top - 1].next, CX_ACQUIRE);
     if (below > s->slots)
-        return cortex__ld64(&s->sh->head, CX_ACQUIRE) == h ? corrupt(s, "link out of range", below) : 1;
+        return head_now(s) == h ? corrupt(s, "link out of range", below) : 1;
     *first = below;
     return 0;
 }
@@ -388,7 +397,7 @@ static int push(cortex_slab *s, uint32_t top1)
                  */
                 cortex__a64 *tp = &s->meta[below - 1].word;
                 uint64_t tw = cortex__ld64(tp, CX_ACQUIRE);
-                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING && cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
+                if (CX_W_STATE(tw) == CORTEX__SLOT_FREEING && head_now(s) == h)
                     cortex__cas64(tp, &tw, cx_word(CX_W_GEN(tw), CORTEX__SLOT_FREE, 0, 0), CX_ACQ_REL, CX_ACQUIRE);
             }
             cortex__st64(&s->meta[top1 - 1].next, below, CX_RELAXED);
@@ -426,7 +435,7 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
             continue;
         }
         if (c == 0) {
-            if (cortex__ld64(&s->sh->head, CX_ACQUIRE) != h)
+            if (head_now(s) != h)
                 continue;
             cortex__fadd64(&s->sh->failed, 1, CX_RELAXED);
             return cortex__fail(ENOSPC, "slab exhausted: all %u slots are allocated", s->slots);
@@ -435,7 +444,7 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
         if (!CX_IS_FREE(CX_W_STATE(w))) {
             /* A free-list entry that is not free: corrupt, unless the head moved meanwhile. */
-            if (cortex__ld64(&s->sh->head, CX_ACQUIRE) == h)
+            if (head_now(s) == h)
                 return corrupt(s, "free list reaches a slot in use (a cycle?)", c - 1);
             cortex__spin_hint();
             continue;
