@@ -435,8 +435,11 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
             continue;
         }
         if (c == 0) {
-            if (head_now(s) != h)
-                continue;
+            /*
+             * Empty as of the head we read.  Not confirmed with head_now(): a
+             * caller that spins on -ENOSPC would turn that into a stream of
+             * writes to the head's line while others free.
+             */
             cortex__fadd64(&s->sh->failed, 1, CX_RELAXED);
             return cortex__fail(ENOSPC, "slab exhausted: all %u slots are allocated", s->slots);
         }
