@@ -49,9 +49,10 @@
  *    waiter that only its timeout could free is reported as a lost wake-up.
  *  - Spin loops: cortex__spin_hint() parks the thread until some other
  *    thread writes shared memory (re-reading the same values is pointless).
- *    If nothing else can run, the parked spinners are resumed once reading
- *    only the newest stores (C11's "stores become visible in finite time");
- *    if they spin again without any write in between: livelock, reported.
+ *    If nothing else can run, the parked spinners are resumed reading only
+ *    the newest stores (C11's "stores become visible in finite time"); if
+ *    one spins 8 times in a row that way with no write by anyone in between:
+ *    livelock, reported.
  *    More than max_spins spins by one thread in one execution prunes the
  *    execution (counted and printed), as does an execution over 20,000
  *    steps.
@@ -105,6 +106,7 @@
 #define SHADOW_HASH 16384
 #define MAX_NAMES 64
 #define MAX_RACY 16
+#define LIVELOCK_ROUNDS 8
 
 typedef struct vclock {
     uint32_t c[NT];
@@ -165,6 +167,7 @@ typedef struct mthread {
     uint64_t spin_mark;
     int spins;
     bool fresh, stuck;
+    int stuck_rounds; /* spins while fresh with no write by anyone in between */
     uint64_t fresh_mark;
 } mthread;
 
@@ -456,6 +459,7 @@ static bool enabled(int i)
         if (E.writes > t->spin_mark) {
             t->state = T_RUNNABLE;
             t->stuck = false;
+            t->stuck_rounds = 0;
             return true;
         }
         return false;
@@ -1019,7 +1023,13 @@ void cortex__model_spin(void)
     if (++t->spins > E.max_spins)
         prune();
     tr(OP_SPIN, 0, 0, 0, 0, 0, 0, 0, 0);
-    t->stuck = t->fresh && E.writes == t->fresh_mark;
+    /* Resumed reading only the newest stores and nobody wrote since: one more round
+     * without progress (a round can still change the thread's local state, e.g. a
+     * failed CAS hands it the newest value, so only LIVELOCK_ROUNDS in a row count). */
+    if (t->fresh && E.writes == t->fresh_mark)
+        t->stuck = ++t->stuck_rounds >= LIVELOCK_ROUNDS;
+    else
+        t->stuck_rounds = 0;
     t->fresh = false;
     t->state = T_SPIN;
     t->spin_mark = E.writes;
