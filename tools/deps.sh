@@ -22,6 +22,7 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
     ls /usr/lib/llvm-*/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a >/dev/null 2>&1 || need+=(libclang-rt-dev)
   have_cmd setpriv || need+=(util-linux)
   have_cmd g++ || need+=(g++)
+  have_cmd doxygen || need+=(doxygen)
 fi
 if [ "$want" = bench ]; then
   [ -e /usr/include/ck_ring.h ] || need+=(libck-dev)

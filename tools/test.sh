@@ -6,6 +6,8 @@
 #
 # Stages (each its own build directory under build-test/):
 #   gcc      gcc, -Werror: unit, multiprocess, crash, stress, model, build suites
+#            (build: README snippets, headers alone in C and C++, install +
+#            pkg-config, the subproject consumer, API docs without warnings)
 #   asan     clang, AddressSanitizer + UBSan, -Werror: the same minus model/build
 #   futex    only the futex lock backend compiled: unit, multiprocess, crash
 #   sem      only the SysV semaphore backend compiled: unit, multiprocess, crash
@@ -56,7 +58,7 @@ stage() { # stage NAME SETUP_ARGS... -- TEST_ARGS...
 mkdir -p "$out"
 before=$(snapshot)
 
-stage gcc -Dwerror=true -Dtests=enabled -Dbench=disabled -Dexamples=enabled --buildtype=debugoptimized -- \
+stage gcc -Dwerror=true -Dtests=enabled -Dbench=disabled -Dexamples=enabled -Ddocs=enabled --buildtype=debugoptimized -- \
   --no-suite tsan --no-suite fuzz
 if [ "$mode" != quick ]; then
   CC=clang stage asan -Dwerror=true -Dtests=enabled -Dbench=disabled -Db_sanitize=address,undefined \

@@ -96,6 +96,7 @@ CORTEX_API int cortex_doorbell_signal(cortex_doorbell *bell);
 
 /**
  * Sleeps until the peer rings, then consumes every pending ring.
+ * @param bell        this end.
  * @param timeout_ns  < 0 waits forever, 0 only looks; a timeout is rounded up
  *                    to whole milliseconds (poll()).
  * @return 0 (rang), -ETIMEDOUT, -EPIPE (the peer is gone and no ring is
@@ -251,9 +252,12 @@ CORTEX_API int cortex_fdspec_from_process(cortex_fdspec *ret, int argc, char *co
  * parent's copy of the child end is closed before returning, so the
  * doorbell reports the child's death.
  *
- * @param ret_pid   the child's pid (reap it with waitpid).
- * @param ret_bell  the parent's end of the doorbell.
- * @param argv      the child's argv (NULL: just @p path).
+ * @param ret_pid    the child's pid (reap it with waitpid).
+ * @param ret_bell   the parent's end of the doorbell.
+ * @param path       the program to start.
+ * @param argv       the child's argv (NULL: just @p path).
+ * @param envp       the child's environment (NULL: this process's).
+ * @param segment_fd an fd to hand over as the segment, or -1.
  * @return 0; -ENOENT / -EACCES (cannot start @p path), -EBADF (bad
  *         @p segment_fd), -ENOMEM, or another -errno of posix_spawn.
  *         Nothing is left open on failure.
@@ -316,6 +320,11 @@ CORTEX_API int cortex_fd_send(int sock, const void *data, size_t len, const int 
  * @p max_fds fds into @p fds (close-on-exec).  Fds beyond @p max_fds, a
  * truncated control message, or fds in a message longer than @p len: every
  * received fd is closed and the call fails (-EPROTO), so none leaks.
+ * @param sock       a connected Unix socket.
+ * @param buf        where the data goes.
+ * @param len        room at @p buf.
+ * @param fds        where the received fds go.
+ * @param max_fds    room at @p fds.
  * @param ret_nfds   number of fds stored in @p fds.
  * @param timeout_ns < 0 waits forever.
  * @return the number of bytes received (> 0); -EPIPE (peer closed),

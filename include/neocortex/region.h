@@ -63,8 +63,9 @@ enum {
 /**
  * The first 256 bytes of every segment.  Fixed-width fields only; the same
  * bytes mean the same thing to 32- and 64-bit processes.  Bytes [0, 156)
- * are immutable after READY and covered by @ref check; @ref state and
- * @ref owner_pid change at run time and are accessed atomically.
+ * are immutable after READY and covered by cortex_seg_header::check;
+ * cortex_seg_header::state, cortex_seg_header::owner_pid and
+ * cortex_seg_header::owner_token change at run time and are accessed atomically.
  */
 typedef struct cortex_seg_header {
     uint64_t magic;          /**< CORTEX_MAGIC. */

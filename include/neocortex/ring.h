@@ -66,6 +66,7 @@
 #define CORTEX_RING_INLINE 1
 #include <stdatomic.h>
 #else
+/** 0: this translation unit calls the library for every operation. */
 #define CORTEX_RING_INLINE 0
 #endif
 
@@ -157,8 +158,13 @@ CORTEX_API size_t cortex_ring_required_size_aligned(uint32_t capacity, size_t el
  * Lays an empty ring over caller memory and fills @p r as a handle for both
  * sides (CORTEX_BOTH_SIDES).
  *
- * @param mem  at least cortex_ring_required_size_aligned() bytes, aligned to
- *             64 (or @p elem_align if larger); the caller keeps it alive.
+ * @param r          the handle to fill.
+ * @param mem        at least cortex_ring_required_size_aligned() bytes, aligned
+ *                   to 64 (or @p elem_align if larger); the caller keeps it alive.
+ * @param len        bytes at @p mem.
+ * @param capacity   slots, a power of two.
+ * @param elem_size  bytes per element.
+ * @param elem_align the element's alignment (power of two).
  * @return 0; -EINVAL (capacity not a power of two, element size 0 or too
  *         large, memory too small or misaligned) with a message.
  */
@@ -181,8 +187,15 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_attach_mem(cortex_ring *r, void *mem
 /**
  * Creates a ring segment under @p key and takes @p role in it.
  *
+ * @param r          the handle to fill.
+ * @param key        where the segment goes.
+ * @param capacity   slots, a power of two.
+ * @param elem_size  bytes per element.
+ * @param elem_align the element's alignment.
  * @param type_name  the element type's spelling for the segment's type
  *                   signature (opts->type_tag overrides it; NULL: none).
+ * @param role       CORTEX_PRODUCER or CORTEX_CONSUMER: the creator is one side.
+ * @param opts       NULL for defaults.
  * @return 0; -EINVAL (capacity, element, role), the cortex_region_create()
  *         errors, and with CORTEX_OPEN_OR_CREATE the cortex_ring_attach() ones.
  */
@@ -212,13 +225,15 @@ CORTEX_API int cortex_ring_close(cortex_ring *r);
 /** The segment behind @p r, NULL for a raw ring. */
 CORTEX_API struct cortex_region *cortex_ring_region(const cortex_ring *r);
 
-/** @name Out-of-line operations (what the inline ones below call).
- *  Same contract as the inline functions without the _lib suffix. @{ */
+/* Out-of-line operations: what the inline ones below call, with their contract. */
+/** cortex_ring_push() in the library. */
 CORTEX_API int cortex_ring_push_lib(cortex_ring *r, const void *elem);
+/** cortex_ring_pop() in the library. */
 CORTEX_API int cortex_ring_pop_lib(cortex_ring *r, void *out);
+/** cortex_ring_push_n() in the library. */
 CORTEX_API ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, size_t n);
+/** cortex_ring_pop_n() in the library. */
 CORTEX_API ssize_t cortex_ring_pop_n_lib(cortex_ring *r, void *out, size_t n);
-/** @} */
 
 /**
  * Pushes one element, waiting while the ring is full: spins about 20 us,

@@ -676,7 +676,7 @@ uint64_t cortex_region_payload_size(const cortex_region *r) { return r ? r->payl
 
 const cortex_seg_header *cortex_region_header(const cortex_region *r) { return r ? r->base : NULL; }
 
-bool cortex_region_is_owner(const cortex_region *r) { return r && r->owner; }
+bool cortex_region_is_owner(const cortex_region *r) { return r && r->owner && still_owner(r); }
 
 bool cortex_region_created(const cortex_region *r) { return r && r->created; }
 

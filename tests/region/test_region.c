@@ -112,6 +112,8 @@ Test(region, leak_and_own)
     OK(cortex_region_create(&a, CORTEX_KEY_SYSV(key), &raw64, NULL, NULL, NULL));
     OK(cortex_region_attach(&b, CORTEX_KEY_SYSV(key), &raw64, NULL));
     OK(cortex_region_own(b));
+    cr_assert(!cortex_region_is_owner(a), "after a takeover the old handle no longer owns it");
+    cr_assert(cortex_region_is_owner(b));
     OK(cortex_region_close(a));
     cr_assert(sysv_exists(key), "the old owner must not remove a segment it gave away");
     OK(cortex_region_close(b));
