@@ -31,6 +31,7 @@
     X(ESPIPE, "illegal seek")                                                   \
     X(EPIPE, "peer closed or died")                                             \
     X(ERANGE, "value out of range")                                             \
+    X(EUSERS, "too many processes use this object")                             \
     X(ENAMETOOLONG, "name too long")                                            \
     X(ENOSYS, "not implemented on this platform")                               \
     X(EOVERFLOW, "value too large")                                             \
