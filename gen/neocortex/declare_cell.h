@@ -46,21 +46,10 @@
 #define NEOCORTEX_DECLARE_CELL_H
 
 #include <neocortex/cell.h>
+#include <neocortex/declare.h>
 #include <neocortex/error.h>
 #include <neocortex/key.h>
 #include <neocortex/opts.h>
-
-#ifdef __cplusplus
-#define CORTEX__ALIGNOF(T) alignof(T)
-#define CORTEX__STATIC_ASSERT(c, msg) static_assert(c, msg)
-#elif defined(__STDC_VERSION__) && __STDC_VERSION__ < 201112L && (defined(__GNUC__) || defined(__clang__))
-/* -std=c99 with GNU compilers: the same checks through extensions, quietly. */
-#define CORTEX__ALIGNOF(T) __alignof__(T)
-#define CORTEX__STATIC_ASSERT(c, msg) __extension__ _Static_assert(c, msg)
-#else
-#define CORTEX__ALIGNOF(T) _Alignof(T)
-#define CORTEX__STATIC_ASSERT(c, msg) _Static_assert(c, msg)
-#endif
 
 /* 1 unless T is a pointer or an array (whose parameters would decay to pointers). */
 #if (defined(__GNUC__) || defined(__clang__)) && !defined(__cplusplus)
@@ -69,12 +58,6 @@
 #define CORTEX__NOT_POINTER(T) 1
 #endif
 
-/* Generated functions a program does not call must not warn (clang -Wunused-function in .c files). */
-#if defined(__GNUC__) || defined(__clang__)
-#define CORTEX__MAYBE_UNUSED __attribute__((unused))
-#else
-#define CORTEX__MAYBE_UNUSED
-#endif
 
 /* Function bodies: a prototype gets ';', a definition its body. */
 #define CORTEX__BODY_PROTO(...) ;

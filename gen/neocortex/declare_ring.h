@@ -47,6 +47,7 @@
 #include <neocortex/key.h>
 #include <neocortex/opts.h>
 #include <neocortex/region.h>
+#include <neocortex/declare.h>
 #include <neocortex/ring.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -55,88 +56,78 @@
 
 /** @cond internal */
 #ifdef __cplusplus
-#define CORTEX_RING__SASSERT(cond, msg) static_assert(cond, msg)
-#define CORTEX_RING__ALIGNOF(T) alignof(T)
 #define CORTEX_RING__CAST(T, p) static_cast<T>(p)
 #else
-#define CORTEX_RING__SASSERT(cond, msg) _Static_assert(cond, msg)
-#define CORTEX_RING__ALIGNOF(T) _Alignof(T)
 #define CORTEX_RING__CAST(T, p) ((T)(p))
-#endif
-/* Generated functions: static inline, and not warned about when a program uses only some. */
-#if defined(__GNUC__) || defined(__clang__)
-#define CORTEX_RING__FN static inline __attribute__((unused))
-#else
-#define CORTEX_RING__FN static inline
 #endif
 #define CORTEX_RING__MAXU(a, b) ((a) > (b) ? (a) : (b))
 /* Compile-time cortex_ring_required_size_aligned(cap, sizeof(T), _Alignof(T)). */
 #define CORTEX_RING__SIZE(T, cap)                                                                          \
-    ((((size_t)CORTEX_RING_HEADER_SIZE + CORTEX_RING__MAXU((size_t)64, CORTEX_RING__ALIGNOF(T)) - 1) &      \
-      ~(CORTEX_RING__MAXU((size_t)64, CORTEX_RING__ALIGNOF(T)) - 1)) +                                     \
+    ((((size_t)CORTEX_RING_HEADER_SIZE + CORTEX_RING__MAXU((size_t)64, CORTEX__ALIGNOF(T)) - 1) &      \
+      ~(CORTEX_RING__MAXU((size_t)64, CORTEX__ALIGNOF(T)) - 1)) +                                     \
      (size_t)(cap) * sizeof(T))
 /** @endcond */
 
 /** Declares the typed SPSC ring `name` of elements of type @p T (see the file comment). */
 #define CORTEX_SPSC_RING_DECLARE(name, T)                                                                  \
-    CORTEX_RING__SASSERT(sizeof(T) > 0 && sizeof(T) <= CORTEX_RING_MAX_ELEM,                               \
+    CORTEX__STATIC_ASSERT(sizeof(T) > 0 && sizeof(T) <= CORTEX_RING_MAX_ELEM,                               \
                          "SPSC ring '" #name "': element type '" #T "' must be 1 byte to 1 MiB");           \
-    CORTEX_RING__SASSERT(CORTEX_RING__ALIGNOF(T) <= CORTEX_MAX_ALIGN,                                      \
+    CORTEX__STATIC_ASSERT(CORTEX__ALIGNOF(T) <= CORTEX_MAX_ALIGN,                                      \
                          "SPSC ring '" #name "': element type '" #T "' is aligned beyond 4096 bytes");      \
     /** A typed SPSC ring of T (distinct type per declaration). */                                         \
     typedef struct name {                                                                                  \
         cortex_ring ring; /**< The untyped handle. */                                                      \
     } name;                                                                                                \
     /** Bytes a raw ring of @p capacity T needs (0 if capacity is not a power of two). */                  \
-    CORTEX_RING__FN size_t name##_required_size(uint32_t capacity)                                           \
+    CORTEX__GEN_FN size_t name##_required_size(uint32_t capacity)                                           \
     {                                                                                                      \
-        return cortex_ring_required_size_aligned(capacity, sizeof(T), CORTEX_RING__ALIGNOF(T));            \
+        return cortex_ring_required_size_aligned(capacity, sizeof(T), CORTEX__ALIGNOF(T));            \
     }                                                                                                      \
     /** Creates a ring segment under @p key and takes @p role in it. */                                    \
-    CORTEX_RING__FN int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
+    CORTEX__GEN_FN int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
                                     const cortex_opts *opts)                                               \
     {                                                                                                      \
-        return cortex_ring_create(&r->ring, key, capacity, sizeof(T), CORTEX_RING__ALIGNOF(T), #T, role,   \
+        return cortex_ring_create(&r->ring, key, capacity, sizeof(T), CORTEX__ALIGNOF(T), #T, role,   \
                                   opts);                                                                   \
     }                                                                                                      \
     /** Attaches to the ring segment under @p key (checks it holds T) and takes @p role. */                \
-    CORTEX_RING__FN int name##_attach(name *r, cortex_key key, cortex_role role, const cortex_opts *opts)    \
+    CORTEX__GEN_FN int name##_attach(name *r, cortex_key key, cortex_role role, const cortex_opts *opts)    \
     {                                                                                                      \
-        return cortex_ring_attach(&r->ring, key, sizeof(T), CORTEX_RING__ALIGNOF(T), #T, role, opts);      \
+        return cortex_ring_attach(&r->ring, key, sizeof(T), CORTEX__ALIGNOF(T), #T, role, opts);      \
     }                                                                                                      \
     /** Lays an empty ring over @p len bytes at @p mem (64-byte aligned); the handle serves both sides. */ \
-    CORTEX_RING__FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
+    CORTEX__GEN_FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
     {                                                                                                      \
-        return cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX_RING__ALIGNOF(T));         \
+        return cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T));         \
     }                                                                                                      \
     /** Pushes @p value; -EAGAIN when full, -EPIPE when the consumer is gone. */                           \
-    CORTEX_RING__FN int name##_push(name *r, T value)                                                        \
+    CORTEX__GEN_FN int name##_push(name *r, T value)                                                        \
     {                                                                                                      \
         return cortex_ring_push_sized(&r->ring, &value, sizeof(T));                                        \
     }                                                                                                      \
     /** Pops into @p out; -EAGAIN when empty, -EPIPE when drained and the producer is gone. */             \
-    CORTEX_RING__FN int name##_pop(name *r, T *out) { return cortex_ring_pop_sized(&r->ring, out, sizeof(T)); } \
+    CORTEX__GEN_FN int name##_pop(name *r, T *out) { return cortex_ring_pop_sized(&r->ring, out, sizeof(T)); } \
     /** Pushes up to @p n values with one index publication; returns the count pushed. */                  \
-    CORTEX_RING__FN ssize_t name##_push_n(name *r, const T *v, size_t n)                                     \
+    CORTEX__GEN_FN ssize_t name##_push_n(name *r, const T *v, size_t n)                                     \
     {                                                                                                      \
         return cortex_ring_push_n(&r->ring, v, n);                                                         \
     }                                                                                                      \
     /** Pops up to @p n values with one index publication; returns the count popped. */                    \
-    CORTEX_RING__FN ssize_t name##_pop_n(name *r, T *out, size_t n) { return cortex_ring_pop_n(&r->ring, out, n); } \
+    CORTEX__GEN_FN ssize_t name##_pop_n(name *r, T *out, size_t n) { return cortex_ring_pop_n(&r->ring, out, n); } \
     /** Pushes, waiting up to @p timeout_ns while full (<0 forever, 0 never). */                           \
-    CORTEX_RING__FN int name##_push_wait(name *r, T value, int64_t timeout_ns)                               \
+    CORTEX__GEN_FN int name##_push_wait(name *r, T value, int64_t timeout_ns)                               \
     {                                                                                                      \
         return cortex_ring_push_wait(&r->ring, &value, timeout_ns);                                        \
     }                                                                                                      \
     /** Pops, waiting up to @p timeout_ns while empty (<0 forever, 0 never). */                            \
-    CORTEX_RING__FN int name##_pop_wait(name *r, T *out, int64_t timeout_ns)                                 \
+    CORTEX__GEN_FN int name##_pop_wait(name *r, T *out, int64_t timeout_ns)                                 \
     {                                                                                                      \
         return cortex_ring_pop_wait(&r->ring, out, timeout_ns);                                            \
     }                                                                                                      \
     /** Closes this side (the peer drains, then gets -EPIPE); the owner removes the segment. */            \
-    CORTEX_RING__FN int name##_close(name *r) { return cortex_ring_close(&r->ring); }                        \
+    CORTEX__GEN_FN int name##_close(name *r) { return cortex_ring_close(&r->ring); }                        \
     /** Zero-copy write: up to @p want contiguous free slots at *@p span; then name_commit(). */           \
-    CORTEX_RING__FN ssize_t name##_reserve(name *r, size_t want, T **span)                                   \
+    CORTEX__GEN_FN ssize_t name##_reserve(name *r, size_t want, T **span)                                   \
     {                                                                                                      \
         void *p = NULL;                                                                                    \
         ssize_t n = cortex_ring_reserve(&r->ring, want, &p);                                               \
@@ -145,9 +136,9 @@
         return n;                                                                                          \
     }                                                                                                      \
     /** Publishes the first @p n reserved slots. */                                                        \
-    CORTEX_RING__FN int name##_commit(name *r, size_t n) { return cortex_ring_commit(&r->ring, n); }         \
+    CORTEX__GEN_FN int name##_commit(name *r, size_t n) { return cortex_ring_commit(&r->ring, n); }         \
     /** Zero-copy read: up to @p want contiguous filled slots at *@p span; then name_release(). */         \
-    CORTEX_RING__FN ssize_t name##_peek(name *r, size_t want, const T **span)                                \
+    CORTEX__GEN_FN ssize_t name##_peek(name *r, size_t want, const T **span)                                \
     {                                                                                                      \
         const void *p = NULL;                                                                              \
         ssize_t n = cortex_ring_peek(&r->ring, want, &p);                                                  \
@@ -156,17 +147,17 @@
         return n;                                                                                          \
     }                                                                                                      \
     /** Frees the first @p n peeked slots. */                                                              \
-    CORTEX_RING__FN int name##_release(name *r, size_t n) { return cortex_ring_release(&r->ring, n); }       \
+    CORTEX__GEN_FN int name##_release(name *r, size_t n) { return cortex_ring_release(&r->ring, n); }       \
     /** Elements in the ring now (snapshot). */                                                            \
-    CORTEX_RING__FN size_t name##_len(const name *r) { return cortex_ring_len(&r->ring); }                   \
+    CORTEX__GEN_FN size_t name##_len(const name *r) { return cortex_ring_len(&r->ring); }                   \
     /** The capacity. */                                                                                   \
-    CORTEX_RING__FN size_t name##_capacity(const name *r) { return cortex_ring_capacity(&r->ring); }         \
+    CORTEX__GEN_FN size_t name##_capacity(const name *r) { return cortex_ring_capacity(&r->ring); }         \
     /** true if empty now (snapshot). */                                                                   \
-    CORTEX_RING__FN bool name##_is_empty(const name *r) { return cortex_ring_is_empty(&r->ring); }           \
+    CORTEX__GEN_FN bool name##_is_empty(const name *r) { return cortex_ring_is_empty(&r->ring); }           \
     /** The segment behind the ring (NULL for a raw ring). */                                              \
-    CORTEX_RING__FN cortex_region *name##_region(const name *r) { return cortex_ring_region(&r->ring); }     \
+    CORTEX__GEN_FN cortex_region *name##_region(const name *r) { return cortex_ring_region(&r->ring); }     \
     /** The untyped core handle. */                                                                        \
-    CORTEX_RING__FN cortex_ring *name##_core(name *r) { return &r->ring; }                                   \
+    CORTEX__GEN_FN cortex_ring *name##_core(name *r) { return &r->ring; }                                   \
     typedef int name##_declared_ /* swallows the caller's ';' */
 
 /**
@@ -174,9 +165,9 @@
  * buffer type `name_storage` and `int name_init_static(name *r, name_storage *mem)`.
  */
 #define CORTEX_SPSC_RING_DECLARE_STATIC(name, T, CAP)                                                      \
-    CORTEX_RING__SASSERT((CAP) > 0 && ((CAP) & ((CAP)-1)) == 0,                                            \
+    CORTEX__STATIC_ASSERT((CAP) > 0 && ((CAP) & ((CAP)-1)) == 0,                                            \
                          "SPSC ring '" #name "': capacity " #CAP " is not a power of two");                \
-    CORTEX_RING__SASSERT((CAP) <= CORTEX_RING_MAX_CAPACITY,                                                \
+    CORTEX__STATIC_ASSERT((CAP) <= CORTEX_RING_MAX_CAPACITY,                                                \
                          "SPSC ring '" #name "': capacity " #CAP " is above 2^31");                        \
     CORTEX_SPSC_RING_DECLARE(name, T);                                                                     \
     /** Storage for a raw name ring of CAP elements (align it: static or automatic storage does). */       \
@@ -184,7 +175,7 @@
         CORTEX_RING_ALIGN64 unsigned char bytes[CORTEX_RING__SIZE(T, CAP)]; /**< The ring's bytes. */      \
     } name##_storage;                                                                                      \
     /** Lays the ring over @p mem (both sides in one handle). */                                           \
-    CORTEX_RING__FN int name##_init_static(name *r, name##_storage *mem)                                     \
+    CORTEX__GEN_FN int name##_init_static(name *r, name##_storage *mem)                                     \
     {                                                                                                      \
         return name##_init(r, mem->bytes, sizeof mem->bytes, (uint32_t)(CAP));                             \
     }                                                                                                      \

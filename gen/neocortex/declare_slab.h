@@ -39,65 +39,50 @@
 #include <neocortex/opts.h>
 #include <neocortex/region.h>
 #include <neocortex/slab.h>
+#include <neocortex/declare.h>
 #include <stddef.h>
 #include <stdint.h>
 
-/* C and C++ spellings of _Alignof and _Static_assert. */
-#ifdef __cplusplus
-#define CORTEX_SLAB_ALIGNOF_(T) alignof(T)
-#define CORTEX_SLAB_ASSERT_(c, msg) static_assert(c, msg)
-#else
-#define CORTEX_SLAB_ALIGNOF_(T) _Alignof(T)
-#define CORTEX_SLAB_ASSERT_(c, msg) _Static_assert(c, msg)
-#endif
-
-/* Generated functions are static inline and may go unused (clang warns about that in a .c file). */
-#if defined(__GNUC__) || defined(__clang__)
-#define CORTEX_SLAB_FN_ static inline __attribute__((unused))
-#else
-#define CORTEX_SLAB_FN_ static inline
-#endif
-
 /** Declares a typed slab @p name of elements of type @p T (see the file comment). */
 #define CORTEX_SLAB_DECLARE(name, T)                                                                            \
-    CORTEX_SLAB_ASSERT_(sizeof(T) > 0 && sizeof(T) <= CORTEX_SLAB_MAX_SLOT_SIZE,                                     \
+    CORTEX__STATIC_ASSERT(sizeof(T) > 0 && sizeof(T) <= CORTEX_SLAB_MAX_SLOT_SIZE,                                     \
                    "CORTEX_SLAB_DECLARE(" #name ", " #T "): sizeof(" #T ") must be 1 byte to 1 GiB");           \
-    CORTEX_SLAB_ASSERT_(CORTEX_SLAB_ALIGNOF_(T) <= CORTEX_MAX_ALIGN,                                                             \
+    CORTEX__STATIC_ASSERT(CORTEX__ALIGNOF(T) <= CORTEX_MAX_ALIGN,                                                             \
                    "CORTEX_SLAB_DECLARE(" #name ", " #T "): _Alignof(" #T ") is larger than CORTEX_MAX_ALIGN");  \
     /** Typed slab of T (distinct type per declaration). */                                                    \
     typedef struct name {                                                                                      \
         cortex_slab *core_;                                                                                    \
     } name;                                                                                                    \
-    CORTEX_SLAB_FN_ size_t name##_required_size(uint32_t slots)                                                  \
+    CORTEX__GEN_FN size_t name##_required_size(uint32_t slots)                                                  \
     {                                                                                                          \
-        return cortex_slab_required_size(slots, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T));                   \
+        return cortex_slab_required_size(slots, (uint32_t)sizeof(T), (uint32_t)CORTEX__ALIGNOF(T));                   \
     }                                                                                                          \
-    CORTEX_SLAB_FN_ int name##_create(name *s, cortex_key key, uint32_t slots, const cortex_opts *opts)          \
+    CORTEX__GEN_FN int name##_create(name *s, cortex_key key, uint32_t slots, const cortex_opts *opts)          \
     {                                                                                                          \
-        return cortex_slab_create(&s->core_, key, slots, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T), #T, opts); \
+        return cortex_slab_create(&s->core_, key, slots, (uint32_t)sizeof(T), (uint32_t)CORTEX__ALIGNOF(T), #T, opts); \
     }                                                                                                          \
-    CORTEX_SLAB_FN_ int name##_attach(name *s, cortex_key key, const cortex_opts *opts)                          \
+    CORTEX__GEN_FN int name##_attach(name *s, cortex_key key, const cortex_opts *opts)                          \
     {                                                                                                          \
-        return cortex_slab_attach(&s->core_, key, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T), #T, opts);      \
+        return cortex_slab_attach(&s->core_, key, (uint32_t)sizeof(T), (uint32_t)CORTEX__ALIGNOF(T), #T, opts);      \
     }                                                                                                          \
-    CORTEX_SLAB_FN_ int name##_init(name *s, void *mem, size_t len, uint32_t slots)                              \
+    CORTEX__GEN_FN int name##_init(name *s, void *mem, size_t len, uint32_t slots)                              \
     {                                                                                                          \
-        return cortex_slab_init(&s->core_, mem, len, slots, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T));       \
+        return cortex_slab_init(&s->core_, mem, len, slots, (uint32_t)sizeof(T), (uint32_t)CORTEX__ALIGNOF(T));       \
     }                                                                                                          \
-    CORTEX_SLAB_FN_ int name##_attach_raw(name *s, void *mem, size_t len)                                        \
+    CORTEX__GEN_FN int name##_attach_raw(name *s, void *mem, size_t len)                                        \
     {                                                                                                          \
-        return cortex_slab_attach_raw(&s->core_, mem, len, (uint32_t)sizeof(T), (uint32_t)CORTEX_SLAB_ALIGNOF_(T));        \
+        return cortex_slab_attach_raw(&s->core_, mem, len, (uint32_t)sizeof(T), (uint32_t)CORTEX__ALIGNOF(T));        \
     }                                                                                                          \
-    CORTEX_SLAB_FN_ int name##_alloc(name *s, cortex_handle *out) { return cortex_slab_alloc(s->core_, out); }    \
-    CORTEX_SLAB_FN_ T *name##_get(name *s, cortex_handle h) { return (T *)cortex_slab_get(s->core_, h); }        \
-    CORTEX_SLAB_FN_ int name##_free(name *s, cortex_handle h) { return cortex_slab_free(s->core_, h); }          \
-    CORTEX_SLAB_FN_ int name##_send(name *s, cortex_handle h) { return cortex_slab_send(s->core_, h); }          \
-    CORTEX_SLAB_FN_ int name##_receive(name *s, cortex_handle h) { return cortex_slab_receive(s->core_, h); }    \
-    CORTEX_SLAB_FN_ int name##_reclaim(name *s) { return cortex_slab_reclaim(s->core_, 0); }                     \
-    CORTEX_SLAB_FN_ int name##_stats(name *s, cortex_slab_stats *out) { return cortex_slab_stats_get(s->core_, out); } \
-    CORTEX_SLAB_FN_ cortex_region *name##_region(name *s) { return cortex_slab_region(s->core_); }               \
-    CORTEX_SLAB_FN_ cortex_slab *name##_core(name *s) { return s->core_; }                                       \
-    CORTEX_SLAB_FN_ int name##_close(name *s)                                                                    \
+    CORTEX__GEN_FN int name##_alloc(name *s, cortex_handle *out) { return cortex_slab_alloc(s->core_, out); }    \
+    CORTEX__GEN_FN T *name##_get(name *s, cortex_handle h) { return (T *)cortex_slab_get(s->core_, h); }        \
+    CORTEX__GEN_FN int name##_free(name *s, cortex_handle h) { return cortex_slab_free(s->core_, h); }          \
+    CORTEX__GEN_FN int name##_send(name *s, cortex_handle h) { return cortex_slab_send(s->core_, h); }          \
+    CORTEX__GEN_FN int name##_receive(name *s, cortex_handle h) { return cortex_slab_receive(s->core_, h); }    \
+    CORTEX__GEN_FN int name##_reclaim(name *s) { return cortex_slab_reclaim(s->core_, 0); }                     \
+    CORTEX__GEN_FN int name##_stats(name *s, cortex_slab_stats *out) { return cortex_slab_stats_get(s->core_, out); } \
+    CORTEX__GEN_FN cortex_region *name##_region(name *s) { return cortex_slab_region(s->core_); }               \
+    CORTEX__GEN_FN cortex_slab *name##_core(name *s) { return s->core_; }                                       \
+    CORTEX__GEN_FN int name##_close(name *s)                                                                    \
     {                                                                                                          \
         int rc_ = cortex_slab_close(s->core_);                                                                 \
         s->core_ = (cortex_slab *)0;                                                                           \
