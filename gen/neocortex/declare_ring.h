@@ -170,9 +170,10 @@
     CORTEX__STATIC_ASSERT((CAP) <= CORTEX_RING_MAX_CAPACITY,                                                \
                          "SPSC ring '" #name "': capacity " #CAP " is above 2^31");                        \
     CORTEX_SPSC_RING_DECLARE(name, T);                                                                     \
-    /** Storage for a raw name ring of CAP elements (align it: static or automatic storage does). */       \
-    typedef struct name##_storage {                                                                        \
+    /** Storage for a raw name ring of CAP elements, aligned to max(64, alignof(T)). */                    \
+    typedef union name##_storage {                                                                         \
         CORTEX_RING_ALIGN64 unsigned char bytes[CORTEX_RING__SIZE(T, CAP)]; /**< The ring's bytes. */      \
+        T align_; /**< Only for the alignment of T. */                                                     \
     } name##_storage;                                                                                      \
     /** Lays the ring over @p mem (both sides in one handle). */                                           \
     CORTEX__GEN_FN int name##_init_static(name *r, name##_storage *mem)                                     \

@@ -150,8 +150,11 @@ static int validate_header(const cortex_ring_shared *live, uint64_t len, uint64_
         return cortex__fail(EBADMSG, "%s: ring header size %u / flags 0x%x, expected %u / 0", what, h.header_size,
                             h.flags, CORTEX_RING_HEADER_SIZE);
     int rc = check_geometry(h.capacity, h.elem_size, h.elem_align, what);
-    if (rc < 0)
-        return cortex__fail(EBADMSG, "%s: corrupt ring header: %s", what, cortex_last_error()->message);
+    if (rc < 0) {
+        char why[CORTEX_ERROR_MESSAGE_MAX]; /* the message is formatted into the buffer it came from */
+        snprintf(why, sizeof why, "%s", cortex_last_error()->message);
+        return cortex__fail(EBADMSG, "%s: corrupt ring header: %s", what, why);
+    }
     if (h.slots_offset != slots_offset_for(h.elem_align))
         return cortex__fail(EBADMSG, "%s: slots at offset %llu, expected %llu", what,
                             (unsigned long long)h.slots_offset, (unsigned long long)slots_offset_for(h.elem_align));
@@ -568,6 +571,12 @@ int cortex_ring_commit(cortex_ring *r, size_t n)
     if (n > r->p.reserved)
         return cortex__fail(EINVAL, "cortex_ring_commit: %zu slots committed, only %llu reserved", n,
                             (unsigned long long)r->p.reserved);
+    /* A push between reserve and commit moved head: the span no longer fits what is free. */
+    if (r->p.head - r->p.cons > r->capacity || n > r->capacity - (r->p.head - r->p.cons)) { /* wrap-safe */
+        r->p.reserved = 0;
+        return cortex__fail(EINVAL, "cortex_ring_commit: %zu slots do not fit any more (pushed since the reserve?)",
+                            n);
+    }
     r->p.reserved = 0;
     if (n)
         publish_prod(r, r->p.head + n);
@@ -601,6 +610,12 @@ int cortex_ring_release(cortex_ring *r, size_t n)
     if (n > r->c.peeked)
         return cortex__fail(EINVAL, "cortex_ring_release: %zu slots released, only %llu peeked", n,
                             (unsigned long long)r->c.peeked);
+    /* A pop between peek and release moved tail: never release what was not published. */
+    if (n > r->c.prod - r->c.tail) { /* wrap-safe: prod - tail is what is published */
+        r->c.peeked = 0;
+        return cortex__fail(EINVAL, "cortex_ring_release: %zu slots are not filled any more (popped since the peek?)",
+                            n);
+    }
     r->c.peeked = 0;
     if (n)
         publish_cons(r, r->c.tail + n);

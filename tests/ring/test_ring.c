@@ -20,6 +20,10 @@ typedef struct point3 {
 } point3;
 SPSC_RING_DECLARE(pring, point3);
 SPSC_RING_DECLARE_STATIC(small8, uint32_t, 8);
+typedef struct wide128 {
+    _Alignas(128) uint64_t v;
+} wide128;
+SPSC_RING_DECLARE_STATIC(wide4, wide128, 4);
 
 static void *ring_mem(uint32_t cap, size_t esz, size_t *len)
 {
@@ -169,6 +173,53 @@ Test(ring, reserve_commit_peek_release_spans)
     cr_assert_eq(u64ring_release(&r, 2), 0);
     cr_assert_eq(u64ring_len(&r), 3);
     cr_assert_eq(u64ring_reserve(&r, 0, &w), -EINVAL);
+    free(m);
+}
+
+Test(ring, static_storage_is_aligned_for_over_aligned_types)
+{
+    static wide4_storage mem;
+    cr_assert_eq(_Alignof(wide4_storage), 128);
+    wide4 r;
+    cr_assert_eq(wide4_init_static(&r, &mem), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(wide4_push(&r, (wide128){.v = 7}), 0);
+    wide128 out;
+    cr_assert_eq(wide4_pop(&r, &out), 0);
+    cr_assert_eq(out.v, 7);
+}
+
+Test(ring, spans_outdated_by_push_or_pop_are_refused)
+{
+    /* peek 4, pop them, release 4: the consumer index must never pass the producer's. */
+    size_t len;
+    void *m = ring_mem(8, 8, &len);
+    u64ring r;
+    cr_assert_eq(u64ring_init(&r, m, len, 8), 0);
+    for (uint64_t i = 0; i < 4; i++)
+        cr_assert_eq(u64ring_push(&r, i), 0);
+    const uint64_t *rd = NULL;
+    uint64_t v;
+    cr_assert_eq(u64ring_peek(&r, 4, &rd), 4);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(u64ring_pop(&r, &v), 0);
+    cr_assert_eq(u64ring_release(&r, 4), -EINVAL);
+    cr_assert_eq(u64ring_pop(&r, &v), -EAGAIN, "still empty: nothing unpublished is read");
+    cr_assert_eq(u64ring_len(&r), 0);
+
+    /* reserve 8, push one, commit 8: would publish a slot nobody wrote. */
+    uint64_t *w = NULL;
+    cr_assert_eq(u64ring_reserve(&r, 8, &w), 4); /* contiguous up to the end */
+    cr_assert_eq(u64ring_push(&r, 100), 0);
+    cr_assert_eq(u64ring_push(&r, 101), 0);
+    cr_assert_eq(u64ring_push(&r, 102), 0);
+    cr_assert_eq(u64ring_push(&r, 103), 0);
+    cr_assert_eq(u64ring_push(&r, 104), 0);
+    cr_assert_eq(u64ring_commit(&r, 4), -EINVAL, "only 3 slots are free now");
+    cr_assert_eq(u64ring_len(&r), 5);
+    for (uint64_t i = 100; i < 105; i++) {
+        cr_assert_eq(u64ring_pop(&r, &v), 0);
+        cr_assert_eq(v, i);
+    }
     free(m);
 }
 
