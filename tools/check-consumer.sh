@@ -22,7 +22,7 @@ cd "$tmp/consumer"
 meson setup build --wrap-mode=nodownload --force-fallback-for=neocortex
 ninja -C build
 # neocortex must have come in as a subproject (through the wrap), with its tests off.
-meson introspect build --projectinfo | grep -q '"name": "neocortex"' ||
+grep -q '"name": "neocortex"' <<<"$(meson introspect build --projectinfo)" ||
   { echo "neocortex is not a subproject of the consumer"; exit 1; }
 grep -Eq "^ +tests +: False" build/meson-logs/meson-log.txt ||
   { echo "neocortex built its tests as a subproject"; exit 1; }

@@ -70,7 +70,9 @@ case "$cflags $libs" in *"$src"*|*"$build"*) fail "pkg-config points into the so
 # shellcheck disable=SC2086
 $cc -std=c11 -Wall -Wextra -Werror -pedantic $cflags "$src/tests/consumer/installed.c" -o "$tmp/shared" $libs ||
   fail "a program does not build against the installed headers and shared library"
-LD_LIBRARY_PATH=$lib ldd "$tmp/shared" | grep -q "$dest.*libneocortex" ||
+# (ldd's output is captured first: grep -q stopping early would SIGPIPE ldd and, under pipefail, fail the check)
+linked=$(LD_LIBRARY_PATH=$lib ldd "$tmp/shared")
+grep -q "$dest.*libneocortex" <<<"$linked" ||
   fail "the program did not link the installed libneocortex"
 LD_LIBRARY_PATH=$lib "$tmp/shared" || fail "the program built against the install failed"
 

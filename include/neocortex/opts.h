@@ -52,7 +52,8 @@ typedef struct cortex_opts {
     int64_t attach_timeout_ns;
     /** Overrides the `#T` spelling in the type signature (NULL: use `#T`). */
     const char *type_tag;
-    /** For CORTEX_KEY_FILE segments. */
+    /** For CORTEX_KEY_FILE segments, chosen at create and kept in the header: every later
+     *  owner (after own()) follows the creator's choice; ignored by attach. */
     cortex_file_policy file_policy;
 } cortex_opts;
 

@@ -84,13 +84,18 @@ typedef struct cortex_seg_header {
     int32_t creator_pid;     /**< pid of the creating process. */
     uint64_t creator_start;  /**< That process's start time (pid-reuse check). */
     uint64_t created_ns;     /**< CLOCK_REALTIME at creation, in ns. */
-    uint32_t flags;          /**< Reserved, 0. */
+    uint32_t flags;          /**< CORTEX_HDR_* bits (immutable). */
     uint32_t check;          /**< FNV-1a 32 of bytes [0, 156). */
     uint32_t state;          /**< CORTEX_STATE_* (atomic). */
     int32_t owner_pid;       /**< pid of the owning process (atomic; changes on own). */
-    uint32_t owner_token;    /**< Random token of the owning handle (atomic; changes on own). */
+    uint32_t owner_token;    /**< Random token of the owning handle: this one word decides who owns it (atomic). */
     uint8_t reserved[84];    /**< Zero. */
 } cortex_seg_header;
+
+/** cortex_seg_header::flags: a CORTEX_KEY_FILE segment is kept when its owner closes it. */
+#define CORTEX_HDR_KEEP_FILE 1u
+/** Every flag this layout version defines; others make the header corrupt. */
+#define CORTEX_HDR_KNOWN_FLAGS CORTEX_HDR_KEEP_FILE
 
 /** What a caller wants in a segment (create) or expects of one (attach). */
 typedef struct cortex_layout {
@@ -158,7 +163,8 @@ CORTEX_API int cortex_region_leak(cortex_region *region);
 
 /**
  * Makes this handle the owner: its close will remove the segment, and the
- * previous owner's close will only detach.  -EINVAL for NULL or a heap region.
+ * previous owner's close will only detach.  -EINVAL for NULL; a heap region
+ * is always owned by its only handle (0).
  */
 CORTEX_API int cortex_region_own(cortex_region *region);
 

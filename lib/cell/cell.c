@@ -52,7 +52,6 @@ struct cortex_cell {
     void *local;
     const cortex_sync_ops *ops;
     uint32_t size;
-    uint32_t owner_token; /* the header's owner token when this handle became the owner */
     bool futex;           /* ops is the built-in futex: call it inline */
 };
 
@@ -105,12 +104,6 @@ static unsigned effective_perm(const cortex_opts *o)
 static void describe_region(cortex_region *r, char *buf, unsigned len)
 {
     cortex_key_describe(cortex_region_key(r), buf, len);
-}
-
-static uint32_t header_owner_token(const cortex_region *r)
-{
-    const cortex_seg_header *h = cortex_region_header(r);
-    return cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_token, CX_ACQUIRE);
 }
 
 static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const struct layout_calc *l,
@@ -239,7 +232,6 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
         return cortex__fail(ENOMEM, "out of memory for a cell handle");
     }
     c->local = x.local;
-    c->owner_token = header_owner_token(r);
     *ret = c;
     return 0;
 }
@@ -492,29 +484,12 @@ int cortex_cell_consistent(cortex_cell *c)
 
 /* ---- ownership ----------------------------------------------------------- */
 
-/*
- * Does closing this handle remove the segment?  The same rule as
- * cortex_region_close: this handle owns it and the header still names this
- * process and this handle's token (nobody took it over with own()).
- */
-static bool closes_as_owner(const cortex_cell *c)
-{
-    if (!cortex_region_is_owner(c->region))
-        return false;
-    if (cortex_region_key(c->region).kind == CORTEX_KEYKIND_HEAP)
-        return true;
-    const cortex_seg_header *h = cortex_region_header(c->region);
-    /* owner_pid and owner_token change at run time (own()): read them atomically, as region.c does. */
-    return (int32_t)cortex__ld32((cortex__a32 *)(uintptr_t)&h->owner_pid, CX_ACQUIRE) == (int32_t)cortex__self_pid() &&
-           header_owner_token(c->region) == c->owner_token;
-}
-
 int cortex_cell_close(cortex_cell *c)
 {
     if (!c)
         return 0;
     int rc = 0;
-    if (closes_as_owner(c) && c->ops->destroy) {
+    if (cortex_region_is_owner(c->region) && c->ops->destroy) { /* closing removes the segment */
         rc = c->ops->destroy(c->sync, c->local);
         if (rc < 0)
             cortex__log_last();
@@ -541,10 +516,7 @@ int cortex_cell_own(cortex_cell *c)
 {
     if (!c)
         return cortex__fail(EINVAL, "cortex_cell_own: NULL cell");
-    int rc = cortex_region_own(c->region);
-    if (rc == 0)
-        c->owner_token = header_owner_token(c->region);
-    return rc;
+    return cortex_region_own(c->region);
 }
 
 cortex_region *cortex_cell_region(const cortex_cell *c) { return c ? c->region : NULL; }

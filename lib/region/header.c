@@ -101,6 +101,8 @@ int cortex_header_validate(const cortex_seg_header *h, uint64_t mapped, const co
     if (h->segment_size > mapped)
         return cortex__fail(EBADMSG, "%s: header claims %llu bytes, but the segment has %llu", what,
                             (unsigned long long)h->segment_size, (unsigned long long)mapped);
+    if (h->flags & ~CORTEX_HDR_KNOWN_FLAGS)
+        return cortex__fail(EBADMSG, "%s: unknown header flags 0x%x", what, h->flags);
     if (h->elem_align != 0 && !cortex__is_pow2(h->elem_align))
         return cortex__fail(EBADMSG, "%s: element alignment %u is not a power of two", what, h->elem_align);
 

@@ -30,7 +30,8 @@ struct cortex_region {
     int shmid;         /* SysV only */
     int32_t sysv_key;  /* SysV only */
     char *str;         /* copy of the name or path */
-    uint32_t token; /* identifies this handle as the owner in the header */
+    uint32_t token;    /* identifies this handle as the owner in the header */
+    pid_t claim_pid;   /* the process that claimed it (a forked child inherits the token, not ownership) */
     bool owner;
     bool created;
     cortex_file_policy policy;
@@ -331,7 +332,7 @@ static int check_layout(const cortex_layout *l, uint32_t *align)
 }
 
 static void fill_header(cortex_seg_header *h, const cortex_layout *l, uint32_t align, uint64_t payload_offset,
-                        uint64_t segment_size)
+                        uint64_t segment_size, cortex_file_policy policy)
 {
     memset(h, 0, sizeof *h);
     h->magic = CORTEX_MAGIC;
@@ -352,6 +353,7 @@ static void fill_header(cortex_seg_header *h, const cortex_layout *l, uint32_t a
     h->creator_pid = (int32_t)cortex__self_pid();
     h->creator_start = cortex__self_start();
     h->created_ns = (uint64_t)cortex__realtime_ns();
+    h->flags = policy == CORTEX_FILE_KEEP ? CORTEX_HDR_KEEP_FILE : 0;
     h->check = cortex__fnv1a32(h, offsetof(cortex_seg_header, check));
 }
 
@@ -368,8 +370,10 @@ static void claim_ownership(cortex_region *r)
 {
     cortex_seg_header *h = r->base;
     r->token = new_token();
+    r->claim_pid = cortex__self_pid();
+    /* owner_pid is for people and tools; the token alone decides, so racing own() calls leave one owner. */
+    __atomic_store_n(&h->owner_pid, (int32_t)r->claim_pid, __ATOMIC_RELEASE);
     __atomic_store_n(&h->owner_token, r->token, __ATOMIC_RELEASE);
-    __atomic_store_n(&h->owner_pid, (int32_t)cortex__self_pid(), __ATOMIC_RELEASE);
     r->owner = true;
 }
 
@@ -379,8 +383,7 @@ static bool still_owner(const cortex_region *r)
     const cortex_seg_header *h = r->base;
     if (!h)
         return true;
-    return __atomic_load_n(&h->owner_pid, __ATOMIC_ACQUIRE) == (int32_t)cortex__self_pid() &&
-           __atomic_load_n(&h->owner_token, __ATOMIC_ACQUIRE) == r->token;
+    return r->claim_pid == cortex__self_pid() && __atomic_load_n(&h->owner_token, __ATOMIC_ACQUIRE) == r->token;
 }
 
 int cortex_region_create(cortex_region **ret, cortex_key key, const cortex_layout *layout, const cortex_opts *opts,
@@ -432,7 +435,7 @@ int cortex_region_create(cortex_region **ret, cortex_key key, const cortex_layou
         goto fail;
     }
     cortex_seg_header *h = r->base;
-    fill_header(h, layout, align, payload_offset, size);
+    fill_header(h, layout, align, payload_offset, size, r->policy);
     claim_ownership(r);
     r->payload = (uint8_t *)r->base + payload_offset;
     r->payload_size = layout->payload_size;
@@ -615,6 +618,7 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
         goto fail;
     r->payload = (uint8_t *)r->base + h.payload_offset;
     r->payload_size = h.payload_size;
+    r->policy = (h.flags & CORTEX_HDR_KEEP_FILE) ? CORTEX_FILE_KEEP : CORTEX_FILE_REMOVE;
     r->owner = false;
     r->created = false;
     *ret = r;

@@ -162,7 +162,10 @@ Test(region, file_policies)
     cr_assert_eq(access(path, F_OK), 0, "CORTEX_FILE_KEEP keeps the file");
     OK(cortex_region_attach(&b, CORTEX_KEY_FILE(path), &raw64, NULL));
     cr_assert_str_eq(cortex_region_payload(b), "kept", "the contents survive");
+    /* A later owner follows the creator's policy, whatever its own opts said. */
+    OK(cortex_region_own(b));
     OK(cortex_region_close(b));
+    cr_assert_eq(access(path, F_OK), 0, "the creator asked to keep it");
     unlink(path);
 }
 
