@@ -36,7 +36,7 @@
  * overrides the spelling recorded in the segment).  T must be plain data
  * that means the same in every process (no pointers: each process maps the
  * segment at its own address); a pointer or array T, an empty T and a T
- * larger than CORTEX_CELL_MAX_SIZE are refused at compile time.
+ * larger than CORTEX_CELL_TYPED_MAX_SIZE (1 MiB) are refused at compile time.
  *
  * For one exported copy instead of static inline functions:
  * `CORTEX_PROTOTYPE(name, T);` in a header and `CORTEX_DEFINE(name, T);` in
@@ -47,6 +47,10 @@
 
 #include <neocortex/cell.h>
 #include <neocortex/declare.h>
+
+/** Largest T for CORTEX_DECLARE (1 MiB): the wrappers take T by value and update a copy on the stack.
+ *  The cortex_cell_* core takes up to CORTEX_CELL_MAX_SIZE. */
+#define CORTEX_CELL_TYPED_MAX_SIZE (UINT32_C(1) << 20)
 #include <neocortex/error.h>
 #include <neocortex/key.h>
 #include <neocortex/opts.h>
@@ -66,8 +70,9 @@
 /* The handle type, the update trampoline and the compile-time checks. */
 #define CORTEX__CELL_TYPES(name, T)                                                                              \
     CORTEX__STATIC_ASSERT(sizeof(T) > 0, "CORTEX_DECLARE(" #name ", " #T "): T has size 0");                    \
-    CORTEX__STATIC_ASSERT(sizeof(T) <= CORTEX_CELL_MAX_SIZE,                                                    \
-                          "CORTEX_DECLARE(" #name ", " #T "): T is larger than CORTEX_CELL_MAX_SIZE (1 GiB)");   \
+    CORTEX__STATIC_ASSERT(sizeof(T) <= CORTEX_CELL_TYPED_MAX_SIZE,                                              \
+                          "CORTEX_DECLARE(" #name ", " #T "): T is over 1 MiB (passed by value and updated on "  \
+                          "a stack copy); use the cortex_cell_* core for larger values");                       \
     CORTEX__STATIC_ASSERT(CORTEX__ALIGNOF(T) <= CORTEX_MAX_ALIGN,                                               \
                           "CORTEX_DECLARE(" #name ", " #T "): T is aligned beyond CORTEX_MAX_ALIGN");           \
     CORTEX__STATIC_ASSERT(CORTEX__NOT_POINTER(T),                                                               \
