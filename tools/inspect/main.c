@@ -81,7 +81,15 @@ static const char *status_word(const nc_seg *s)
     }
 }
 
-static int64_t age_ns(const nc_seg *s) { return cortex__realtime_ns() - (int64_t)s->hdr.created_ns; }
+/* Age from the header's creation time; the header may hold anything, so never overflow (-1 if in the future). */
+static int64_t age_ns(const nc_seg *s)
+{
+    uint64_t now = (uint64_t)cortex__realtime_ns(), created = s->hdr.created_ns;
+    if (created > now)
+        return -1; /* shown as "future" */
+    uint64_t age = now - created;
+    return age > (uint64_t)INT64_MAX ? INT64_MAX : (int64_t)age;
+}
 
 /* Can gc remove it?  Our header, creator and owner dead, nobody attached (known). */
 static bool is_garbage(const nc_seg *s)
