@@ -418,12 +418,13 @@ static int not_open(const cortex_ring *r, bool prod, const char *op)
  * Producer slow path: free slots now (> 0), or -EAGAIN / -EPIPE / -EBADMSG.
  * Checks the consumer only when the ring is full.
  */
-static int64_t prod_space(cortex_ring *r, const char *op)
+static int64_t prod_space(cortex_ring *r, uint64_t want, const char *op)
 {
     if (!r || r->p.bad || r->closed || !is_prod(r))
         return not_open(r, true, op);
     uint64_t avail = r->capacity - (r->p.head - r->p.cons);
-    if (avail > 0 && !cortex__ld32(&SH(r)->side[SIDE_CONS].closed, CX_RELAXED))
+    /* Enough by the cached index: no load of the consumer's line.  Else one refresh. */
+    if (avail >= want && !cortex__ld32(&SH(r)->side[SIDE_CONS].closed, CX_RELAXED))
         return (int64_t)avail;
     int64_t n = prod_refresh(r);
     if (n < 0)
@@ -438,12 +439,12 @@ static int64_t prod_space(cortex_ring *r, const char *op)
 }
 
 /* Consumer slow path: readable slots now (> 0), or -EAGAIN / -EPIPE / -EBADMSG. */
-static int64_t cons_avail(cortex_ring *r, const char *op)
+static int64_t cons_avail(cortex_ring *r, uint64_t want, const char *op)
 {
     if (!r || r->c.bad || r->closed || !is_cons(r))
         return not_open(r, false, op);
     uint64_t avail = r->c.prod - r->c.tail;
-    if (avail > 0)
+    if (avail >= want) /* enough by the cached index; else one refresh */
         return (int64_t)avail;
     int64_t n = cons_refresh(r);
     if (n != 0)
@@ -484,7 +485,7 @@ static void copy_out(cortex_ring *r, uint64_t t, void *dst, uint64_t n)
 
 int cortex_ring_push_lib(cortex_ring *r, const void *elem)
 {
-    int64_t n = prod_space(r, "cortex_ring_push");
+    int64_t n = prod_space(r, 1, "cortex_ring_push");
     if (n < 0)
         return (int)n;
     if (!elem)
@@ -497,7 +498,7 @@ int cortex_ring_push_lib(cortex_ring *r, const void *elem)
 
 int cortex_ring_pop_lib(cortex_ring *r, void *out)
 {
-    int64_t n = cons_avail(r, "cortex_ring_pop");
+    int64_t n = cons_avail(r, 1, "cortex_ring_pop");
     if (n < 0)
         return (int)n;
     if (!out)
@@ -514,10 +515,8 @@ ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, size_t n)
         return 0;
     if (!elems)
         return cortex__fail(EINVAL, "cortex_ring_push_n: NULL elements");
-    int64_t space = prod_space(r, "cortex_ring_push_n");
+    int64_t space = prod_space(r, n, "cortex_ring_push_n");
     if (space < 0)
-        return (ssize_t)space;
-    if ((uint64_t)space < n && (space = prod_refresh(r)) < 0) /* maybe the consumer freed more */
         return (ssize_t)space;
     uint64_t k = n < (uint64_t)space ? n : (uint64_t)space;
     uint64_t h = r->p.head;
@@ -532,10 +531,8 @@ ssize_t cortex_ring_pop_n_lib(cortex_ring *r, void *out, size_t n)
         return 0;
     if (!out)
         return cortex__fail(EINVAL, "cortex_ring_pop_n: NULL output");
-    int64_t avail = cons_avail(r, "cortex_ring_pop_n");
+    int64_t avail = cons_avail(r, n, "cortex_ring_pop_n");
     if (avail < 0)
-        return (ssize_t)avail;
-    if ((uint64_t)avail < n && (avail = cons_refresh(r)) < 0)
         return (ssize_t)avail;
     uint64_t k = n < (uint64_t)avail ? n : (uint64_t)avail;
     uint64_t t = r->c.tail;
@@ -548,10 +545,8 @@ ssize_t cortex_ring_reserve(cortex_ring *r, size_t want, void **span)
 {
     if (want == 0 || !span)
         return cortex__fail(EINVAL, "cortex_ring_reserve: want is 0 or span is NULL");
-    int64_t n = prod_space(r, "cortex_ring_reserve");
+    int64_t n = prod_space(r, want, "cortex_ring_reserve");
     if (n < 0)
-        return (ssize_t)n;
-    if ((uint64_t)n < want && (n = prod_refresh(r)) < 0) /* maybe the consumer freed more */
         return (ssize_t)n;
     uint64_t at = r->p.head & r->mask;
     uint64_t k = (uint64_t)n;
@@ -587,10 +582,8 @@ ssize_t cortex_ring_peek(cortex_ring *r, size_t want, const void **span)
 {
     if (want == 0 || !span)
         return cortex__fail(EINVAL, "cortex_ring_peek: want is 0 or span is NULL");
-    int64_t n = cons_avail(r, "cortex_ring_peek");
+    int64_t n = cons_avail(r, want, "cortex_ring_peek");
     if (n < 0)
-        return (ssize_t)n;
-    if ((uint64_t)n < want && (n = cons_refresh(r)) < 0)
         return (ssize_t)n;
     uint64_t at = r->c.tail & r->mask;
     uint64_t k = (uint64_t)n;
@@ -679,14 +672,6 @@ static bool prod_ready(cortex_ring *r)
     return r->p.head - cortex__ld64(&SH(r)->cons, CX_ACQUIRE) < r->capacity;
 }
 
-static int64_t deadline_of(int64_t timeout_ns)
-{
-    if (timeout_ns < 0)
-        return INT64_MAX;
-    int64_t now = cortex__now_ns();
-    return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
-}
-
 /* Shared loop of push_wait/pop_wait: @try_op returns -EAGAIN to keep waiting. */
 static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *waiting, cortex__a32 *futex,
                      int (*try_op)(cortex_ring *, void *), void *arg, bool (*ready)(cortex_ring *),
@@ -695,7 +680,7 @@ static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *
     int rc = try_op(r, arg);
     if (rc != -EAGAIN || timeout_ns == 0)
         return rc == -EAGAIN ? cortex__fail(ETIMEDOUT, "%s: timed out (timeout 0)", op) : rc;
-    int64_t deadline = deadline_of(timeout_ns);
+    int64_t deadline = cortex__deadline(timeout_ns);
     /* Spin first: an active peer answers within a cache round trip, no system call. */
 #if defined(CORTEX_MODEL)
     int64_t spin_until = 0;
@@ -863,11 +848,6 @@ static int ring_region_init(cortex_region *region, void *payload, void *ctx)
     return 0;
 }
 
-static const char *tag_of(const char *type_name, const cortex_opts *opts)
-{
-    return opts && opts->type_tag ? opts->type_tag : type_name;
-}
-
 static int attach_region(cortex_ring *r, cortex_region *region, size_t elem_size, size_t elem_align,
                          cortex_role role)
 {
@@ -901,7 +881,7 @@ int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity, size_t
                             .payload_align = align,
                             .elem_size = (uint32_t)elem_size,
                             .elem_align = (uint32_t)elem_align,
-                            .type_name = tag_of(type_name, opts)};
+                            .type_name = cortex__type_tag(opts, type_name)};
     struct ring_init_ctx ctx = {capacity, (uint32_t)elem_size, (uint32_t)elem_align};
     cortex_region *region = NULL;
     if ((rc = cortex_region_create(&region, key, &layout, opts, ring_region_init, &ctx)) < 0)
@@ -921,7 +901,7 @@ int cortex_ring_attach(cortex_ring *r, cortex_key key, size_t elem_size, size_t 
     cortex_layout expect = {.kind = CORTEX_KIND_RING,
                             .elem_size = (uint32_t)elem_size,
                             .elem_align = (uint32_t)elem_align,
-                            .type_name = tag_of(type_name, opts)};
+                            .type_name = cortex__type_tag(opts, type_name)};
     cortex_region *region = NULL;
     if ((rc = cortex_region_attach(&region, key, &expect, opts)) < 0)
         return rc;
