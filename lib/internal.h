@@ -67,6 +67,24 @@ uint64_t cortex__self_start(void);
 /* Sets FD_CLOEXEC; 0 or -errno. */
 int cortex__set_cloexec(int fd, bool on);
 
+/* Deadline in CLOCK_MONOTONIC ns for a timeout: < 0 waits forever (INT64_MAX); never overflows. */
+int64_t cortex__deadline(int64_t timeout_ns);
+
+/* Copies a NUL-padded tag of at most max bytes into out (max + 1 bytes), '?' for unprintable bytes. */
+void cortex__printable(const char *in, size_t max, char *out);
+
+/* Permission bits a create applies: opts->perm, or 0600 when unset. */
+static inline unsigned cortex__effective_perm(const cortex_opts *o)
+{
+    return (o && o->perm ? o->perm : (unsigned)CORTEX_PERM_OWNER) & 0777u;
+}
+
+/* The type signature's spelling: opts->type_tag when set, else the caller's (#T). */
+static inline const char *cortex__type_tag(const cortex_opts *o, const char *type_name)
+{
+    return o && o->type_tag ? o->type_tag : type_name;
+}
+
 /* FNV-1a. */
 uint32_t cortex__fnv1a32(const void *data, size_t len);
 uint64_t cortex__fnv1a64(const void *data, size_t len);

@@ -96,11 +96,6 @@ static int check_ops(const cortex_sync_ops *ops)
     return 0;
 }
 
-static unsigned effective_perm(const cortex_opts *o)
-{
-    return (o && o->perm ? o->perm : CORTEX_PERM_OWNER) & 0777u;
-}
-
 static void describe_region(cortex_region *r, char *buf, unsigned len)
 {
     cortex_key_describe(cortex_region_key(r), buf, len);
@@ -199,7 +194,7 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
 
     struct layout_calc l;
     compute_layout(size, align, ops, &l);
-    const char *tag = opts && opts->type_tag ? opts->type_tag : type_name;
+    const char *tag = cortex__type_tag(opts, type_name);
     cortex_layout layout = {
         .kind = CORTEX_KIND_CELL,
         .payload_size = l.payload_size,
@@ -209,7 +204,7 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
         .type_name = tag,
         .lock_id = ops->id,
     };
-    struct create_ctx x = {init, size, align, ops, &l, effective_perm(opts), NULL};
+    struct create_ctx x = {init, size, align, ops, &l, cortex__effective_perm(opts), NULL};
     cortex_region *r = NULL;
     rc = cortex_region_create(&r, key, &layout, opts, create_init, &x);
     if (rc < 0) {
@@ -294,7 +289,7 @@ static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_
         rc = cortex__fail(ENOMEM, "out of memory for a cell handle");
         goto fail;
     }
-    cortex_sync_env env = {cortex_region_key(r), effective_perm(opts), what};
+    cortex_sync_env env = {cortex_region_key(r), cortex__effective_perm(opts), what};
     rc = ops->attach(c->sync, &env, &c->local);
     if (rc < 0) {
         if (ops->id >= CORTEX_SYNC_ID_USER_MIN && cortex_last_error()->code != rc)
@@ -322,7 +317,7 @@ int cortex_cell_attach(cortex_cell **ret, cortex_key key, size_t size, size_t al
     *ret = NULL;
     if ((rc = check_type(size, align, "cortex_cell_attach")) < 0)
         return rc;
-    const char *tag = opts && opts->type_tag ? opts->type_tag : type_name;
+    const char *tag = cortex__type_tag(opts, type_name);
     cortex_layout expect = {
         .kind = CORTEX_KIND_CELL,
         .payload_size = 0,
@@ -543,12 +538,7 @@ int cortex_cell_inspect(const cortex_region *r, cortex_cell_info *out)
         return cortex__fail(EBADMSG, "not a neocortex segment (magic 0x%016llx)", (unsigned long long)sh.magic);
     if (sh.kind != CORTEX_KIND_CELL)
         return cortex__fail(EPROTO, "segment holds a %s, not a cell", cortex_kind_name(sh.kind));
-    size_t i;
-    for (i = 0; i < CORTEX_TYPE_TAG_MAX && sh.type_tag[i]; i++) {
-        unsigned char ch = (unsigned char)sh.type_tag[i];
-        out->type_name[i] = (ch >= 0x20 && ch < 0x7f) ? (char)ch : '?';
-    }
-    out->type_name[i] = '\0';
+    cortex__printable(sh.type_tag, CORTEX_TYPE_TAG_MAX, out->type_name);
     if (((uintptr_t)p & 63u) != 0 || psize < sizeof(cell_head))
         return cortex__fail(EBADMSG, "cell payload of %llu bytes is too small or misaligned",
                             (unsigned long long)psize);

@@ -27,7 +27,4 @@ int cortex__fd_limit(void);
 /* Remaining ms until deadline_ns for poll(): -1 for no deadline, rounded up. */
 int cortex__poll_ms(int64_t deadline_ns);
 
-/* Absolute deadline of a relative timeout (< 0: none, INT64_MAX). */
-int64_t cortex__deadline(int64_t timeout_ns);
-
 #endif

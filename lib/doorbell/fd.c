@@ -17,14 +17,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-int64_t cortex__deadline(int64_t timeout_ns)
-{
-    if (timeout_ns < 0)
-        return INT64_MAX;
-    int64_t now = cortex__now_ns();
-    return timeout_ns > INT64_MAX - now ? INT64_MAX : now + timeout_ns;
-}
-
 int cortex__poll_ms(int64_t deadline_ns)
 {
     if (deadline_ns == INT64_MAX)

@@ -51,12 +51,11 @@ const char *cortex_key_describe(cortex_key key, char *buf, unsigned len)
     return buf;
 }
 
-/* The tag as a printable, NUL-terminated string, whatever the header holds. */
-static void tag_text(const cortex_seg_header *h, char out[CORTEX_TYPE_TAG_MAX + 1])
+void cortex__printable(const char *in, size_t max, char *out)
 {
     size_t i;
-    for (i = 0; i < CORTEX_TYPE_TAG_MAX && h->type_tag[i]; i++) {
-        unsigned char c = (unsigned char)h->type_tag[i];
+    for (i = 0; i < max && in[i]; i++) {
+        unsigned char c = (unsigned char)in[i];
         out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
     }
     out[i] = '\0';
@@ -110,7 +109,7 @@ int cortex_header_validate(const cortex_seg_header *h, uint64_t mapped, const co
         return 0;
 
     char tag[CORTEX_TYPE_TAG_MAX + 1];
-    tag_text(h, tag);
+    cortex__printable(h->type_tag, CORTEX_TYPE_TAG_MAX, tag);
     if (expect->kind && expect->kind != h->kind)
         return cortex__fail(EPROTO, "%s holds a %s of '%s' (%u bytes), expected a %s", what,
                             cortex_kind_name(h->kind), tag, h->elem_size, cortex_kind_name(expect->kind));

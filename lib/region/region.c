@@ -42,12 +42,6 @@ static const char *describe(cortex_key key, char *buf)
     return cortex_key_describe(key, buf, 256);
 }
 
-static unsigned effective_perm(const cortex_opts *o)
-{
-    unsigned p = o && o->perm ? o->perm : CORTEX_PERM_OWNER;
-    return p & 0777u;
-}
-
 static int64_t attach_timeout(const cortex_opts *o)
 {
     if (!o || o->attach_timeout_ns == 0)
@@ -210,7 +204,7 @@ enum { OPENED_NEW = 0, OPENED_EXISTING = 1 };
 static int open_new(cortex_region *r, cortex_key key, uint64_t size, const cortex_opts *opts, const char *what)
 {
     cortex_create_mode mode = opts ? opts->mode : CORTEX_CREATE_EXCL;
-    unsigned perm = effective_perm(opts);
+    unsigned perm = cortex__effective_perm(opts);
     int rc;
 
     switch (key.kind) {

@@ -70,7 +70,7 @@ int cortex_slab_create(cortex_slab **ret, cortex_key key, uint32_t slots, uint32
                              : (uint32_t)cortex_slab_required_align(slot_size, slot_align),
         .elem_size = slot_size,
         .elem_align = slot_align,
-        .type_name = opts && opts->type_tag ? opts->type_tag : type_name,
+        .type_name = cortex__type_tag(opts, type_name),
     };
     struct slab_init_ctx ctx = {slots, slot_size, slot_align};
     cortex_region *r = NULL;
@@ -89,7 +89,7 @@ int cortex_slab_attach(cortex_slab **ret, cortex_key key, uint32_t slot_size, ui
         .kind = CORTEX_KIND_SLAB,
         .elem_size = slot_size,
         .elem_align = slot_align,
-        .type_name = opts && opts->type_tag ? opts->type_tag : type_name,
+        .type_name = cortex__type_tag(opts, type_name),
     };
     cortex_region *r = NULL;
     int rc = cortex_region_attach(&r, key, &l, opts);
@@ -284,7 +284,7 @@ int cortex_pool_create(cortex_pool **ret, cortex_key key, const cortex_pool_clas
     if (need == 0)
         return cortex_last_error()->code;
     cortex_layout l = {.kind = CORTEX_KIND_POOL, .payload_size = need, .payload_align = CORTEX_CACHELINE,
-                       .type_name = opts && opts->type_tag ? opts->type_tag : NULL};
+                       .type_name = cortex__type_tag(opts, NULL)};
     struct pool_init_ctx ctx = {classes, n};
     cortex_region *r = NULL;
     int rc = cortex_region_create(&r, key, &l, opts, pool_region_init, &ctx);
@@ -295,7 +295,7 @@ int cortex_pool_attach(cortex_pool **ret, cortex_key key, const cortex_opts *opt
 {
     if (!ret)
         return cortex__fail(EINVAL, "cortex_pool_attach: ret is NULL");
-    cortex_layout l = {.kind = CORTEX_KIND_POOL, .type_name = opts && opts->type_tag ? opts->type_tag : NULL};
+    cortex_layout l = {.kind = CORTEX_KIND_POOL, .type_name = cortex__type_tag(opts, NULL)};
     cortex_region *r = NULL;
     int rc = cortex_region_attach(&r, key, &l, opts);
     return rc < 0 ? rc : pool_wrap(ret, r);

@@ -52,15 +52,7 @@ void nc_list_free(nc_list *l)
     memset(l, 0, sizeof *l);
 }
 
-void nc_printable(const char *in, size_t len, char *out)
-{
-    size_t i;
-    for (i = 0; i < len && in[i]; i++) {
-        unsigned char c = (unsigned char)in[i];
-        out[i] = (c >= 0x20 && c < 0x7f) ? (char)c : '?';
-    }
-    out[i] = '\0';
-}
+void nc_printable(const char *in, size_t len, char *out) { cortex__printable(in, len, out); }
 
 /* Decides what the first bytes of a segment are. */
 static void classify(nc_seg *s, const unsigned char *bytes, size_t n)
