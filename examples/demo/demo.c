@@ -84,6 +84,17 @@ static void add_counts(demo_stats *s, void *ctx)
     s->slab_waits += c->slab_waits;
 }
 
+/* Both workers attach the host's cell and slab; returns 0 or the exit status. */
+static int attach_shared(const char *who, const char *cn, const char *sn, stats_cell *stats, msg_slab *slab)
+{
+    int rc;
+    if ((rc = stats_cell_attach(stats, CORTEX_KEY_NAME(cn), NULL)) < 0)
+        return fail(who, "attach stats cell", rc);
+    if ((rc = msg_slab_attach(slab, CORTEX_KEY_NAME(sn), NULL)) < 0)
+        return fail(who, "attach slab", rc);
+    return 0;
+}
+
 /* ---- producer ------------------------------------------------------------ */
 
 static int producer(const char *base, uint64_t count)
@@ -94,10 +105,8 @@ static int producer(const char *base, uint64_t count)
     msg_slab slab;
     handle_ring ring;
     int rc;
-    if ((rc = stats_cell_attach(&stats, CORTEX_KEY_NAME(cn), NULL)) < 0)
-        return fail("producer", "attach stats cell", rc);
-    if ((rc = msg_slab_attach(&slab, CORTEX_KEY_NAME(sn), NULL)) < 0)
-        return fail("producer", "attach slab", rc);
+    if (attach_shared("producer", cn, sn, &stats, &slab) != 0)
+        return 1;
     if ((rc = handle_ring_create(&ring, CORTEX_KEY_NAME(rn), RING_CAPACITY, CORTEX_PRODUCER, NULL)) < 0)
         return fail("producer", "create ring", rc);
 
@@ -145,10 +154,8 @@ static int consumer(const char *base)
     msg_slab slab;
     handle_ring ring;
     int rc;
-    if ((rc = stats_cell_attach(&stats, CORTEX_KEY_NAME(cn), NULL)) < 0)
-        return fail("consumer", "attach stats cell", rc);
-    if ((rc = msg_slab_attach(&slab, CORTEX_KEY_NAME(sn), NULL)) < 0)
-        return fail("consumer", "attach slab", rc);
+    if (attach_shared("consumer", cn, sn, &stats, &slab) != 0)
+        return 1;
     /* The producer creates the ring; wait for it to appear. */
     for (int tries = 0;; tries++) {
         rc = handle_ring_attach(&ring, CORTEX_KEY_NAME(rn), CORTEX_CONSUMER, NULL);
