@@ -111,10 +111,10 @@ static inline void cortex__cell_write_locked(cortex__a64 *seq, cortex__a32 *flag
 /*
  * One optimistic read attempt: no lock, no store to shared memory.
  * Returns 0 (copied, consistent), 1 (copied, inconsistent) or -1 (lost to a
- * writer: retry).
+ * writer: retry); on 0 and 1 *version is the sequence the copy belongs to.
  */
-static inline int cortex__cell_read_try(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
-                                        size_t n)
+static inline int cortex__cell_read_try_version(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
+                                                size_t n, uint64_t *version)
 {
     uint64_t s0 = cortex__ld64(seq, CX_ACQUIRE);
     if (s0 & 1u)
@@ -124,7 +124,15 @@ static inline int cortex__cell_read_try(cortex__a64 *seq, cortex__a32 *flag, con
     uint64_t s1 = cortex__ld64(seq, CX_RELAXED);
     if (s1 != s0)
         return -1;
+    *version = s0; /* the (even) sequence of the write whose value was copied */
     return f ? 1 : 0;
+}
+
+static inline int cortex__cell_read_try(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
+                                        size_t n)
+{
+    uint64_t version;
+    return cortex__cell_read_try_version(seq, flag, shared, dst, n, &version);
 }
 
 /* Lock held (after repair): copy the value out; returns the flag. */
