@@ -133,6 +133,8 @@ CORTEX_API int cortex_cell_read_version(cortex_cell *cell, void *out, size_t siz
  * odd until the next write, update or cortex_cell_consistent() repairs it,
  * which also wakes waiters.  Works alike for every lock backend.
  *
+ * @param cell        the cell.
+ * @param seen        in: the version the caller has; out (on 0): the new one.
  * @param timeout_ns  < 0 waits forever, 0 only looks.
  * @return 0; -ETIMEDOUT (no new version in time; cortex_last_error() says
  *         which version it still saw, or that a write is in progress);
@@ -148,6 +150,9 @@ CORTEX_API int cortex_cell_write(cortex_cell *cell, const void *value, size_t si
 
 /**
  * cortex_cell_write() with a bound on the wait for the lock.
+ * @param cell        the cell.
+ * @param value       the new value (@p size bytes).
+ * @param size        must equal the cell's value size.
  * @param timeout_ns  < 0 waits forever (as cortex_cell_write()), 0 tries once.
  * @return 0; -ETIMEDOUT (the lock was not free in time: nothing was written;
  *         cortex_last_error() names the holder's pid when the backend knows
@@ -166,6 +171,11 @@ CORTEX_API int cortex_cell_update(cortex_cell *cell, cortex_cell_update_fn fn, v
 
 /**
  * cortex_cell_update() with a bound on the wait for the lock.
+ * @param cell        the cell.
+ * @param fn          run under the lock on the copy in @p scratch.
+ * @param ctx         passed to @p fn.
+ * @param scratch     caller memory for the copy (@p size bytes, aligned for the value).
+ * @param size        must equal the cell's value size.
  * @param timeout_ns  < 0 waits forever, 0 tries once.
  * @return 0; -ETIMEDOUT (@p fn was not run, nothing was written);
  *         -EOWNERDEAD; -EINVAL; another lock error.
@@ -181,6 +191,11 @@ CORTEX_API int cortex_cell_update_timed(cortex_cell *cell, cortex_cell_update_fn
  * library error, and cortex_last_error() is not touched); a negative one
  * is returned too and recorded in cortex_last_error().
  *
+ * @param cell        the cell.
+ * @param fn          run under the lock on the copy in @p scratch; 0 stores it.
+ * @param ctx         passed to @p fn.
+ * @param scratch     caller memory for the copy (@p size bytes, aligned for the value).
+ * @param size        must equal the cell's value size.
  * @param timeout_ns  bound on the wait for the lock: < 0 forever, 0 tries once.
  * @return 0 (stored); @p fn's nonzero value (nothing stored); -ETIMEDOUT
  *         (@p fn was not run); -EOWNERDEAD (inconsistent: @p fn was not
