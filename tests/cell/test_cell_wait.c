@@ -124,9 +124,14 @@ Test(cell_wait, a_thread_that_writes_wakes_a_waiter)
         struct later l = {&c, 50, -1};
         pthread_t t;
         cr_assert_eq(pthread_create(&t, NULL, write_later, &l), 0);
+        int64_t t0 = nct_now_ms();
         int rc = sample_cell_wait(&c, &seen, 20000000000);
+        int64_t waited = nct_now_ms() - t0;
         pthread_join(t, NULL);
         cr_assert_eq(rc, 0, "%s: %s", ops->name, cortex_last_error()->message);
+        /* A lost wakeup would still return 0, but only once the 20 s futex timeout let it look again. */
+        cr_assert_lt(waited, 10000, "%s: the waiter was not woken (returned after %lld ms)", ops->name,
+                     (long long)waited);
         cr_assert_eq(l.rc, 0);
         cr_assert_eq(seen, 2);
         cr_assert_eq(sample_cell_read_version(&c, &s, &seen), 0);

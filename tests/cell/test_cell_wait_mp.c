@@ -65,6 +65,7 @@ Test(cell_wait_mp, a_forked_writer_wakes_a_waiter_in_the_parent)
         close(go[1]);
         /* Wait until the child's last write, however the wakeups fall. */
         int rc = 0, wakes = 0;
+        int64_t t0 = nct_now_ms();
         while (r.n != 3 && rc == 0) {
             rc = reading_cell_wait(&c, &seen, 20000000000);
             if (rc == 0) {
@@ -72,8 +73,11 @@ Test(cell_wait_mp, a_forked_writer_wakes_a_waiter_in_the_parent)
                 rc = reading_cell_read_version(&c, &r, &seen);
             }
         }
+        int64_t waited = nct_now_ms() - t0;
         int st = nct_wait(pid, 20000);
         cr_assert_eq(rc, 0, "%s: %s", ops->name, cortex_last_error()->message);
+        /* A lost wakeup still ends in 0, but only when the 20 s futex timeout lets the waiter look again. */
+        cr_assert_lt(waited, 10000, "%s: the waiter was not woken (%lld ms)", ops->name, (long long)waited);
         cr_assert_eq(st, 0, "%s: child exit %d", ops->name, st);
         cr_assert_geq(wakes, 1);
         cr_assert_eq(seen, 6, "%s: three writes make version 6, got %llu", ops->name, (unsigned long long)seen);
@@ -85,7 +89,8 @@ Test(cell_wait_mp, a_forked_writer_wakes_a_waiter_in_the_parent)
 /*
  * A child that attaches, optionally checks that a 20 ms wait times out
  * cleanly (nobody writes yet), says 'w', waits up to 20 s for a new
- * version and checks that the value then holds @expect.  Returns its pid;
+ * version, checks that it was woken (well before those 20 s) and that the
+ * value then holds @expect.  Returns its pid;
  * *rd gets the 'w'.
  */
 static pid_t spawn_waiter(cortex_key key, bool time_out_first, uint64_t expect, int *rd)
@@ -107,8 +112,11 @@ static pid_t spawn_waiter(cortex_key key, bool time_out_first, uint64_t expect, 
                 _exit(4);
         }
         put(up[1], 'w');
+        int64_t t0 = nct_now_ms();
         if (reading_cell_wait(&b, &seen, 20000000000) != 0)
             _exit(5);
+        if (nct_now_ms() - t0 >= 10000) /* not woken: it only looked again at the futex timeout */
+            _exit(7);
         reading r;
         if (reading_cell_read(&b, &r) != 0 || r.n != expect || seen < 2 || (seen & 1u))
             _exit(6);
