@@ -36,9 +36,9 @@
  * | `int name_own(name *c)`                                             | become the owner |
  * | `cortex_region *name_region(const name *c)`                         | extra: the underlying region |
  *
- * Timeouts: < 0 waits forever, 0 never blocks.  name_wait() sleeps on the
- * cell's sequence word (a futex on Linux, whatever the lock backend), and a
- * writer wakes sleepers only when one announced itself:
+ * Timeouts: < 0 waits forever, 0 never blocks.  name_wait() sleeps in a
+ * futex wait on the cell header's waiters word (on Linux, whatever the lock
+ * backend), and a writer wakes sleepers only when one announced itself:
  *
  * @code
  *   uint64_t version;

@@ -27,14 +27,14 @@
  *   larger after every write.  cortex_cell_read_version() returns the
  *   version of the value it copied; cortex_cell_wait() sleeps until the
  *   version differs from the one the caller has seen.
- * - **Waiting** (cortex_cell_wait()): a futex wait on the sequence word,
- *   which lives in the cell header whatever the lock backend (futex,
- *   semaphore or a user's), so every backend's cells wake their waiters;
- *   no polling.  A waiter sets a flag word in the header before it sleeps;
- *   a writer checks it after every write (one fence and one branch) and
- *   only when it is set clears it and calls FUTEX_WAKE for all waiters.
- *   Where there is no futex (not Linux) the wait sleeps at most 50 us a
- *   round and looks again.
+ * - **Waiting** (cortex_cell_wait()): a futex wait on a waiters word in
+ *   the cell header, next to the sequence number, whatever the lock backend
+ *   (futex, semaphore or a user's), so every backend's cells wake their
+ *   waiters; no polling.  A waiter sets the word's "waiting" bit before it
+ *   sleeps; a writer tests it after every write (one fence and one branch)
+ *   and only when it is set clears it, advances the word and calls
+ *   FUTEX_WAKE for all waiters.  Where there is no futex (not Linux) the
+ *   wait sleeps at most 50 us a round and looks again.
  * - **Lock timeouts**: cortex_cell_write_timed(), cortex_cell_update_timed()
  *   and cortex_cell_update_if() give up with -ETIMEDOUT when the lock is not
  *   free in time (the plain functions wait as long as it takes; a dead

@@ -3,7 +3,7 @@
  * lib/cell/cell.c: the typed cell's core.  A cell segment's payload:
  *
  *   [0, 48)             cell header: immutable layout fields, seq, flag,
- *                       and the waiters flag (see "waiting for a change")
+ *                       and the waiters word (see lib/cell/seqlock.h)
  *   [value_offset, +n)  the value, 8-aligned, padded to whole words
  *   [sync_offset, +m)   the lock backend's bytes, on their own cache line
  *
@@ -38,7 +38,7 @@ typedef struct cell_head {
     uint32_t value_align;
     cortex__a64 seq;          /* odd while a write is in progress */
     cortex__a32 inconsistent; /* 1: a writer died mid-write */
-    cortex__a32 waiters;      /* nonzero: someone sleeps on seq; the next writer clears it and wakes */
+    cortex__a32 waiters;      /* futex word: bit 0 a waiter sleeps, the rest a wake generation (seqlock.h) */
 } cell_head;
 
 _Static_assert(sizeof(cell_head) == 48, "cell header is 48 bytes in every ABI");
@@ -430,40 +430,8 @@ static inline int cell_unlock(cortex_cell *c)
 
 /* ---- waiting for a change ------------------------------------------------ */
 
-/*
- * Waiters sleep in FUTEX_WAIT on the 32-bit half of the sequence that holds
- * its low bits: it lives in the cell header whatever the lock backend, and
- * every write changes it.  A waiter announces itself in head->waiters
- * before its last look at the sequence; a writer looks at head->waiters
- * after its sequence store and, only if it is set, clears it and wakes
- * everybody (those still waiting announce themselves again).  The two
- * seq_cst fences make it a store-buffering pair: the writer sees the flag
- * or the waiter sees the new sequence, so no wakeup is lost; and the kernel
- * compares the word again before it sleeps.  Without futexes (lib/os
- * nofutex.c) the wait is a sleep of at most 50 us per round.
- */
-static inline cortex__a32 *seq_word(cell_head *h)
-{
-    unsigned char *p = (unsigned char *)(void *)&h->seq;
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
-    p += 4;
-#endif
-    return (cortex__a32 *)(void *)p;
-}
-
-static __attribute__((noinline)) void wake_waiters(cortex_cell *c)
-{
-    cortex__xchg32(&c->head->waiters, 0, CX_RELAXED);
-    cortex__futex_wake(seq_word(c->head), (uint32_t)INT32_MAX);
-}
-
 /* After the sequence moved (lock released or not): one fence and one branch while nobody waits. */
-static inline void cell_wake(cortex_cell *c)
-{
-    cortex__fence(CX_SEQ_CST);
-    if (__builtin_expect(cortex__ld32(&c->head->waiters, CX_RELAXED) != 0, 0))
-        wake_waiters(c);
-}
+static inline void cell_wake(cortex_cell *c) { cortex__cell_wake(&c->head->waiters); }
 
 static int wait_timeout(cortex_cell *c, uint64_t seen, uint64_t now, int64_t timeout_ns)
 {
@@ -482,28 +450,16 @@ int cortex_cell_wait(cortex_cell *c, uint64_t *seen, int64_t timeout_ns)
 {
     if (!c || !seen)
         return cortex__fail(EINVAL, "cortex_cell_wait: NULL %s", c ? "seen" : "cell");
-    cell_head *h = c->head;
-    uint64_t s = cortex__ld64(&h->seq, CX_ACQUIRE);
-    if (s != *seen && !(s & 1u))
-        goto changed;
-    if (timeout_ns == 0)
-        return wait_timeout(c, *seen, s, timeout_ns);
-    int64_t deadline = cortex__deadline(timeout_ns);
-    for (;;) {
-        if (cortex__ld32(&h->waiters, CX_RELAXED) == 0)
-            cortex__st32(&h->waiters, 1, CX_RELAXED);
-        cortex__fence(CX_SEQ_CST);
-        s = cortex__ld64(&h->seq, CX_ACQUIRE);
-        if (s != *seen && !(s & 1u))
-            goto changed;
-        int64_t left = -1;
-        if (timeout_ns > 0 && (left = deadline - cortex__now_ns()) <= 0)
-            return wait_timeout(c, *seen, s, timeout_ns);
-        cortex__futex_wait(seq_word(h), (uint32_t)s, left); /* 0, -EAGAIN, -EINTR, -ETIMEDOUT: look again */
+    uint64_t s = cortex__ld64(&c->head->seq, CX_ACQUIRE);
+    if (s != *seen && !(s & 1u)) {
+        *seen = s;
+        return 0;
     }
-changed:
-    *seen = s;
-    return 0;
+    if (timeout_ns == 0) /* only look: no announcement, no store to shared memory */
+        return wait_timeout(c, *seen, s, timeout_ns);
+    if (cortex__cell_wait_change(&c->head->seq, &c->head->waiters, seen, &s, cortex__deadline(timeout_ns)) == 0)
+        return 0;
+    return wait_timeout(c, *seen, s, timeout_ns);
 }
 
 static int inconsistent_error(cortex_cell *c, const char *op)
