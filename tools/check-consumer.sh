@@ -12,11 +12,14 @@
 #                   ['default_library=static']); parent c_std=c99
 #   shared-gnu11    -Dneocortex:default_library=shared; parent c_std=gnu11
 #   futex-only      -Dneocortex:semaphore=disabled (default lock futex)
-#   semaphore-only  -Dneocortex:futex=disabled -Dneocortex:default_lock=semaphore,
-#                   linked statically
-#   release         `meson dist` of this git checkout, used through a
-#                   [wrap-file] with source_filename + source_hash, the tarball
-#                   in subprojects/packagecache (skipped outside a git checkout)
+#   semaphore-only  -Dneocortex:futex=disabled -Dneocortex:default_lock=semaphore
+#                   -Dneocortex:default_library=static
+#   release         `meson dist` of this git checkout (from a build dir set up
+#                   with -Dtests=disabled, so dist's own check configures,
+#                   builds and installs the unpacked tarball without the
+#                   suites), used through a [wrap-file] with source_filename +
+#                   source_hash, the tarball in subprojects/packagecache
+#                   (skipped outside a git checkout: meson dist needs one)
 #
 # Each variant checks that neocortex came in as a subproject with its tests
 # off, that the library's feature checks (posix_fallocate, memfd_create,
@@ -123,7 +126,7 @@ variant default checkout shared futex+semaphore futex
 variant static-c99 nowrap static futex+semaphore futex -Dlinkage=static -Dc_std=c99 -Dwarning_level=2
 variant shared-gnu11 checkout shared futex+semaphore futex -Dneocortex:default_library=shared -Dc_std=gnu11
 variant futex-only checkout shared futex futex -Dneocortex:semaphore=disabled -Dneocortex:default_lock=futex
-variant semaphore-only checkout static semaphore semaphore -Dlinkage=static \
+variant semaphore-only checkout static semaphore semaphore -Dneocortex:default_library=static \
   -Dneocortex:futex=disabled -Dneocortex:default_lock=semaphore
 
 # A release tarball made by `meson dist` from this checkout (its last commit).
@@ -132,12 +135,26 @@ case $only in "  "|*" release "*)
     t0=$SECONDS
     meson setup "$tmp/dist" "$src" -Dtests=disabled -Dexamples=disabled -Dbench=disabled -Ddocs=disabled \
       >"$tmp/dist.log" 2>&1 &&
-      meson dist -C "$tmp/dist" --no-tests --allow-dirty --formats xztar >>"$tmp/dist.log" 2>&1 ||
+      meson dist -C "$tmp/dist" --allow-dirty --formats xztar >>"$tmp/dist.log" 2>&1 ||
       { tail -n 30 "$tmp/dist.log"; failed+=("release(dist)"); }
     grep -q "uncommitted changes" "$tmp/dist.log" && echo "note: the tarball holds the last commit, not the uncommitted changes"
     tarball=$(find "$tmp/dist/meson-dist" -name '*.tar.xz' 2>/dev/null | head -n 1)
     echo "meson dist: $((SECONDS - t0)) s, ${tarball##*/}"
-    if [ -n "$tarball" ]; then variant release "$tarball" shared futex+semaphore futex; fi
+    if [ -n "$tarball" ]; then
+      variant release "$tarball" shared futex+semaphore futex
+      # The same wrap with a wrong source_hash must be refused.
+      mkdir -p "$tmp/badhash"
+      cp -R "$src/tests/consumer/project/." "$tmp/badhash"
+      release_wrap "$tarball" "$tmp/badhash/subprojects"
+      sed -i 's/^source_hash = ./source_hash = x/' "$tmp/badhash/subprojects/neocortex.wrap"
+      if (cd "$tmp/badhash" && meson setup build --wrap-mode=nodownload) >"$tmp/badhash.log" 2>&1 ||
+          ! grep -q "Incorrect hash" "$tmp/badhash.log"; then
+        tail -n 20 "$tmp/badhash.log"; echo "release: a tarball with the wrong hash was not refused"
+        failed+=("release(hash)")
+      else
+        echo "release: a wrong source_hash is refused"
+      fi
+    fi
   else
     echo "release: skipped ($src is not the top of a git checkout; meson dist needs one)"
   fi
