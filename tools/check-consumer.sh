@@ -133,9 +133,11 @@ variant semaphore-only checkout static semaphore semaphore -Dneocortex:default_l
 case $only in "  "|*" release "*)
   if git -C "$src" rev-parse --show-toplevel 2>/dev/null | grep -qx "$src"; then
     t0=$SECONDS
+    dirty=()  # meson >= 0.62 refuses a dirty tree without it; older ones only warn
+    meson dist --help 2>/dev/null | grep -q -- --allow-dirty && dirty=(--allow-dirty)
     meson setup "$tmp/dist" "$src" -Dtests=disabled -Dexamples=disabled -Dbench=disabled -Ddocs=disabled \
       >"$tmp/dist.log" 2>&1 &&
-      meson dist -C "$tmp/dist" --allow-dirty --formats xztar >>"$tmp/dist.log" 2>&1 ||
+      meson dist -C "$tmp/dist" "${dirty[@]}" --formats xztar >>"$tmp/dist.log" 2>&1 ||
       { tail -n 30 "$tmp/dist.log"; failed+=("release(dist)"); }
     grep -q "uncommitted changes" "$tmp/dist.log" && echo "note: the tarball holds the last commit, not the uncommitted changes"
     tarball=$(find "$tmp/dist/meson-dist" -name '*.tar.xz' 2>/dev/null | head -n 1)
