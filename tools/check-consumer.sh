@@ -51,7 +51,7 @@ probe() { # probe HEADER CALL -> 1 if a _GNU_SOURCE program calling it links
 want_features="CORTEX_HAVE_MEMFD $(probe sys/mman.h 'memfd_create("x", 0)')
 CORTEX_HAVE_POSIX_FALLOCATE $(probe fcntl.h 'posix_fallocate(0, 0, 0)')
 CORTEX_HAVE_GETRANDOM $(probe sys/random.h 'getrandom(0, 0, 0)')"
-echo "expected features:" $want_features
+echo "expected features: $(tr "\n" " " <<<"$want_features")"
 
 # variant NAME SOURCE(checkout|nowrap|TARBALL) LINK(shared|static) LOCKS DEFAULT_LOCK SETUP_ARGS...
 variant() {
