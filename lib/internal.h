@@ -59,6 +59,11 @@ static inline int cortex__fail_fixed(const cortex_error *rec)
     cortex__fixed_error = rec;
     return rec->code;
 }
+/*
+ * A failure with a constant message, async-signal-safe (no formatting, no
+ * allocation: for code between fork and exec).  Returns -code.
+ */
+int cortex__fail_const(int code, const char *syscall, int sys_errno, const char *msg);
 /* The fixed records (lib/error/error.c). */
 extern const cortex_error cortex__err_ring_full;  /* -EAGAIN: ring full */
 extern const cortex_error cortex__err_ring_empty; /* -EAGAIN: ring empty */

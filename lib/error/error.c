@@ -116,10 +116,8 @@ void cortex_set_log_hook(cortex_log_fn fn, void *ctx)
     log_ctx = ctx;
 }
 
-static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
-    CORTEX_PRINTF(4, 0);
-
-static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
+/* Starts a new formatted record (no message yet); async-signal-safe.  Returns the negative code. */
+static int new_record(int code, const char *syscall, int sys_errno)
 {
     if (code < 0)
         code = -code;
@@ -129,13 +127,32 @@ static int set_error(int code, const char *syscall, int sys_errno, const char *f
     tls_error.syscall = syscall ? syscall : "";
     tls_error.dirty = false;
     tls_error.leftover[0] = '\0';
+    return -code;
+}
+
+static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
+    CORTEX_PRINTF(4, 0);
+
+static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
+{
+    int rc = new_record(code, syscall, sys_errno);
     vsnprintf(tls_error.message, sizeof tls_error.message, fmt, ap);
     if (syscall && sys_errno) {
         size_t used = strlen(tls_error.message);
         snprintf(tls_error.message + used, sizeof tls_error.message - used, " (%s: %s)",
                  syscall, strerror(sys_errno));
     }
-    return -code;
+    return rc;
+}
+
+int cortex__fail_const(int code, const char *syscall, int sys_errno, const char *msg)
+{
+    int rc = new_record(code, syscall, sys_errno);
+    size_t i = 0;
+    for (; msg[i] && i + 1 < sizeof tls_error.message; i++)
+        tls_error.message[i] = msg[i];
+    tls_error.message[i] = '\0';
+    return rc;
 }
 
 int cortex__fail(int code, const char *fmt, ...)

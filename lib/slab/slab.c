@@ -515,11 +515,11 @@ static void get_refused(cortex_slab *s, cortex_handle h)
     }
     uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
     if (CX_W_GEN(w) != (uint32_t)(h >> 32))
-        cortex__fail(ESTALE, "cortex_slab_get: handle 0x%016llx is stale: slot %u is at generation %u, not %u",
+        cortex__fail(ESTALE, "cortex_slab_get: stale handle 0x%016llx: slot %u is at generation %u, not %u",
                      (unsigned long long)h, i - 1, CX_W_GEN(w), (unsigned)(h >> 32));
     else
-        cortex__fail(ESTALE, "cortex_slab_get: handle 0x%016llx names slot %u, which is not allocated (freed)",
-                     (unsigned long long)h, i - 1);
+        cortex__fail(ESTALE, "cortex_slab_get: stale handle 0x%016llx: slot %u was freed", (unsigned long long)h,
+                     i - 1);
 }
 
 void *cortex_slab_get(cortex_slab *s, cortex_handle h)
