@@ -31,8 +31,8 @@ CORTEX_BEGIN_DECLS
  *
  * The rule: every neocortex call that returns a negative value, and every
  * lookup that returns NULL for a bad argument (cortex_slab_get(),
- * cortex_pool_get(), the typed `name_get`), sets it first, so its #code is
- * what the call returned and #message is about that failure.  The ring's
+ * cortex_pool_get(), the typed `name_get`), sets it first, so its `code` is
+ * what the call returned and `message` is about that failure.  The ring's
  * hot-path -EAGAIN (full or empty) sets a fixed message (a pointer store, no
  * formatting).  Only failures write it: a later success does not clear it,
  * so read it right after the call that failed.
