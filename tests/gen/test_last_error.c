@@ -127,6 +127,14 @@ static void add_one(void *value, void *ctx)
     ++*(uint64_t *)value;
 }
 
+/* An update_if callback that cancels with a negative value: it is returned and recorded. */
+static int refuse_negative(void *value, void *ctx)
+{
+    (void)value;
+    (void)ctx;
+    return -EBADE;
+}
+
 Test(last_error, cells, .init = setup_full_ring)
 {
     char name[64];
@@ -148,6 +156,15 @@ Test(last_error, cells, .init = setup_full_ring)
     FAILS(-EINVAL, "cortex_cell_consistent", cortex_cell_consistent(NULL));
     FAILS(-EINVAL, "cortex_cell_leak", cortex_cell_leak(NULL));
     FAILS(-EINVAL, "cortex_cell_own", cortex_cell_own(NULL));
+    uint64_t seen = 0;
+    FAILS(-EINVAL, "4 bytes given", cortex_cell_read_version(c, &v, 4, &seen));
+    cr_assert_eq(cortex_cell_read_version(c, &v, sizeof v, &seen), 0);
+    FAILS(-ETIMEDOUT, "no new value", cortex_cell_wait(c, &seen, 1000000));
+    FAILS(-EINVAL, "NULL cell", cortex_cell_wait(NULL, &seen, 0));
+    FAILS(-EINVAL, "NULL cell", cortex_cell_write_timed(NULL, &v, sizeof v, 0));
+    FAILS(-EINVAL, "2 bytes given", cortex_cell_update_timed(c, add_one, NULL, &scratch, 2, 0));
+    FAILS(-EINVAL, "no function given", cortex_cell_update_if(c, NULL, NULL, &scratch, sizeof v, 0));
+    FAILS(-EBADE, "update function returned", cortex_cell_update_if(c, refuse_negative, NULL, &scratch, sizeof v, 0));
     cr_assert_eq(cortex_cell_close(c), 0);
 }
 
