@@ -1002,6 +1002,53 @@ Test(inspect, top_survives_hostile_segments)
     cr_assert_eq(nct_u64_ring_close(&q), 0);
 }
 
+/* On a terminal: each frame clears the screen and redraws the table. */
+Test(inspect, top_redraws_a_terminal)
+{
+    make_globs();
+    char ring[64];
+    nct_u64_ring q;
+    cr_assert_eq(nct_u64_ring_create(&q, CORTEX_KEY_NAME(nct_name(ring, "top-tty")), 16, CORTEX_PRODUCER, NULL), 0,
+                 "%s", cortex_last_error()->message);
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    cr_assert_geq(master, 0);
+    cr_assert_eq(grantpt(master), 0);
+    cr_assert_eq(unlockpt(master), 0);
+    char slave[128];
+    cr_assert_eq(ptsname_r(master, slave, sizeof slave), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(slave, O_RDWR | O_NOCTTY);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        execl(tool_path(), "neocortex", "top", "-n", "2", "--interval", "0.05", "--match", name_glob, (char *)NULL);
+        _exit(127);
+    }
+    static char out[OUT_MAX];
+    size_t n = 0;
+    int64_t end = nct_now_ms() + 20000;
+    while (n < sizeof out - 1 && nct_now_ms() < end) {
+        struct pollfd p = {.fd = master, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t got = read(master, out + n, sizeof out - 1 - n);
+        if (got <= 0)
+            break; /* EIO once the tool has exited and closed the terminal */
+        n += (size_t)got;
+    }
+    out[n] = '\0';
+    close(master);
+    int status = nct_wait(pid, 10000);
+    cr_assert_eq(status, 0, "top on a terminal: exit %d\n%s", status, out);
+    const char *clear = "\033[H\033[2J";
+    const char *first = strstr(out, clear);
+    cr_assert(first, "no clear-screen on a terminal:\n%s", out);
+    cr_assert(strstr(first + 1, clear), "the second frame does not redraw:\n%s", out);
+    cr_assert(strstr(out, ring), "%s", out);
+    cr_assert_eq(nct_u64_ring_close(&q), 0);
+}
+
 Test(inspect, top_bad_arguments)
 {
     const char *cases[][3] = {
