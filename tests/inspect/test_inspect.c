@@ -938,14 +938,20 @@ Test(inspect, top_json_rates_of_a_live_ring_cell_and_slab, .timeout = 90)
     cr_assert_eq(nct_u64_ring_close(&q), 0);
 }
 
+/* A ring of 16 under a fresh name (into ring), this process its producer. */
+static void top_ring(nct_u64_ring *q, char ring[64], const char *tag)
+{
+    cr_assert_eq(nct_u64_ring_create(q, CORTEX_KEY_NAME(nct_name(ring, tag)), 16, CORTEX_PRODUCER, NULL), 0, "%s",
+                 cortex_last_error()->message);
+}
+
 /* On a pipe: plain tables one after another, no terminal escapes. */
 Test(inspect, top_text_on_a_pipe)
 {
     make_globs();
     char ring[64];
     nct_u64_ring q;
-    cr_assert_eq(nct_u64_ring_create(&q, CORTEX_KEY_NAME(nct_name(ring, "top-text")), 16, CORTEX_PRODUCER, NULL), 0,
-                 "%s", cortex_last_error()->message);
+    top_ring(&q, ring, "top-text");
     for (uint64_t i = 0; i < 4; i++)
         cr_assert_eq(nct_u64_ring_push(&q, i), 0);
     run r;
@@ -974,8 +980,7 @@ Test(inspect, top_survives_hostile_segments)
     name_with(nct_name(n1, "top-bad"), bad, sizeof bad, 8192);
     name_with(nct_name(n2, "top-tiny"), bad, 12, 12);
     nct_u64_ring q;
-    cr_assert_eq(nct_u64_ring_create(&q, CORTEX_KEY_NAME(nct_name(ring, "top-wreck")), 16, CORTEX_PRODUCER, NULL), 0,
-                 "%s", cortex_last_error()->message);
+    top_ring(&q, ring, "top-wreck");
     cortex_region *reg = nct_u64_ring_region(&q);
     unsigned char *payload = cortex_region_payload(reg), saved[256];
     memcpy(saved, payload, sizeof saved);
@@ -1008,8 +1013,7 @@ Test(inspect, top_redraws_a_terminal)
     make_globs();
     char ring[64];
     nct_u64_ring q;
-    cr_assert_eq(nct_u64_ring_create(&q, CORTEX_KEY_NAME(nct_name(ring, "top-tty")), 16, CORTEX_PRODUCER, NULL), 0,
-                 "%s", cortex_last_error()->message);
+    top_ring(&q, ring, "top-tty");
     int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
     cr_assert_geq(master, 0);
     cr_assert_eq(grantpt(master), 0);
