@@ -976,9 +976,10 @@ Test(inspect, top_survives_hostile_segments)
     cr_assert_eq(cortex__random(bad, sizeof bad), 0);
     uint64_t magic = CORTEX_MAGIC;
     memcpy(bad, &magic, sizeof magic);
-    char n1[64], n2[64], ring[64], obj[2048];
+    char n1[64], n2[64], n3[64], ring[64], obj[2048];
     name_with(nct_name(n1, "top-bad"), bad, sizeof bad, 8192);
     name_with(nct_name(n2, "top-tiny"), bad, 12, 12);
+    name_with(nct_name(n3, "top-\033[2J"), bad, sizeof bad, 8192); /* a name that would clear a terminal */
     nct_u64_ring q;
     top_ring(&q, ring, "top-wreck");
     cortex_region *reg = nct_u64_ring_region(&q);
@@ -1002,6 +1003,8 @@ Test(inspect, top_survives_hostile_segments)
                   "no rate from impossible indices: %s", obj);
 
     cr_assert_eq(t.status, 0, "top: exit %d\n%s\n%s", t.status, t.out, t.err);
+    cr_assert_not(strchr(t.out, '\033'), "a name's escape sequence reached the terminal:\n%s", t.out);
+    cr_assert(strstr(r.out, "top-\\u001b[2J"), "the name, escaped, in JSON: %s", r.out);
     cr_assert(line_of(t.out, n1, line, sizeof line) && strstr(line, "corrupt"), "%s", t.out);
     cr_assert(line_of(t.out, ring, line, sizeof line), "%s", t.out);
     cr_assert_eq(nct_u64_ring_close(&q), 0);

@@ -257,16 +257,31 @@ static const char *fmt_used(uint64_t used, uint64_t of, double pct, char *buf, s
     return buf;
 }
 
+/* A line of text from a name or a segment, made safe for a terminal (a hostile name may hold escape sequences). */
+static void put_printable_line(FILE *f, const char *text)
+{
+    size_t n = strlen(text);
+    char *safe = malloc(n + 1);
+    if (!safe)
+        return;
+    nc_printable(text, n, safe);
+    fprintf(f, "%s\n", safe);
+    free(safe);
+}
+
 static void text_row(FILE *f, int idw, const top_frame *prev, const top_row *row)
 {
     const nc_seg *s = &row->seg;
+    char id[sizeof s->id];
+    nc_printable(s->id, sizeof s->id - 1, id);
     char att[24];
     if (s->attached >= 0)
         snprintf(att, sizeof att, "%ld", s->attached);
     else
         snprintf(att, sizeof att, "n/a");
     if (s->status != NC_OURS) {
-        fprintf(f, "%-*s  %-7s %-16s %4s %10s  %-16s %s\n", idw, s->id, "corrupt", "-", att, "-", "-", s->problem);
+        fprintf(f, "%-*s  %-7s %-16s %4s %10s  %-16s ", idw, id, "corrupt", "-", att, "-", "-");
+        put_printable_line(f, s->problem);
         return;
     }
     const cortex_seg_header *h = &s->hdr;
@@ -307,7 +322,8 @@ static void text_row(FILE *f, int idw, const top_frame *prev, const top_row *row
         size_t at = strlen(detail);
         snprintf(detail + at, sizeof detail - at, "%s%s", at ? "; " : "", n->why);
     }
-    fprintf(f, "%-*s  %-7s %-16.64s %4s %10s  %-16s %s\n", idw, s->id, kind, tag, att, rate, used, detail);
+    fprintf(f, "%-*s  %-7s %-16.64s %4s %10s  %-16s ", idw, id, kind, tag, att, rate, used);
+    put_printable_line(f, detail);
 }
 
 static void text_frame(FILE *f, const nc_top_opts *o, const top_frame *prev, const top_frame *cur)
