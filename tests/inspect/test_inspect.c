@@ -858,7 +858,7 @@ static void pace_child(const char *ring, const char *cell, int ready, int stop)
     _exit(0);
 }
 
-Test(inspect, top_json_rates_of_a_live_ring_cell_and_slab, .timeout = 90)
+Test(inspect, top_json_rates_of_a_live_ring_cell_and_slab)
 {
     make_globs();
     char ring[64], cell[64], slab[64];
