@@ -1062,6 +1062,7 @@ Test(inspect, top_bad_arguments)
         {"--interval", "0", NULL}, {"--interval", "abc", NULL}, {"--interval", "nan", NULL},
         {"-n", "0", NULL},         {"-n", "-3", NULL},          {"-n", "1x", NULL},
         {"--all", NULL, NULL},     {"extra", NULL, NULL},       {"--interval", NULL, NULL},
+        {"--dry-run", NULL, NULL}, {"-n", NULL, NULL},          {"--iterations", "two", NULL},
     };
     run r;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {

@@ -228,16 +228,18 @@ static int parse_cli(int argc, char **argv, const char *accept, cli *o)
     o->interval_s = 1.0;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, counts ? "+:jam:n:fh" : "+:jam:nfh", longopts, NULL)) != -1) {
+    int c, longindex = -1;
+    while ((c = getopt_long(argc, argv, counts ? "+:jam:n:fh" : "+:jam:nfh", longopts, &longindex)) != -1) {
+        bool was_long = longindex >= 0;
+        longindex = -1;
         if (c == 'h') {
             print_command_help(find_command(argv[0]), stdout);
             return EXIT_OK;
         }
         if (c == ':')
             return usage_error("%s: option '%s' needs an argument", argv[0], argv[optind - 1]);
-        if (c == 'n' && counts)
-            c = 'N';
+        if (c == 'n' && counts && !was_long)
+            c = 'N'; /* -n N; --dry-run stays itself (and is refused below) */
         if (c == '?' || !strchr(accept, c))
             return usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
         switch (c) {
