@@ -1007,6 +1007,13 @@ Test(inspect, top_survives_hostile_segments)
     cr_assert(strstr(r.out, "top-\\u001b[2J"), "the name, escaped, in JSON: %s", r.out);
     cr_assert(line_of(t.out, n1, line, sizeof line) && strstr(line, "corrupt"), "%s", t.out);
     cr_assert(line_of(t.out, ring, line, sizeof line), "%s", t.out);
+    /* ls, show and gc print that name safely too. */
+    run_tool(&t, "ls", "--match", name_glob, NULL);
+    cr_assert(strstr(t.out, "top-?[2J") && !strchr(t.out, '\033'), "ls:\n%s", t.out);
+    run_tool(&t, "show", n3, NULL);
+    cr_assert(strstr(t.out, "top-?[2J") && !strchr(t.out, '\033'), "show:\n%s", t.out);
+    run_tool(&t, "gc", "--dry-run", "--match", name_glob, NULL);
+    cr_assert(strstr(t.err, "top-?[2J") && !strchr(t.err, '\033'), "gc:\n%s", t.err);
     cr_assert_eq(nct_u64_ring_close(&q), 0);
 }
 

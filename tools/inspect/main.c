@@ -92,6 +92,17 @@ static const char *status_word(const nc_seg *s)
     }
 }
 
+/*
+ * A name or problem text made safe for a terminal (a POSIX name may hold
+ * any byte but '/', escape sequences included).  buf has NC_SHOWN bytes.
+ */
+#define NC_SHOWN (CORTEX_ERROR_MESSAGE_MAX + NC_NAME_LEN + 16)
+static const char *safe_text(const char *text, char *buf)
+{
+    nc_printable(text, NC_SHOWN - 1, buf); /* stops at text's NUL */
+    return buf;
+}
+
 /* Age from the header's creation time; the header may hold anything, so never overflow (-1 if in the future). */
 static int64_t age_ns(const nc_seg *s)
 {
@@ -325,12 +336,14 @@ static int cmd_ls(int argc, char **argv)
             snprintf(att, sizeof att, "n/a");
         const char *backing = s->backing == NC_SYSV ? "sysv" : "posix";
         if (s->status != NC_OURS) {
-            printf("%-*s  %-7s %-7s %-16s %10s  %-9s %-16s %4s %6s\n", idw, s->id, backing, status_word(s), "-",
+            char id[NC_SHOWN];
+            printf("%-*s  %-7s %-7s %-16s %10s  %-9s %-16s %4s %6s\n", idw, safe_text(s->id, id), backing,
+                   status_word(s), "-",
                    size, "-", "-", att, "-");
             continue;
         }
         const cortex_seg_header *h = &s->hdr;
-        char tag[CORTEX_TYPE_TAG_MAX + 1], lock[32], creator[40], age[24], kind[24];
+        char tag[CORTEX_TYPE_TAG_MAX + 1], lock[32], creator[40], age[24], kind[24], id[NC_SHOWN];
         nc_printable(h->type_tag, sizeof h->type_tag, tag);
         if (!tag[0])
             snprintf(tag, sizeof tag, "-");
@@ -339,14 +352,17 @@ static int cmd_ls(int argc, char **argv)
             snprintf(kind, sizeof kind, "%s", cortex_kind_name(h->kind));
         else
             snprintf(kind, sizeof kind, "%s(%s)", cortex_kind_name(h->kind), status_word(s));
-        printf("%-*s  %-7s %-7s %-16.64s %10s  %-9s %-16s %4s %6s\n", idw, s->id, backing, kind, tag, size,
+        printf("%-*s  %-7s %-7s %-16.64s %10s  %-9s %-16s %4s %6s\n", idw, safe_text(s->id, id), backing, kind, tag,
+               size,
                nc_lock_name(h->lock_id, lock, sizeof lock), creator, att, nc_fmt_age(age_ns(s), age, sizeof age));
     }
     /* Problems of the corrupt ones (and, with --all, the others) below the table. */
     for (size_t i = 0; i < l.n; i++) {
         const nc_seg *s = &l.v[i];
-        if (s->status == NC_CORRUPT || (all && s->status != NC_OURS))
-            printf("%s: %s: %s (left alone)\n", s->id, status_word(s), s->problem);
+        if (s->status == NC_CORRUPT || (all && s->status != NC_OURS)) {
+            char id[NC_SHOWN], problem[NC_SHOWN];
+            printf("%s: %s: %s (left alone)\n", safe_text(s->id, id), status_word(s), safe_text(s->problem, problem));
+        }
     }
     if (shown == 0)
         printf("(no neocortex segments)\n");
@@ -359,17 +375,18 @@ static int cmd_ls(int argc, char **argv)
 
 static void show_text(const nc_seg *s)
 {
+    char id[NC_SHOWN], name[NC_SHOWN], problem[NC_SHOWN];
     if (s->backing == NC_SYSV)
         printf("segment    %s (SysV key %" PRId32 ", shmid %d)\n", s->id, s->key, s->shmid);
     else
-        printf("segment    %s (POSIX name, /dev/shm%s)\n", s->id, s->name);
+        printf("segment    %s (POSIX name, /dev/shm%s)\n", safe_text(s->id, id), safe_text(s->name, name));
     printf("size       %" PRIu64 " bytes, mode %04o, uid %u\n", s->size, s->mode, (unsigned)s->uid);
     if (s->attached >= 0)
         printf("attached   %ld\n", s->attached);
     else
         printf("attached   n/a\n");
     if (s->status != NC_OURS) {
-        printf("status     %s: %s\n", status_word(s), s->problem);
+        printf("status     %s: %s\n", status_word(s), safe_text(s->problem, problem));
         return;
     }
     const cortex_seg_header *h = &s->hdr;
@@ -520,7 +537,9 @@ static int cmd_gc(int argc, char **argv)
     for (size_t i = 0; i < l.n; i++) {
         nc_seg *s = &l.v[i];
         if (s->status == NC_CORRUPT) {
-            fprintf(stderr, "skipped %s: corrupt (%s); left alone, 'rm --force' removes it\n", s->id, s->problem);
+            char id[NC_SHOWN], problem[NC_SHOWN];
+            fprintf(stderr, "skipped %s: corrupt (%s); left alone, 'rm --force' removes it\n", safe_text(s->id, id),
+                    safe_text(s->problem, problem));
             continue;
         }
         if (!is_garbage(s))
@@ -532,7 +551,7 @@ static int cmd_gc(int argc, char **argv)
             status = EXIT_FAIL;
             continue;
         }
-        char tag[CORTEX_TYPE_TAG_MAX + 1];
+        char tag[CORTEX_TYPE_TAG_MAX + 1], id[NC_SHOWN];
         nc_printable(s->hdr.type_tag, sizeof s->hdr.type_tag, tag);
         if (json) {
             if (removed)
@@ -540,7 +559,8 @@ static int cmd_gc(int argc, char **argv)
             json_seg(stdout, s);
         } else {
             printf("%s %s (%s '%s', creator pid %" PRId32 " dead, nobody attached)%s\n",
-                   dry ? "would remove" : "removed", s->id, cortex_kind_name(s->hdr.kind), tag, s->hdr.creator_pid,
+                   dry ? "would remove" : "removed", safe_text(s->id, id), cortex_kind_name(s->hdr.kind), tag,
+                   s->hdr.creator_pid,
                    sem ? " and its semaphore" : "");
         }
         removed++;
