@@ -10,9 +10,10 @@ TAP output.  Checks that
   2. for every command, the options its `neocortex CMD --help` names are
      the options the man page's subsection defines (.TP tags);
   3. the global options (--help, --version) are in both;
-  4. groff renders the page without a warning (skipped, with a message,
-     when groff is not installed).
+  4. groff (and man -l, when man is installed) renders the page without
+     a warning (skipped, with a message, when groff is not installed).
 """
+import os
 import re
 import shutil
 import subprocess
@@ -156,14 +157,21 @@ def main():
     if not groff:
         print("ok 4 # SKIP groff is not installed: the page was not rendered")
         return
-    p = subprocess.run([groff, "-man", "-Tutf8", "-ww", "-z", "-rCHECKSTYLE=3", manpage],
-                       capture_output=True, text=True, timeout=60)
-    if p.returncode != 0 or p.stderr.strip():
-        print("not ok 4 - groff renders it without warnings")
-        for ln in (p.stderr or f"exit {p.returncode}").splitlines():
-            print("# " + ln)
-    else:
-        print("ok 4 - groff renders it without warnings")
+    renders = [[groff, "-man", "-Tutf8", "-ww", "-z", "-rCHECKSTYLE=3", manpage]]
+    man = shutil.which("man")
+    if man:  # as a user reads it: man -l, which runs groff through its own preprocessors
+        renders.append([man, "--warnings", "-l", manpage])
+    env = dict(os.environ, MANPAGER="cat", PAGER="cat", MANWIDTH="80")
+    problems = []
+    for cmd in renders:
+        p = subprocess.run(cmd, capture_output=True, text=True, timeout=60, env=env, stdin=subprocess.DEVNULL)
+        if p.returncode != 0 or p.stderr.strip():
+            problems.append(" ".join(cmd) + ":")
+            problems += (p.stderr or f"exit {p.returncode}").splitlines()
+    what = " and ".join(os.path.basename(c[0]) for c in renders)
+    print(("not ok" if problems else "ok") + f" 4 - {what} render it without warnings")
+    for ln in problems:
+        print("# " + ln)
 
 
 if __name__ == "__main__":
