@@ -4,7 +4,7 @@
 #   - every public header (include/neocortex/*.h, gen/neocortex/*.h, the
 #     umbrella neocortex.h and the generated neocortex/version.h) is there,
 #     identical to the source;
-#   - the neocortex tool is installed and runs;
+#   - the neocortex tool is installed and runs, with its manual page;
 #   - a program built only with `pkg-config --cflags --libs neocortex`
 #     (PKG_CONFIG_PATH and PKG_CONFIG_SYSROOT_DIR into the DESTDIR) compiles
 #     with -Werror -pedantic, links the installed shared library, and runs;
@@ -56,6 +56,10 @@ echo "headers: neocortex.h, neocortex/version.h and $nh more installed"
 # The tool.
 [ -x "$bin/neocortex" ] || fail "the neocortex tool is not installed in $bin"
 "$bin/neocortex" --version || fail "installed tool does not run"
+mandir=$(meson introspect "$build" --buildoptions |
+  python3 -c 'import json, sys; print([o["value"] for o in json.load(sys.stdin) if o["name"] == "mandir"][0])')
+man1=$(under "$mandir")/man1
+cmp -s "$src/tools/inspect/neocortex.1" "$man1/neocortex.1" || fail "neocortex.1 is not installed in $man1"
 
 # pkg-config, from the DESTDIR only.
 pc=$(find "$dest" -name neocortex.pc | head -n 1)
