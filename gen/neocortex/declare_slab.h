@@ -20,7 +20,7 @@
  *   // extras
  *   int  msgs_attach_raw(msgs *s, void *mem, size_t len);  // another mapping of init'd memory
  *   int  msgs_send(msgs *s, cortex_handle h);          // allocated -> in flight
- *   int  msgs_receive(msgs *s, cortex_handle h);       // in flight -> allocated (ours)
+ *   int  msgs_receive(msgs *s, cortex_handle *h);      // in flight -> ours; *h := our new handle
  *   int  msgs_reclaim(msgs *s);                        // frees dead processes' slots; count
  *   int  msgs_stats(msgs *s, cortex_slab_stats *out);
  *   cortex_region *msgs_region(msgs *s);               // NULL for the raw form
@@ -77,7 +77,7 @@
     CORTEX__GEN_FN T *name##_get(name *s, cortex_handle h) { return (T *)cortex_slab_get(s->core_, h); }        \
     CORTEX__GEN_FN int name##_free(name *s, cortex_handle h) { return cortex_slab_free(s->core_, h); }          \
     CORTEX__GEN_FN int name##_send(name *s, cortex_handle h) { return cortex_slab_send(s->core_, h); }          \
-    CORTEX__GEN_FN int name##_receive(name *s, cortex_handle h) { return cortex_slab_receive(s->core_, h); }    \
+    CORTEX__GEN_FN int name##_receive(name *s, cortex_handle *h) { return cortex_slab_receive(s->core_, h); }   \
     CORTEX__GEN_FN int name##_reclaim(name *s) { return cortex_slab_reclaim(s->core_, 0); }                     \
     CORTEX__GEN_FN int name##_stats(name *s, cortex_slab_stats *out) { return cortex_slab_stats_get(s->core_, out); } \
     CORTEX__GEN_FN cortex_region *name##_region(name *s) { return cortex_slab_region(s->core_); }               \

@@ -456,3 +456,145 @@ Test(slab_mp, reclaim_while_others_run, .timeout = 60)
     munmap((void *)dead, 4096);
     cortex_slab_close(s);
 }
+
+/* ---- handles across processes: the hand-over and another slab's handles ---- */
+
+static void xwrite(int fd, const void *p, size_t n)
+{
+    if (write(fd, p, n) != (ssize_t)n)
+        _exit(90);
+}
+
+static int xread(int fd, void *p, size_t n) { return read(fd, p, n) == (ssize_t)n ? 0 : -1; }
+
+/* Two pipes (parent -> child, child -> parent), then fork: the child's pid or 0. */
+static pid_t fork_with_pipes(int down[2], int up[2])
+{
+    cr_assert_eq(pipe(down), 0);
+    cr_assert_eq(pipe(up), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    return pid;
+}
+
+static void close_pipes(int down[2], int up[2])
+{
+    for (int i = 0; i < 2; i++) {
+        close(down[i]);
+        close(up[i]);
+    }
+}
+
+/*
+ * The parent sends a slot to a forked child, which attaches and receives it.
+ * The parent's copy of the handle is then refused (get NULL, free/send
+ * -ESTALE) while the child holds the slot; the child's own handle reads the
+ * parent's bytes and frees it; afterwards both copies stay refused.
+ */
+Test(slab_mp, handover_sender_copy_refused)
+{
+    char name[64];
+    cortex_slab *s = NULL;
+    cr_assert_eq(cortex_slab_create(&s, CORTEX_KEY_NAME(nct_name(name, "ho")), 4, 64, 8, "text", NULL), 0, "%s",
+                 cortex_last_error()->message);
+    int down[2], up[2];
+    pid_t pid = fork_with_pipes(down, up);
+    if (pid == 0) {
+        cortex_slab *c = NULL;
+        cortex_handle h, go;
+        if (cortex_slab_attach(&c, CORTEX_KEY_NAME(name), 64, 8, "text", NULL) < 0)
+            _exit(10);
+        if (xread(down[0], &h, sizeof h) < 0)
+            _exit(11);
+        cortex_handle mine = h;
+        if (cortex_slab_receive(c, &mine) != 0 || mine == h)
+            _exit(12);
+        xwrite(up[1], &mine, sizeof mine);
+        if (xread(down[0], &go, sizeof go) < 0) /* the parent has tried its old copy */
+            _exit(13);
+        const char *p = cortex_slab_get(c, mine);
+        if (!p || strcmp(p, "handed over") != 0)
+            _exit(14); /* the parent's free of its old copy reached our slot */
+        if (cortex_slab_free(c, mine) != 0)
+            _exit(15);
+        if (cortex_slab_free(c, mine) != -ESTALE || cortex_slab_free(c, h) != -ESTALE)
+            _exit(16);
+        cortex_slab_close(c);
+        _exit(0);
+    }
+    cortex_handle h, theirs;
+    cr_assert_eq(cortex_slab_alloc(s, &h), 0);
+    strcpy(cortex_slab_get(s, h), "handed over");
+    cr_assert_eq(cortex_slab_send(s, h), 0);
+    xwrite(down[1], &h, sizeof h);
+    cr_assert_eq(xread(up[0], &theirs, sizeof theirs), 0);
+    cr_assert_neq(theirs, h);
+    cr_assert_eq(cortex_handle_index(theirs), cortex_handle_index(h));
+    /* the sender's copy after the hand-over */
+    cr_assert_null(cortex_slab_get(s, h), "the sender still reads the received slot");
+    cr_assert_eq(cortex_slab_free(s, h), -ESTALE, "the sender's copy freed the receiver's slot");
+    cr_assert_eq(cortex_slab_send(s, h), -ESTALE);
+    cortex_slab_stats st;
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.allocated, 1, "the receiver still holds its slot");
+    xwrite(down[1], &h, sizeof h);
+    cr_assert_eq(nct_wait(pid, 10000), 0, "the receiver found its slot gone or could not free it");
+    cr_assert_null(cortex_slab_get(s, theirs));
+    cr_assert_eq(cortex_slab_free(s, theirs), -ESTALE, "stale after the receiver's free");
+    cr_assert_eq(cortex_slab_free(s, h), -ESTALE);
+    cr_assert_eq(cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT), 0, "nothing left behind");
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.free, 4);
+    close_pipes(down, up);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+/*
+ * Two fresh slabs created the same way by two processes, each allocating its
+ * first slot: each refuses the other's handle (they used to be equal).
+ */
+Test(slab_mp, other_process_slab_handle_refused)
+{
+    char na[64], nb[64];
+    nct_name(na, "pa");
+    nct_name(nb, "pb");
+    int down[2], up[2];
+    pid_t pid = fork_with_pipes(down, up);
+    if (pid == 0) {
+        cortex_slab *b = NULL;
+        cortex_handle hb, ha;
+        if (cortex_slab_create(&b, CORTEX_KEY_NAME(nb), 4, 64, 8, "text", NULL) < 0)
+            _exit(10);
+        if (cortex_slab_alloc(b, &hb) < 0)
+            _exit(11);
+        xwrite(up[1], &hb, sizeof hb);
+        if (xread(down[0], &ha, sizeof ha) < 0)
+            _exit(12);
+        int rc = 0;
+        if (cortex_slab_get(b, ha) != NULL || cortex_slab_free(b, ha) != -ESTALE)
+            rc = 13;
+        else if (cortex_slab_get(b, hb) == NULL || cortex_slab_free(b, hb) != 0)
+            rc = 14;
+        cortex_slab_close(b); /* the creator removes B */
+        _exit(rc);
+    }
+    cortex_slab *a = NULL;
+    cr_assert_eq(cortex_slab_create(&a, CORTEX_KEY_NAME(na), 4, 64, 8, "text", NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cortex_handle ha, hb;
+    cr_assert_eq(cortex_slab_alloc(a, &ha), 0);
+    cr_assert_eq(xread(up[0], &hb, sizeof hb), 0);
+    cr_assert_eq(cortex_handle_index(ha), cortex_handle_index(hb));
+    cr_assert_neq(ha, hb, "two fresh slabs issued the same first handle");
+    cr_assert_null(cortex_slab_get(a, hb));
+    cr_assert_eq(cortex_last_error()->code, -ESTALE, "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_slab_free(a, hb), -ESTALE);
+    cortex_handle f = hb;
+    cr_assert_eq(cortex_slab_receive(a, &f), -ESTALE);
+    cr_assert_not_null(cortex_slab_get(a, ha), "A's own slot untouched");
+    xwrite(down[1], &ha, sizeof ha);
+    cr_assert_eq(nct_wait(pid, 10000), 0, "B accepted A's handle or lost its own");
+    cr_assert_eq(cortex_slab_free(a, ha), 0);
+    close_pipes(down, up);
+    cr_assert_eq(cortex_slab_close(a), 0);
+}
