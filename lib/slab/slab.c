@@ -21,6 +21,10 @@
  *   CORTEX_SEED_SLAB_RECEIVE_KEEPS_GEN receive keeps the generation, so the
  *                                     sender's copy of a handed-over handle
  *                                     still frees the receiver's slot
+ *   CORTEX_SEED_SLAB_RECEIVE_ODD_STEP  receive advances the generation by 1:
+ *                                     a received-then-freed slot shows the
+ *                                     parity it was taken at, and a helper
+ *                                     records it as allocated again
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -62,6 +66,8 @@ void (*cortex__slab_hook_after_take)(cortex_slab *s);
  */
 #if defined(CORTEX_SEED_SLAB_RECEIVE_KEEPS_GEN)
 #define RECEIVE_STEP 0u
+#elif defined(CORTEX_SEED_SLAB_RECEIVE_ODD_STEP)
+#define RECEIVE_STEP 1u
 #else
 #define RECEIVE_STEP 2u
 #endif
