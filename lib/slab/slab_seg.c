@@ -343,7 +343,7 @@ static int pool_class(const cortex_pool *p, cortex_handle h, const char *op)
         (void)cortex__fail(EINVAL, "%s: NULL handle", op);
     else
         (void)cortex__fail(ESTALE, "%s: handle 0x%016llx belongs to none of the pool's %u classes (its tag is 0x%02x)",
-                     op, (unsigned long long)h, p->n, cortex_handle_tag(h));
+                           op, (unsigned long long)h, p->n, cortex_handle_tag(h));
     return -1;
 }
 

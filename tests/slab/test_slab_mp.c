@@ -702,7 +702,8 @@ Test(slab_mp, receiver_killed_during_handovers, .timeout = 60)
         cr_assert(recovered == in_boxes || recovered == in_boxes + 1,
                   "round %d: %d slots still in flight, %d of them in boxes (one may have been taken by the "
                   "killed receiver before its receive)", r, recovered, in_boxes);
-        cr_log_info("round %d: sent %zu, reclaimed %d, in boxes %d, recovered %d", r, nsent, reclaimed, in_boxes, recovered);
+        cr_log_info("round %d: sent %zu, reclaimed %d, in boxes %d, recovered %d", r, nsent, reclaimed, in_boxes,
+                    recovered);
         received_total += (long)nsent - recovered;
         recovered_total += recovered;
         cr_assert_eq(walk_free_list(s), SLOTS, "round %d: the free list does not reach every slot once", r);
