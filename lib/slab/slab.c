@@ -643,7 +643,8 @@ int cortex_slab_receive(cortex_slab *s, cortex_handle *h)
      * + 2.  A process killed before it leaves the slot in flight (the
      * sender's, or reclaimable with CORTEX_SLAB_RECLAIM_IN_FLIGHT); killed
      * after, it leaves the slot allocated to itself (reclaimable).  The new
-     * handle is computed, never read back: only the receiver knows it.
+     * handle is computed from the sent one, never read back from shared
+     * memory.
      */
     cortex_handle sent = *h;
     int rc = transition(s, sent, CORTEX__SLOT_INFLIGHT, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid, RECEIVE_STEP,
