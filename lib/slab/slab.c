@@ -79,6 +79,39 @@ static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void on_fork_child(void) { fork_epoch++; }
 static void fork_hook(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
+/* ---- slab identity --------------------------------------------------------- */
+
+/* A 32-bit mix (the finalizer of MurmurHash3), for per-slot starting generations. */
+static inline uint32_t mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
+
+uint32_t cortex__slab_new_id(void)
+{
+#if defined(CORTEX_MODEL)
+    return 0x5a5a0001u; /* the explorer replays each execution: no randomness */
+#else
+    uint32_t id = 0;
+    if (cortex__random(&id, sizeof id) == 0)
+        return id;
+    /* No random source: still differ between slabs made at other times or by other processes. */
+    static cortex__a64 counter;
+    uint64_t c = cortex__fadd64(&counter, 1, CX_RELAXED);
+    return mix32((uint32_t)cortex__now_ns() ^ mix32((uint32_t)cortex__self_pid() + (uint32_t)c));
+#endif
+}
+
+/* The generation slot i of the slab with id @p id starts at. */
+static inline uint32_t first_gen(uint32_t id, uint32_t i) { return mix32(id ^ mix32(i + 0x9e3779b9u)); }
+
+uint32_t cortex_slab_tag(const cortex_slab *s) { return s ? s->tag : 0; }
+
 /* ---- geometry and header validation ------------------------------------- */
 
 int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_align, struct cortex__slab_geom *g)
@@ -163,39 +196,6 @@ int cortex__slab_proc_alive(uint64_t ent)
     }
     return 1;
 }
-
-/* ---- slab identity --------------------------------------------------------- */
-
-/* A 32-bit mix (the finalizer of MurmurHash3), for per-slot starting generations. */
-static inline uint32_t mix32(uint32_t x)
-{
-    x ^= x >> 16;
-    x *= 0x85ebca6bu;
-    x ^= x >> 13;
-    x *= 0xc2b2ae35u;
-    x ^= x >> 16;
-    return x;
-}
-
-uint32_t cortex__slab_new_id(void)
-{
-#if defined(CORTEX_MODEL)
-    return 0x5a5a0001u; /* the explorer replays each execution: no randomness */
-#else
-    uint32_t id = 0;
-    if (cortex__random(&id, sizeof id) == 0)
-        return id;
-    /* No random source: still differ between slabs made at other times or by other processes. */
-    static cortex__a64 counter;
-    uint64_t c = cortex__fadd64(&counter, 1, CX_RELAXED);
-    return mix32((uint32_t)cortex__now_ns() ^ mix32((uint32_t)cortex__self_pid() + (uint32_t)c));
-#endif
-}
-
-/* The generation slot i of the slab with id @p id starts at. */
-static inline uint32_t first_gen(uint32_t id, uint32_t i) { return mix32(id ^ mix32(i + 0x9e3779b9u)); }
-
-uint32_t cortex_slab_tag(const cortex_slab *s) { return s ? s->tag : 0; }
 
 /* ---- views --------------------------------------------------------------- */
 
