@@ -21,7 +21,8 @@
  *            "written and already freed again"
  *   tag      +1 on every push and pop (ABA)
  * Slot word:   generation:32 | state:2 | process-table id:8 | pid:22
- * Process-table entry: pid:32 | low 32 bits of the process start time (0 = free entry)
+ * Process-table entry: pid:32 | the process's stamp (lib/os/proc.c: a boot time at
+ *                      which it ran under that pid; 0 = free entry)
  */
 #ifndef CORTEX_SLAB_LAYOUT_H
 #define CORTEX_SLAB_LAYOUT_H
@@ -110,7 +111,7 @@ struct cortex__slab_geom {
 int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_align, struct cortex__slab_geom *g);
 /* Validates a header copy against len bytes of memory; 0 or -EBADMSG (recorded). */
 int cortex__slab_check_hdr(const struct cortex__slab_hdr *h, uint64_t len, const char *what);
-/* Is process-table entry value alive?  (pid + start time, pid reuse = dead.) */
+/* Is process-table entry value not certainly dead?  (pid + stamp; pid reuse = dead; unknown = alive.) */
 int cortex__slab_proc_alive(uint64_t ent);
 
 #endif
