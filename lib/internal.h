@@ -122,6 +122,21 @@ static inline const char *cortex__type_tag(const cortex_opts *o, const char *typ
     return o && o->type_tag ? o->type_tag : type_name;
 }
 
+/* ---- trust (lib/region/trust.c) -------------------------------------------- */
+
+/*
+ * May this call use a kernel object it did not make, owned by @uid and
+ * created by @cuid (the same for files), with mode bits @mode?  By default
+ * both must be the caller's euid and @mode no wider than the caller's
+ * perm; opts->trust widens the accepted owners.  0, or -EACCES naming
+ * owner, creator and mode.
+ */
+int cortex__check_owner(uint32_t uid, uint32_t cuid, unsigned mode, const cortex_opts *opts, const char *what);
+/* Can @size bytes be mapped whole when size_t holds at most @limit (SIZE_MAX)?  0 or -EFBIG. */
+int cortex__check_map_size(uint64_t size, uint64_t limit, const char *what);
+/* A number naming the segment's kernel object (inode, SysV id), for binding a lock's objects to it. */
+uint64_t cortex__region_identity(const cortex_region *r);
+
 /* FNV-1a. */
 uint32_t cortex__fnv1a32(const void *data, size_t len);
 uint64_t cortex__fnv1a64(const void *data, size_t len);

@@ -90,7 +90,7 @@ static int check_ops(const cortex_sync_ops *ops)
         return rc;
     if (!cortex_sync_available(ops)) {
         void *local = NULL;
-        cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "cell"};
+        cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "cell", NULL, 0};
         return ops->init(NULL, &env, &local); /* the stand-in explains what is missing */
     }
     return 0;
@@ -150,7 +150,7 @@ static int create_init(cortex_region *r, void *payload, void *vctx)
     cortex__cell_store_value(p + x->l->value_offset, x->init, x->size);
     char what[256];
     describe_region(r, what, sizeof what);
-    cortex_sync_env env = {cortex_region_key(r), x->perm, what};
+    cortex_sync_env env = {cortex_region_key(r), x->perm, what, NULL, cortex__region_identity(r)};
     int rc = x->ops->init(p + x->l->sync_offset, &env, &x->local);
     if (rc < 0 && x->ops->id >= CORTEX_SYNC_ID_USER_MIN && cortex_last_error()->code != rc)
         rc = cortex__fail(-rc, "%s: lock backend '%s' failed to initialise (%s)", what, x->ops->name,
@@ -263,6 +263,13 @@ static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_
         goto fail;
     }
     cell_head *live = cortex_region_payload(r);
+    /* The lock word, the sequence and the value need their alignment; a forged header could offer less. */
+    if (((uintptr_t)live & (l.payload_align - 1)) != 0) {
+        rc = cortex__fail(EBADMSG, "%s: cell payload at offset %llu is not aligned to %u (its lock and sequence words "
+                                   "need it)",
+                          what, (unsigned long long)sh->payload_offset, l.payload_align);
+        goto fail;
+    }
     cell_head h;
     memcpy(&h, live, offsetof(cell_head, seq)); /* the immutable part */
     if (h.magic != CELL_MAGIC || h.version != CELL_VERSION) {
@@ -289,7 +296,7 @@ static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_
         rc = cortex__fail(ENOMEM, "out of memory for a cell handle");
         goto fail;
     }
-    cortex_sync_env env = {cortex_region_key(r), cortex__effective_perm(opts), what};
+    cortex_sync_env env = {cortex_region_key(r), cortex__effective_perm(opts), what, opts, cortex__region_identity(r)};
     rc = ops->attach(c->sync, &env, &c->local);
     if (rc < 0) {
         if (ops->id >= CORTEX_SYNC_ID_USER_MIN && cortex_last_error()->code != rc)

@@ -15,7 +15,7 @@
     X(EBADF, "bad file descriptor")                                             \
     X(EAGAIN, "try again (ring full or empty, or resource busy)")               \
     X(ENOMEM, "out of memory")                                                  \
-    X(EACCES, "permission denied")                                              \
+    X(EACCES, "permission denied (or an owner or mode not trusted)")           \
     X(EFAULT, "bad address")                                                    \
     X(EBUSY, "busy (role or object already taken)")                             \
     X(EEXIST, "segment exists")                                                 \

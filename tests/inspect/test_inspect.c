@@ -772,3 +772,22 @@ Test(inspect, show_slab_state)
     cr_assert_eq(nct_msg_slab_close(&s), 0);
 }
 #endif
+
+/* show reads a segment whatever its mode: the trust rules of attach are for users, not the inspector. */
+Test(inspect, show_reads_a_group_or_world_readable_cell)
+{
+    /* A SysV key: the cell's semaphore, if any, lives under it and the fini removes it even on failure. */
+    char ks[16];
+    int key = nct_sysv_key();
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.perm = CORTEX_PERM_EVERYBODY;
+    int64_t v = 42;
+    cortex_cell *c = NULL;
+    cr_assert_eq(cortex_cell_create(&c, CORTEX_KEY_SYSV(key), &v, sizeof v, _Alignof(int64_t), "int64_t", &o), 0,
+                 "%s", cortex_last_error()->message);
+    run r;
+    run_tool(&r, "show", keystr(key, ks), NULL);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    cr_assert_null(strstr(r.out, "cannot attach"), "%s", r.out);
+    cr_assert_eq(cortex_cell_close(c), 0);
+}
