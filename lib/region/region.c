@@ -607,15 +607,19 @@ static int open_existing(cortex_region *r, cortex_key key, const cortex_opts *op
  * from a copy whose checksum proves the creator finished writing it; false
  * while nobody can be named (a header not yet written, or torn).
  */
-static bool init_creator(const cortex_seg_header *live, int32_t *pid, uint64_t *start)
+/* The creator identity of a header still in INIT, if its checked bytes are whole (stamp only if its own check holds). */
+static bool init_creator(const cortex_seg_header *live, cortex__proc_id *creator)
 {
     cortex_seg_header h;
     memcpy(&h, live, sizeof h);
     if (h.magic != CORTEX_MAGIC || h.creator_pid <= 0 ||
         cortex__fnv1a32(&h, offsetof(cortex_seg_header, check)) != h.check)
         return false;
-    *pid = h.creator_pid;
-    *start = h.creator_start;
+    memset(creator, 0, sizeof *creator);
+    creator->pid = h.creator_pid;
+    creator->start = h.creator_start;
+    if (h.ident_check != 0 && h.ident_check == cortex__header_ident_check(&h))
+        creator->stamp = h.creator_stamp;
     return true;
 }
 
@@ -729,10 +733,11 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
             rc = cortex__fail(EBADMSG, "%s: unknown init state %u", what, state);
             goto fail;
         }
-        int32_t cpid;
-        uint64_t cstart;
-        if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && init_creator(live, &cpid, &cstart) &&
-            !cortex__pid_alive(cpid, cstart)) {
+        cortex__proc_id creator;
+        bool known = init_creator(live, &creator);
+        int32_t cpid = known ? creator.pid : 0;
+        bool creator_dead = known && cortex__proc_verdict(&creator, NULL) == CORTEX__DEAD;
+        if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && creator_dead) {
             /* Only a creator known dead: -ENOENT sends open-or-create back to make it anew. */
             if ((rc = remove_stale(r, key, what)) < 0)
                 goto fail;
@@ -741,13 +746,9 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
             goto fail;
         }
         if (cortex__now_ns() >= deadline) {
-            cortex__proc_id creator = {.pid = __atomic_load_n(&live->creator_pid, __ATOMIC_RELAXED),
-                                       .start = __atomic_load_n(&live->creator_start, __ATOMIC_RELAXED),
-                                       .stamp = __atomic_load_n(&live->creator_stamp, __ATOMIC_RELAXED)};
-            int32_t pid = creator.pid;
-            if (magic == CORTEX_MAGIC && pid > 0 && cortex__proc_verdict(&creator, NULL) == CORTEX__DEAD)
+            if (creator_dead)
                 rc = cortex__fail(ETIMEDOUT, "%s never became READY: its creator (pid %d) died while initialising it",
-                                  what, (int)pid);
+                                  what, (int)cpid);
             else
                 rc = cortex__fail(ETIMEDOUT, "%s not READY after %lld ms (creator still initialising?)", what,
                                   (long long)(timeout / 1000000));
