@@ -164,7 +164,9 @@ CORTEX_API CORTEX_NODISCARD int cortex_region_create(cortex_region **ret, cortex
  *         can map), -ETIMEDOUT (never became READY: creator slow or dead,
  *         the message says which), -EPROTO (another kind, version, type,
  *         size or lock), -EBADMSG (corrupt or foreign header, segment
- *         smaller than its header says).
+ *         smaller than its header says), -EXDEV (a ring, slab or pool made
+ *         in another pid namespace or before a reboot: the pids it records
+ *         would name other processes here).
  */
 CORTEX_API CORTEX_NODISCARD int cortex_region_attach(cortex_region **ret, cortex_key key,
                                                      const cortex_layout *expect,

@@ -215,6 +215,7 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_create(cortex_ring *r, cortex_key ke
  * Attaches to a ring segment and takes @p role.
  * @return 0; the cortex_region_attach() errors; -EPROTO (not a ring, or
  *         another element type); -EBADMSG (corrupt ring header or indices);
+ *         -EXDEV (made in another pid namespace or boot);
  *         -EBUSY (a live process holds @p role, or its holder cannot be
  *         judged dead); -EPIPE (that side closed it).  0 after a takeover
  *         too: cortex_ring::took_over then names the previous holder.
