@@ -307,7 +307,7 @@ typedef struct cortex_ring_info {
     bool indices_ok;           /**< cons <= prod <= cons + capacity. */
     int32_t prod_pid;          /**< Producer role holder (0: none). */
     int32_t cons_pid;          /**< Consumer role holder (0: none). */
-    bool prod_alive;           /**< Holder alive (and the same process: start time). */
+    bool prod_alive;           /**< Holder not certainly dead: alive, or its liveness cannot be judged (hidden /proc). */
     bool cons_alive;           /**< Likewise. */
     bool prod_closed;          /**< The producer closed the ring. */
     bool cons_closed;          /**< The consumer closed the ring. */
