@@ -43,6 +43,31 @@ void cortex__append(const char *fmt, ...) CORTEX_PRINTF(1, 2);
 /* Writable view of this thread's record, for callers that build it by hand. */
 cortex_error *cortex__error_slot(void);
 
+/*
+ * Hot-path failures with a fixed message: cortex__fail_fixed(&rec) costs one
+ * thread-local pointer store (no formatting).  While the pointer is set,
+ * cortex_last_error() returns *rec; every other failure clears it.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX__TLS_FAST __attribute__((tls_model("initial-exec")))
+#else
+#define CORTEX__TLS_FAST
+#endif
+extern _Thread_local const cortex_error *cortex__fixed_error CORTEX__TLS_FAST;
+static inline int cortex__fail_fixed(const cortex_error *rec)
+{
+    cortex__fixed_error = rec;
+    return rec->code;
+}
+/*
+ * A failure with a constant message, async-signal-safe (no formatting, no
+ * allocation: for code between fork and exec).  Returns -code.
+ */
+int cortex__fail_const(int code, const char *syscall, int sys_errno, const char *msg);
+/* The fixed records (lib/error/error.c). */
+extern const cortex_error cortex__err_ring_full;  /* -EAGAIN: ring full */
+extern const cortex_error cortex__err_ring_empty; /* -EAGAIN: ring empty */
+
 /* ---- OS layer (lib/os): the only place for platform system calls ------- */
 
 /* Monotonic time in ns. */

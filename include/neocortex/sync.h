@@ -118,9 +118,17 @@ typedef struct cortex_sync_ops {
     /** Every other process: check and attach to an initialised @p shared. */
     int (*attach)(void *shared, const cortex_sync_env *env, void **local);
     /**
-     * Take the lock.  @p timeout_ns < 0 waits forever, 0 tries once.
+     * Take the lock.  @p timeout_ns < 0 waits forever, 0 tries once, > 0
+     * waits at most that long (the cells' timed operations,
+     * cortex_cell_write_timed() and friends, pass theirs here).
+     *
+     * A backend that cannot wait with a deadline may answer -ENOTSUP to a
+     * positive @p timeout_ns (it must still honour 0 and < 0): a cell then
+     * falls back to trying with 0 and sleeping between tries (10 us,
+     * doubling up to CORTEX_SYNC_CHECK_INTERVAL_NS) until the deadline.
      * @return 0; -EOWNERDEAD with the lock held when the previous holder
-     *         died holding it; -ETIMEDOUT; another negative errno (lock not held).
+     *         died holding it; -ETIMEDOUT; -ENOTSUP (see above); another
+     *         negative errno (lock not held).
      */
     int (*lock)(void *shared, void *local, int64_t timeout_ns);
     /** Release the lock (held by the caller). */

@@ -152,7 +152,7 @@ static int sem_lock(void *shared, void *local, int64_t timeout_ns)
     struct sembuf op = {0, -1, SEM_UNDO};
     if (timeout_ns == 0)
         op.sem_flg |= IPC_NOWAIT;
-    int64_t deadline = timeout_ns > 0 ? cortex__now_ns() + timeout_ns : 0;
+    int64_t deadline = timeout_ns > 0 ? cortex__deadline(timeout_ns) : 0; /* no overflow for huge timeouts */
     for (;;) {
         int r;
         if (timeout_ns > 0) {

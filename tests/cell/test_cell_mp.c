@@ -38,19 +38,6 @@ typedef struct stamped {
 } stamped;
 CORTEX_DECLARE(stamped_cell, stamped);
 
-static void put(int fd, char c)
-{
-    if (write(fd, &c, 1) != 1)
-        _exit(90);
-}
-static char get(int fd)
-{
-    char c = 0;
-    if (read(fd, &c, 1) != 1)
-        return 0;
-    return c;
-}
-
 enum { BACK_SYSV, BACK_NAME, BACK_MEMFD, BACK_FILE, BACK_N };
 static const char *const back_names[] = {"sysv", "posix-name", "memfd", "file"};
 
