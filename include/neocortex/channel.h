@@ -133,8 +133,9 @@ CORTEX_API int cortex_channel_close(cortex_channel *c);
 CORTEX_API CORTEX_NODISCARD int cortex_channel_loan(cortex_channel *c, size_t size, void **out);
 
 /**
- * As cortex_channel_loan(), waiting for a slot: spins briefly, then naps
- * (up to 1 ms) and reclaims the slots of a dead consumer while it waits.
+ * As cortex_channel_loan(), waiting for a slot: spins about 20 us, yields
+ * the CPU until 2 ms have passed, then naps (up to 1 ms at a time) and
+ * reclaims the slots of a dead consumer while it waits.
  * @p timeout_ns < 0 waits forever, 0 never blocks.
  * @return 0; -ETIMEDOUT; -EPIPE (the consumer closed the channel or died);
  *         the cortex_channel_loan() errors.
@@ -173,8 +174,9 @@ CORTEX_API int cortex_channel_unloan(cortex_channel *c, void *msg);
 CORTEX_API CORTEX_NODISCARD int cortex_channel_take(cortex_channel *c, const void **out, size_t *len);
 
 /**
- * As cortex_channel_take(), waiting for a message: spins about 20 us, then
- * naps of growing length (up to 1 ms).  @p timeout_ns < 0 waits forever, 0
+ * As cortex_channel_take(), waiting for a message: spins about 20 us,
+ * yields the CPU until 2 ms have passed, then naps of growing length (up
+ * to 1 ms).  @p timeout_ns < 0 waits forever, 0
  * never blocks.
  * @return 0; -ETIMEDOUT; the cortex_channel_take() errors (-ESTALE and
  *         -EBADMSG for a skipped record are retried within the wait).

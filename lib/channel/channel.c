@@ -36,13 +36,25 @@
 #include "channel_layout.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define CHAN_SPIN_NS 20000
+#define CHAN_YIELD_NS 2000000
 #define CHAN_NAP_MAX_NS 1000000
 /* Consecutive polls of a record whose slot is not yet in flight before a reclaim is tried. */
 #define CHAN_BUSY_POLLS 4096u
+
+/* Fixed records for the -EAGAIN of the hot paths (a spinning caller pays no formatting). */
+static const cortex_error chan_err_no_slot = {
+    -EAGAIN, 0, "", false,
+    "cortex_channel_loan: no free slot that fits (all loaned, in flight or taken); try again once the consumer "
+    "releases one (or use cortex_channel_loan_wait)", ""};
+static const cortex_error chan_err_not_yet = {
+    -EAGAIN, 0, "", false,
+    "cortex_channel_take: the next record's slot is not marked in flight yet (the producer is between its push and "
+    "its send, or died there and awaits reclaim)", ""};
 
 /* A slot this side holds (loaned or taken): its address here, its handle and class. */
 typedef struct chan_held {
@@ -398,8 +410,7 @@ int cortex_channel_loan(cortex_channel *c, size_t size, void **out)
         *out = p;
         return 0;
     }
-    return cortex__fail(EAGAIN, "cortex_channel_loan: no free slot of %zu bytes or more (all loaned, in flight or "
-                        "taken)", size);
+    return cortex__fail_fixed(&chan_err_no_slot);
 }
 
 int cortex_channel_unloan(cortex_channel *c, void *msg)
@@ -462,6 +473,10 @@ static int pause_for(cortex_channel *c, int64_t start, int64_t deadline, int64_t
 #if defined(__x86_64__) || defined(__i386__)
         __builtin_ia32_pause();
 #endif
+        return 0;
+    }
+    if (now - start < CHAN_YIELD_NS) { /* a peer waiting for this CPU gets it (a loaded host) */
+        sched_yield();
         return 0;
     }
     int64_t d = *nap;
@@ -542,7 +557,7 @@ int cortex_channel_take(cortex_channel *c, const void **out, size_t *len)
             return skip_record(c, ESTALE, &rec, "its slot was freed");
         if (++c->busy_polls % CHAN_BUSY_POLLS == 0)
             (void)cortex_channel_reclaim(c);
-        return cortex__fail(EAGAIN, "cortex_channel_take: the next message is not handed over yet");
+        return cortex__fail_fixed(&chan_err_not_yet);
     }
     if (rc == -ESTALE)
         return skip_record(c, ESTALE, &rec, "its slot was reclaimed or handed on (stale generation)");
