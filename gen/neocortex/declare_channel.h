@@ -54,7 +54,8 @@
  * @endcode
  *
  * The loan and take calls always write their out-parameters (NULL and a
- * count of 0 on failure).  The core refuses a record whose length is not a whole number of T
+ * count of 0 on failure); a count whose bytes overflow size_t is refused
+ * by the core (-ERANGE for a loan).  The core refuses a record whose length is not a whole number of T
  * (-EBADMSG, the record is skipped).  For one exported copy instead of
  * static inline functions: `CORTEX_CHANNEL_PROTOTYPE(name, T);` (or
  * `CORTEX_CHANNEL_VAR_PROTOTYPE`) in a header and `CORTEX_CHANNEL_DEFINE(name,
@@ -126,6 +127,9 @@
     CORTEX__CHANNEL_COMMON(name, T, SCOPE, BODY)                                                                 \
     CORTEX__STATIC_ASSERT(sizeof(struct name) == sizeof(cortex_channel *), "CORTEX_CHANNEL_DECLARE(" #name "): handle size")
 
+/* Bytes of @p count elements; SIZE_MAX on overflow (the core refuses it: -ERANGE / -EINVAL with a message). */
+#define CORTEX__CHANNEL_BYTES(T, count) ((count) > SIZE_MAX / sizeof(T) ? SIZE_MAX : (count) * sizeof(T))
+
 /* A taken message of @p len_ bytes (the core checked it is a whole number of T) as a count of T. */
 #define CORTEX__CHANNEL_VAR_COUNT(T, rc_, p_, len_, out, count)                                                  \
     *out = (const T *)p_;                                                                                        \
@@ -139,19 +143,17 @@
                             cortex_role role, const cortex_opts *opts)                                           \
         BODY(return cortex_channel_create(&c->core_, key, classes, n, CORTEX__CHANNEL_ET(T), role, opts);)      \
     SCOPE int name##_loan(name *c, size_t count, T **out)                                                        \
-        BODY(void *p_ = 0; *out = 0; if (count == 0 || count > SIZE_MAX / sizeof(T)) return -ERANGE;                      \
-             int rc_ = cortex_channel_loan(c->core_, count * sizeof(T), &p_); *out = (T *)p_;      \
+        BODY(void *p_ = 0;                                                                                     \
+             int rc_ = cortex_channel_loan(c->core_, CORTEX__CHANNEL_BYTES(T, count), &p_); *out = (T *)p_;      \
              return rc_;)                                                                                        \
     SCOPE int name##_loan_wait(name *c, size_t count, T **out, int64_t timeout_ns)                               \
-        BODY(void *p_ = 0; *out = 0; if (count == 0 || count > SIZE_MAX / sizeof(T)) return -ERANGE;                      \
-             int rc_ = cortex_channel_loan_wait(c->core_, count * sizeof(T), &p_, timeout_ns);                  \
+        BODY(void *p_ = 0;                                                                                     \
+             int rc_ = cortex_channel_loan_wait(c->core_, CORTEX__CHANNEL_BYTES(T, count), &p_, timeout_ns);   \
              *out = (T *)p_; return rc_;)                                                          \
     SCOPE int name##_publish(name *c, T *msg, size_t count)                                                      \
-        BODY(if (count == 0 || count > SIZE_MAX / sizeof(T)) return -EINVAL;                                    \
-             return cortex_channel_publish(c->core_, msg, count * sizeof(T));)                                   \
+        BODY(return cortex_channel_publish(c->core_, msg, CORTEX__CHANNEL_BYTES(T, count));)                                   \
     SCOPE int name##_publish_copy(name *c, const T *v, size_t count, int64_t timeout_ns)                         \
-        BODY(if (count == 0 || count > SIZE_MAX / sizeof(T)) return -ERANGE;                                    \
-             return cortex_channel_publish_copy(c->core_, v, count * sizeof(T), timeout_ns);)                   \
+        BODY(return cortex_channel_publish_copy(c->core_, v, CORTEX__CHANNEL_BYTES(T, count), timeout_ns);)                   \
     SCOPE int name##_take(name *c, const T **out, size_t *count)                                                 \
         BODY(const void *p_ = 0; size_t len_ = 0; int rc_ = cortex_channel_take(c->core_, &p_, &len_);           \
              CORTEX__CHANNEL_VAR_COUNT(T, rc_, p_, len_, out, count))                                            \
