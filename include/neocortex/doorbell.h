@@ -56,12 +56,16 @@ CORTEX_BEGIN_DECLS
  * use CORTEX_DOORBELL_INIT for an end that holds nothing (fd -1).
  */
 typedef struct cortex_doorbell {
-    int fd;   /**< The socket, or -1 (private). */
-    int type; /**< SOCK_SEQPACKET or SOCK_STREAM (private). */
+    int fd;           /**< The socket, or -1 (private). */
+    int type;         /**< SOCK_SEQPACKET or SOCK_STREAM (private). */
+    int peer_wake_fd; /**< Eventfd the peer sleeps on, when @c shared is set (private). */
+    int poll_fd;      /**< Epoll set of this end's eventfd and @c fd, when @c shared is set (private). */
+    unsigned side;    /**< This end's line in the shared page, 0 or 1 (private). */
+    void *shared;     /**< The pair's shared page (fast wake path), or NULL (private). */
 } cortex_doorbell;
 
 /** An end that holds nothing; closing it is a no-op. */
-#define CORTEX_DOORBELL_INIT {-1, 0}
+#define CORTEX_DOORBELL_INIT {-1, 0, -1, -1, 0, NULL}
 
 /** cortex_doorbell_signal(): the ring was sent. */
 #define CORTEX_DOORBELL_SENT 0
