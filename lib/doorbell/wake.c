@@ -90,8 +90,10 @@ void cortex__db_fast_drop(cortex_doorbell *b, bool handing_on)
 {
     if (!b->shared)
         return;
-    if (handing_on) /* whoever takes the fd over may not get the page: the peer must send every ring */
+    if (handing_on) { /* whoever takes the fd over may not get the page: the peer must send every ring */
+        atomic_store_explicit(&page_of(b)->line[b->side].waits, 0, memory_order_seq_cst);
         atomic_store_explicit(&page_of(b)->line[b->side].has_page, 0, memory_order_seq_cst);
+    }
     munmap(b->shared, DB_PAGE);
     b->shared = NULL;
     close_if(&b->peer_wake_fd);
@@ -125,7 +127,11 @@ static int fast_attach(cortex_doorbell *b, int memfd, unsigned side, int wake_fd
     }
     b->shared = p;
     b->side = side;
-    atomic_store_explicit(&((db_page *)p)->line[side].has_page, 1, memory_order_seq_cst);
+    db_line *me = &((db_page *)p)->line[side];
+    /* A new holder: it neither waits nor sleeps yet (whatever an earlier holder left). */
+    atomic_store_explicit(&me->waits, 0, memory_order_seq_cst);
+    atomic_store_explicit(&me->sleeping, 0, memory_order_seq_cst);
+    atomic_store_explicit(&me->has_page, 1, memory_order_seq_cst);
     b->peer_wake_fd = peer_wake_fd;
     b->poll_fd = ep;
     return 0;
