@@ -143,7 +143,8 @@ CORTEX_API int cortex_doorbell_drain(cortex_doorbell *bell);
  * The fd to watch for POLLIN (POLLHUP: peer gone), or -1.  Do not read or
  * close it yourself.  From this call on, the peer rings this end on the
  * socket (so your poll sees it) until this end waits in
- * cortex_doorbell_wait() again.  A ring sent while an end that has waited
+ * cortex_doorbell_wait() again with a timeout other than 0 (then get the
+ * fd again before you go back to polling it).  A ring sent while an end that has waited
  * switches to your poll loop may be held in the shared page: call
  * cortex_doorbell_drain() once after this call, before the first poll.
  */

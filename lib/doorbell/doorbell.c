@@ -226,7 +226,8 @@ static int timed_out(const cortex_doorbell *b, int64_t timeout_ns)
 /* wait with the shared page: sleep in the epoll set of the eventfd and the socket. */
 static int wait_fast(cortex_doorbell *b, int64_t timeout_ns, int64_t deadline)
 {
-    cortex__db_fast_mode(b, true); /* from now on the peer rings through the page */
+    if (timeout_ns != 0) /* a look (timeout 0) never sleeps: it leaves a caller's poll loop as it is */
+        cortex__db_fast_mode(b, true); /* from now on the peer rings through the page */
     for (;;) {
         int ms = cortex__poll_ms(deadline);
         bool sock = true; /* the last look (ms == 0) reads the socket too */
