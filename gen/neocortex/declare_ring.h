@@ -37,7 +37,11 @@
  * aligned buffer type) and `int name_init_static(name *r, name_storage *mem)`;
  * a CAP that is not a power of two fails to compile with a message.
  *
- * SPSC_RING_DECLARE and SPSC_RING_DECLARE_STATIC are short aliases, not
+ * CORTEX_SPSC_RING_DECLARE_MARKED(name, T, EMPTY) declares the same for an
+ * 8-byte T with a value that means "empty": the ring then uses the marks
+ * publication scheme (see neocortex/ring.h), and adds `T name_empty(void)`.
+ *
+ * SPSC_RING_DECLARE, SPSC_RING_DECLARE_MARKED and SPSC_RING_DECLARE_STATIC are short aliases, not
  * defined when CORTEX_NO_SHORT_NAMES is.
  */
 #ifndef NEOCORTEX_DECLARE_RING_H
@@ -68,8 +72,8 @@
      (size_t)(cap) * sizeof(T))
 /** @endcond */
 
-/** Declares the typed SPSC ring `name` of elements of type @p T (see the file comment). */
-#define CORTEX_SPSC_RING_DECLARE(name, T)                                                                  \
+/** @cond internal */
+#define CORTEX_RING__HEAD(name, T)                                                                  \
     CORTEX__STATIC_ASSERT(sizeof(T) > 0 && sizeof(T) <= CORTEX_RING_MAX_ELEM,                               \
                          "SPSC ring '" #name "': element type '" #T "' must be 1 byte to 1 MiB");           \
     CORTEX__STATIC_ASSERT(CORTEX__ALIGNOF(T) <= CORTEX_MAX_ALIGN,                                      \
@@ -82,23 +86,13 @@
     CORTEX__GEN_FN size_t name##_required_size(uint32_t capacity)                                           \
     {                                                                                                      \
         return cortex_ring_required_size_aligned(capacity, sizeof(T), CORTEX__ALIGNOF(T));            \
-    }                                                                                                      \
-    /** Creates a ring segment under @p key and takes @p role in it. */                                    \
-    CORTEX__GEN_FN int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
-                                    const cortex_opts *opts)                                               \
-    {                                                                                                      \
-        return cortex_ring_create(&r->ring, key, capacity, sizeof(T), CORTEX__ALIGNOF(T), #T, role,   \
-                                  opts);                                                                   \
-    }                                                                                                      \
+    }
+
+#define CORTEX_RING__OPS(name, T)                                                                          \
     /** Attaches to the ring segment under @p key (checks it holds T) and takes @p role. */                \
     CORTEX__GEN_FN int name##_attach(name *r, cortex_key key, cortex_role role, const cortex_opts *opts)    \
     {                                                                                                      \
         return cortex_ring_attach(&r->ring, key, sizeof(T), CORTEX__ALIGNOF(T), #T, role, opts);      \
-    }                                                                                                      \
-    /** Lays an empty ring over @p len bytes at @p mem (64-byte aligned); the handle serves both sides. */ \
-    CORTEX__GEN_FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
-    {                                                                                                      \
-        return cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T));         \
     }                                                                                                      \
     /** Pushes @p value; -EAGAIN when full, -EPIPE when the consumer is gone. */                           \
     CORTEX__GEN_FN int name##_push(name *r, T value)                                                        \
@@ -159,6 +153,62 @@
     /** The untyped core handle. */                                                                        \
     CORTEX__GEN_FN cortex_ring *name##_core(name *r) { return &r->ring; }                                   \
     typedef int name##_declared_ /* swallows the caller's ';' */
+/** @endcond */
+
+/** Declares the typed SPSC ring `name` of elements of type @p T (see the file comment). */
+#define CORTEX_SPSC_RING_DECLARE(name, T)                                                                  \
+    CORTEX_RING__HEAD(name, T)                                                                             \
+    /** Creates a ring segment under @p key and takes @p role in it. */                                    \
+    CORTEX__GEN_FN int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
+                                    const cortex_opts *opts)                                               \
+    {                                                                                                      \
+        return cortex_ring_create(&r->ring, key, capacity, sizeof(T), CORTEX__ALIGNOF(T), #T, role,   \
+                                  opts);                                                                   \
+    }                                                                                                      \
+    /** Lays an empty ring over @p len bytes at @p mem (64-byte aligned); the handle serves both sides. */ \
+    CORTEX__GEN_FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
+    {                                                                                                      \
+        return cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T));         \
+    }                                                                                                      \
+    CORTEX_RING__OPS(name, T)
+
+/**
+ * Declares the typed SPSC ring `name` of 8-byte elements of type @p T whose
+ * value @p EMPTY (an expression of type T) means "empty slot": the marks
+ * publication scheme (neocortex/ring.h), for types that have such a value
+ * (a ::cortex_handle ring: CORTEX_HANDLE_NULL).  Same functions as
+ * CORTEX_SPSC_RING_DECLARE, plus `T name_empty(void)`; pushing @p EMPTY is
+ * -EINVAL.  name_attach() works on either scheme (the header says which).
+ */
+#define CORTEX_SPSC_RING_DECLARE_MARKED(name, T, EMPTY)                                                    \
+    CORTEX_RING__HEAD(name, T)                                                                             \
+    CORTEX__STATIC_ASSERT(sizeof(T) == 8 && CORTEX__ALIGNOF(T) <= 8,                                       \
+                         "SPSC ring '" #name "': a marked ring needs an 8-byte element type, '" #T "' is not"); \
+    /** The value that means "empty slot" (never pushed). */                                               \
+    CORTEX__GEN_FN T name##_empty(void) { return (EMPTY); }                                                \
+    /** @cond internal */                                                                                  \
+    CORTEX__GEN_FN uint64_t name##_empty_bits_(void)                                                       \
+    {                                                                                                      \
+        T e = name##_empty();                                                                              \
+        uint64_t u;                                                                                        \
+        memcpy(&u, &e, 8);                                                                                 \
+        return u;                                                                                          \
+    }                                                                                                      \
+    /** @endcond */                                                                                        \
+    /** Creates a marked ring segment under @p key and takes @p role in it. */                             \
+    CORTEX__GEN_FN int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
+                                    const cortex_opts *opts)                                               \
+    {                                                                                                      \
+        return cortex_ring_create_marked(&r->ring, key, capacity, CORTEX__ALIGNOF(T), #T,                  \
+                                         name##_empty_bits_(), role, opts);                                \
+    }                                                                                                      \
+    /** Lays an empty marked ring over @p len bytes at @p mem (64-byte aligned); both sides. */            \
+    CORTEX__GEN_FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
+    {                                                                                                      \
+        return cortex_ring_init_marked(&r->ring, mem, len, capacity, CORTEX__ALIGNOF(T),                   \
+                                       name##_empty_bits_());                                              \
+    }                                                                                                      \
+    CORTEX_RING__OPS(name, T)
 
 /**
  * As CORTEX_SPSC_RING_DECLARE, with a compile-time capacity @p CAP: adds the
@@ -185,6 +235,8 @@
 #ifndef CORTEX_NO_SHORT_NAMES
 /** Short alias of CORTEX_SPSC_RING_DECLARE (off with CORTEX_NO_SHORT_NAMES). */
 #define SPSC_RING_DECLARE(name, T) CORTEX_SPSC_RING_DECLARE(name, T)
+/** Short alias of CORTEX_SPSC_RING_DECLARE_MARKED. */
+#define SPSC_RING_DECLARE_MARKED(name, T, EMPTY) CORTEX_SPSC_RING_DECLARE_MARKED(name, T, EMPTY)
 /** Short alias of CORTEX_SPSC_RING_DECLARE_STATIC. */
 #define SPSC_RING_DECLARE_STATIC(name, T, CAP) CORTEX_SPSC_RING_DECLARE_STATIC(name, T, CAP)
 #endif
