@@ -30,6 +30,7 @@ static struct {
     int ngot;
     int end_rc; /* close_drain: what the consumer's last pop_wait returned */
     uint64_t pay[MAXN]; /* marks scenarios: plain payload the item refers to (a handle's slot) */
+    bool marked;
 } rg;
 
 static uint64_t item(int i) { return 0x1000u + (uint64_t)i; }
@@ -45,6 +46,7 @@ static void ring_setup_scheme(uint32_t capacity, int items, uint64_t start, bool
     int rc = marked ? cortex_ring_init_marked(&rg.init, rg.mem, sizeof rg.mem, capacity, 8, 0)
                     : cortex_ring_init(&rg.init, rg.mem, sizeof rg.mem, capacity, 8, 8);
     MC_ASSERT(rc == 0, "cortex_ring_init: %d", rc);
+    rg.marked = marked;
     if (start) {
         rc = cortex__ring_set_indices(&rg.init, start);
         MC_ASSERT(rc == 0, "set_indices: %d", rc);
@@ -193,6 +195,38 @@ static const mc_scenario ring_batch = {
 
 /* ---- close and drain ----------------------------------------------------------- */
 
+static void marks_send(int i);
+static void marks_got(uint64_t v);
+
+/* Consumer: pop_wait until an error (kept in end_rc), checking each item. */
+static void drain_until_error(void)
+{
+    for (;;) {
+        uint64_t v;
+        int rc = cortex_ring_pop_wait(&rg.cons, &v, -1);
+        if (rc != 0) {
+            rg.end_rc = rc;
+            break;
+        }
+        if (rg.marked)
+            marks_got(v);
+        else
+            got(v);
+    }
+}
+
+/* Producer: push_wait every item. */
+static void push_wait_all(void)
+{
+    for (int i = 0; i < rg.items; i++) {
+        uint64_t v = item(i);
+        if (rg.marked)
+            marks_send(i);
+        int rc = cortex_ring_push_wait(&rg.prod, &v, -1);
+        MC_ASSERT(rc == 0, "push_wait: %d", rc);
+    }
+}
+
 static void close_thread(int id)
 {
     if (id == 1) {
@@ -206,15 +240,7 @@ static void close_thread(int id)
         int rc = cortex_ring_close(&rg.prod);
         MC_ASSERT(rc == 0, "close: %d", rc);
     } else {
-        for (;;) {
-            uint64_t v;
-            int rc = cortex_ring_pop_wait(&rg.cons, &v, -1);
-            if (rc != 0) {
-                rg.end_rc = rc;
-                break;
-            }
-            got(v);
-        }
+        drain_until_error();
     }
 }
 
@@ -265,11 +291,7 @@ static const mc_scenario ring_cons_close = {
 static void wait_thread(int id)
 {
     if (id == 1) {
-        for (int i = 0; i < rg.items; i++) {
-            uint64_t v = item(i);
-            int rc = cortex_ring_push_wait(&rg.prod, &v, -1);
-            MC_ASSERT(rc == 0, "push_wait: %d", rc);
-        }
+        push_wait_all();
     } else {
         for (int i = 0; i < rg.items; i++) {
             uint64_t v;
@@ -374,23 +396,10 @@ static const mc_scenario ring_marks = {
 static void marks_wait_thread(int id)
 {
     if (id == 1) {
-        for (int i = 0; i < rg.items; i++) {
-            uint64_t v = item(i);
-            marks_send(i);
-            int rc = cortex_ring_push_wait(&rg.prod, &v, -1);
-            MC_ASSERT(rc == 0, "push_wait: %d", rc);
-        }
+        push_wait_all();
         MC_ASSERT(cortex_ring_close(&rg.prod) == 0, "close");
     } else {
-        for (;;) {
-            uint64_t v;
-            int rc = cortex_ring_pop_wait(&rg.cons, &v, -1);
-            if (rc != 0) {
-                rg.end_rc = rc;
-                break;
-            }
-            marks_got(v);
-        }
+        drain_until_error();
     }
 }
 
