@@ -6,7 +6,7 @@
 #
 # Stages (each its own build directory under build-test/):
 #   gcc      gcc, -Werror: unit, multiprocess, crash, stress, model, build suites
-#            (build: README snippets, headers alone in C and C++, install +
+#            (build: README and docs/ snippets, headers alone in C and C++, install +
 #            pkg-config, the subproject consumer, API docs without warnings)
 #   asan     clang, AddressSanitizer + UBSan, -Werror: the same minus model/build
 #   futex    only the futex lock backend compiled: unit, multiprocess, crash

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/cell/doc_cell.c: every C snippet of README.md, compiled and run
+ * tests/cell/doc_cell.c: every C snippet of docs/cells.md, compiled and run
  * (suite unit).  Keep the two in step: the doc quotes the blocks between
  * the "doc:" markers.
  */

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/doorbell/doc_snippets.c: every C snippet of README.md,
+ * tests/doorbell/doc_snippets.c: every C snippet of docs/doorbell.md,
  * compiled, and run where it can run inside one test program.  Keep the
  * two in step: a snippet changed in the docs is changed here.
  */

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
-"""Compiles every C snippet of a Markdown file against the built library.
+"""Compiles every C snippet of the Markdown documentation against the built library.
 
-check_snippets.py CC README SRCROOT BUILDROOT LIBNEOCORTEX.a
+check_snippets.py CC SRCROOT BUILDROOT LIBNEOCORTEX.a DOC...
 
-Each ```c block that includes <neocortex.h> is a translation unit: it must
-compile with -std=c11 -Wall -Wextra -Werror -pedantic; a block that defines
-main() is also linked and run, and must exit 0.  Prints TAP.
+Each DOC is a Markdown file, or a directory whose *.md files are all read
+(README.md and docs/ of the source tree).  Each ```c block that includes
+<neocortex.h> is a translation unit: it must compile with
+-std=c11 -Wall -Wextra -Werror -pedantic; a block that defines main() is
+also linked and run, and must exit 0.  Prints TAP, naming each snippet by
+its file and line.
 """
 import os
 import re
@@ -13,18 +16,31 @@ import subprocess
 import sys
 import tempfile
 
-cc, readme, src, build, lib = sys.argv[1:6]
-text = open(readme, encoding="utf-8").read()
-blocks = [b for b in re.findall(r"```c\n(.*?)```", text, re.S) if "#include <neocortex.h>" in b]
+cc, src, build, lib = sys.argv[1:5]
+docs = []
+for arg in sys.argv[5:]:
+    if os.path.isdir(arg):
+        docs += sorted(os.path.join(arg, f) for f in os.listdir(arg) if f.endswith(".md"))
+    else:
+        docs.append(arg)
+if not docs:
+    sys.exit("check_snippets.py: no Markdown files given")
+blocks = []
+for doc in docs:
+    text = open(doc, encoding="utf-8").read()
+    for m in re.finditer(r"```c\n(.*?)```", text, re.S):
+        if "#include <neocortex.h>" in m.group(1):
+            line = text.count("\n", 0, m.start()) + 1
+            blocks.append((f"{os.path.relpath(doc, src)}:{line}", m.group(1)))
 incs = ["-I" + os.path.join(src, "include"), "-I" + os.path.join(src, "gen"),
         "-I" + os.path.join(build, "include")]
 flags = ["-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-D_DEFAULT_SOURCE"]
 print(f"1..{len(blocks)}")
 failed = 0
 with tempfile.TemporaryDirectory(prefix="ncreadme") as tmp:
-    for i, code in enumerate(blocks, 1):
+    for i, (where, code) in enumerate(blocks, 1):
         first = next((l for l in code.splitlines() if l.strip() and not l.startswith("#")), "").strip()
-        name = f"snippet {i} ({first[:50]})"
+        name = f"snippet {where} ({first[:50]})"
         path = os.path.join(tmp, f"s{i}.c")
         with open(path, "w") as f:
             f.write(code)

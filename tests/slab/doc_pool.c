@@ -1,4 +1,4 @@
-/* README.md, "Variable sizes: a pool": compiled and run by the unit suite (plain test slab-doc-pool). */
+/* docs/slab.md, "Variable sizes: a pool": compiled and run by the unit suite (plain test slab-doc-pool). */
 #include <errno.h>
 #include <neocortex.h>
 #include <string.h>

@@ -1,4 +1,4 @@
-/* README.md, "Crash recovery": compiled and run by the unit suite (plain test slab-doc-reclaim). */
+/* docs/slab.md, "Crash recovery": compiled and run by the unit suite (plain test slab-doc-reclaim). */
 #include <neocortex.h>
 #include <signal.h>
 #include <stdio.h>

@@ -1,4 +1,4 @@
-/* README.md, "A typed slab": compiled and run by the unit suite (plain test slab-doc-typed). */
+/* docs/slab.md, "A typed slab": compiled and run by the unit suite (plain test slab-doc-typed). */
 #include <errno.h>
 #include <neocortex.h>
 #include <stdio.h>
