@@ -9,7 +9,10 @@
  * number; a wrong one aborts the run.  Throughput is measured by the
  * consumer from its first to its last message.
  *
- *   bench-ring [reps (21)] [seconds per variant per rep (0.1)]
+ *   bench-ring [reps (21)] [seconds per variant per rep (0.1)] [only]
+ *
+ * only: comma-separated parts of variant names to run (e.g. "8B single,cache
+ * line"); ratios whose variants did not run print n/a.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -759,6 +762,19 @@ int main(int argc, char **argv)
         {"latency eventfd, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_EVENTFD_IDLE, 0, 0, 0, 0},
     };
     int nv = (int)(sizeof vs / sizeof vs[0]);
+    if (argc > 3) { /* keep the variants named by the filter (and the probe: it prices the model) */
+        int kept = 0;
+        for (int i = 0; i < nv; i++) {
+            bool keep = vs[i].lat == LAT_LINE && vs[i].kind == V_LAT;
+            char only[512];
+            snprintf(only, sizeof only, "%s", argv[3]);
+            for (char *save = NULL, *part = strtok_r(only, ",", &save); part && !keep; part = strtok_r(NULL, ",", &save))
+                keep = strstr(vs[i].name, part) != NULL;
+            if (keep)
+                vs[kept++] = vs[i];
+        }
+        nv = kept;
+    }
     /* Calibrate: one short warm-up run per variant sizes its rep to about secs. */
     for (int i = 0; i < nv; i++) {
         struct variant *v = &vs[i];
