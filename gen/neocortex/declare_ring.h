@@ -21,6 +21,7 @@
  * int     name_pop_wait(name *r, T *out, int64_t timeout_ns);    // -ETIMEDOUT, -EPIPE
  * int     name_close(name *r);
  * // extras
+ * int     name_flush(name *r);                           // batch scheme: publish what is pending
  * ssize_t name_reserve(name *r, size_t want, T **span);  // zero-copy write: fill span[0..n), then
  * int     name_commit(name *r, size_t n);
  * ssize_t name_peek(name *r, size_t want, const T **span); // zero-copy read: read span[0..n), then
@@ -41,7 +42,10 @@
  * 8-byte T with a value that means "empty": the ring then uses the marks
  * publication scheme (see neocortex/ring.h), and adds `T name_empty(void)`.
  *
- * SPSC_RING_DECLARE, SPSC_RING_DECLARE_MARKED and SPSC_RING_DECLARE_STATIC are short aliases, not
+ * CORTEX_SPSC_RING_DECLARE_BATCHED(name, T) declares the same with the batch
+ * publication scheme (the producer must call name_flush() when it goes idle).
+ *
+ * SPSC_RING_DECLARE, SPSC_RING_DECLARE_MARKED, SPSC_RING_DECLARE_BATCHED and SPSC_RING_DECLARE_STATIC are short aliases, not
  * defined when CORTEX_NO_SHORT_NAMES is.
  */
 #ifndef NEOCORTEX_DECLARE_RING_H
@@ -118,6 +122,8 @@
     {                                                                                                      \
         return cortex_ring_pop_wait(&r->ring, out, timeout_ns);                                            \
     }                                                                                                      \
+    /** Publishes what this producer pushed (batch scheme: call it when the producer goes idle). */        \
+    CORTEX__GEN_FN int name##_flush(name *r) { return cortex_ring_flush(&r->ring); }                        \
     /** Closes this side (the peer drains, then gets -EPIPE); the owner removes the segment. */            \
     CORTEX__GEN_FN int name##_close(name *r) { return cortex_ring_close(&r->ring); }                        \
     /** Zero-copy write: up to @p want contiguous free slots at *@p span; then name_commit(). */           \
@@ -169,6 +175,28 @@
     CORTEX__GEN_FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
     {                                                                                                      \
         return cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T));         \
+    }                                                                                                      \
+    CORTEX_RING__OPS(name, T)
+
+/**
+ * Declares the typed SPSC ring `name` of elements of type @p T with the
+ * batch publication scheme (neocortex/ring.h): the producer publishes its
+ * index once per CORTEX_RING_BATCH slots, and must call name_flush() when it
+ * stops pushing.  Same functions as CORTEX_SPSC_RING_DECLARE.
+ */
+#define CORTEX_SPSC_RING_DECLARE_BATCHED(name, T)                                                          \
+    CORTEX_RING__HEAD(name, T)                                                                             \
+    /** Creates a batched ring segment under @p key and takes @p role in it. */                            \
+    CORTEX__GEN_FN int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,          \
+                                    const cortex_opts *opts)                                               \
+    {                                                                                                      \
+        return cortex_ring_create_batched(&r->ring, key, capacity, sizeof(T), CORTEX__ALIGNOF(T), #T,      \
+                                          role, opts);                                                     \
+    }                                                                                                      \
+    /** Lays an empty batched ring over @p len bytes at @p mem (64-byte aligned); both sides. */           \
+    CORTEX__GEN_FN int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                       \
+    {                                                                                                      \
+        return cortex_ring_init_batched(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T));      \
     }                                                                                                      \
     CORTEX_RING__OPS(name, T)
 
@@ -235,6 +263,8 @@
 #ifndef CORTEX_NO_SHORT_NAMES
 /** Short alias of CORTEX_SPSC_RING_DECLARE (off with CORTEX_NO_SHORT_NAMES). */
 #define SPSC_RING_DECLARE(name, T) CORTEX_SPSC_RING_DECLARE(name, T)
+/** Short alias of CORTEX_SPSC_RING_DECLARE_BATCHED. */
+#define SPSC_RING_DECLARE_BATCHED(name, T) CORTEX_SPSC_RING_DECLARE_BATCHED(name, T)
 /** Short alias of CORTEX_SPSC_RING_DECLARE_MARKED. */
 #define SPSC_RING_DECLARE_MARKED(name, T, EMPTY) CORTEX_SPSC_RING_DECLARE_MARKED(name, T, EMPTY)
 /** Short alias of CORTEX_SPSC_RING_DECLARE_STATIC. */

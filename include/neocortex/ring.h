@@ -38,6 +38,18 @@
  *   publication); pushing the empty value is -EINVAL.  The indices are still
  *   kept (the producer's counts claimed slots, the consumer's taken ones)
  *   for cortex_ring_len(), inspection and a role takeover.
+ * - **batch** (CORTEX_RING_SCHEME_BATCH, any element:
+ *   cortex_ring_init_batched(), cortex_ring_create_batched(),
+ *   CORTEX_SPSC_RING_DECLARE_BATCHED): MCRingBuffer-style.  The producer
+ *   publishes its index when it completes a group of CORTEX_RING_BATCH slots
+ *   (or the capacity, if smaller), so the consumer's index reads pull the
+ *   producer's line once per group instead of once per message.  The price
+ *   is an explicit visibility rule: a pushed message becomes visible at the
+ *   latest when the group completes, when the producer finds the ring full,
+ *   when a consumer asleep in cortex_ring_pop_wait() is woken by a later
+ *   push, at cortex_ring_flush(), or at close.  **A producer that stops
+ *   pushing must call cortex_ring_flush()** (cortex_ring_push_n() and
+ *   cortex_ring_commit() publish at once, like a flush).
  *
  * ## Shared layout (ABI, version 2), offsets from the ring's first byte
  *
@@ -106,6 +118,10 @@ typedef enum cortex_role {
 #define CORTEX_RING_SCHEME_INDEX 0u
 /** Publication scheme: per-slot empty marks (8-byte elements with a reserved "empty" value). */
 #define CORTEX_RING_SCHEME_MARKS 1u
+/** Publication scheme: the producer publishes its index once per CORTEX_RING_BATCH slots (any element type). */
+#define CORTEX_RING_SCHEME_BATCH 2u
+/** Batch scheme: slots per index publication (or the capacity, if smaller). */
+#define CORTEX_RING_BATCH 32u
 /** Bytes of ring control data before the slots (slots start here or later). */
 #define CORTEX_RING_HEADER_SIZE 384u
 /** Largest capacity (a power of two). */
@@ -149,6 +165,7 @@ typedef struct cortex_ring {
     uint64_t empty;               /**< Marks scheme: the value that means "slot empty". */
     uint32_t marks;               /**< 1: marks scheme (CORTEX_RING_SCHEME_MARKS), 0: index scheme. */
     uint32_t group;               /**< Marks scheme: slots per cache line (the producer frees a line at once). */
+    uint32_t batch;               /**< Batch scheme: slots per index publication - 1 (a mask); 0: every push. */
     /** Producer side: its own index and its cached copy of the consumer's. */
     CORTEX_RING_ALIGN64 struct {
         uint64_t head;      /**< Next index to write (private; published to shared). */
@@ -158,6 +175,7 @@ typedef struct cortex_ring {
         uint32_t polls;     /**< Full polls since the last liveness check. */
         uint32_t bad;       /**< 1: a corrupt consumer index was seen; pushes return -EBADMSG. */
         uint64_t stage[8];  /**< Marks scheme: cortex_ring_reserve()'s span (committed by copying). */
+        uint64_t pub;       /**< The index last published (batch scheme: head may be ahead of it). */
     } p;
     /** Consumer side: its own index and its cached copy of the producer's. */
     CORTEX_RING_ALIGN64 struct {
@@ -209,6 +227,23 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_init_marked(cortex_ring *r, void *me
                                                         size_t elem_align, uint64_t empty);
 
 /**
+ * As cortex_ring_init() for a ring of the batch scheme (see above): the
+ * producer publishes its index once per CORTEX_RING_BATCH slots, and must
+ * call cortex_ring_flush() when it stops pushing.
+ * @return 0; -EINVAL as cortex_ring_init().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_init_batched(cortex_ring *r, void *mem, size_t len, uint32_t capacity,
+                                                         size_t elem_size, size_t elem_align);
+
+/**
+ * Makes everything this producer pushed visible to the consumer now (and
+ * wakes it if it sleeps).  Needed only for the batch scheme, when the
+ * producer stops pushing; harmless (no store) on the others.
+ * @return 0; -EINVAL (NULL, closed, or not a producer handle).
+ */
+CORTEX_API int cortex_ring_flush(cortex_ring *r);
+
+/**
  * Joins a ring that another handle laid over memory this process maps too
  * (raw form across processes, or tools).  Validates the ring header against
  * @p len and the expected element (@p elem_size / @p elem_align 0: do not
@@ -250,6 +285,17 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_create(cortex_ring *r, cortex_key ke
 CORTEX_API CORTEX_NODISCARD int cortex_ring_create_marked(cortex_ring *r, cortex_key key, uint32_t capacity,
                                                           size_t elem_align, const char *type_name, uint64_t empty,
                                                           cortex_role role, const cortex_opts *opts);
+
+/**
+ * As cortex_ring_create() for a ring of the batch scheme (any element type;
+ * see cortex_ring_init_batched()).  cortex_ring_attach() reads the scheme
+ * from the header.
+ * @return as cortex_ring_create().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_create_batched(cortex_ring *r, cortex_key key, uint32_t capacity,
+                                                           size_t elem_size, size_t elem_align,
+                                                           const char *type_name, cortex_role role,
+                                                           const cortex_opts *opts);
 
 /**
  * Attaches to a ring segment and takes @p role.
@@ -423,8 +469,11 @@ static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_
     } else {
         memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
         r->p.head = h + 1;
-        atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
-                              memory_order_release);
+        if (((h + 1) & r->batch) == 0) { /* batch scheme: only when a group completes */
+            r->p.pub = h + 1;
+            atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
+                                  memory_order_release);
+        }
     }
     cortex_ring__wake_check_(r, CORTEX_RING_OFF_CONS_WAITING, cortex_ring__wake_cons);
     return 0;

@@ -78,6 +78,16 @@
  *     (marks_adopt_*), which keeps a takeover exact without any wait.
  *     Waits and close are as in (2) and (3), with "the slot at my index is
  *     full/empty" as the condition.
+ *
+ * (6) Batch scheme (MCRingBuffer).  As (1), but the producer's release store
+ *     of prod happens only when a push completes a group of r->batch + 1
+ *     slots, in the slow path when the ring looks full, when the wake check
+ *     finds the consumer asleep (cortex_ring__wake_cons publishes before the
+ *     FUTEX_WAKE, so (2)'s argument covers the pending messages), in the
+ *     batch calls, at cortex_ring_flush() and at close.  p.pub is the last
+ *     value stored.  Nothing else changes: the consumer still acquires prod
+ *     before reading slots below it.  A takeover starts at the published
+ *     prod (what a dead producer never published was never visible).
  */
 #define _GNU_SOURCE
 #include "ring_layout.h"
@@ -172,11 +182,11 @@ static int validate_header(const cortex_ring_shared *live, uint64_t len, uint64_
     if (h.header_size != CORTEX_RING_HEADER_SIZE)
         return cortex__fail(EBADMSG, "%s: ring header size %u, expected %u", what, h.header_size,
                             CORTEX_RING_HEADER_SIZE);
-    if (h.scheme > CORTEX_RING_SCHEME_MARKS ||
+    if (h.scheme > CORTEX_RING_SCHEME_BATCH ||
         (h.scheme == CORTEX_RING_SCHEME_MARKS && (h.elem_size != 8 || h.elem_align > 8)) ||
-        (h.scheme == CORTEX_RING_SCHEME_INDEX && h.empty != 0))
+        (h.scheme != CORTEX_RING_SCHEME_MARKS && h.empty != 0))
         return cortex__fail(EBADMSG, "%s: ring publication scheme %u with %u-byte elements (align %u, empty value "
-                            "0x%llx) cannot be (0: index, 1: marks with 8-byte elements)",
+                            "0x%llx) cannot be (0: index, 1: marks with 8-byte elements, 2: batch)",
                             what, h.scheme, h.elem_size, h.elem_align, (unsigned long long)h.empty);
     int rc = check_geometry(h.capacity, h.elem_size, h.elem_align, what);
     if (rc < 0) {
@@ -238,6 +248,8 @@ static void handle_fill(cortex_ring *r, void *mem, const cortex_ring_shared *h, 
     r->marks = h->scheme == CORTEX_RING_SCHEME_MARKS;
     r->empty = h->empty;
     r->group = h->capacity < CORTEX_CACHELINE / 8 ? h->capacity : CORTEX_CACHELINE / 8;
+    r->batch = h->scheme != CORTEX_RING_SCHEME_BATCH ? 0
+               : (h->capacity < CORTEX_RING_BATCH ? h->capacity : CORTEX_RING_BATCH) - 1;
     cortex_ring_shared *sh = mem;
     uint64_t prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
     uint64_t cons = cortex__ld64(&sh->cons, CX_ACQUIRE);
@@ -343,6 +355,10 @@ static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *f
 void cortex_ring__wake_cons(cortex_ring *r)
 {
     cortex_ring_shared *sh = SH(r);
+    if (r->p.pub != r->p.head && !r->marks) { /* batch scheme: a sleeping consumer gets what is pushed at once */
+        r->p.pub = r->p.head;
+        cortex__st64(&sh->prod, r->p.head, PUBLISH_ORDER);
+    }
     if (cortex__xchg32(&sh->cons_waiting, 0, CX_ACQ_REL)) {
         cortex__fadd32(&sh->cons_futex, 1, CX_RELEASE);
         cortex__futex_wake(&sh->cons_futex, 1);
@@ -360,7 +376,7 @@ void cortex_ring__wake_prod(cortex_ring *r)
 
 static inline void publish_prod(cortex_ring *r, uint64_t h)
 {
-    r->p.head = h;
+    r->p.head = r->p.pub = h;
     cortex__st64(&SH(r)->prod, h, PUBLISH_ORDER);
     wake_if_waiting(r, &SH(r)->cons_waiting, &SH(r)->cons_futex);
 }
@@ -594,6 +610,8 @@ static int64_t prod_space(cortex_ring *r, uint64_t want, const char *op)
     /* Enough by the cached index: no load of the consumer's line.  Else one refresh. */
     if (avail >= want && !cortex__ld32(&SH(r)->side[SIDE_CONS].closed, CX_RELAXED))
         return (int64_t)avail;
+    if (r->batch && r->p.pub != r->p.head) /* batch scheme: a full ring publishes what is pending */
+        publish_prod(r, r->p.head);
     int64_t n = r->marks ? marks_free(r, want) : prod_refresh(r);
     if (n < 0)
         return n;
@@ -999,7 +1017,7 @@ static int take_role(cortex_ring *r, cortex_role role, const char *what)
         prod = marks_adopt_prod(r, prod, cons);
     else if (r->marks && role == CORTEX_CONSUMER)
         marks_adopt_cons(r, cons);
-    r->p.head = r->c.prod = prod;
+    r->p.head = r->c.prod = r->p.pub = prod;
     r->p.cons = r->c.tail = cons;
     if (r->marks) { /* nothing known free yet; the consumer's inline check re-arms at tail + capacity */
         r->p.cons = r->p.head - r->capacity;
@@ -1045,6 +1063,21 @@ static int check_marked(size_t elem_align, const char *what)
     if (elem_align > 8)
         return cortex__fail(EINVAL, "%s: a marked ring holds 8-byte elements aligned to at most 8 (align %zu given)",
                             what, elem_align);
+    return 0;
+}
+
+int cortex_ring_init_batched(cortex_ring *r, void *mem, size_t len, uint32_t capacity, size_t elem_size,
+                             size_t elem_align)
+{
+    return init_scheme(r, mem, len, capacity, elem_size, elem_align, CORTEX_RING_SCHEME_BATCH, 0);
+}
+
+int cortex_ring_flush(cortex_ring *r)
+{
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, "cortex_ring_flush");
+    if (r->batch && r->p.pub != r->p.head)
+        publish_prod(r, r->p.head);
     return 0;
 }
 
@@ -1148,6 +1181,13 @@ int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity, size_t
                          0);
 }
 
+int cortex_ring_create_batched(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_size,
+                               size_t elem_align, const char *type_name, cortex_role role, const cortex_opts *opts)
+{
+    return create_scheme(r, key, capacity, elem_size, elem_align, type_name, role, opts, CORTEX_RING_SCHEME_BATCH,
+                         0);
+}
+
 int cortex_ring_create_marked(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_align,
                               const char *type_name, uint64_t empty, cortex_role role, const cortex_opts *opts)
 {
@@ -1180,6 +1220,8 @@ int cortex_ring_close(cortex_ring *r)
     if (!r || !r->base || r->closed)
         return 0;
     cortex_ring_shared *sh = SH(r);
+    if (is_prod(r) && r->batch && r->p.pub != r->p.head && !r->p.bad) /* batch: what was pushed goes out first */
+        cortex__st64(&sh->prod, r->p.pub = r->p.head, PUBLISH_ORDER);
     if (is_prod(r))
         cortex__st32(&sh->side[SIDE_PROD].closed, 1, CX_SEQ_CST);
     if (is_cons(r))
@@ -1207,7 +1249,7 @@ int cortex__ring_set_indices(cortex_ring *r, uint64_t start)
         return cortex__fail(EBUSY, "cortex__ring_set_indices: the ring is not empty");
     cortex__st64(&sh->cons, start, CX_RELEASE);
     cortex__st64(&sh->prod, start, CX_RELEASE);
-    r->p.head = r->p.cons = r->c.tail = r->c.prod = start;
+    r->p.head = r->p.cons = r->c.tail = r->c.prod = r->p.pub = start;
     return 0;
 }
 
