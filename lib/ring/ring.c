@@ -333,7 +333,8 @@ static void release_side(cortex_ring_shared *sh, int side)
 /* ---- waking -------------------------------------------------------------- */
 
 /* The waker's half of (2): called after a publish or a close. */
-static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *futex)
+/* The waker's fence of (2): its store (publish, slot or close) before its read of the sleeper flag. */
+static void waker_fence(cortex_ring *r)
 {
 #if !defined(CORTEX_SEED_RING_NO_WAIT_FENCE)
     if (!r->light)
@@ -345,6 +346,11 @@ static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *f
 #else
     CORTEX_UNUSED(r);
 #endif
+}
+
+static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *futex)
+{
+    waker_fence(r);
     if (cortex__ld32(waiting, CX_RELAXED) && cortex__xchg32(waiting, 0, CX_ACQ_REL)) {
         cortex__fadd32(futex, 1, CX_RELEASE);
         cortex__futex_wake(futex, 1);
@@ -426,6 +432,23 @@ static int64_t prod_refresh(cortex_ring *r)
     }
     r->p.cons = c;
     return (int64_t)(r->capacity - (h - c));
+}
+
+/*
+ * Producer, after writing the slots below @h: publishes (index scheme; batch
+ * scheme when a group completes), else only checks for a sleeping consumer,
+ * which cortex_ring__wake_cons() gives the pending group (see (6)).
+ */
+static void push_done(cortex_ring *r, uint64_t h)
+{
+    if ((h & r->batch) == 0) {
+        publish_prod(r, h);
+        return;
+    }
+    r->p.head = h;
+    waker_fence(r);
+    if (cortex__ld32(&SH(r)->cons_waiting, CX_RELAXED))
+        cortex_ring__wake_cons(r);
 }
 
 /* ---- the marks scheme's slots (see (5)) --------------------------------- */
@@ -690,7 +713,7 @@ int cortex_ring_push_lib(cortex_ring *r, const void *elem)
         return rc;
     }
     copy_in(r, h, elem, 1);
-    publish_prod(r, h + 1);
+    push_done(r, h + 1);
     return 0;
 }
 
@@ -1220,8 +1243,10 @@ int cortex_ring_close(cortex_ring *r)
     if (!r || !r->base || r->closed)
         return 0;
     cortex_ring_shared *sh = SH(r);
+#if !defined(CORTEX_SEED_RING_BATCH_CLOSE_NO_PUBLISH) /* seeded bug: close strands the pending group */
     if (is_prod(r) && r->batch && r->p.pub != r->p.head && !r->p.bad) /* batch: what was pushed goes out first */
         cortex__st64(&sh->prod, r->p.pub = r->p.head, PUBLISH_ORDER);
+#endif
     if (is_prod(r))
         cortex__st32(&sh->side[SIDE_PROD].closed, 1, CX_SEQ_CST);
     if (is_cons(r))

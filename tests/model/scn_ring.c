@@ -35,16 +35,18 @@ static struct {
 
 static uint64_t item(int i) { return 0x1000u + (uint64_t)i; }
 
-/* @marked: the marks scheme, 0 meaning "empty" (as CORTEX_HANDLE_NULL); else index publication. */
-static void ring_setup_scheme(uint32_t capacity, int items, uint64_t start, bool marked)
+/* @scheme: CORTEX_RING_SCHEME_*; marks: 0 means "empty" (as CORTEX_HANDLE_NULL). */
+static void ring_setup_scheme(uint32_t capacity, int items, uint64_t start, uint32_t scheme)
 {
+    bool marked = scheme == CORTEX_RING_SCHEME_MARKS;
     memset(&rg, 0, sizeof rg);
     rg.capacity = capacity;
     rg.items = items;
     size_t need = cortex_ring_required_size_aligned(capacity, 8, 8);
     MC_ASSERT(need <= sizeof rg.mem, "ring needs %zu bytes", need);
     int rc = marked ? cortex_ring_init_marked(&rg.init, rg.mem, sizeof rg.mem, capacity, 8, 0)
-                    : cortex_ring_init(&rg.init, rg.mem, sizeof rg.mem, capacity, 8, 8);
+             : scheme == CORTEX_RING_SCHEME_BATCH ? cortex_ring_init_batched(&rg.init, rg.mem, sizeof rg.mem, capacity, 8, 8)
+                                                  : cortex_ring_init(&rg.init, rg.mem, sizeof rg.mem, capacity, 8, 8);
     MC_ASSERT(rc == 0, "cortex_ring_init: %d", rc);
     rg.marked = marked;
     if (start) {
@@ -70,7 +72,10 @@ static void ring_setup_scheme(uint32_t capacity, int items, uint64_t start, bool
     mc_name(rg.pay, sizeof rg.pay, "payload");
 }
 
-static void ring_setup(uint32_t capacity, int items, uint64_t start) { ring_setup_scheme(capacity, items, start, false); }
+static void ring_setup(uint32_t capacity, int items, uint64_t start)
+{
+    ring_setup_scheme(capacity, items, start, CORTEX_RING_SCHEME_INDEX);
+}
 
 static void got(uint64_t v)
 {
@@ -386,7 +391,7 @@ static void marks_thread(int id)
 }
 
 /* capacity 4 (one line of 4 slots): the producer frees the line by its last slot */
-static void marks_setup(void) { ring_setup_scheme(4, 6, 0, true); }
+static void marks_setup(void) { ring_setup_scheme(4, 6, 0, CORTEX_RING_SCHEME_MARKS); }
 
 static const mc_scenario ring_marks = {
     "ring_marks_fifo", "marked ring: capacity 4, 6 items by push, push_n and reserve/commit vs pop and pop_n: FIFO, "
@@ -403,14 +408,48 @@ static void marks_wait_thread(int id)
     }
 }
 
-static void marks_wait_setup(void) { ring_setup_scheme(1, 2, 0, true); }
+static void marks_wait_setup(void) { ring_setup_scheme(1, 2, 0, CORTEX_RING_SCHEME_MARKS); }
 
 static const mc_scenario ring_marks_wait = {
     "ring_marks_wait", "marked ring: capacity 1, 2 items, push_wait vs pop_wait, then close: every sleep is woken "
                        "by a slot store or the close, the consumer drains and gets -EPIPE",
     2, marks_wait_setup, marks_wait_thread, close_check, 2, 3, 0, 0, true, false};
 
+/* ---- the batch scheme (index published once per group) ------------------------ */
+
+/* producer: push (spinning on -EAGAIN) then flush; consumer: pop.  Capacity 4 = one group. */
+static void batchpub_thread(int id)
+{
+    if (id == 1) {
+        for (int i = 0; i < rg.items; i++) {
+            uint64_t v = item(i);
+            int rc;
+            while ((rc = cortex_ring_push(&rg.prod, &v)) == -EAGAIN)
+                cortex__spin_hint();
+            MC_ASSERT(rc == 0, "push: %d", rc);
+        }
+        MC_ASSERT(cortex_ring_flush(&rg.prod) == 0, "flush");
+    } else {
+        fifo_thread(id);
+    }
+}
+
+static void batchpub_setup(void) { ring_setup_scheme(4, 6, 0, CORTEX_RING_SCHEME_BATCH); }
+
+static const mc_scenario ring_batchpub = {
+    "ring_batchpub_fifo", "batched ring: capacity 4 (one group), 6 items pushed then a flush vs pop: FIFO, the "
+                          "group's publication orders its slots, the flush publishes the rest",
+    2, batchpub_setup, batchpub_thread, check_all_received, 3, 3, 0, 0, true, false};
+
+/* the producer pushes less than a group and closes: the close publishes it */
+static void batchclose_setup(void) { ring_setup_scheme(4, 3, 0, CORTEX_RING_SCHEME_BATCH); }
+
+static const mc_scenario ring_batchclose = {
+    "ring_batchpub_close", "batched ring: capacity 4, 3 items (less than a group) then close vs pop_wait: the "
+                           "close publishes them, the consumer drains all 3, then -EPIPE",
+    2, batchclose_setup, close_thread, close_check, 3, 3, 0, 0, true, false};
+
 static const mc_scenario *const all[] = {&ring_fifo,  &ring_wrap,  &ring_batch,      &ring_close, &ring_cons_close,
-                                         &ring_wait,  &ring_marks, &ring_marks_wait, NULL};
+                                         &ring_wait,  &ring_marks, &ring_marks_wait, &ring_batchpub, &ring_batchclose, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }
