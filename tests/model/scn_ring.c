@@ -96,16 +96,22 @@ static void check_all_received(void)
 
 /* ---- FIFO with push/pop (non-blocking, spinning on -EAGAIN) ------------------- */
 
+/* Producer: push every item, spinning on -EAGAIN. */
+static void push_all_spinning(void)
+{
+    for (int i = 0; i < rg.items; i++) {
+        uint64_t v = item(i);
+        int rc;
+        while ((rc = cortex_ring_push(&rg.prod, &v)) == -EAGAIN)
+            cortex__spin_hint();
+        MC_ASSERT(rc == 0, "push: %d", rc);
+    }
+}
+
 static void fifo_thread(int id)
 {
     if (id == 1) {
-        for (int i = 0; i < rg.items; i++) {
-            uint64_t v = item(i);
-            int rc;
-            while ((rc = cortex_ring_push(&rg.prod, &v)) == -EAGAIN)
-                cortex__spin_hint();
-            MC_ASSERT(rc == 0, "push: %d", rc);
-        }
+        push_all_spinning();
     } else {
         while (rg.ngot < rg.items) {
             uint64_t v;
@@ -235,13 +241,7 @@ static void push_wait_all(void)
 static void close_thread(int id)
 {
     if (id == 1) {
-        for (int i = 0; i < rg.items; i++) {
-            uint64_t v = item(i);
-            int rc;
-            while ((rc = cortex_ring_push(&rg.prod, &v)) == -EAGAIN)
-                cortex__spin_hint();
-            MC_ASSERT(rc == 0, "push: %d", rc);
-        }
+        push_all_spinning();
         int rc = cortex_ring_close(&rg.prod);
         MC_ASSERT(rc == 0, "close: %d", rc);
     } else {
@@ -421,13 +421,7 @@ static const mc_scenario ring_marks_wait = {
 static void batchpub_thread(int id)
 {
     if (id == 1) {
-        for (int i = 0; i < rg.items; i++) {
-            uint64_t v = item(i);
-            int rc;
-            while ((rc = cortex_ring_push(&rg.prod, &v)) == -EAGAIN)
-                cortex__spin_hint();
-            MC_ASSERT(rc == 0, "push: %d", rc);
-        }
+        push_all_spinning();
         MC_ASSERT(cortex_ring_flush(&rg.prod) == 0, "flush");
     } else {
         fifo_thread(id);
