@@ -196,21 +196,23 @@ static void *ours_thread(void *arg)
     int64_t w, c;
     bench_share_begin(&w, &c);
     ours_produce(j, &p);
+    cortex_ring_flush(&p); /* the producer stops: a batched ring publishes its last group */
     *shared_share = bench_share_end(w, c);
     cortex_ring_close(&p);
     return NULL;
 }
 
-/* @marked: the 8-byte ring uses the marks scheme (per-slot empty marks) instead of index publication. */
-static double ours_run(int elem64, int batch, int process, int marked, uint64_t n)
+/* @scheme: CORTEX_RING_SCHEME_INDEX, _MARKS (8-byte elements only) or _BATCH. */
+static double ours_run(int elem64, int batch, int process, uint32_t scheme, uint64_t n)
 {
     size_t esz = elem64 ? sizeof(e64) : 8;
     struct ours_job j = {.elem64 = elem64, .batch = batch, .n = n};
     j.len = cortex_ring_required_size(CAP, esz);
     j.mem = mmap(NULL, j.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cortex_ring init, c;
-    if ((marked ? cortex_ring_init_marked(&init, j.mem, j.len, CAP, 8, MARK_EMPTY)
-                : cortex_ring_init(&init, j.mem, j.len, CAP, esz, 8)) != 0 ||
+    if ((scheme == CORTEX_RING_SCHEME_MARKS   ? cortex_ring_init_marked(&init, j.mem, j.len, CAP, 8, MARK_EMPTY)
+         : scheme == CORTEX_RING_SCHEME_BATCH ? cortex_ring_init_batched(&init, j.mem, j.len, CAP, esz, 8)
+                                              : cortex_ring_init(&init, j.mem, j.len, CAP, esz, 8)) != 0 ||
         cortex_ring_attach_mem(&c, j.mem, j.len, esz, 8, CORTEX_CONSUMER) != 0)
         die("ring init");
     double rate;
@@ -570,7 +572,7 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
 
 /* ---- the table ----------------------------------------------------------------- */
 
-enum vkind { V_OURS, V_MARKED, V_CK, V_BOOST, V_LAMPORT, V_PIPE, V_SOCK, V_LAT };
+enum vkind { V_OURS, V_MARKED, V_BATCHED, V_CK, V_BOOST, V_LAMPORT, V_PIPE, V_SOCK, V_LAT };
 struct variant {
     const char *name;
     enum vkind kind;
@@ -586,8 +588,9 @@ static double run_variant(struct variant *v, uint64_t n)
     bench_share_p = bench_share_c = 1.0; /* blocking variants (pipe, socketpair, eventfd): not filtered */
     *shared_share = 1.0;
     switch (v->kind) {
-    case V_OURS: return ours_run(v->elem64, v->batch, v->process, 0, n);
-    case V_MARKED: return ours_run(0, v->batch, v->process, 1, n);
+    case V_OURS: return ours_run(v->elem64, v->batch, v->process, CORTEX_RING_SCHEME_INDEX, n);
+    case V_MARKED: return ours_run(0, v->batch, v->process, CORTEX_RING_SCHEME_MARKS, n);
+    case V_BATCHED: return ours_run(v->elem64, v->batch, v->process, CORTEX_RING_SCHEME_BATCH, n);
 #if HAVE_CK
     case V_CK: return ck_run(v->elem64, n);
 #endif
@@ -690,6 +693,9 @@ static void print_line_model(double line_ns)
         /* 64 B: every message is a line of its own, both ways */
         {"boost spsc_queue 64B", "near empty", 2, 2, 0, 2},
         {"ours index 64B", "near empty", 1, 2, 0, 2},
+        /* batch scheme: the index line once per 32 messages; the consumer reads only complete groups,
+         * so it never takes a slot line the producer is still writing */
+        {"ours batched 64B (index per 32)", "near empty", 1 / 32.0, 2, 0, 1 / 32.0},
         /* batch 32: one index publication (and one index read) per 32 messages */
         {"ours index 8B batch32", "either", 2 / 32.0, 2 / e8, 0, 1 / 32.0},
         /* *_wait: the flag line moves only when a side announces it sleeps (a store), then back */
@@ -738,6 +744,7 @@ int main(int argc, char **argv)
         {"boost spsc_queue 8B batch32", V_BOOST, 0, 1, 0, 0, 1, 0, 0, 0},
 #endif
         {"ours 8B batch32, processes", V_OURS, 0, 1, 1, 0, 1, 0, 0, 0},
+        {"ours batched 64B single, threads", V_BATCHED, 1, 0, 0, 0, 1, 0, 0, 0},
         {"ours 64B single, threads", V_OURS, 1, 0, 0, 0, 1, 0, 0, 0},
 #if HAVE_CK
         {"ck_ring 64B single", V_CK, 1, 0, 0, 0, 1, 0, 0, 0},
@@ -746,7 +753,9 @@ int main(int argc, char **argv)
         {"boost spsc_queue 64B single", V_BOOST, 1, 0, 0, 0, 1, 0, 0, 0},
 #endif
         {"ours 64B single, processes", V_OURS, 1, 0, 1, 0, 1, 0, 0, 0},
+        {"ours batched 64B single, processes", V_BATCHED, 1, 0, 1, 0, 1, 0, 0, 0},
         {"Lamport ring 64B (no cached indices)", V_LAMPORT, 1, 0, 0, 0, 1, 0, 0, 0},
+        {"ours batched 64B batch32, threads", V_BATCHED, 1, 1, 0, 0, 1, 0, 0, 0},
         {"ours 64B batch32, threads", V_OURS, 1, 1, 0, 0, 1, 0, 0, 0},
 #if HAVE_BOOST
         {"boost spsc_queue 64B batch32", V_BOOST, 1, 1, 0, 0, 1, 0, 0, 0},
@@ -841,6 +850,12 @@ int main(int argc, char **argv)
           "cache line one-way (ping-pong probe)", NULL, "<= 1.3");
     ratio(vs, nv, reps, "latency: ours spin / cache line one-way", "latency ours spin, processes",
           "cache line one-way (ping-pong probe)", NULL, "<= 1.3");
+    ratio(vs, nv, reps, "ours batched 64B single / best of ck_ring, boost 64B", "ours batched 64B single, threads",
+          "ck_ring 64B single", "boost spsc_queue 64B single", ">= 2");
+    ratio(vs, nv, reps, "ours 64B single / best of ck_ring, boost 64B single", "ours 64B single, threads",
+          "ck_ring 64B single", "boost spsc_queue 64B single", ">= 2");
+    ratio(vs, nv, reps, "ours batched 64B batch32 / boost 64B batch32", "ours batched 64B batch32, threads",
+          "boost spsc_queue 64B batch32", NULL, ">= 1.2");
     ratio(vs, nv, reps, "ours 8B batch32 / boost 8B batch32", "ours 8B batch32, threads",
           "boost spsc_queue 8B batch32", NULL, ">= 1.2");
     ratio(vs, nv, reps, "ours 64B batch32 / boost 64B batch32", "ours 64B batch32, threads",
