@@ -23,5 +23,6 @@
 #include <neocortex/declare_cell.h>
 #include <neocortex/declare_ring.h>
 #include <neocortex/declare_slab.h>
+#include <neocortex/declare_pool.h>
 
 #endif

@@ -43,6 +43,31 @@ void cortex__append(const char *fmt, ...) CORTEX_PRINTF(1, 2);
 /* Writable view of this thread's record, for callers that build it by hand. */
 cortex_error *cortex__error_slot(void);
 
+/*
+ * Hot-path failures with a fixed message: cortex__fail_fixed(&rec) costs one
+ * thread-local pointer store (no formatting).  While the pointer is set,
+ * cortex_last_error() returns *rec; every other failure clears it.
+ */
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX__TLS_FAST __attribute__((tls_model("initial-exec")))
+#else
+#define CORTEX__TLS_FAST
+#endif
+extern _Thread_local const cortex_error *cortex__fixed_error CORTEX__TLS_FAST;
+static inline int cortex__fail_fixed(const cortex_error *rec)
+{
+    cortex__fixed_error = rec;
+    return rec->code;
+}
+/*
+ * A failure with a constant message, async-signal-safe (no formatting, no
+ * allocation: for code between fork and exec).  Returns -code.
+ */
+int cortex__fail_const(int code, const char *syscall, int sys_errno, const char *msg);
+/* The fixed records (lib/error/error.c). */
+extern const cortex_error cortex__err_ring_full;  /* -EAGAIN: ring full */
+extern const cortex_error cortex__err_ring_empty; /* -EAGAIN: ring empty */
+
 /* ---- OS layer (lib/os): the only place for platform system calls ------- */
 
 /* Monotonic time in ns. */
@@ -84,6 +109,21 @@ static inline const char *cortex__type_tag(const cortex_opts *o, const char *typ
 {
     return o && o->type_tag ? o->type_tag : type_name;
 }
+
+/* ---- trust (lib/region/trust.c) -------------------------------------------- */
+
+/*
+ * May this call use a kernel object it did not make, owned by @uid and
+ * created by @cuid (the same for files), with mode bits @mode?  By default
+ * both must be the caller's euid and @mode no wider than the caller's
+ * perm; opts->trust widens the accepted owners.  0, or -EACCES naming
+ * owner, creator and mode.
+ */
+int cortex__check_owner(uint32_t uid, uint32_t cuid, unsigned mode, const cortex_opts *opts, const char *what);
+/* Can @size bytes be mapped whole when size_t holds at most @limit (SIZE_MAX)?  0 or -EFBIG. */
+int cortex__check_map_size(uint64_t size, uint64_t limit, const char *what);
+/* A number naming the segment's kernel object (inode, SysV id), for binding a lock's objects to it. */
+uint64_t cortex__region_identity(const cortex_region *r);
 
 /* FNV-1a. */
 uint32_t cortex__fnv1a32(const void *data, size_t len);

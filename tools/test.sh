@@ -7,7 +7,8 @@
 # Stages (each its own build directory under build-test/):
 #   gcc      gcc, -Werror: unit, multiprocess, crash, stress, model, build suites
 #            (build: README and docs/ snippets, headers alone in C and C++, install +
-#            pkg-config, the subproject consumer, API docs without warnings)
+#            pkg-config, the subproject consumer in six ways (about a minute),
+#            API docs without warnings)
 #   asan     clang, AddressSanitizer + UBSan, -Werror: the same minus model/build
 #   futex    only the futex lock backend compiled: unit, multiprocess, crash
 #   sem      only the SysV semaphore backend compiled: unit, multiprocess, crash

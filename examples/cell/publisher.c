@@ -70,6 +70,8 @@ int main(int argc, char **argv)
             fprintf(stderr, "publisher: write: %s\n", cortex_last_error()->message);
             break;
         }
+        if (i % 1000 == 0)
+            usleep(1000); /* a sensor's pace: the subscriber sleeps in pose_cell_wait meanwhile */
     }
     int status = 0;
     waitpid(pid, &status, 0);

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * examples/cell/subscriber.c: attaches to the publisher's pose cell and
- * reads until it sees the last pose, checking that no read is torn.
+ * examples/cell/subscriber.c: attaches to the publisher's pose cell, sleeps
+ * until a new pose is written (pose_cell_wait) and reads it, until it sees
+ * the last pose, checking that no read is torn and time never goes back.
  *
  *   cell-subscriber /name count [ready-fd]
  */
@@ -38,13 +39,11 @@ int main(int argc, char **argv)
             perror("subscriber: ready");
         close(fd);
     }
-    uint64_t reads = 0, seen = 0, prev = 0;
+    /* Sleep until the publisher writes (pose_cell_wait), then read what is newest: no polling. */
+    uint64_t reads = 0, seen = 0, prev = 0, version = 0, wakes = 0;
     pose p;
-    do {
-        if ((rc = pose_cell_read(&cell, &p)) < 0) {
-            fprintf(stderr, "subscriber: read: %s\n", cortex_last_error()->message);
-            return 1;
-        }
+    for (rc = pose_cell_read_version(&cell, &p, &version); rc == 0;
+         rc = pose_cell_read_version(&cell, &p, &version)) {
         if (!whole(&p)) {
             fprintf(stderr, "subscriber: torn pose at stamp %llu\n", (unsigned long long)p.stamp);
             return 1;
@@ -57,9 +56,18 @@ int main(int argc, char **argv)
         seen += p.stamp != prev;
         prev = p.stamp;
         reads++;
-    } while (p.stamp != last);
-    printf("subscriber: %llu reads, %llu distinct poses, none torn\n", (unsigned long long)reads,
-           (unsigned long long)seen);
+        if (p.stamp == last)
+            break;
+        if ((rc = pose_cell_wait(&cell, &version, 10000000000)) < 0) /* 10 s without a pose: give up */
+            break;
+        wakes++;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "subscriber: %s\n", cortex_last_error()->message);
+        return 1;
+    }
+    printf("subscriber: %llu reads after %llu waits, %llu distinct poses, none torn\n", (unsigned long long)reads,
+           (unsigned long long)wakes, (unsigned long long)seen);
     pose_cell_close(&cell); /* an attacher only detaches */
     return 0;
 }

@@ -25,11 +25,28 @@
  * | `int name_read(name *c, T *out)`                                    | optimistic read; -EOWNERDEAD if inconsistent (value still copied) |
  * | `int name_write(name *c, T value)`                                  | replace the value (clears inconsistent) |
  * | `int name_update(name *c, void (*fn)(T *value, void *ctx), void *ctx)` | read-modify-write under the lock |
+ * | `int name_read_version(name *c, T *out, uint64_t *version)`        | read, and the version (even sequence number) of what was read |
+ * | `int name_wait(name *c, uint64_t *seen, int64_t timeout_ns)`        | sleep until the version differs from `*seen`, store it there; -ETIMEDOUT |
+ * | `int name_write_timed(name *c, T value, int64_t timeout_ns)`        | write, or -ETIMEDOUT if the lock is not free in time |
+ * | `int name_update_timed(name *c, void (*fn)(T *value, void *ctx), void *ctx, int64_t timeout_ns)` | update, or -ETIMEDOUT |
+ * | `int name_update_if(name *c, int (*fn)(T *value, void *ctx), void *ctx, int64_t timeout_ns)` | update that stores only if `fn` returns 0; else returns `fn`'s value, nothing stored |
  * | `int name_consistent(name *c)`                                      | accept the value after -EOWNERDEAD |
  * | `int name_close(name *c)`                                           | owner: destroy; attacher: detach |
  * | `int name_leak(name *c)`                                            | detach, keep the segment |
  * | `int name_own(name *c)`                                             | become the owner |
  * | `cortex_region *name_region(const name *c)`                         | extra: the underlying region |
+ *
+ * Timeouts: < 0 waits forever, 0 never blocks.  name_wait() sleeps in a
+ * futex wait on the cell header's waiters word (on Linux, whatever the lock
+ * backend), and a writer wakes sleepers only when one announced itself:
+ *
+ * @code
+ *   uint64_t version;
+ *   pose p;
+ *   rc = pose_cell_read_version(&c, &p, &version);
+ *   while (rc >= 0 && (rc = pose_cell_wait(&c, &version, 1000000000)) == 0)
+ *       rc = pose_cell_read_version(&c, &p, &version);   // rc -ETIMEDOUT: no write for 1 s
+ * @endcode
  *
  * Each is a one-line forwarder to the cortex_cell_* core (neocortex/cell.h)
  * passing `sizeof(T)`, `_Alignof(T)` and `#T` (cortex_opts::type_tag
@@ -89,6 +106,15 @@
     {                                                                                                           \
         struct name##__update *u_ = (struct name##__update *)ctx;                                               \
         u_->fn((T *)value, u_->ctx);                                                                            \
+    }                                                                                                           \
+    struct name##__update_if {                                                                                  \
+        int (*fn)(T *value, void *ctx);                                                                         \
+        void *ctx;                                                                                              \
+    };                                                                                                          \
+    static inline CORTEX__MAYBE_UNUSED int name##__update_if_tramp(void *value, void *ctx)                      \
+    {                                                                                                           \
+        struct name##__update_if *u_ = (struct name##__update_if *)ctx;                                         \
+        return u_->fn((T *)value, u_->ctx);                                                                     \
     }
 
 /*
@@ -106,6 +132,20 @@
     SCOPE int name##_update(name *c, void (*fn)(T *value, void *ctx), void *ctx)                                \
         BODY(struct name##__update u_ = {fn, ctx}; T scratch_;                                                  \
              return cortex_cell_update(c->cell, name##__update_tramp, &u_, &scratch_, sizeof(T));)              \
+    SCOPE int name##_read_version(name *c, T *out, uint64_t *version)                                           \
+        BODY(return cortex_cell_read_version(c->cell, out, sizeof(T), version);)                                \
+    SCOPE int name##_wait(name *c, uint64_t *seen, int64_t timeout_ns)                                          \
+        BODY(return cortex_cell_wait(c->cell, seen, timeout_ns);)                                               \
+    SCOPE int name##_write_timed(name *c, T value, int64_t timeout_ns)                                          \
+        BODY(return cortex_cell_write_timed(c->cell, &value, sizeof(T), timeout_ns);)                           \
+    SCOPE int name##_update_timed(name *c, void (*fn)(T *value, void *ctx), void *ctx, int64_t timeout_ns)      \
+        BODY(struct name##__update u_ = {fn, ctx}; T scratch_;                                                  \
+             return cortex_cell_update_timed(c->cell, fn ? name##__update_tramp : 0, &u_, &scratch_,            \
+                                             sizeof(T), timeout_ns);)                                           \
+    SCOPE int name##_update_if(name *c, int (*fn)(T *value, void *ctx), void *ctx, int64_t timeout_ns)          \
+        BODY(struct name##__update_if u_ = {fn, ctx}; T scratch_;                                               \
+             return cortex_cell_update_if(c->cell, fn ? name##__update_if_tramp : 0, &u_, &scratch_,            \
+                                          sizeof(T), timeout_ns);)                                              \
     SCOPE int name##_consistent(name *c) BODY(return cortex_cell_consistent(c->cell);)                          \
     SCOPE int name##_close(name *c) BODY(int rc_ = cortex_cell_close(c->cell); c->cell = 0; return rc_;)        \
     SCOPE int name##_leak(name *c) BODY(int rc_ = cortex_cell_leak(c->cell); c->cell = 0; return rc_;)          \

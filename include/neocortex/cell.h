@@ -23,10 +23,25 @@
  *   -EOWNERDEAD without running their function, until a write replaces the
  *   value or cortex_cell_consistent() accepts it.
  *
- * A cortex_cell may be used by several threads at once.  Lock waits have no
- * timeout (a dead holder's lock is recovered, see neocortex/sync.h); the
- * lock is not recursive, so an update function must not call back into
- * the same cell.
+ * - **Versions**: the sequence number is the value's version: even, and
+ *   larger after every write.  cortex_cell_read_version() returns the
+ *   version of the value it copied; cortex_cell_wait() sleeps until the
+ *   version differs from the one the caller has seen.
+ * - **Waiting** (cortex_cell_wait()): a futex wait on a waiters word in
+ *   the cell header, next to the sequence number, whatever the lock backend
+ *   (futex, semaphore or a user's), so every backend's cells wake their
+ *   waiters; no polling.  A waiter sets the word's "waiting" bit before it
+ *   sleeps; a writer tests it after every write (one fence and one branch)
+ *   and only when it is set clears it, advances the word and calls
+ *   FUTEX_WAKE for all waiters.  Where there is no futex (not Linux) the
+ *   wait sleeps at most 50 us a round and looks again.
+ * - **Lock timeouts**: cortex_cell_write_timed(), cortex_cell_update_timed()
+ *   and cortex_cell_update_if() give up with -ETIMEDOUT when the lock is not
+ *   free in time (the plain functions wait as long as it takes; a dead
+ *   holder's lock is recovered, see neocortex/sync.h).
+ *
+ * A cortex_cell may be used by several threads at once.  The lock is not
+ * recursive, so an update function must not call back into the same cell.
  */
 #ifndef NEOCORTEX_CELL_H
 #define NEOCORTEX_CELL_H
@@ -52,6 +67,12 @@ typedef struct cortex_cell cortex_cell;
 
 /** Called by cortex_cell_update() under the lock with a private copy of the value. */
 typedef void (*cortex_cell_update_fn)(void *value, void *ctx);
+/**
+ * Called by cortex_cell_update_if() under the lock with a private copy of the
+ * value: return 0 to store the copy, anything else to store nothing (that
+ * value is then returned to the caller).
+ */
+typedef int (*cortex_cell_update_if_fn)(void *value, void *ctx);
 
 /**
  * Creates a cell holding a copy of @p init.
@@ -94,10 +115,50 @@ CORTEX_API CORTEX_NODISCARD int cortex_cell_attach(cortex_cell **ret, cortex_key
 CORTEX_API int cortex_cell_read(cortex_cell *cell, void *out, size_t size);
 
 /**
+ * Like cortex_cell_read(), and also stores in @p version the version
+ * (sequence number, always even) of the value it copied: the value of a
+ * later read is newer exactly when its version is larger.  @p version is
+ * written whenever the value was copied (0 and -EOWNERDEAD).
+ * @return as cortex_cell_read(); -EINVAL also for a NULL @p version.
+ */
+CORTEX_API int cortex_cell_read_version(cortex_cell *cell, void *out, size_t size, uint64_t *version);
+
+/**
+ * Waits until the cell's version differs from @p *seen (a write completed
+ * since the caller's last look), then stores the new version in @p *seen.
+ * Returns at once if it already differs.  Start with the version from
+ * cortex_cell_read_version() (or 0 for "any write since creation").  It
+ * does not read the value: call cortex_cell_read_version() next.  A write
+ * in progress (odd sequence) is waited for; one whose writer died stays
+ * odd until the next write, update or cortex_cell_consistent() repairs it,
+ * which also wakes waiters.  Works alike for every lock backend.
+ *
+ * @param cell        the cell.
+ * @param seen        in: the version the caller has; out (on 0): the new one.
+ * @param timeout_ns  < 0 waits forever, 0 only looks.
+ * @return 0; -ETIMEDOUT (no new version in time; cortex_last_error() says
+ *         which version it still saw, or that a write is in progress);
+ *         -EINVAL (NULL argument).
+ */
+CORTEX_API int cortex_cell_wait(cortex_cell *cell, uint64_t *seen, int64_t timeout_ns);
+
+/**
  * Replaces the value (and clears the inconsistent state).
  * @return 0, -EINVAL, or a lock error.
  */
 CORTEX_API int cortex_cell_write(cortex_cell *cell, const void *value, size_t size);
+
+/**
+ * cortex_cell_write() with a bound on the wait for the lock.
+ * @param cell        the cell.
+ * @param value       the new value (@p size bytes).
+ * @param size        must equal the cell's value size.
+ * @param timeout_ns  < 0 waits forever (as cortex_cell_write()), 0 tries once.
+ * @return 0; -ETIMEDOUT (the lock was not free in time: nothing was written;
+ *         cortex_last_error() names the holder's pid when the backend knows
+ *         it); -EINVAL; another lock error.
+ */
+CORTEX_API int cortex_cell_write_timed(cortex_cell *cell, const void *value, size_t size, int64_t timeout_ns);
 
 /**
  * Runs @p fn on a copy of the value under the lock and stores the result.
@@ -107,6 +168,41 @@ CORTEX_API int cortex_cell_write(cortex_cell *cell, const void *value, size_t si
  */
 CORTEX_API int cortex_cell_update(cortex_cell *cell, cortex_cell_update_fn fn, void *ctx, void *scratch,
                                   size_t size);
+
+/**
+ * cortex_cell_update() with a bound on the wait for the lock.
+ * @param cell        the cell.
+ * @param fn          run under the lock on the copy in @p scratch.
+ * @param ctx         passed to @p fn.
+ * @param scratch     caller memory for the copy (@p size bytes, aligned for the value).
+ * @param size        must equal the cell's value size.
+ * @param timeout_ns  < 0 waits forever, 0 tries once.
+ * @return 0; -ETIMEDOUT (@p fn was not run, nothing was written);
+ *         -EOWNERDEAD; -EINVAL; another lock error.
+ */
+CORTEX_API int cortex_cell_update_timed(cortex_cell *cell, cortex_cell_update_fn fn, void *ctx, void *scratch,
+                                        size_t size, int64_t timeout_ns);
+
+/**
+ * A read-modify-write that may cancel: runs @p fn on a copy of the value
+ * under the lock and stores the copy only if @p fn returns 0.  Any other
+ * return leaves the value and its version as they were, and is returned as
+ * is.  Return a positive value to cancel (it cannot be mistaken for a
+ * library error, and cortex_last_error() is not touched); a negative one
+ * is returned too and recorded in cortex_last_error().
+ *
+ * @param cell        the cell.
+ * @param fn          run under the lock on the copy in @p scratch; 0 stores it.
+ * @param ctx         passed to @p fn.
+ * @param scratch     caller memory for the copy (@p size bytes, aligned for the value).
+ * @param size        must equal the cell's value size.
+ * @param timeout_ns  bound on the wait for the lock: < 0 forever, 0 tries once.
+ * @return 0 (stored); @p fn's nonzero value (nothing stored); -ETIMEDOUT
+ *         (@p fn was not run); -EOWNERDEAD (inconsistent: @p fn was not
+ *         run); -EINVAL; another lock error.
+ */
+CORTEX_API int cortex_cell_update_if(cortex_cell *cell, cortex_cell_update_if_fn fn, void *ctx, void *scratch,
+                                     size_t size, int64_t timeout_ns);
 
 /** Accepts the value as it is after -EOWNERDEAD: reads and updates succeed again. */
 CORTEX_API int cortex_cell_consistent(cortex_cell *cell);

@@ -13,7 +13,7 @@
  * signal returns -EPIPE and wait returns -EPIPE at once instead of sleeping
  * forever.  An eventfd is one object that both sides share, so it cannot
  * tell that the peer died; it is the better tool between threads of one
- * process (see README.md).
+ * process (see docs/doorbell.md).
  *
  * Rings coalesce: while one ring is unread, further rings are not queued
  * (signal returns CORTEX_DOORBELL_PENDING) and the waiter wakes once.  The

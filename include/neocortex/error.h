@@ -29,8 +29,13 @@ CORTEX_BEGIN_DECLS
 /**
  * Detail of the calling thread's most recent failure.
  *
- * Only failures write it: a later success does not clear it, so read it
- * right after the call that returned a negative value.
+ * The rule: every neocortex call that returns a negative value, and every
+ * lookup that returns NULL for a bad argument (cortex_slab_get(),
+ * cortex_pool_get(), the typed `name_get`), sets it first, so its `code` is
+ * what the call returned and `message` is about that failure.  The ring's
+ * hot-path -EAGAIN (full or empty) sets a fixed message (a pointer store, no
+ * formatting).  Only failures write it: a later success does not clear it,
+ * so read it right after the call that failed.
  */
 typedef struct cortex_error {
     /** The negative errno value the call returned (0 if nothing failed yet). */
@@ -47,7 +52,7 @@ typedef struct cortex_error {
     char leftover[CORTEX_ERROR_LEFTOVER_MAX];
 } cortex_error;
 
-/** The calling thread's last failure (never NULL; thread-local storage). */
+/** The calling thread's last failure (never NULL; thread-local storage; valid until its next failure). */
 CORTEX_API const cortex_error *cortex_last_error(void);
 
 /** Forgets the calling thread's last failure (code 0, empty message). */

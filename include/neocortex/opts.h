@@ -6,8 +6,10 @@
  * A NULL `const cortex_opts *` means all defaults, and so does a
  * zero-initialised struct (`cortex_opts o = {0};` or CORTEX_OPTS_INIT):
  * create-exclusive, owner-only permissions (0600), the build's default
- * lock backend, a 2 s attach timeout, `#T` as the type tag, and a file
- * that is removed when its owner closes it.
+ * lock backend, a 2 s attach timeout, `#T` as the type tag, a file
+ * that is removed when its owner closes it, and a segment made by someone
+ * else accepted only if the caller's own uid owns it with mode bits no
+ * wider than cortex_opts::perm (see ::CORTEX_TRUST_OTHER_UID).
  */
 #ifndef NEOCORTEX_OPTS_H
 #define NEOCORTEX_OPTS_H
@@ -40,6 +42,30 @@ typedef enum cortex_file_policy {
     CORTEX_FILE_KEEP = 1    /**< Leave the file in place. */
 } cortex_file_policy;
 
+/**
+ * What attach (and create when it finds an existing segment) accepts beyond
+ * the default, as bits of cortex_opts::trust.  By default a segment this
+ * call did not make must be owned by the caller's effective uid (for SysV:
+ * owner and creator), with mode bits no wider than cortex_opts::perm
+ * (0600 when 0), and so must a cell's SysV semaphore; anything else is
+ * -EACCES naming the owner and mode found.  An fd key must be sealed
+ * against shrinking (F_SEAL_SHRINK), or it is -EACCES.
+ */
+enum {
+    /** Trust only what was checked (the default). */
+    CORTEX_TRUST_NONE = 0,
+    /** Also accept segments (and semaphores) owned by cortex_opts::trusted_uid. */
+    CORTEX_TRUST_OTHER_UID = 1u << 0,
+    /** Accept segments owned by any uid (the mode check still applies). */
+    CORTEX_TRUST_ANY_UID = 1u << 1,
+    /**
+     * Accept an fd key that is not sealed against shrinking: "I trust the
+     * sender".  A sender that then truncates it makes this process SIGBUS
+     * when it touches the lost pages.
+     */
+    CORTEX_TRUST_UNSEALED_FD = 1u << 2
+};
+
 /** Options for create and attach.  Zero means default for every field. */
 typedef struct cortex_opts {
     /** Create mode (ignored by attach). */
@@ -55,10 +81,14 @@ typedef struct cortex_opts {
     /** For CORTEX_KEY_FILE segments, chosen at create and kept in the header: every later
      *  owner (after own()) follows the creator's choice; ignored by attach. */
     cortex_file_policy file_policy;
+    /** CORTEX_TRUST_* bits: what an existing segment may be beyond the default (0: owner only). */
+    unsigned trust;
+    /** With ::CORTEX_TRUST_OTHER_UID: the one other uid whose segments are accepted. */
+    uint32_t trusted_uid;
 } cortex_opts;
 
 /** A zero initialiser for ::cortex_opts: every field at its default. */
-#define CORTEX_OPTS_INIT {CORTEX_CREATE_EXCL, 0, 0, 0, 0, CORTEX_FILE_REMOVE}
+#define CORTEX_OPTS_INIT {CORTEX_CREATE_EXCL, 0, 0, 0, 0, CORTEX_FILE_REMOVE, 0, 0}
 
 /** Default attach timeout in nanoseconds (2 s). */
 #define CORTEX_DEFAULT_ATTACH_TIMEOUT_NS INT64_C(2000000000)

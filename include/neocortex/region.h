@@ -128,10 +128,15 @@ typedef int (*cortex_region_init_fn)(cortex_region *region, void *payload, void 
  * @param ctx     passed to @p init.
  * @return 0; -EEXIST (exclusive and it exists), -ENOENT (attach-only and it
  *         does not), -EINVAL (bad key/layout), -ENAMETOOLONG, -ENOSPC (no
- *         room: checked here, never a SIGBUS later), -EACCES, -EPROTO or
+ *         room: checked here, never a SIGBUS later), -EFBIG (larger than
+ *         this process can map), -EACCES (or open-or-create found a segment
+ *         it does not trust: see cortex_region_attach()), -EPROTO or
  *         -EBADMSG (open-or-create found an incompatible segment), or what
- *         @p init returned.  A failed create removes what it made; if that
- *         removal fails the error is dirty.
+ *         @p init returned.  A failed create removes what it made (a file
+ *         too, whatever cortex_opts::file_policy says); if that removal
+ *         fails the error is dirty.  Open-or-create that finds a segment
+ *         whose creator died before READY removes exactly that object and
+ *         creates it anew.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_region_create(cortex_region **ret, cortex_key key,
                                                      const cortex_layout *layout,
@@ -141,10 +146,19 @@ CORTEX_API CORTEX_NODISCARD int cortex_region_create(cortex_region **ret, cortex
 /**
  * Attaches to an existing segment and validates it against @p expect.
  *
- * @return 0; -ENOENT (no such key), -EACCES, -ETIMEDOUT (never became
- *         READY: creator slow or dead, the message says which), -EPROTO
- *         (another kind, version, type, size or lock), -EBADMSG (corrupt or
- *         foreign header, segment smaller than its header says).
+ * Before mapping it checks the kernel object: owned (SysV: owner and
+ * creator) by the caller's effective uid unless cortex_opts::trust accepts
+ * another, mode bits no wider than cortex_opts::perm (0600 when 0), a file
+ * key not a symbolic link (O_NOFOLLOW) and with one link, an fd key sealed
+ * against shrinking unless ::CORTEX_TRUST_UNSEALED_FD.
+ *
+ * @return 0; -ENOENT (no such key), -EACCES (permission denied, or an
+ *         owner, mode, link or unsealed fd this call does not trust: the
+ *         message names what was found), -EFBIG (larger than this process
+ *         can map), -ETIMEDOUT (never became READY: creator slow or dead,
+ *         the message says which), -EPROTO (another kind, version, type,
+ *         size or lock), -EBADMSG (corrupt or foreign header, segment
+ *         smaller than its header says).
  */
 CORTEX_API CORTEX_NODISCARD int cortex_region_attach(cortex_region **ret, cortex_key key,
                                                      const cortex_layout *expect,

@@ -149,7 +149,8 @@ typedef enum cortex_role {
  * A process-private handle on a ring.  Fill it with cortex_ring_init(),
  * cortex_ring_attach_mem(), cortex_ring_create() or cortex_ring_attach();
  * its fields are the library's (documented for the inline paths, not for
- * use).  64-byte aligned: on the heap use aligned_alloc(64, ...).
+ * use).  64-byte aligned: on the heap take one from cortex_ring_new()
+ * (or aligned_alloc(64, ...)), never from plain malloc().
  */
 typedef struct cortex_ring {
     unsigned char *base;          /**< The ring's first shared byte in this mapping. */
@@ -318,6 +319,40 @@ CORTEX_API int cortex_ring_close(cortex_ring *r);
 
 /** The segment behind @p r, NULL for a raw ring. */
 CORTEX_API struct cortex_region *cortex_ring_region(const cortex_ring *r);
+
+/**
+ * Detaches this handle and leaves the ring segment in the system, whoever
+ * owns it.  The handle's role is given back but its side is NOT closed: a
+ * later cortex_ring_attach() of the same role (in this or another process)
+ * takes it and goes on from the indices in the ring; the peer meanwhile
+ * sees a side with no holder (-EAGAIN, it waits).  The handle is closed
+ * afterwards.  (Never leak through cortex_region_leak(cortex_ring_region(r)):
+ * that unmaps the memory the handle still uses.)
+ * @return 0; -EINVAL (NULL, closed, or a raw ring: nothing to leak).
+ */
+CORTEX_API int cortex_ring_leak(cortex_ring *r);
+
+/**
+ * Makes this handle the owner of the ring segment: its cortex_ring_close()
+ * removes the segment, the previous owner's close only detaches.
+ * @return 0; -EINVAL (NULL, closed, or a raw ring).
+ */
+CORTEX_API int cortex_ring_own(cortex_ring *r);
+
+/**
+ * A zeroed ring handle on the heap, aligned as ::cortex_ring needs (64:
+ * malloc() does not promise it); fill it with cortex_ring_create() and the
+ * others, give it back with cortex_ring_free().
+ * @return the handle, or NULL (-ENOMEM in cortex_last_error()).
+ */
+CORTEX_API cortex_ring *cortex_ring_new(void);
+
+/**
+ * Closes @p r (as cortex_ring_close()) and frees a handle from
+ * cortex_ring_new().  NULL is accepted.
+ * @return what cortex_ring_close() returned.
+ */
+CORTEX_API int cortex_ring_free(cortex_ring *r);
 
 /* Out-of-line operations: what the inline ones below call, with their contract. */
 /** cortex_ring_push() in the library. */

@@ -159,6 +159,21 @@ CORTEX_API int cortex_slab_close(cortex_slab *s);
 /** The region behind a segment-form slab (NULL for the raw form). */
 CORTEX_API cortex_region *cortex_slab_region(const cortex_slab *s);
 
+/**
+ * Frees this process's view and leaves the slab segment in the system,
+ * whoever owns it (slots this process holds stay allocated).  Use it, not
+ * cortex_region_leak(cortex_slab_region(s)), which would unmap what the view
+ * still uses.
+ * @return 0; -EINVAL (NULL, or the raw form: no segment; the view is kept).
+ */
+CORTEX_API int cortex_slab_leak(cortex_slab *s);
+
+/**
+ * Makes this view the owner of the slab segment (its close removes it).
+ * @return 0; -EINVAL (NULL, or the raw form).
+ */
+CORTEX_API int cortex_slab_own(cortex_slab *s);
+
 /* ---- slots ------------------------------------------------------------ */
 
 /**
@@ -275,6 +290,34 @@ CORTEX_API CORTEX_NODISCARD int cortex_pool_create(cortex_pool **ret, cortex_key
                                                    const cortex_opts *opts);
 /** Attaches to a pool segment, validating every class's slab. */
 CORTEX_API CORTEX_NODISCARD int cortex_pool_attach(cortex_pool **ret, cortex_key key, const cortex_opts *opts);
+/**
+ * As cortex_pool_create() for slots that hold elements of @p elem_size bytes
+ * aligned to @p elem_align (recorded in the segment header with
+ * @p type_name, or opts->type_tag, so cortex_pool_attach_typed() refuses
+ * another element type with -EPROTO).  The typed form CORTEX_POOL_DECLARE
+ * calls it.
+ * @return 0; -EINVAL also when a class cannot hold one element or is less
+ *         aligned than the element; the cortex_pool_create() errors.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_pool_create_typed(cortex_pool **ret, cortex_key key,
+                                                         const cortex_pool_class *classes, unsigned n,
+                                                         size_t elem_size, size_t elem_align,
+                                                         const char *type_name, const cortex_opts *opts);
+/**
+ * As cortex_pool_attach(), checking the element size, alignment and type
+ * name the creator recorded (0 / NULL: not checked).
+ * @return 0; -EPROTO (another element type); the cortex_pool_attach() errors.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_pool_attach_typed(cortex_pool **ret, cortex_key key, size_t elem_size,
+                                                         size_t elem_align, const char *type_name,
+                                                         const cortex_opts *opts);
+/**
+ * As cortex_pool_init(), first checking that every class holds at least one
+ * element of @p elem_size bytes aligned to @p elem_align (-EINVAL if not).
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_pool_init_typed(cortex_pool **ret, void *mem, size_t len,
+                                                       const cortex_pool_class *classes, unsigned n,
+                                                       size_t elem_size, size_t elem_align);
 /** Lays out a pool in caller memory (@p len >= cortex_pool_required_size()). */
 CORTEX_API CORTEX_NODISCARD int cortex_pool_init(cortex_pool **ret, void *mem, size_t len,
                                                  const cortex_pool_class *classes, unsigned n);
@@ -302,6 +345,10 @@ CORTEX_API int cortex_pool_receive(cortex_pool *p, cortex_handle h);
 CORTEX_API int cortex_pool_reclaim(cortex_pool *p, unsigned flags);
 /** The region behind a segment pool (NULL for one over caller memory). */
 CORTEX_API cortex_region *cortex_pool_region(const cortex_pool *p);
+/** Frees the view and leaves the pool segment in the system (as cortex_slab_leak()).  0; -EINVAL. */
+CORTEX_API int cortex_pool_leak(cortex_pool *p);
+/** Makes this view the owner of the pool segment (as cortex_slab_own()).  0; -EINVAL. */
+CORTEX_API int cortex_pool_own(cortex_pool *p);
 /** Class count. */
 CORTEX_API unsigned cortex_pool_classes(const cortex_pool *p);
 /** The slab of class @p i (NULL if out of range): for stats. */

@@ -25,7 +25,12 @@
  *   sequence number is what shows a torn value).  For a SysV-keyed segment
  *   it lives under the same key; for other backings it is an IPC_PRIVATE
  *   semaphore whose id is kept in the segment.  It gets the segment's
- *   permission bits and is removed by the owner's close.
+ *   permission bits and is removed by the owner's close.  Attach holds the
+ *   set to the segment's trust rules (owner, creator and mode, see
+ *   cortex_opts::trust) and checks that it was made for this segment (its
+ *   key, and a 15-bit tag of cortex_sync_env::segment_id kept in a second
+ *   semaphore): an id forged in the segment is -EBADMSG or -EACCES, and the
+ *   set it names is neither used nor removed.
  *
  * A backend that was not compiled in (`-Dfutex=disabled`,
  * `-Dsemaphore=disabled`) still has its ops table; using it fails with
@@ -66,6 +71,8 @@ CORTEX_BEGIN_DECLS
  */
 #define CORTEX_SYNC_DEAD_OWNER_BOUND_NS INT64_C(50000000)
 
+struct cortex_opts;
+
 /** What a backend's init and attach learn about the segment. */
 typedef struct cortex_sync_env {
     /** The segment's key (for a SysV-keyed segment, the integer key actually used). */
@@ -74,6 +81,18 @@ typedef struct cortex_sync_env {
     unsigned perm;
     /** Human-readable name of the segment, for messages. */
     const char *what;
+    /**
+     * The caller's options (NULL: defaults).  A backend that attaches to a
+     * kernel object of its own should hold it to the same trust rules as
+     * the segment (cortex_opts::trust, cortex_opts::perm).
+     */
+    const struct cortex_opts *opts;
+    /**
+     * A number naming the segment's kernel object (from its inode, or its
+     * SysV id), the same in every process: a backend may bind its own
+     * objects to it so that an id forged in the segment is refused.
+     */
+    uint64_t segment_id;
 } cortex_sync_env;
 
 /**
@@ -99,9 +118,17 @@ typedef struct cortex_sync_ops {
     /** Every other process: check and attach to an initialised @p shared. */
     int (*attach)(void *shared, const cortex_sync_env *env, void **local);
     /**
-     * Take the lock.  @p timeout_ns < 0 waits forever, 0 tries once.
+     * Take the lock.  @p timeout_ns < 0 waits forever, 0 tries once, > 0
+     * waits at most that long (the cells' timed operations,
+     * cortex_cell_write_timed() and friends, pass theirs here).
+     *
+     * A backend that cannot wait with a deadline may answer -ENOTSUP to a
+     * positive @p timeout_ns (it must still honour 0 and < 0): a cell then
+     * falls back to trying with 0 and sleeping between tries (10 us,
+     * doubling up to CORTEX_SYNC_CHECK_INTERVAL_NS) until the deadline.
      * @return 0; -EOWNERDEAD with the lock held when the previous holder
-     *         died holding it; -ETIMEDOUT; another negative errno (lock not held).
+     *         died holding it; -ETIMEDOUT; -ENOTSUP (see above); another
+     *         negative errno (lock not held).
      */
     int (*lock)(void *shared, void *local, int64_t timeout_ns);
     /** Release the lock (held by the caller). */

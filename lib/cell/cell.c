@@ -2,7 +2,8 @@
 /*
  * lib/cell/cell.c: the typed cell's core.  A cell segment's payload:
  *
- *   [0, 48)             cell header: immutable layout fields, seq, flag
+ *   [0, 48)             cell header: immutable layout fields, seq, flag,
+ *                       and the waiters word (see lib/cell/seqlock.h)
  *   [value_offset, +n)  the value, 8-aligned, padded to whole words
  *   [sync_offset, +m)   the lock backend's bytes, on their own cache line
  *
@@ -37,12 +38,13 @@ typedef struct cell_head {
     uint32_t value_align;
     cortex__a64 seq;          /* odd while a write is in progress */
     cortex__a32 inconsistent; /* 1: a writer died mid-write */
-    uint32_t reserved;        /* 0 */
+    cortex__a32 waiters;      /* futex word: bit 0 a waiter sleeps, the rest a wake generation (seqlock.h) */
 } cell_head;
 
 _Static_assert(sizeof(cell_head) == 48, "cell header is 48 bytes in every ABI");
 _Static_assert(offsetof(cell_head, seq) == 32, "seq at offset 32");
 _Static_assert(offsetof(cell_head, inconsistent) == 40, "flag at offset 40");
+_Static_assert(offsetof(cell_head, waiters) == 44, "waiters flag at offset 44");
 
 struct cortex_cell {
     cortex_region *region;
@@ -90,7 +92,7 @@ static int check_ops(const cortex_sync_ops *ops)
         return rc;
     if (!cortex_sync_available(ops)) {
         void *local = NULL;
-        cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "cell"};
+        cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "cell", NULL, 0};
         return ops->init(NULL, &env, &local); /* the stand-in explains what is missing */
     }
     return 0;
@@ -146,11 +148,11 @@ static int create_init(cortex_region *r, void *payload, void *vctx)
     h->value_align = (uint32_t)x->align;
     cortex__st64(&h->seq, 0, CX_RELAXED);
     cortex__st32(&h->inconsistent, 0, CX_RELAXED);
-    h->reserved = 0;
+    cortex__st32(&h->waiters, 0, CX_RELAXED);
     cortex__cell_store_value(p + x->l->value_offset, x->init, x->size);
     char what[256];
     describe_region(r, what, sizeof what);
-    cortex_sync_env env = {cortex_region_key(r), x->perm, what};
+    cortex_sync_env env = {cortex_region_key(r), x->perm, what, NULL, cortex__region_identity(r)};
     int rc = x->ops->init(p + x->l->sync_offset, &env, &x->local);
     if (rc < 0 && x->ops->id >= CORTEX_SYNC_ID_USER_MIN && cortex_last_error()->code != rc)
         rc = cortex__fail(-rc, "%s: lock backend '%s' failed to initialise (%s)", what, x->ops->name,
@@ -263,6 +265,13 @@ static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_
         goto fail;
     }
     cell_head *live = cortex_region_payload(r);
+    /* The lock word, the sequence and the value need their alignment; a forged header could offer less. */
+    if (((uintptr_t)live & (l.payload_align - 1)) != 0) {
+        rc = cortex__fail(EBADMSG, "%s: cell payload at offset %llu is not aligned to %u (its lock and sequence words "
+                                   "need it)",
+                          what, (unsigned long long)sh->payload_offset, l.payload_align);
+        goto fail;
+    }
     cell_head h;
     memcpy(&h, live, offsetof(cell_head, seq)); /* the immutable part */
     if (h.magic != CELL_MAGIC || h.version != CELL_VERSION) {
@@ -289,7 +298,7 @@ static int finish_attach(cortex_cell **ret, cortex_region *r, size_t size, size_
         rc = cortex__fail(ENOMEM, "out of memory for a cell handle");
         goto fail;
     }
-    cortex_sync_env env = {cortex_region_key(r), cortex__effective_perm(opts), what};
+    cortex_sync_env env = {cortex_region_key(r), cortex__effective_perm(opts), what, opts, cortex__region_identity(r)};
     rc = ops->attach(c->sync, &env, &c->local);
     if (rc < 0) {
         if (ops->id >= CORTEX_SYNC_ID_USER_MIN && cortex_last_error()->code != rc)
@@ -335,12 +344,53 @@ int cortex_cell_attach(cortex_cell **ret, cortex_key key, size_t size, size_t al
 
 /* ---- the lock ------------------------------------------------------------ */
 
-/* The generic backend path and error reports, out of line so the futex fast path stays lean. */
-static __attribute__((noinline)) int ops_lock(cortex_cell *c)
+/* -ETIMEDOUT from a lock wait, naming the holder when the backend can tell. */
+static __attribute__((noinline)) int lock_timeout(cortex_cell *c, int64_t timeout_ns, const char *op)
 {
-    int rc = c->ops->lock(c->sync, c->local, -1);
+    char what[256];
+    describe_region(c->region, what, sizeof what);
+    int32_t pid = 0;
+    int held = c->ops->holder ? c->ops->holder(c->sync, &pid) : -ENOTSUP;
+    if (held == 1 && pid > 0)
+        return cortex__fail(ETIMEDOUT, "%s: %s: the '%s' lock was not free within %lld ns (held by pid %d); nothing "
+                            "was changed",
+                            what, op, c->ops->name, (long long)timeout_ns, (int)pid);
+    return cortex__fail(ETIMEDOUT, "%s: %s: the '%s' lock was not free within %lld ns; nothing was changed", what, op,
+                        c->ops->name, (long long)timeout_ns);
+}
+
+/*
+ * A user backend that cannot wait with a deadline answers -ENOTSUP to a
+ * positive timeout: try it (timeout 0) with sleeps of 10 us doubling up to
+ * CORTEX_SYNC_CHECK_INTERVAL_NS until the deadline.
+ */
+static int lock_by_polling(cortex_cell *c, int64_t timeout_ns)
+{
+    int64_t deadline = cortex__deadline(timeout_ns);
+    int64_t nap = 10000;
+    for (;;) {
+        int rc = c->ops->lock(c->sync, c->local, 0);
+        if (rc != -ETIMEDOUT)
+            return rc;
+        int64_t left = deadline - cortex__now_ns();
+        if (left <= 0)
+            return -ETIMEDOUT;
+        cortex__sleep_ns(nap < left ? nap : left);
+        if (nap < CORTEX_SYNC_CHECK_INTERVAL_NS)
+            nap *= 2;
+    }
+}
+
+/* The generic backend path and error reports, out of line so the futex fast path stays lean. */
+static __attribute__((noinline)) int ops_lock(cortex_cell *c, int64_t timeout_ns, const char *op)
+{
+    int rc = c->ops->lock(c->sync, c->local, timeout_ns);
+    if (rc == -ENOTSUP && timeout_ns > 0 && c->ops->id >= CORTEX_SYNC_ID_USER_MIN)
+        rc = lock_by_polling(c, timeout_ns);
     if (rc == 0 || rc == -EOWNERDEAD)
         return 0;
+    if (rc == -ETIMEDOUT)
+        return lock_timeout(c, timeout_ns, op);
     if (cortex_last_error()->code != rc)
         rc = cortex__fail(-rc, "cell: lock backend '%s' failed to lock (%s)", c->ops->name, cortex_strerror(rc));
     return rc;
@@ -355,17 +405,23 @@ static __attribute__((noinline)) int ops_unlock(cortex_cell *c, int rc)
     return rc;
 }
 
-/* 0 with the lock held (a dead holder's lock counts), or a negative errno. */
-static inline int cell_lock(cortex_cell *c)
+/*
+ * 0 with the lock held (a dead holder's lock counts), or a negative errno:
+ * -ETIMEDOUT when @timeout_ns (< 0: forever) passed first.  @op names the
+ * operation in messages.
+ */
+static inline int cell_lock(cortex_cell *c, int64_t timeout_ns, const char *op)
 {
 #if CORTEX_HAVE_FUTEX
     if (__builtin_expect(c->futex, 1)) {
         uint64_t id = cortex__sync_ident();
-        int rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), -1);
-        return rc == -EOWNERDEAD ? 0 : rc; /* no timeout: nothing else comes back */
+        int rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), timeout_ns);
+        if (__builtin_expect(rc == 0 || rc == -EOWNERDEAD, 1))
+            return 0;
+        return rc == -ETIMEDOUT ? lock_timeout(c, timeout_ns, op) : rc;
     }
 #endif
-    return ops_lock(c);
+    return ops_lock(c, timeout_ns, op);
 }
 
 static inline int cell_unlock(cortex_cell *c)
@@ -377,6 +433,40 @@ static inline int cell_unlock(cortex_cell *c)
     }
 #endif
     return ops_unlock(c, 1);
+}
+
+/* ---- waiting for a change ------------------------------------------------ */
+
+/* After the sequence moved (lock released or not): one fence and one branch while nobody waits. */
+static inline void cell_wake(cortex_cell *c) { cortex__cell_wake(&c->head->waiters); }
+
+static int wait_timeout(cortex_cell *c, uint64_t seen, uint64_t now, int64_t timeout_ns)
+{
+    char what[256];
+    describe_region(c->region, what, sizeof what);
+    if (now & 1u)
+        return cortex__fail(ETIMEDOUT,
+                            "%s: wait: no new value within %lld ns: a write is in progress (sequence %llu is odd; "
+                            "if its writer died, the next write or consistent() repairs it); nothing was changed",
+                            what, (long long)timeout_ns, (unsigned long long)now);
+    return cortex__fail(ETIMEDOUT, "%s: wait: no new value within %lld ns (version still %llu); nothing was changed",
+                        what, (long long)timeout_ns, (unsigned long long)seen);
+}
+
+int cortex_cell_wait(cortex_cell *c, uint64_t *seen, int64_t timeout_ns)
+{
+    if (!c || !seen)
+        return cortex__fail(EINVAL, "cortex_cell_wait: NULL %s", c ? "seen" : "cell");
+    uint64_t s = cortex__ld64(&c->head->seq, CX_ACQUIRE);
+    if (s != *seen && !(s & 1u)) {
+        *seen = s;
+        return 0;
+    }
+    if (timeout_ns == 0) /* only look: no announcement, no store to shared memory */
+        return wait_timeout(c, *seen, s, timeout_ns);
+    if (cortex__cell_wait_change(&c->head->seq, &c->head->waiters, seen, &s, cortex__deadline(timeout_ns)) == 0)
+        return 0;
+    return wait_timeout(c, *seen, s, timeout_ns);
 }
 
 static int inconsistent_error(cortex_cell *c, const char *op)
@@ -399,82 +489,160 @@ static int bad_size(cortex_cell *c, size_t size, const char *fn)
 /* ---- operations ---------------------------------------------------------- */
 
 /* Lost the first optimistic attempt: retry, then read under the lock. */
-static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t size, int first)
+static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t size, int first, uint64_t *version)
 {
     if (first > 0)
         return inconsistent_error(c, "read");
     for (int i = 1; i < CORTEX_CELL_READ_RETRIES; i++) {
         cortex__spin_hint();
-        int r = cortex__cell_read_try(&c->head->seq, &c->head->inconsistent, c->value, out, size);
+        int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
         if (r == 0)
             return 0;
         if (r > 0)
             return inconsistent_error(c, "read");
     }
     /* Kept losing to writers (or a writer died mid-write): read under the lock. */
-    int rc = cell_lock(c);
+    int rc = cell_lock(c, -1, "read");
     if (rc < 0)
         return rc;
-    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    bool repaired = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    *version = cortex__ld64(&c->head->seq, CX_RELAXED);
     uint32_t f = cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, out, size);
-    if ((rc = cell_unlock(c)) < 0)
+    rc = cell_unlock(c);
+    if (repaired)
+        cell_wake(c);
+    if (rc < 0)
         return rc;
     return f ? inconsistent_error(c, "read") : 0;
 }
 
-int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+static inline int read_impl(cortex_cell *c, void *out, size_t size, uint64_t *version, const char *fn)
 {
     if (__builtin_expect(!c || size != c->size || !out, 0))
-        return bad_size(c, size, "cortex_cell_read");
-    int r = cortex__cell_read_try(&c->head->seq, &c->head->inconsistent, c->value, out, size);
+        return bad_size(c, size, fn);
+    int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
     if (__builtin_expect(r == 0, 1))
         return 0;
-    return read_slow(c, out, size, r);
+    return read_slow(c, out, size, r, version);
 }
 
-int cortex_cell_write(cortex_cell *c, const void *value, size_t size)
+int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+{
+    uint64_t version;
+    return read_impl(c, out, size, &version, "cortex_cell_read");
+}
+
+int cortex_cell_read_version(cortex_cell *c, void *out, size_t size, uint64_t *version)
+{
+    if (!version)
+        return cortex__fail(EINVAL, "cortex_cell_read_version: version is NULL");
+    return read_impl(c, out, size, version, "cortex_cell_read_version");
+}
+
+static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns, const char *fn)
 {
     if (!c || size != c->size || !value)
-        return bad_size(c, size, "cortex_cell_write");
-    int rc = cell_lock(c);
+        return bad_size(c, size, fn);
+    int rc = cell_lock(c, timeout_ns, "write");
     if (rc < 0)
         return rc;
     cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
     cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
-    return cell_unlock(c);
+    rc = cell_unlock(c);
+    cell_wake(c);
+    return rc;
+}
+
+int cortex_cell_write(cortex_cell *c, const void *value, size_t size)
+{
+    return write_impl(c, value, size, -1, "cortex_cell_write");
+}
+
+int cortex_cell_write_timed(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns)
+{
+    return write_impl(c, value, size, timeout_ns, "cortex_cell_write_timed");
+}
+
+/* An update function said no: its value goes back to the caller; a negative one is also recorded. */
+static int update_cancelled(cortex_cell *c, int keep)
+{
+    if (keep > 0)
+        return keep;
+    char what[256];
+    describe_region(c->region, what, sizeof what);
+    cortex__fail(keep > -4096 ? -keep : ECANCELED,
+                 "%s: update: the update function returned %d, so nothing was written (value and version "
+                 "unchanged)",
+                 what, keep);
+    return keep;
+}
+
+/* One of @fn (always writes) and @fn_if (writes when it returns 0). */
+static int update_impl(cortex_cell *c, cortex_cell_update_fn fn, cortex_cell_update_if_fn fn_if, void *ctx,
+                       void *scratch, size_t size, int64_t timeout_ns, const char *name)
+{
+    if (!c || size != c->size || !scratch)
+        return bad_size(c, size, name);
+    if (!fn && !fn_if)
+        return cortex__fail(EINVAL, "%s: no function given", name);
+    int rc = cell_lock(c, timeout_ns, "update");
+    if (rc < 0)
+        return rc;
+    bool repaired = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    if (cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size)) {
+        rc = cell_unlock(c);
+        if (repaired)
+            cell_wake(c);
+        return rc < 0 ? rc : inconsistent_error(c, "update");
+    }
+    int keep = 0;
+    if (fn_if)
+        keep = fn_if(scratch, ctx);
+    else
+        fn(scratch, ctx);
+    if (keep == 0)
+        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size, 0);
+    rc = cell_unlock(c);
+    if (keep == 0)
+        cell_wake(c);
+    if (rc < 0)
+        return rc;
+    return keep == 0 ? 0 : update_cancelled(c, keep);
 }
 
 int cortex_cell_update(cortex_cell *c, cortex_cell_update_fn fn, void *ctx, void *scratch, size_t size)
 {
-    if (!c || size != c->size || !scratch)
-        return bad_size(c, size, "cortex_cell_update");
-    if (!fn)
-        return cortex__fail(EINVAL, "cortex_cell_update: no function given");
-    int rc = cell_lock(c);
-    if (rc < 0)
-        return rc;
-    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-    if (cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size)) {
-        if ((rc = cell_unlock(c)) < 0)
-            return rc;
-        return inconsistent_error(c, "update");
-    }
-    fn(scratch, ctx);
-    cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size, 0);
-    return cell_unlock(c);
+    return update_impl(c, fn, NULL, ctx, scratch, size, -1, "cortex_cell_update");
+}
+
+int cortex_cell_update_timed(cortex_cell *c, cortex_cell_update_fn fn, void *ctx, void *scratch, size_t size,
+                             int64_t timeout_ns)
+{
+    return update_impl(c, fn, NULL, ctx, scratch, size, timeout_ns, "cortex_cell_update_timed");
+}
+
+int cortex_cell_update_if(cortex_cell *c, cortex_cell_update_if_fn fn, void *ctx, void *scratch, size_t size,
+                          int64_t timeout_ns)
+{
+    return update_impl(c, NULL, fn, ctx, scratch, size, timeout_ns, "cortex_cell_update_if");
 }
 
 int cortex_cell_consistent(cortex_cell *c)
 {
     if (!c)
         return cortex__fail(EINVAL, "cortex_cell_consistent: NULL cell");
-    int rc = cell_lock(c);
+    int rc = cell_lock(c, -1, "consistent");
     if (rc < 0)
         return rc;
-    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-    if (cortex__ld32(&c->head->inconsistent, CX_RELAXED))
+    bool changed = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    if (cortex__ld32(&c->head->inconsistent, CX_RELAXED)) {
         cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, NULL, 0, 0);
-    return cell_unlock(c);
+        changed = true;
+    }
+    rc = cell_unlock(c);
+    if (changed)
+        cell_wake(c);
+    return rc;
 }
 
 /* ---- ownership ----------------------------------------------------------- */

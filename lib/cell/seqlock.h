@@ -32,7 +32,9 @@
 #define CORTEX_CELL_SEQLOCK_H
 
 #include "atomic.h"
+#include "internal.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -111,10 +113,10 @@ static inline void cortex__cell_write_locked(cortex__a64 *seq, cortex__a32 *flag
 /*
  * One optimistic read attempt: no lock, no store to shared memory.
  * Returns 0 (copied, consistent), 1 (copied, inconsistent) or -1 (lost to a
- * writer: retry).
+ * writer: retry); on 0 and 1 *version is the sequence the copy belongs to.
  */
-static inline int cortex__cell_read_try(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
-                                        size_t n)
+static inline int cortex__cell_read_try_version(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
+                                                size_t n, uint64_t *version)
 {
     uint64_t s0 = cortex__ld64(seq, CX_ACQUIRE);
     if (s0 & 1u)
@@ -124,7 +126,15 @@ static inline int cortex__cell_read_try(cortex__a64 *seq, cortex__a32 *flag, con
     uint64_t s1 = cortex__ld64(seq, CX_RELAXED);
     if (s1 != s0)
         return -1;
+    *version = s0; /* the (even) sequence of the write whose value was copied */
     return f ? 1 : 0;
+}
+
+static inline int cortex__cell_read_try(cortex__a64 *seq, cortex__a32 *flag, const void *shared, void *dst,
+                                        size_t n)
+{
+    uint64_t version;
+    return cortex__cell_read_try_version(seq, flag, shared, dst, n, &version);
 }
 
 /* Lock held (after repair): copy the value out; returns the flag. */
@@ -134,6 +144,89 @@ static inline uint32_t cortex__cell_read_locked(cortex__a64 *seq, cortex__a32 *f
     (void)seq;
     cortex__cell_load_value(dst, shared, n);
     return cortex__ld32(flag, CX_RELAXED);
+}
+
+/*
+ * Waiting for a change.  The waiters word (32 bits, in the cell header next
+ * to the sequence) is the futex word: bit 0 (CORTEX__CELL_WAITING) says a
+ * waiter sleeps or is about to; the other bits are a wake generation.
+ *
+ *   waiter                            writer (after its sequence store)
+ *   w = waiters; set bit 0 (CAS)      fence (seq_cst)
+ *   fence (seq_cst)                   w = waiters (relaxed)
+ *   s = seq; changed: done            bit 0 set: waiters = w + 1 (CAS: bit 0
+ *   FUTEX_WAIT(waiters, w | 1)          cleared, generation advanced), FUTEX_WAKE all
+ *
+ * The fences make a store-buffering pair: either the writer sees bit 0, or
+ * the waiter sees the new sequence; and a writer that sees bit 0 changes
+ * the word the waiter sleeps on, so the kernel's compare (or the wake)
+ * ends that sleep.  A writer whose load finds bit 0 clear pays one fence
+ * and one branch.  A waiter that dies leaves bit 0 set: the next write
+ * clears it at the cost of one FUTEX_WAKE.  Any value a hostile peer puts
+ * in the word only causes extra wakes or a sleep until the timeout.
+ *
+ * Seeded bug for the model checker: with CORTEX_SEED_CELL_NO_WAKE_FENCE the
+ * writer's fence is left out, so its load of the waiters word can be
+ * ordered before its sequence store and a wakeup is lost.
+ */
+#define CORTEX__CELL_WAITING 1u
+
+#if defined(__GNUC__) || defined(__clang__)
+#define CORTEX__CELL_COLD __attribute__((noinline, cold, unused))
+#else
+#define CORTEX__CELL_COLD
+#endif
+
+static CORTEX__CELL_COLD void cortex__cell_wake_slow(cortex__a32 *waiters, uint32_t w)
+{
+    while (w & CORTEX__CELL_WAITING) {
+        if (cortex__cas32(waiters, &w, w + 1, CX_RELAXED, CX_RELAXED))
+            break;
+    }
+    cortex__futex_wake(waiters, (uint32_t)INT32_MAX);
+}
+
+/* Writer: after a store that changed the sequence, wake the waiters if one announced itself. */
+static inline void cortex__cell_wake(cortex__a32 *waiters)
+{
+#ifndef CORTEX_SEED_CELL_NO_WAKE_FENCE
+    cortex__fence(CX_SEQ_CST);
+#endif
+    uint32_t w = cortex__ld32(waiters, CX_RELAXED);
+    if (__builtin_expect((w & CORTEX__CELL_WAITING) != 0, 0))
+        cortex__cell_wake_slow(waiters, w);
+}
+
+/*
+ * Waiter: sleep until the sequence is even and differs from *seen, then store
+ * it in *seen: 0.  -ETIMEDOUT once @deadline (monotonic ns; INT64_MAX: none)
+ * has passed, with the sequence last seen in *now.
+ */
+static inline int cortex__cell_wait_change(cortex__a64 *seq, cortex__a32 *waiters, uint64_t *seen, uint64_t *now,
+                                           int64_t deadline)
+{
+    for (;;) {
+        uint32_t w = cortex__ld32(waiters, CX_RELAXED);
+        if (!(w & CORTEX__CELL_WAITING)) {
+            uint32_t e = w;
+            if (!cortex__cas32(waiters, &e, w | CORTEX__CELL_WAITING, CX_RELAXED, CX_RELAXED)) {
+                cortex__spin_hint();
+                continue;
+            }
+            w |= CORTEX__CELL_WAITING;
+        }
+        cortex__fence(CX_SEQ_CST);
+        uint64_t s = cortex__ld64(seq, CX_ACQUIRE);
+        *now = s;
+        if (s != *seen && !(s & 1u)) {
+            *seen = s;
+            return 0;
+        }
+        int64_t left = -1;
+        if (deadline != INT64_MAX && (left = deadline - cortex__now_ns()) <= 0)
+            return -ETIMEDOUT;
+        cortex__futex_wait(waiters, w, left); /* 0, -EAGAIN, -EINTR, -ETIMEDOUT: look again */
+    }
 }
 
 #endif

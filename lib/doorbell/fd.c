@@ -275,22 +275,24 @@ int cortex_fd_set_cloexec(int fd, bool on)
     return 0;
 }
 
-/* Async-signal-safe: no cortex__fail (it formats), only dup/dup2/fcntl/close. */
+/* Async-signal-safe: no cortex__fail (it formats), only dup/dup2/fcntl/close and cortex__fail_const. */
 int cortex_fd_inherit(const int *fds, const int *targets, unsigned n)
 {
     enum { MAXN = 16 };
+    static const char bad_args[] = "cortex_fd_inherit: NULL arrays, more than 16 fds, a negative fd or target, "
+                                   "or a target named twice";
     int tmp[MAXN];
     if (n == 0)
         return 0;
     if (!fds || !targets || n > MAXN)
-        return -EINVAL;
+        return cortex__fail_const(EINVAL, NULL, 0, bad_args);
     int top = 0;
     for (unsigned i = 0; i < n; i++) {
         if (fds[i] < 0 || targets[i] < 0)
-            return -EINVAL;
+            return cortex__fail_const(EINVAL, NULL, 0, bad_args);
         for (unsigned j = 0; j < i; j++)
             if (targets[j] == targets[i])
-                return -EINVAL;
+                return cortex__fail_const(EINVAL, NULL, 0, bad_args);
         if (targets[i] > top)
             top = targets[i];
     }
@@ -301,7 +303,7 @@ int cortex_fd_inherit(const int *fds, const int *targets, unsigned n)
             int e = errno;
             while (i-- > 0)
                 close(tmp[i]);
-            return -e;
+            return cortex__fail_const(e, "fcntl", e, "cortex_fd_inherit: cannot copy an fd above the targets");
         }
     }
     int rc = 0;
@@ -309,7 +311,7 @@ int cortex_fd_inherit(const int *fds, const int *targets, unsigned n)
         /* tmp[i] != targets[i], so dup2 makes a new descriptor, which has no FD_CLOEXEC. */
         while (dup2(tmp[i], targets[i]) < 0) {
             if (errno != EINTR) {
-                rc = -errno;
+                rc = cortex__fail_const(errno, "dup2", errno, "cortex_fd_inherit: cannot move an fd to its target");
                 break;
             }
         }

@@ -15,7 +15,7 @@
     X(EBADF, "bad file descriptor")                                             \
     X(EAGAIN, "try again (ring full or empty, or resource busy)")               \
     X(ENOMEM, "out of memory")                                                  \
-    X(EACCES, "permission denied")                                              \
+    X(EACCES, "permission denied (or an owner or mode not trusted)")           \
     X(EFAULT, "bad address")                                                    \
     X(EBUSY, "busy (role or object already taken)")                             \
     X(EEXIST, "segment exists")                                                 \
@@ -50,12 +50,30 @@ static _Thread_local cortex_error tls_error = {0, 0, "", false, "", ""};
 static cortex_log_fn log_hook;
 static void *log_ctx;
 
-const cortex_error *cortex_last_error(void) { return &tls_error; }
+_Thread_local const cortex_error *cortex__fixed_error CORTEX__TLS_FAST;
 
-cortex_error *cortex__error_slot(void) { return &tls_error; }
+const cortex_error cortex__err_ring_full = {
+    -EAGAIN, 0, "", false,
+    "ring full: nothing was pushed; try again once the consumer has popped (or use the *_wait call)", ""};
+const cortex_error cortex__err_ring_empty = {
+    -EAGAIN, 0, "", false,
+    "ring empty: nothing was popped; try again once the producer has pushed (or use the *_wait call)", ""};
+
+const cortex_error *cortex_last_error(void)
+{
+    const cortex_error *fixed = cortex__fixed_error;
+    return fixed ? fixed : &tls_error;
+}
+
+cortex_error *cortex__error_slot(void)
+{
+    cortex__fixed_error = NULL;
+    return &tls_error;
+}
 
 void cortex_clear_error(void)
 {
+    cortex__fixed_error = NULL;
     tls_error.code = 0;
     tls_error.sys_errno = 0;
     tls_error.syscall = "";
@@ -98,25 +116,43 @@ void cortex_set_log_hook(cortex_log_fn fn, void *ctx)
     log_ctx = ctx;
 }
 
-static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
-    CORTEX_PRINTF(4, 0);
-
-static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
+/* Starts a new formatted record (no message yet); async-signal-safe.  Returns the negative code. */
+static int new_record(int code, const char *syscall, int sys_errno)
 {
     if (code < 0)
         code = -code;
+    cortex__fixed_error = NULL;
     tls_error.code = -code;
     tls_error.sys_errno = sys_errno;
     tls_error.syscall = syscall ? syscall : "";
     tls_error.dirty = false;
     tls_error.leftover[0] = '\0';
+    return -code;
+}
+
+static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
+    CORTEX_PRINTF(4, 0);
+
+static int set_error(int code, const char *syscall, int sys_errno, const char *fmt, va_list ap)
+{
+    int rc = new_record(code, syscall, sys_errno);
     vsnprintf(tls_error.message, sizeof tls_error.message, fmt, ap);
     if (syscall && sys_errno) {
         size_t used = strlen(tls_error.message);
         snprintf(tls_error.message + used, sizeof tls_error.message - used, " (%s: %s)",
                  syscall, strerror(sys_errno));
     }
-    return -code;
+    return rc;
+}
+
+int cortex__fail_const(int code, const char *syscall, int sys_errno, const char *msg)
+{
+    int rc = new_record(code, syscall, sys_errno);
+    size_t i = 0;
+    for (; msg[i] && i + 1 < sizeof tls_error.message; i++)
+        tls_error.message[i] = msg[i];
+    tls_error.message[i] = '\0';
+    return rc;
 }
 
 int cortex__fail(int code, const char *fmt, ...)
@@ -137,8 +173,19 @@ int cortex__fail_sys(int code, const char *syscall, int sys_errno, const char *f
     return rc;
 }
 
+/* The formatted record becomes the current one again (a fixed record is copied in). */
+static void take_record(void)
+{
+    const cortex_error *fixed = cortex__fixed_error;
+    if (fixed) {
+        tls_error = *fixed;
+        cortex__fixed_error = NULL;
+    }
+}
+
 void cortex__append(const char *fmt, ...)
 {
+    take_record();
     size_t used = strlen(tls_error.message);
     if (used + 1 >= sizeof tls_error.message)
         return;
@@ -150,6 +197,7 @@ void cortex__append(const char *fmt, ...)
 
 void cortex__mark_dirty(const char *what)
 {
+    take_record();
     tls_error.dirty = true;
     snprintf(tls_error.leftover, sizeof tls_error.leftover, "%s", what ? what : "");
 }
@@ -158,5 +206,5 @@ void cortex__log_last(void)
 {
     cortex_log_fn fn = log_hook;
     if (fn)
-        fn(&tls_error, log_ctx);
+        fn(cortex_last_error(), log_ctx);
 }

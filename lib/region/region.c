@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/mman.h>
+#include <sys/file.h>
 #include <sys/shm.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -171,6 +172,9 @@ static int size_fd(int fd, uint64_t size, const char *what)
 
 static int map_fd(cortex_region *r, uint64_t size, const char *what)
 {
+    int rc = cortex__check_map_size(size, SIZE_MAX, what);
+    if (rc < 0)
+        return rc;
     void *p = mmap(NULL, (size_t)size, PROT_READ | PROT_WRITE, MAP_SHARED, r->fd, 0);
     if (p == MAP_FAILED)
         return cortex__fail_sys(errno, "mmap", errno, "could not map %llu bytes of %s", (unsigned long long)size,
@@ -251,7 +255,7 @@ static int open_new(cortex_region *r, cortex_key key, uint64_t size, const corte
     case CORTEX_KEYKIND_FILE: {
         bool is_name = key.kind == CORTEX_KEYKIND_NAME;
         int fd = is_name ? shm_open(key.str, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)perm)
-                         : open(key.str, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)perm);
+                         : open(key.str, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)perm);
         if (fd < 0) {
             if (errno == EEXIST) {
                 if (mode == CORTEX_CREATE_EXCL)
@@ -407,16 +411,23 @@ int cortex_region_create(cortex_region **ret, cortex_key key, const cortex_layou
 
     uint64_t payload_offset = cortex__align_up(CORTEX_HEADER_SIZE, align);
     uint64_t size = cortex__align_up(payload_offset + layout->payload_size, (uint64_t)page_size());
+    if ((rc = cortex__check_map_size(size, SIZE_MAX, what)) < 0)
+        return rc;
 
-    cortex_region *r = region_new(key);
-    if (!r)
-        return cortex__fail(ENOMEM, "out of memory for a region handle");
-    r->policy = opts ? opts->file_policy : CORTEX_FILE_REMOVE;
-
-    rc = open_new(r, key, size, opts, what);
-    if (rc == OPENED_EXISTING) {
+    cortex_region *r;
+    for (int tries = 0;; tries++) {
+        r = region_new(key);
+        if (!r)
+            return cortex__fail(ENOMEM, "out of memory for a region handle");
+        r->policy = opts ? opts->file_policy : CORTEX_FILE_REMOVE;
+        rc = open_new(r, key, size, opts, what);
+        if (rc != OPENED_EXISTING)
+            break;
         region_free(r);
-        return cortex_region_attach(ret, key, layout, opts);
+        /* Open-or-create: -ENOENT means it went away (or its dead creator's leftover was removed): make it. */
+        rc = cortex_region_attach(ret, key, layout, opts);
+        if (rc != -ENOENT || tries >= 8)
+            return rc;
     }
     r->owner = true;
     r->created = true;
@@ -447,6 +458,8 @@ fail:
             __atomic_store_n(&((cortex_seg_header *)r->base)->state, (uint32_t)CORTEX_STATE_FAILED,
                              __ATOMIC_RELEASE);
         bool have_object = r->shmid >= 0 || (r->fd >= 0 && key.kind != CORTEX_KEYKIND_MEMFD);
+        /* CORTEX_FILE_KEEP is for a segment that was made; a file left half-made by O_EXCL is removed. */
+        r->policy = CORTEX_FILE_REMOVE;
         int drc = have_object ? destroy_object(r) : 0;
         if (drc < 0) {
             cortex_error dirty = *cortex_last_error();
@@ -463,7 +476,35 @@ fail:
 
 /* ---- attach -------------------------------------------------------------- */
 
-static int open_existing(cortex_region *r, cortex_key key, const char *what, struct stat *st)
+/* An fd segment must be sealed against shrinking, or a sender's ftruncate makes us SIGBUS. */
+static int check_seals(int fd, const cortex_opts *opts, const char *what)
+{
+    if (opts && (opts->trust & CORTEX_TRUST_UNSEALED_FD))
+        return 0;
+#if CORTEX_HAVE_MEMFD
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals >= 0 && (seals & F_SEAL_SHRINK))
+        return 0;
+    if (seals < 0)
+        return cortex__fail_sys(EACCES, "fcntl", errno,
+                                "%s cannot be sealed (not a memfd), so its sender could shrink it under us: refused "
+                                "(CORTEX_TRUST_UNSEALED_FD accepts it)",
+                                what);
+    return cortex__fail(EACCES,
+                        "%s is not sealed against shrinking (seals 0x%x, no F_SEAL_SHRINK), so its sender could "
+                        "shrink it under us: refused (CORTEX_TRUST_UNSEALED_FD accepts it)",
+                        what, (unsigned)seals);
+#else
+    CORTEX_UNUSED(fd);
+    return cortex__fail(EACCES,
+                        "%s: this platform cannot seal an fd against shrinking; pass CORTEX_TRUST_UNSEALED_FD "
+                        "if its sender is trusted",
+                        what);
+#endif
+}
+
+static int open_existing(cortex_region *r, cortex_key key, const cortex_opts *opts, const char *what,
+                         struct stat *st)
 {
     switch (key.kind) {
     case CORTEX_KEYKIND_SYSV: {
@@ -475,7 +516,12 @@ static int open_existing(cortex_region *r, cortex_key key, const char *what, str
                                     what);
         r->shmid = id;
         r->sysv_key = key.sysv;
-        return 0;
+        struct shmid_ds ds;
+        if (shmctl(id, IPC_STAT, &ds) != 0)
+            return cortex__fail_sys(errno, "shmctl", errno, "could not stat %s", what);
+        /* Owner and creator both: a creator may give the segment away with IPC_SET and keep control of it. */
+        return cortex__check_owner((uint32_t)ds.shm_perm.uid, (uint32_t)ds.shm_perm.cuid,
+                                   (unsigned)ds.shm_perm.mode, opts, what);
     }
     case CORTEX_KEYKIND_NAME:
     case CORTEX_KEYKIND_FILE: {
@@ -485,7 +531,11 @@ static int open_existing(cortex_region *r, cortex_key key, const char *what, str
         if (key.kind == CORTEX_KEYKIND_FILE && (!key.str || !key.str[0]))
             return cortex__fail(EINVAL, "file key without a path");
         bool is_name = key.kind == CORTEX_KEYKIND_NAME;
-        int fd = is_name ? shm_open(key.str, O_RDWR | O_CLOEXEC, 0) : open(key.str, O_RDWR | O_CLOEXEC);
+        int fd = is_name ? shm_open(key.str, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0)
+                         : open(key.str, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        if (fd < 0 && errno == ELOOP)
+            return cortex__fail_sys(EACCES, is_name ? "shm_open" : "open", errno,
+                                    "%s is a symbolic link: refused (a segment is opened only where it is)", what);
         if (fd < 0)
             return cortex__fail_sys(errno, is_name ? "shm_open" : "open", errno,
                                     errno == ENOENT ? "no segment under %s" : "cannot open %s", what);
@@ -514,6 +564,63 @@ static int open_existing(cortex_region *r, cortex_key key, const char *what, str
         return cortex__fail_sys(errno, "fstat", errno, "cannot stat %s", what);
     if (!S_ISREG(st->st_mode))
         return cortex__fail(ENODEV, "%s is not a shared memory object or regular file", what);
+    if (key.kind == CORTEX_KEYKIND_FD) /* whoever handed us the fd vouched for its owner; not for its size */
+        return check_seals(r->fd, opts, what);
+    if (key.kind == CORTEX_KEYKIND_FILE && st->st_nlink != 1)
+        return cortex__fail(EACCES, "%s has %lu hard links (another name for it may belong to someone else): refused",
+                            what, (unsigned long)st->st_nlink);
+    return cortex__check_owner((uint32_t)st->st_uid, (uint32_t)st->st_uid, (unsigned)st->st_mode, opts, what);
+}
+
+/*
+ * The pid (and start time) of the creator of a segment still in INIT, read
+ * from a copy whose checksum proves the creator finished writing it; false
+ * while nobody can be named (a header not yet written, or torn).
+ */
+static bool init_creator(const cortex_seg_header *live, int32_t *pid, uint64_t *start)
+{
+    cortex_seg_header h;
+    memcpy(&h, live, sizeof h);
+    if (h.magic != CORTEX_MAGIC || h.creator_pid <= 0 ||
+        cortex__fnv1a32(&h, offsetof(cortex_seg_header, check)) != h.check)
+        return false;
+    *pid = h.creator_pid;
+    *start = h.creator_start;
+    return true;
+}
+
+/*
+ * Open-or-create found a segment whose creator died before READY: remove
+ * exactly that object, never a newer one under the same name.  Takers of
+ * one stale file or POSIX object serialise on flock() of it, and each
+ * unlinks the name only while it still names the stale inode.
+ */
+static int remove_stale(cortex_region *r, cortex_key key, const char *what)
+{
+    if (r->shmid >= 0) {
+        if (shmctl(r->shmid, IPC_RMID, NULL) != 0 && errno != EINVAL && errno != EIDRM)
+            return cortex__fail_sys(errno, "shmctl", errno, "could not remove the stale %s", what);
+        return 0;
+    }
+    if (r->fd < 0 || (key.kind != CORTEX_KEYKIND_NAME && key.kind != CORTEX_KEYKIND_FILE))
+        return 0;
+    struct stat mine, now;
+    while (flock(r->fd, LOCK_EX) != 0)
+        if (errno != EINTR)
+            return cortex__fail_sys(errno, "flock", errno, "could not lock the stale %s", what);
+    if (fstat(r->fd, &mine) != 0)
+        return cortex__fail_sys(errno, "fstat", errno, "cannot stat %s", what);
+    bool is_name = key.kind == CORTEX_KEYKIND_NAME;
+    int fd = is_name ? shm_open(key.str, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0)
+                     : open(key.str, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 0 : cortex__fail_sys(errno, is_name ? "shm_open" : "open", errno,
+                                                      "cannot reopen the stale %s", what);
+    bool same = fstat(fd, &now) == 0 && now.st_dev == mine.st_dev && now.st_ino == mine.st_ino;
+    close(fd);
+    if (same && (is_name ? shm_unlink(key.str) : unlink(key.str)) != 0 && errno != ENOENT)
+        return cortex__fail_sys(errno, is_name ? "shm_unlink" : "unlink", errno, "could not remove the stale %s",
+                                what);
     return 0;
 }
 
@@ -535,7 +642,7 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
     int64_t deadline = timeout < 0 ? INT64_MAX : cortex__now_ns() + timeout;
     int64_t nap = 10000; /* 10 us, doubling to 1 ms */
 
-    if ((rc = open_existing(r, key, what, &st)) < 0)
+    if ((rc = open_existing(r, key, opts, what, &st)) < 0)
         goto fail;
 
     /* A file-backed creator may not have sized it yet: wait for the header to exist. */
@@ -554,6 +661,8 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
                 goto fail;
             }
         }
+        if ((rc = cortex__check_map_size((uint64_t)st.st_size, SIZE_MAX, what)) < 0)
+            goto fail;
         if ((uint64_t)st.st_size > REGION_MAX_SIZE) {
             rc = cortex__fail(EFBIG, "%s is %lld bytes, more than neocortex maps", what, (long long)st.st_size);
             goto fail;
@@ -588,6 +697,17 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
         }
         if (state != CORTEX_STATE_INIT) {
             rc = cortex__fail(EBADMSG, "%s: unknown init state %u", what, state);
+            goto fail;
+        }
+        int32_t cpid;
+        uint64_t cstart;
+        if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && init_creator(live, &cpid, &cstart) &&
+            !cortex__pid_alive(cpid, cstart)) {
+            /* Only a creator known dead: -ENOENT sends open-or-create back to make it anew. */
+            if ((rc = remove_stale(r, key, what)) < 0)
+                goto fail;
+            rc = cortex__fail(ENOENT, "%s: its creator (pid %d) died before it was READY; removed it to create it anew",
+                              what, (int)cpid);
             goto fail;
         }
         if (cortex__now_ns() >= deadline) {
@@ -679,6 +799,19 @@ bool cortex_region_is_owner(const cortex_region *r) { return r && r->owner && st
 bool cortex_region_created(const cortex_region *r) { return r && r->created; }
 
 int cortex_region_fd(const cortex_region *r) { return r ? r->fd : -1; }
+
+uint64_t cortex__region_identity(const cortex_region *r)
+{
+    if (!r)
+        return 0;
+    if (r->shmid >= 0)
+        return (uint64_t)(uint32_t)r->shmid;
+    struct stat st;
+    if (r->fd < 0 || fstat(r->fd, &st) != 0)
+        return 0;
+    uint64_t id[2] = {(uint64_t)st.st_dev, (uint64_t)st.st_ino};
+    return cortex__fnv1a64(id, sizeof id);
+}
 
 cortex_key cortex_region_key(const cortex_region *r)
 {

@@ -644,7 +644,7 @@ static int64_t prod_space(cortex_ring *r, uint64_t want, const char *op)
         return n;
     if (peer_gone_polled(r, SIDE_CONS, &r->p.polls, &r->p.next_check))
         return cortex__fail(EPIPE, "%s: the consumer died", op);
-    return -EAGAIN;
+    return cortex__fail_fixed(&cortex__err_ring_full);
 }
 
 /* Consumer slow path: readable slots now (> 0), or -EAGAIN / -EPIPE / -EBADMSG. */
@@ -671,7 +671,7 @@ static int64_t cons_avail(cortex_ring *r, uint64_t want, const char *op)
             return n;
         return cortex__fail(EPIPE, "%s: the producer closed the ring or died, and the ring is drained", op);
     }
-    return -EAGAIN;
+    return cortex__fail_fixed(&cortex__err_ring_empty);
 }
 
 /* ---- copying ------------------------------------------------------------- */
@@ -887,6 +887,41 @@ size_t cortex_ring_capacity(const cortex_ring *r) { return r ? r->capacity : 0; 
 bool cortex_ring_is_empty(const cortex_ring *r) { return cortex_ring_len(r) == 0; }
 
 struct cortex_region *cortex_ring_region(const cortex_ring *r) { return r ? r->region : NULL; }
+
+/* The segment of an open segment-form handle, or NULL with the error set. */
+static cortex_region *open_region(const cortex_ring *r, const char *op)
+{
+    if (!r || !r->base || r->closed)
+        cortex__fail(EINVAL, "%s: %s", op, r ? "the ring handle is closed or was never opened" : "NULL ring");
+    else if (!r->region)
+        cortex__fail(EINVAL, "%s: a raw ring (over caller memory) has no segment to leak or own", op);
+    else
+        return r->region;
+    return NULL;
+}
+
+int cortex_ring_leak(cortex_ring *r)
+{
+    cortex_region *region = open_region(r, "cortex_ring_leak");
+    if (!region)
+        return cortex_last_error()->code;
+    /* Give the role back without closing the side: a later attach takes it and goes on. */
+    if (r->role == CORTEX_PRODUCER)
+        release_side(SH(r), SIDE_PROD);
+    else if (r->role == CORTEX_CONSUMER)
+        release_side(SH(r), SIDE_CONS);
+    r->closed = 1;
+    r->role = 0;
+    force_slow(r);
+    r->region = NULL;
+    return cortex_region_leak(region);
+}
+
+int cortex_ring_own(cortex_ring *r)
+{
+    cortex_region *region = open_region(r, "cortex_ring_own");
+    return region ? cortex_region_own(region) : cortex_last_error()->code;
+}
 
 /* ---- waiting ------------------------------------------------------------- */
 

@@ -481,7 +481,7 @@ static inline uint32_t handle_slot(const cortex_slab *s, cortex_handle h)
     return (lo == 0 || lo > s->slots) ? 0 : lo;
 }
 
-void *cortex_slab_get(cortex_slab *s, cortex_handle h)
+static void *slab_lookup(cortex_slab *s, cortex_handle h)
 {
     if (!s)
         return NULL;
@@ -499,6 +499,35 @@ static int bad_handle(cortex_slab *s, cortex_handle h, const char *op)
 {
     return cortex__fail(EINVAL, "%s: handle 0x%016llx names slot %lld, the slab has %u", op,
                         (unsigned long long)h, (long long)(uint32_t)h - 1, s->slots);
+}
+
+/* Why slab_lookup() refused @p h, into cortex_last_error(). */
+static void get_refused(cortex_slab *s, cortex_handle h)
+{
+    if (!s) {
+        cortex__fail(EINVAL, "cortex_slab_get: NULL slab");
+        return;
+    }
+    uint32_t i = handle_slot(s, h);
+    if (!i) {
+        bad_handle(s, h, "cortex_slab_get");
+        return;
+    }
+    uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
+    if (CX_W_GEN(w) != (uint32_t)(h >> 32))
+        cortex__fail(ESTALE, "cortex_slab_get: stale handle 0x%016llx: slot %u is at generation %u, not %u",
+                     (unsigned long long)h, i - 1, CX_W_GEN(w), (unsigned)(h >> 32));
+    else
+        cortex__fail(ESTALE, "cortex_slab_get: stale handle 0x%016llx: slot %u was freed", (unsigned long long)h,
+                     i - 1);
+}
+
+void *cortex_slab_get(cortex_slab *s, cortex_handle h)
+{
+    void *p = slab_lookup(s, h);
+    if (!p)
+        get_refused(s, h);
+    return p;
 }
 
 #define KEEP_OWNER 0xffffffffu

@@ -109,6 +109,31 @@ int cortex_slab_close(cortex_slab *s)
 
 cortex_region *cortex_slab_region(const cortex_slab *s) { return s ? s->region : NULL; }
 
+/* Frees a slab or pool @p view and leaves its segment @p r; the raw form (no segment) is refused and kept. */
+static int leak_view(void *view, cortex_region *r, const char *op)
+{
+    if (!view)
+        return cortex__fail(EINVAL, "%s: NULL handle", op);
+    if (!r)
+        return cortex__fail(EINVAL, "%s: the view is over caller memory; it has no segment to leak", op);
+    free(view);
+    return cortex_region_leak(r);
+}
+
+/* Makes a slab or pool @p view the owner of its segment @p r. */
+static int own_view(const void *view, cortex_region *r, const char *op)
+{
+    if (!view)
+        return cortex__fail(EINVAL, "%s: NULL handle", op);
+    if (!r)
+        return cortex__fail(EINVAL, "%s: the view is over caller memory; it has no segment to own", op);
+    return cortex_region_own(r);
+}
+
+int cortex_slab_leak(cortex_slab *s) { return leak_view(s, s ? s->region : NULL, "cortex_slab_leak"); }
+
+int cortex_slab_own(cortex_slab *s) { return own_view(s, s ? s->region : NULL, "cortex_slab_own"); }
+
 /* ---- pools ------------------------------------------------------------------- */
 
 #define POOL_MAGIC UINT64_C(0x31304c4f4f505843) /* "CXPOOL01" */
@@ -275,30 +300,74 @@ static int pool_wrap(cortex_pool **ret, cortex_region *r)
     return rc;
 }
 
-int cortex_pool_create(cortex_pool **ret, cortex_key key, const cortex_pool_class *classes, unsigned n,
-                       const cortex_opts *opts)
+/* Can every class hold at least one element of @p elem_size bytes aligned to @p elem_align? */
+static int pool_fits_elem(const cortex_pool_class *classes, unsigned n, size_t elem_size, size_t elem_align)
+{
+    for (unsigned i = 0; classes && i < n; i++) {
+        if (classes[i].size < elem_size)
+            return cortex__fail(EINVAL, "pool class %u (%u bytes) cannot hold one %zu-byte element", i,
+                                classes[i].size, elem_size);
+        if (class_align(classes[i].size) < elem_align)
+            return cortex__fail(EINVAL, "pool class %u (%u bytes) is %u-byte aligned, the element needs %zu", i,
+                                classes[i].size, class_align(classes[i].size), elem_align);
+    }
+    return 0;
+}
+
+int cortex_pool_create_typed(cortex_pool **ret, cortex_key key, const cortex_pool_class *classes, unsigned n,
+                             size_t elem_size, size_t elem_align, const char *type_name, const cortex_opts *opts)
 {
     if (!ret)
         return cortex__fail(EINVAL, "cortex_pool_create: ret is NULL");
+    if (elem_size > CORTEX_SLAB_MAX_SLOT_SIZE || elem_align > CORTEX_MAX_ALIGN)
+        return cortex__fail(EINVAL, "cortex_pool_create: element of %zu bytes aligned to %zu is out of range",
+                            elem_size, elem_align);
+    int rc = pool_fits_elem(classes, n, elem_size, elem_align);
+    if (rc < 0)
+        return rc;
     size_t need = cortex_pool_required_size(classes, n);
     if (need == 0)
         return cortex_last_error()->code;
     cortex_layout l = {.kind = CORTEX_KIND_POOL, .payload_size = need, .payload_align = CORTEX_CACHELINE,
-                       .type_name = cortex__type_tag(opts, NULL)};
+                       .elem_size = (uint32_t)elem_size, .elem_align = (uint32_t)elem_align,
+                       .type_name = cortex__type_tag(opts, type_name)};
     struct pool_init_ctx ctx = {classes, n};
     cortex_region *r = NULL;
-    int rc = cortex_region_create(&r, key, &l, opts, pool_region_init, &ctx);
+    rc = cortex_region_create(&r, key, &l, opts, pool_region_init, &ctx);
+    return rc < 0 ? rc : pool_wrap(ret, r);
+}
+
+int cortex_pool_create(cortex_pool **ret, cortex_key key, const cortex_pool_class *classes, unsigned n,
+                       const cortex_opts *opts)
+{
+    return cortex_pool_create_typed(ret, key, classes, n, 0, 0, NULL, opts);
+}
+
+int cortex_pool_attach_typed(cortex_pool **ret, cortex_key key, size_t elem_size, size_t elem_align,
+                             const char *type_name, const cortex_opts *opts)
+{
+    if (!ret)
+        return cortex__fail(EINVAL, "cortex_pool_attach: ret is NULL");
+    if (elem_size > CORTEX_SLAB_MAX_SLOT_SIZE || elem_align > CORTEX_MAX_ALIGN)
+        return cortex__fail(EINVAL, "cortex_pool_attach: element of %zu bytes aligned to %zu is out of range",
+                            elem_size, elem_align);
+    cortex_layout l = {.kind = CORTEX_KIND_POOL, .elem_size = (uint32_t)elem_size, .elem_align = (uint32_t)elem_align,
+                       .type_name = cortex__type_tag(opts, type_name)};
+    cortex_region *r = NULL;
+    int rc = cortex_region_attach(&r, key, &l, opts);
     return rc < 0 ? rc : pool_wrap(ret, r);
 }
 
 int cortex_pool_attach(cortex_pool **ret, cortex_key key, const cortex_opts *opts)
 {
-    if (!ret)
-        return cortex__fail(EINVAL, "cortex_pool_attach: ret is NULL");
-    cortex_layout l = {.kind = CORTEX_KIND_POOL, .type_name = cortex__type_tag(opts, NULL)};
-    cortex_region *r = NULL;
-    int rc = cortex_region_attach(&r, key, &l, opts);
-    return rc < 0 ? rc : pool_wrap(ret, r);
+    return cortex_pool_attach_typed(ret, key, 0, 0, NULL, opts);
+}
+
+int cortex_pool_init_typed(cortex_pool **ret, void *mem, size_t len, const cortex_pool_class *classes, unsigned n,
+                           size_t elem_size, size_t elem_align)
+{
+    int rc = pool_fits_elem(classes, n, elem_size, elem_align);
+    return rc < 0 ? rc : cortex_pool_init(ret, mem, len, classes, n);
 }
 
 int cortex_pool_close(cortex_pool *p)
@@ -351,12 +420,24 @@ int cortex_pool_alloc(cortex_pool *p, size_t size, cortex_handle *out)
                         first, p->n - 1);
 }
 
+static int bad_class(const cortex_pool *p, cortex_handle h, const char *op)
+{
+    return cortex__fail(EINVAL, "%s: handle 0x%016llx names class %u, the pool has %u", op, (unsigned long long)h,
+                        (unsigned)((h >> 24) & 0xffu), p->n);
+}
+
 void *cortex_pool_get(cortex_pool *p, cortex_handle h, size_t *cap)
 {
     unsigned c;
     cortex_handle sh;
-    if (!p || pool_split(p, h, &c, &sh) < 0)
+    if (!p) {
+        cortex__fail(EINVAL, "cortex_pool_get: NULL pool");
         return NULL;
+    }
+    if (pool_split(p, h, &c, &sh) < 0) {
+        bad_class(p, h, "cortex_pool_get");
+        return NULL;
+    }
     void *ptr = cortex_slab_get(&p->cls[c], sh);
     if (ptr && cap)
         *cap = p->size[c];
@@ -371,8 +452,7 @@ void *cortex_pool_get(cortex_pool *p, cortex_handle h, size_t *cap)
         if (!p)                                                                                                  \
             return cortex__fail(EINVAL, #fn ": NULL pool");                                                      \
         if (pool_split(p, h, &c, &sh) < 0)                                                                       \
-            return cortex__fail(EINVAL, #fn ": handle 0x%016llx names class %u, the pool has %u",               \
-                                (unsigned long long)h, (unsigned)((h >> 24) & 0xffu), p->n);                     \
+            return bad_class(p, h, #fn);                                                                         \
         return slabfn(&p->cls[c], sh);                                                                           \
     }
 POOL_OP(cortex_pool_free, cortex_slab_free)
@@ -394,6 +474,10 @@ int cortex_pool_reclaim(cortex_pool *p, unsigned flags)
 }
 
 cortex_region *cortex_pool_region(const cortex_pool *p) { return p ? p->region : NULL; }
+
+int cortex_pool_leak(cortex_pool *p) { return leak_view(p, p ? p->region : NULL, "cortex_pool_leak"); }
+
+int cortex_pool_own(cortex_pool *p) { return own_view(p, p ? p->region : NULL, "cortex_pool_own"); }
 
 unsigned cortex_pool_classes(const cortex_pool *p) { return p ? p->n : 0; }
 

@@ -113,7 +113,12 @@ static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uin
             cortex__spin_hint();
         }
     }
-    int64_t deadline = timeout_ns < 0 ? INT64_MAX : cortex__now_ns() + timeout_ns;
+    int64_t deadline = INT64_MAX; /* timeout_ns < 0, or one too large to add without overflow */
+    if (timeout_ns >= 0) {
+        int64_t start = cortex__now_ns();
+        if (timeout_ns < INT64_MAX - start)
+            deadline = start + timeout_ns;
+    }
     /*
      * Check the holder once before the first sleep if the same holder kept
      * the lock through the whole spin (a dead one is then taken over at

@@ -21,6 +21,19 @@
 
 #define SEM_MAGIC 0x414d4553u /* "SEMA" */
 
+/*
+ * The set has two semaphores: 0 is the lock, 1 holds a tag of the segment's
+ * identity (1..SEM_TAG_MAX), so an id forged in the segment that names
+ * another set of ours is caught before we lock it or remove it.
+ */
+#define SEM_NSEMS 2
+#define SEM_TAG_MAX 32767 /* SEMVMX */
+
+static unsigned short segment_tag(uint64_t segment_id)
+{
+    return (unsigned short)(cortex__fnv1a32(&segment_id, sizeof segment_id) % SEM_TAG_MAX + 1);
+}
+
 /* What the backend keeps in the segment. */
 typedef struct sem_shared {
     uint32_t magic; /* SEM_MAGIC */
@@ -48,21 +61,22 @@ static int sem_init(void *shared, const cortex_sync_env *env, void **local)
     int id;
     *local = NULL;
     if (key != 0) {
-        id = semget((key_t)key, 1, IPC_CREAT | IPC_EXCL | perm);
+        id = semget((key_t)key, SEM_NSEMS, IPC_CREAT | IPC_EXCL | perm);
         if (id < 0 && errno == EEXIST)
             return cortex__fail_sys(EEXIST, "semget", errno,
                                     "%s: a SysV semaphore under key 0x%08x exists without its segment "
                                     "(left by a crashed owner?); remove it with ipcrm -S 0x%08x",
                                     env->what, (unsigned)key, (unsigned)key);
     } else {
-        id = semget(IPC_PRIVATE, 1, IPC_CREAT | perm);
+        id = semget(IPC_PRIVATE, SEM_NSEMS, IPC_CREAT | perm);
     }
     if (id < 0)
         return cortex__fail_sys(errno == ENOSPC ? ENOSPC : errno, "semget", errno,
                                 "%s: could not create its SysV semaphore", env->what);
     union cortex_semun arg;
-    arg.val = 1;
-    if (semctl(id, 0, SETVAL, arg) != 0) {
+    unsigned short vals[SEM_NSEMS] = {1, segment_tag(env->segment_id)};
+    arg.array = vals;
+    if (semctl(id, 0, SETALL, arg) != 0) {
         int e = errno;
         semctl(id, 0, IPC_RMID);
         return cortex__fail_sys(e, "semctl", e, "%s: could not initialise its SysV semaphore", env->what);
@@ -98,9 +112,27 @@ static int sem_attach(void *shared, const cortex_sync_env *env, void **local)
     if (semctl(c.semid, 0, IPC_STAT, arg) != 0)
         return cortex__fail_sys(errno == EINVAL ? EIDRM : errno, "semctl", errno,
                                 "%s: cannot use its SysV semaphore id %d", env->what, (int)c.semid);
-    if (ds.sem_nsems != 1)
-        return cortex__fail(EBADMSG, "%s: SysV semaphore id %d has %lu semaphores, expected 1", env->what,
-                            (int)c.semid, (unsigned long)ds.sem_nsems);
+    char set[288];
+    snprintf(set, sizeof set, "%s: its SysV semaphore id %d", env->what, (int)c.semid);
+    int rc = cortex__check_owner((uint32_t)ds.sem_perm.uid, (uint32_t)ds.sem_perm.cuid, (unsigned)ds.sem_perm.mode,
+                                 env->opts, set);
+    if (rc < 0)
+        return rc;
+    if (ds.sem_nsems != SEM_NSEMS)
+        return cortex__fail(EBADMSG, "%s has %lu semaphores, expected %d: not this segment's lock", set,
+                            (unsigned long)ds.sem_nsems, SEM_NSEMS);
+#if defined(__linux__) && defined(__GLIBC__)
+    if (c.key == 0 && ds.sem_perm.__key != IPC_PRIVATE)
+        return cortex__fail(EBADMSG, "%s is the set of SysV key 0x%08x, not a private one: not this segment's lock",
+                            set, (unsigned)ds.sem_perm.__key);
+#endif
+    int tag = semctl(c.semid, 1, GETVAL);
+    if (tag < 0)
+        return cortex__fail_sys(errno, "semctl", errno, "%s: cannot read its tag", set);
+    if (tag != segment_tag(env->segment_id))
+        return cortex__fail(EBADMSG, "%s was made for another segment (tag %d, this segment's is %d): refused, "
+                            "neither locked nor removed",
+                            set, tag, (int)segment_tag(env->segment_id));
     *local = (void *)(intptr_t)(c.semid + 1);
     return 0;
 }
@@ -120,7 +152,7 @@ static int sem_lock(void *shared, void *local, int64_t timeout_ns)
     struct sembuf op = {0, -1, SEM_UNDO};
     if (timeout_ns == 0)
         op.sem_flg |= IPC_NOWAIT;
-    int64_t deadline = timeout_ns > 0 ? cortex__now_ns() + timeout_ns : 0;
+    int64_t deadline = timeout_ns > 0 ? cortex__deadline(timeout_ns) : 0; /* no overflow for huge timeouts */
     for (;;) {
         int r;
         if (timeout_ns > 0) {

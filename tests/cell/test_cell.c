@@ -218,11 +218,16 @@ Test(cell, sysv_semaphore_shares_key_and_mode)
     cr_assert_eq(ds.sem_perm.mode & 0777, 0640);
     /* An attacher's close leaves it; the owner's removes it. */
     dbl_cell b;
-    cr_assert_eq(dbl_cell_attach(&b, CORTEX_KEY_NAME(name), NULL), 0);
+    /* 0640 is wider than the 0600 a default attach accepts; the attacher says what it accepts. */
+    int by_default = dbl_cell_attach(&b, CORTEX_KEY_NAME(name), NULL);
+    if (by_default == 0)
+        dbl_cell_close(&b);
+    cr_assert_eq(dbl_cell_attach(&b, CORTEX_KEY_NAME(name), &o), 0, "%s", cortex_last_error()->message);
     cr_assert_eq(dbl_cell_close(&b), 0);
     cr_assert_eq(semctl(semid, 0, IPC_STAT, arg), 0);
     cr_assert_eq(dbl_cell_close(&c), 0);
     cr_assert_lt(semctl(semid, 0, IPC_STAT, arg), 0);
+    cr_assert_eq(by_default, -EACCES, "a default attach refuses a 0640 cell");
 }
 
 Test(cell, leak_and_own)
@@ -571,4 +576,87 @@ Test(cell, open_or_create_keeps_the_existing_backend)
         cr_assert_eq(cortex_cell_lock_ops(b.cell), cortex_sync_default());
         cr_assert_eq(int_cell_close(&b), 0);
     }
+}
+
+/* A payload moved off its alignment (header re-checksummed): the lock and sequence words would be misaligned. */
+Test(cell, misaligned_payload_is_ebadmsg)
+{
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        int key = nct_sysv_key();
+        int_cell c, b;
+        cr_assert_eq(int_cell_create(&c, CORTEX_KEY_SYSV(key), 7, &o), 0);
+        cortex_region *r = int_cell_region(&c);
+        cortex_seg_header *h = (cortex_seg_header *)(uintptr_t)cortex_region_header(r);
+        unsigned char *base = (unsigned char *)h;
+        cr_assert_eq(h->payload_offset, CORTEX_HEADER_SIZE);
+        cr_assert_leq(h->payload_offset + 1 + h->payload_size, h->segment_size);
+        memmove(base + h->payload_offset + 1, base + h->payload_offset, (size_t)h->payload_size);
+        h->payload_offset += 1;
+        h->payload_align = 1;
+        h->check = cortex__fnv1a32(h, offsetof(cortex_seg_header, check));
+        cr_assert_eq(int_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), -EBADMSG, "%s", ops->name);
+        cr_assert(strstr(cortex_last_error()->message, "not aligned"), "%s", cortex_last_error()->message);
+        cr_assert_null(b.cell);
+        cr_assert_eq(int_cell_close(&c), 0);
+    }
+}
+
+/* The private semaphore id kept in a segment is forged to name another cell's set. */
+Test(cell, forged_semaphore_id_is_refused_and_the_other_set_untouched)
+{
+    if (!CORTEX_HAVE_SEMAPHORE)
+        cr_skip_test("semaphore backend not built");
+    cortex_opts o = opts_with(&cortex_sync_semaphore);
+    char name_a[64], name_b[64];
+    int_cell a, b, x;
+    cr_assert_eq(int_cell_create(&a, CORTEX_KEY_NAME(nct_name(name_a, "sema")), 1, &o), 0);
+    cr_assert_eq(int_cell_create(&b, CORTEX_KEY_NAME(nct_name(name_b, "semb")), 2, &o), 0);
+    char *pa = cortex_region_payload(int_cell_region(&a));
+    char *pb = cortex_region_payload(int_cell_region(&b));
+    uint32_t off_a, off_b;
+    int32_t id_a, id_b;
+    memcpy(&off_a, pa + 12, 4);
+    memcpy(&off_b, pb + 12, 4);
+    memcpy(&id_a, pa + off_a + 4, 4);
+    memcpy(&id_b, pb + off_b + 4, 4);
+    cr_assert_neq(id_a, id_b);
+    memcpy(pa + off_a + 4, &id_b, 4);
+
+    /* Another process attaches the forged cell: refused, and it neither locks nor removes b's set. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        int_cell v;
+        int rc = int_cell_attach(&v, CORTEX_KEY_NAME(name_a), NULL);
+        if (rc != -EBADMSG)
+            _exit(1);
+        if (!strstr(cortex_last_error()->message, "another segment"))
+            _exit(2);
+        _exit(0);
+    }
+    int status = nct_wait(pid, 10000);
+    int b_free = semctl(id_b, 0, GETVAL);
+    int b_write = int_cell_write(&b, 3);
+    int b_attach = int_cell_attach(&x, CORTEX_KEY_NAME(name_b), NULL);
+    if (b_attach == 0)
+        b_attach = int_cell_close(&x);
+    /* Put it back: the genuine id attaches. */
+    memcpy(pa + off_a + 4, &id_a, 4);
+    int a_attach = int_cell_attach(&x, CORTEX_KEY_NAME(name_a), NULL);
+    if (a_attach == 0)
+        a_attach = int_cell_close(&x);
+    /* Close both before asserting: their private sets are not known to the fini. */
+    int a_close = int_cell_close(&a);
+    int a_gone = semctl(id_a, 0, GETVAL) < 0;
+    int b_still = semctl(id_b, 0, GETVAL);
+    int b_close = int_cell_close(&b);
+    cr_assert_eq(status, 0, "the attacher refused the forged id");
+    cr_assert_eq(b_free, 1, "b's lock is free");
+    cr_assert_eq(b_write, 0);
+    cr_assert_eq(b_attach, 0, "b still works");
+    cr_assert_eq(a_attach, 0, "the genuine id attaches");
+    cr_assert_eq(a_close, 0);
+    cr_assert(a_gone, "a's owner removed its own set");
+    cr_assert_eq(b_still, 1, "and only its own");
+    cr_assert_eq(b_close, 0);
 }

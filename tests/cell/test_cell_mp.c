@@ -9,7 +9,11 @@
 #include <errno.h>
 #include <neocortex.h>
 #include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/ipc.h>
+#include <sys/sem.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,19 +35,6 @@ typedef struct stamped {
     uint64_t w[STAMP_WORDS];
 } stamped;
 CORTEX_DECLARE(stamped_cell, stamped);
-
-static void put(int fd, char c)
-{
-    if (write(fd, &c, 1) != 1)
-        _exit(90);
-}
-static char get(int fd)
-{
-    char c = 0;
-    if (read(fd, &c, 1) != 1)
-        return 0;
-    return c;
-}
 
 enum { BACK_SYSV, BACK_NAME, BACK_MEMFD, BACK_FILE, BACK_N };
 static const char *const back_names[] = {"sysv", "posix-name", "memfd", "file"};
@@ -355,4 +346,65 @@ Test(cell_mp, open_or_create_race)
             close(go[1]);
         }
     }
+}
+
+/* A semaphore set of another uid (0666, made with ipcmk as nobody); -1 if it could not be made. */
+static int foreign_semaphore_set(void)
+{
+    FILE *p = popen("setpriv --reuid=nobody --regid=nogroup --clear-groups ipcmk -S 2 -p 0666 2>/dev/null", "r");
+    if (!p)
+        return -1;
+    int id = -1;
+    if (fscanf(p, "Semaphore id: %d", &id) != 1)
+        id = -1;
+    pclose(p);
+    return id;
+}
+
+/* The semaphore id in a cell is forged to name another uid's set: the attacher refuses it by owner. */
+Test(cell_mp, semaphore_set_of_another_uid_is_refused)
+{
+    if (!CORTEX_HAVE_SEMAPHORE)
+        cr_skip_test("semaphore backend not built");
+    if (geteuid() != 0 || system("command -v setpriv >/dev/null && command -v ipcmk >/dev/null") != 0)
+        cr_skip_test("needs root, setpriv and ipcmk to make a set as nobody");
+    cortex_opts o = opts_with(&cortex_sync_semaphore);
+    char name[64];
+    counter_cell a;
+    cr_assert_eq(counter_cell_create(&a, CORTEX_KEY_NAME(nct_name(name, "semuid")), 1, &o), 0);
+    char *pa = cortex_region_payload(counter_cell_region(&a));
+    uint32_t off;
+    int32_t mine;
+    memcpy(&off, pa + 12, 4);
+    memcpy(&mine, pa + off + 4, 4);
+    int theirs = foreign_semaphore_set();
+    cr_assert_geq(theirs, 0, "ipcmk as nobody");
+    int32_t forged = theirs;
+    memcpy(pa + off + 4, &forged, 4);
+
+    int pipefd[2];
+    cr_assert_eq(pipe(pipefd), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pipefd[0]);
+        counter_cell v;
+        int rc = counter_cell_attach(&v, CORTEX_KEY_NAME(name), NULL);
+        const char *m = cortex_last_error()->message;
+        if (write(pipefd[1], m, strlen(m)) < 0)
+            _exit(9);
+        _exit(rc == -EACCES ? 0 : 1);
+    }
+    close(pipefd[1]);
+    char msgbuf[CORTEX_ERROR_MESSAGE_MAX + 1] = "";
+    ssize_t n = read(pipefd[0], msgbuf, sizeof msgbuf - 1);
+    msgbuf[n > 0 ? n : 0] = '\0';
+    close(pipefd[0]);
+    int status = nct_wait(pid, 10000);
+    int untouched = semctl(theirs, 0, GETVAL) == 0 && semctl(theirs, 1, GETVAL) == 0;
+    semctl(theirs, 0, IPC_RMID);
+    memcpy(pa + off + 4, &mine, 4);
+    cr_assert_eq(status, 0, "attach refused the other uid's set with -EACCES: %s", msgbuf);
+    cr_assert(strstr(msgbuf, "uid 65534") && strstr(msgbuf, "0666"), "names owner and mode: %s", msgbuf);
+    cr_assert(untouched, "the other set was neither locked nor changed");
+    cr_assert_eq(counter_cell_close(&a), 0);
 }

@@ -2,7 +2,8 @@
 /*
  * tests/cell/tsan_cell.c: threads on one mapping of one cell, for every
  * backend: two writers (whole writes and updates) and two readers checking
- * every word of a stamped value, plus an update counter.  Exit 0 = pass.
+ * every word of a stamped value, plus an update counter that a fifth
+ * thread follows with counter_cell_wait.  Exit 0 = pass.
  * Built as a plain program so it also runs under ThreadSanitizer (which
  * must report nothing: the value is copied in atomic words, see
  * lib/cell/seqlock.h).
@@ -88,6 +89,27 @@ static void *reader(void *arg)
     return NULL;
 }
 
+/* Sleeps in counter_cell_wait until the last update: every wake must bring a newer, even version. */
+static void *waiter(void *arg)
+{
+    (void)arg;
+    uint64_t seen = 0, v = 0;
+    while (v != (uint64_t)iters * 2) {
+        uint64_t before = seen;
+        if (counter_cell_wait(&counter, &seen, 20000000000) != 0) {
+            fail("wait timed out while the writers ran");
+            return NULL;
+        }
+        if (seen <= before || (seen & 1u)) {
+            fail("wait returned an old or odd version");
+            return NULL;
+        }
+        if (counter_cell_read_version(&counter, &v, &seen) != 0)
+            fail("read_version failed");
+    }
+    return NULL;
+}
+
 static int run(const cortex_sync_ops *ops)
 {
     cortex_opts o = CORTEX_OPTS_INIT;
@@ -107,13 +129,15 @@ static int run(const cortex_sync_ops *ops)
         if (stamped_cell_write(&cell, init) != 0)
             fail("write failed");
     __atomic_store_n(&done, 0, __ATOMIC_RELAXED);
-    pthread_t w[2], r[2];
+    pthread_t w[2], r[2], wt;
+    pthread_create(&wt, NULL, waiter, NULL);
     for (int i = 0; i < 2; i++) {
         pthread_create(&w[i], NULL, writer, (void *)(intptr_t)i);
         pthread_create(&r[i], NULL, reader, NULL);
     }
     for (int i = 0; i < 2; i++)
         pthread_join(w[i], NULL);
+    pthread_join(wt, NULL);
     __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
     for (int i = 0; i < 2; i++)
         pthread_join(r[i], NULL);

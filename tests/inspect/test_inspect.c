@@ -772,3 +772,333 @@ Test(inspect, show_slab_state)
     cr_assert_eq(nct_msg_slab_close(&s), 0);
 }
 #endif
+
+/* ---- top: live rates from two readings ------------------------------------ */
+
+#if NC_HAVE_DECLARE_CELL && NC_HAVE_DECLARE_RING && NC_HAVE_DECLARE_SLAB
+CORTEX_DECLARE(nct_count_cell, uint64_t);
+
+/* The n-th line (from 0) of text into buf; false if there is none. */
+static bool nth_line(const char *text, int n, char *buf, size_t len)
+{
+    for (; n > 0 && text; n--) {
+        text = strchr(text, '\n');
+        if (text)
+            text++;
+    }
+    if (!text || !*text)
+        return false;
+    size_t l = strcspn(text, "\n");
+    if (l >= len)
+        l = len - 1;
+    memcpy(buf, text, l);
+    buf[l] = '\0';
+    return true;
+}
+
+/* The JSON object of segment @id in a `top --json` frame, cut at the next segment, into buf. */
+static bool top_segment(const char *frame, const char *id, char *buf, size_t len)
+{
+    char want[128];
+    snprintf(want, sizeof want, "{\"id\":\"%s\"", id);
+    const char *at = strstr(frame, want);
+    if (!at)
+        return false;
+    const char *end = strstr(at + 1, "{\"id\":");
+    size_t l = end ? (size_t)(end - at) : strlen(at);
+    if (l >= len)
+        l = len - 1;
+    memcpy(buf, at, l);
+    buf[l] = '\0';
+    return true;
+}
+
+/* The number after "key": in obj; false when absent or null. */
+static bool json_number(const char *obj, const char *key, double *out)
+{
+    char want[64];
+    snprintf(want, sizeof want, "\"%s\":", key);
+    const char *at = strstr(obj, want);
+    if (!at)
+        return false;
+    at += strlen(want);
+    char *end;
+    *out = strtod(at, &end);
+    return end != at;
+}
+
+/*
+ * A child producing at a steady pace: pushes into the ring and writes the
+ * cell every 2 ms until @stop is closed (at most 20 s).  Says it started
+ * through @ready once the first message is in.
+ */
+static void pace_child(const char *ring, const char *cell, int ready, int stop)
+{
+    nct_u64_ring q;
+    nct_count_cell c;
+    if (nct_u64_ring_attach(&q, CORTEX_KEY_NAME(ring), CORTEX_PRODUCER, NULL) < 0)
+        _exit(2);
+    if (nct_count_cell_attach(&c, CORTEX_KEY_NAME(cell), NULL) < 0)
+        _exit(3);
+    int64_t end = nct_now_ms() + 20000;
+    for (uint64_t i = 1; nct_now_ms() < end; i++) {
+        int rc = nct_u64_ring_push(&q, i);
+        if (rc < 0 && rc != -EAGAIN)
+            _exit(4);
+        if (nct_count_cell_write(&c, i) < 0)
+            _exit(5);
+        if (i == 1 && write(ready, "r", 1) != 1)
+            _exit(6);
+        struct pollfd p = {.fd = stop, .events = POLLIN};
+        if (poll(&p, 1, 2) != 0)
+            break; /* closed: the test is done */
+    }
+    nct_u64_ring_close(&q);
+    nct_count_cell_close(&c);
+    _exit(0);
+}
+
+Test(inspect, top_json_rates_of_a_live_ring_cell_and_slab)
+{
+    make_globs();
+    char ring[64], cell[64], slab[64];
+    nct_u64_ring q;
+    cr_assert_eq(nct_u64_ring_create(&q, CORTEX_KEY_NAME(nct_name(ring, "top-ring")), 1024, CORTEX_CONSUMER, NULL), 0,
+                 "%s", cortex_last_error()->message);
+    nct_count_cell c;
+    cr_assert_eq(nct_count_cell_create(&c, CORTEX_KEY_NAME(nct_name(cell, "top-cell")), 0, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    nct_msg_slab s;
+    cr_assert_eq(nct_msg_slab_create(&s, CORTEX_KEY_NAME(nct_name(slab, "top-slab")), 16, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cortex_handle h[5];
+    for (int i = 0; i < 5; i++)
+        cr_assert_eq(nct_msg_slab_alloc(&s, &h[i]), 0);
+    cr_assert_eq(nct_msg_slab_free(&s, h[4]), 0); /* 4 in use, high-water 5 */
+
+    int ready[2], stop[2];
+    cr_assert_eq(pipe2(ready, O_CLOEXEC), 0);
+    cr_assert_eq(pipe2(stop, O_CLOEXEC), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(ready[0]);
+        close(stop[1]);
+        pace_child(ring, cell, ready[1], stop[0]);
+    }
+    close(ready[1]);
+    close(stop[0]);
+    char byte;
+    struct pollfd p = {.fd = ready[0], .events = POLLIN};
+    bool started = poll(&p, 1, 10000) == 1 && read(ready[0], &byte, 1) == 1;
+
+    run r;
+    if (started)
+        run_tool(&r, "top", "-n", "2", "--interval", "0.2", "--json", "--match", name_glob, NULL);
+    close(stop[1]);
+    close(ready[0]);
+    int child = nct_wait(pid, 10000);
+    cr_assert(started, "the pacing child did not start (exit %d)", child);
+    cr_assert_eq(child, 0, "pacing child failed: %d", child);
+    cr_assert_eq(r.status, 0, "top: exit %d\n%s\n%s", r.status, r.out, r.err);
+
+    char line[8192], obj[2048];
+    double v, in_rate = 0, writes = 0;
+    for (int f = 0; f < 2; f++) {
+        cr_assert(nth_line(r.out, f, line, sizeof line), "frame %d missing:\n%s", f + 1, r.out);
+        char head[32];
+        snprintf(head, sizeof head, "{\"frame\":%d,", f + 1);
+        cr_assert_eq(strncmp(line, head, strlen(head)), 0, "%s", line);
+
+        cr_assert(top_segment(line, ring, obj, sizeof obj), "ring not in frame %d: %s", f + 1, line);
+        cr_assert(strstr(obj, "\"kind\":\"ring\"") && strstr(obj, "\"capacity\":1024"), "%s", obj);
+        cr_assert(strstr(obj, "\"indices_ok\":true") && strstr(obj, "\"attached\":"), "%s", obj);
+        cr_assert(json_number(obj, "fill", &v) && v >= 1 && v <= 1024, "fill: %s", obj);
+        cr_assert(json_number(obj, "fill_pct", &v) && v > 0 && v <= 100, "fill_pct: %s", obj);
+        cr_assert(json_number(obj, "out_per_s", &v) && v == 0, "nobody pops: %s", obj);
+        if (json_number(obj, "in_per_s", &v))
+            in_rate = v > in_rate ? v : in_rate;
+
+        cr_assert(top_segment(line, cell, obj, sizeof obj), "cell not in frame %d: %s", f + 1, line);
+        cr_assert(strstr(obj, "\"kind\":\"cell\"") && strstr(obj, "\"consistent\":true"), "%s", obj);
+        if (json_number(obj, "writes_per_s", &v))
+            writes = v > writes ? v : writes;
+
+        cr_assert(top_segment(line, slab, obj, sizeof obj), "slab not in frame %d: %s", f + 1, line);
+        cr_assert(strstr(obj, "\"slots\":16,\"allocated\":4,\"in_flight\":0,\"free\":12,\"high_water\":5"), "%s", obj);
+        cr_assert(json_number(obj, "used_pct", &v) && v == 25.0, "%s", obj);
+        cr_assert(json_number(obj, "failed_per_s", &v) && v == 0, "%s", obj);
+    }
+    cr_assert_not(nth_line(r.out, 2, line, sizeof line), "more than the 2 frames asked for:\n%s", r.out);
+    cr_assert_gt(in_rate, 0, "no ring rate while a child pushes:\n%s", r.out);
+    cr_assert_gt(writes, 0, "no cell write rate while a child writes:\n%s", r.out);
+
+    cr_assert_eq(nct_msg_slab_close(&s), 0);
+    cr_assert_eq(nct_count_cell_close(&c), 0);
+    cr_assert_eq(nct_u64_ring_close(&q), 0);
+}
+
+/* A ring of 16 under a fresh name (into ring), this process its producer. */
+static void top_ring(nct_u64_ring *q, char ring[64], const char *tag)
+{
+    cr_assert_eq(nct_u64_ring_create(q, CORTEX_KEY_NAME(nct_name(ring, tag)), 16, CORTEX_PRODUCER, NULL), 0, "%s",
+                 cortex_last_error()->message);
+}
+
+/* On a pipe: plain tables one after another, no terminal escapes. */
+Test(inspect, top_text_on_a_pipe)
+{
+    make_globs();
+    char ring[64];
+    nct_u64_ring q;
+    top_ring(&q, ring, "top-text");
+    for (uint64_t i = 0; i < 4; i++)
+        cr_assert_eq(nct_u64_ring_push(&q, i), 0);
+    run r;
+    run_tool(&r, "top", "--iterations", "2", "--interval", "0.05", "--match", name_glob, NULL);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    cr_assert_not(strchr(r.out, '\033'), "escape codes on a pipe:\n%s", r.out);
+    const char *first = strstr(r.out, "neocortex top - ");
+    cr_assert(first && strstr(first + 1, "neocortex top - "), "two frames expected:\n%s", r.out);
+    cr_assert_not(strstr(strstr(first + 1, "neocortex top - ") + 1, "neocortex top - "), "%s", r.out);
+    char line[1024];
+    cr_assert(line_of(r.out, ring, line, sizeof line), "%s", r.out);
+    cr_assert(strstr(line, "ring") && strstr(line, "4/16 (25%)"), "%s", line);
+    cr_assert(strstr(line, "in 0.0/s, out 0.0/s"), "%s", line);
+    cr_assert_eq(nct_u64_ring_close(&q), 0);
+}
+
+/* Garbage, a header cut short and a valid header over wrecked ring bytes: reported, never a crash. */
+Test(inspect, top_survives_hostile_segments)
+{
+    make_globs();
+    unsigned char bad[512];
+    cr_assert_eq(cortex__random(bad, sizeof bad), 0);
+    uint64_t magic = CORTEX_MAGIC;
+    memcpy(bad, &magic, sizeof magic);
+    char n1[64], n2[64], n3[64], ring[64], obj[2048];
+    name_with(nct_name(n1, "top-bad"), bad, sizeof bad, 8192);
+    name_with(nct_name(n2, "top-tiny"), bad, 12, 12);
+    name_with(nct_name(n3, "top-\033[2J"), bad, sizeof bad, 8192); /* a name that would clear a terminal */
+    nct_u64_ring q;
+    top_ring(&q, ring, "top-wreck");
+    cortex_region *reg = nct_u64_ring_region(&q);
+    unsigned char *payload = cortex_region_payload(reg), saved[256];
+    memcpy(saved, payload, sizeof saved);
+    memset(payload, 0xff, sizeof saved);
+
+    run r, t;
+    run_tool(&r, "top", "-n", "2", "--interval", "0.05", "--json", "--match", name_glob, NULL);
+    run_tool(&t, "top", "-n", "1", "--interval", "0.05", "--match", name_glob, NULL);
+    memcpy(payload, saved, sizeof saved);
+    cr_assert_eq(r.status, 0, "top --json: exit %d\n%s\n%s", r.status, r.out, r.err);
+    char line[8192];
+    cr_assert(nth_line(r.out, 1, line, sizeof line), "%s", r.out);
+    cr_assert(top_segment(line, n1, obj, sizeof obj) && strstr(obj, "\"status\":\"corrupt\",\"problem\":"), "%s",
+              line);
+    cr_assert(top_segment(line, n2, obj, sizeof obj) && strstr(obj, "\"status\":\"corrupt\""), "%s", line);
+    cr_assert(top_segment(line, ring, obj, sizeof obj), "%s", line);
+    cr_assert(strstr(obj, "\"error\":"), "a wrecked ring must say so: %s", obj);
+    cr_assert_not(strstr(obj, "\"in_per_s\":") && !strstr(obj, "\"in_per_s\":null"),
+                  "no rate from impossible indices: %s", obj);
+
+    cr_assert_eq(t.status, 0, "top: exit %d\n%s\n%s", t.status, t.out, t.err);
+    cr_assert_not(strchr(t.out, '\033'), "a name's escape sequence reached the terminal:\n%s", t.out);
+    cr_assert(strstr(r.out, "top-\\u001b[2J"), "the name, escaped, in JSON: %s", r.out);
+    cr_assert(line_of(t.out, n1, line, sizeof line) && strstr(line, "corrupt"), "%s", t.out);
+    cr_assert(line_of(t.out, ring, line, sizeof line), "%s", t.out);
+    /* ls, show and gc print that name safely too. */
+    run_tool(&t, "ls", "--match", name_glob, NULL);
+    cr_assert(strstr(t.out, "top-?[2J") && !strchr(t.out, '\033'), "ls:\n%s", t.out);
+    run_tool(&t, "show", n3, NULL);
+    cr_assert(strstr(t.out, "top-?[2J") && !strchr(t.out, '\033'), "show:\n%s", t.out);
+    run_tool(&t, "gc", "--dry-run", "--match", name_glob, NULL);
+    cr_assert(strstr(t.err, "top-?[2J") && !strchr(t.err, '\033'), "gc:\n%s", t.err);
+    cr_assert_eq(nct_u64_ring_close(&q), 0);
+}
+
+/* On a terminal: each frame clears the screen and redraws the table. */
+Test(inspect, top_redraws_a_terminal)
+{
+    make_globs();
+    char ring[64];
+    nct_u64_ring q;
+    top_ring(&q, ring, "top-tty");
+    int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
+    cr_assert_geq(master, 0);
+    cr_assert_eq(grantpt(master), 0);
+    cr_assert_eq(unlockpt(master), 0);
+    char slave[128];
+    cr_assert_eq(ptsname_r(master, slave, sizeof slave), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        int fd = open(slave, O_RDWR | O_NOCTTY);
+        if (fd < 0 || dup2(fd, 1) < 0)
+            _exit(126);
+        execl(tool_path(), "neocortex", "top", "-n", "2", "--interval", "0.05", "--match", name_glob, (char *)NULL);
+        _exit(127);
+    }
+    static char out[OUT_MAX];
+    size_t n = 0;
+    int64_t end = nct_now_ms() + 20000;
+    while (n < sizeof out - 1 && nct_now_ms() < end) {
+        struct pollfd p = {.fd = master, .events = POLLIN};
+        if (poll(&p, 1, 100) <= 0)
+            continue;
+        ssize_t got = read(master, out + n, sizeof out - 1 - n);
+        if (got <= 0)
+            break; /* EIO once the tool has exited and closed the terminal */
+        n += (size_t)got;
+    }
+    out[n] = '\0';
+    close(master);
+    int status = nct_wait(pid, 10000);
+    cr_assert_eq(status, 0, "top on a terminal: exit %d\n%s", status, out);
+    const char *clear = "\033[H\033[2J";
+    const char *first = strstr(out, clear);
+    cr_assert(first, "no clear-screen on a terminal:\n%s", out);
+    cr_assert(strstr(first + 1, clear), "the second frame does not redraw:\n%s", out);
+    cr_assert(strstr(out, ring), "%s", out);
+    cr_assert_eq(nct_u64_ring_close(&q), 0);
+}
+
+Test(inspect, top_bad_arguments)
+{
+    const char *cases[][3] = {
+        {"--interval", "0", NULL}, {"--interval", "abc", NULL}, {"--interval", "nan", NULL},
+        {"-n", "0", NULL},         {"-n", "-3", NULL},          {"-n", "1x", NULL},
+        {"--all", NULL, NULL},     {"extra", NULL, NULL},       {"--interval", NULL, NULL},
+        {"--dry-run", NULL, NULL}, {"-n", NULL, NULL},          {"--iterations", "two", NULL},
+    };
+    run r;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_tool(&r, "top", cases[i][0], cases[i][1], NULL);
+        cr_assert_eq(r.status, 2, "top %s %s: exit %d\n%s", cases[i][0], cases[i][1] ? cases[i][1] : "", r.status,
+                     r.err);
+        cr_assert(r.err[0], "case %zu: no message", i);
+    }
+    run_tool(&r, "top", "--help", NULL);
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "usage: neocortex top [--json] [--interval SECONDS] [-n N]"), "%s", r.out);
+}
+#endif
+
+/* show reads a segment whatever its mode: the trust rules of attach are for users, not the inspector. */
+Test(inspect, show_reads_a_group_or_world_readable_cell)
+{
+    /* A SysV key: the cell's semaphore, if any, lives under it and the fini removes it even on failure. */
+    char ks[16];
+    int key = nct_sysv_key();
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.perm = CORTEX_PERM_EVERYBODY;
+    int64_t v = 42;
+    cortex_cell *c = NULL;
+    cr_assert_eq(cortex_cell_create(&c, CORTEX_KEY_SYSV(key), &v, sizeof v, _Alignof(int64_t), "int64_t", &o), 0,
+                 "%s", cortex_last_error()->message);
+    run r;
+    run_tool(&r, "show", keystr(key, ks), NULL);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    cr_assert_null(strstr(r.out, "cannot attach"), "%s", r.out);
+    cr_assert_eq(cortex_cell_close(c), 0);
+}

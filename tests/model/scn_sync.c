@@ -4,7 +4,8 @@
  * (lib/sync/futex_lock.h) and the real cell sequence (lib/cell/seqlock.h),
  * both run on plain memory exactly as lib/cell/cell.c runs them on a
  * segment.  Built with -DCORTEX_MODEL (and once more with
- * -DCORTEX_SEED_CELL_RELAXED_SEQ, whose scenarios must fail).
+ * -DCORTEX_SEED_CELL_RELAXED_SEQ and with -DCORTEX_SEED_CELL_NO_WAKE_FENCE,
+ * whose scenarios must fail).
  *
  * The futex lock's contended path spins CORTEX__FUTEX_SPIN times before it
  * sleeps; the model build sets it to 1 (meson.build) so that the sleeping
@@ -94,6 +95,7 @@ static struct {
     cortex__futex_lock lock;
     cortex__a64 seq;
     cortex__a32 flag;
+    cortex__a32 waiters; /* the waiters word (cell_wait_* scenarios) */
     cortex__a64 value[CELL_WORDS];
     int writers, writes;
 } cl;
@@ -110,6 +112,7 @@ static void cl_setup_n(int writers, int writes)
     mc_name(&cl.lock.record, 8, "lock.record");
     mc_name(&cl.seq, 8, "cell.seq");
     mc_name(&cl.flag, 4, "cell.inconsistent");
+    mc_name(&cl.waiters, 4, "cell.waiters");
     mc_name(cl.value, sizeof cl.value, "cell.value");
 }
 static void cl_setup_1w(void) { cl_setup_n(1, 2); }
@@ -177,6 +180,48 @@ static const mc_scenario cell_2w1r = {
     "cell_writers_reader", "cell: 2 writers under the futex lock vs 1 optimistic reader", 3, cl_setup_2w,
     cl_thread, cl_check, 2, 2, 0, 0, true, false};
 
-static const mc_scenario *const all[] = {&futex_mutex2, &futex_handoff3, &cell_1w1r, &cell_2w1r, NULL};
+/* ---- cell: waiting for a change (cortex_cell_wait / the writers' wake) ---- */
+
+static void cw_setup_2writes(void) { cl_setup_n(1, 2); }
+static void cw_setup_2waiters(void) { cl_setup_n(1, 1); }
+
+/*
+ * Thread 1 writes (the only writer, so no lock) and wakes as cell.c does;
+ * the others wait with no timeout until the last version, so a lost wakeup
+ * is a deadlock the explorer reports.
+ */
+static void cw_thread(int id)
+{
+    if (id == 1) {
+        for (int k = 1; k <= cl.writes; k++) {
+            uint64_t v[CELL_WORDS] = {(uint64_t)k, (uint64_t)k};
+            cortex__cell_write_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v, 0);
+            cortex__cell_wake(&cl.waiters);
+        }
+        return;
+    }
+    uint64_t seen = 0, now = 0, last = 2u * (uint64_t)cl.writes;
+    while (seen != last) {
+        uint64_t before = seen;
+        int rc = cortex__cell_wait_change(&cl.seq, &cl.waiters, &seen, &now, INT64_MAX);
+        MC_ASSERT(rc == 0, "wait without a timeout returned %d", rc);
+        MC_ASSERT(seen != before && !(seen & 1u) && seen <= last, "wait returned version %llu after %llu",
+                  (unsigned long long)seen, (unsigned long long)before);
+        uint64_t v[CELL_WORDS], version;
+        if (cortex__cell_read_try_version(&cl.seq, &cl.flag, cl.value, v, sizeof v, &version) == 0)
+            MC_ASSERT(v[0] == version / 2 && version >= seen, "read value %llu at version %llu after waking at %llu",
+                      (unsigned long long)v[0], (unsigned long long)version, (unsigned long long)seen);
+    }
+}
+
+static const mc_scenario cell_wait_writes = {
+    "cell_wait_wake", "cell: a waiter sleeps through 2 writes of 1 writer: no lost wakeup, no skipped version check",
+    2, cw_setup_2writes, cw_thread, cl_check, 3, 3, 0, 0, true, false};
+static const mc_scenario cell_wait_two = {
+    "cell_wait_two_waiters", "cell: 2 waiters, 1 write: both woken (the generation bump and the waiters bit)", 3,
+    cw_setup_2waiters, cw_thread, cl_check, 2, 3, 0, 0, true, false};
+
+static const mc_scenario *const all[] = {&futex_mutex2, &futex_handoff3, &cell_1w1r, &cell_2w1r,
+                                         &cell_wait_writes, &cell_wait_two, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

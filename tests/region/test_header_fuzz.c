@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <neocortex.h>
 #include <stdlib.h>
@@ -100,9 +101,10 @@ Test(header_fuzz, hostile_bytes_in_a_real_segment)
 {
     cortex_layout raw = {.kind = CORTEX_KIND_RAW, .payload_size = 64};
     cortex_opts quick = {.attach_timeout_ns = 1000000}; /* 1 ms */
-    int fd = memfd_create("nct-fuzz", MFD_CLOEXEC);
+    int fd = memfd_create("nct-fuzz", MFD_CLOEXEC | MFD_ALLOW_SEALING);
     cr_assert_geq(fd, 0);
     cr_assert_eq(ftruncate(fd, 4096), 0);
+    cr_assert_eq(fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK), 0, "attach by fd wants it sealed against shrinking");
     unsigned char *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     cr_assert_neq(p, MAP_FAILED);
     int rounds = 3000 * nct_scale();

@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <neocortex.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
@@ -14,6 +15,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "internal.h"
 #include "nctest.h"
 
 TestSuite(region, .fini = nct_cleanup, .timeout = 30);
@@ -409,4 +411,204 @@ Test(region, close_is_null_safe)
     cr_assert_eq(cortex_region_own(NULL), -EINVAL);
     cr_assert_null(cortex_region_payload(NULL));
     cr_assert_eq(cortex_region_fd(NULL), -1);
+}
+
+/* ---- trust: what attach accepts from a segment it did not make ---------- */
+
+enum { KEY_SYSV, KEY_NAME, KEY_FILE, KEY_KINDS };
+static const char *const key_kind_names[KEY_KINDS] = {"sysv", "name", "file"};
+
+/* A fresh tracked key of kind @i; @buf (96 bytes) holds a name or path. */
+static cortex_key fresh_key(int i, char *buf, const char *tag)
+{
+    switch (i) {
+    case KEY_SYSV: return CORTEX_KEY_SYSV(nct_sysv_key());
+    case KEY_NAME: return CORTEX_KEY_NAME(nct_name(buf, tag));
+    default: return CORTEX_KEY_FILE(nct_path(buf, tag));
+    }
+}
+
+static bool mentions(const char *needle) { return strstr(cortex_last_error()->message, needle) != NULL; }
+
+Test(region, own_uid_with_wider_mode_is_refused)
+{
+    for (int i = 0; i < KEY_KINDS; i++) {
+        char buf[96];
+        cortex_key key = fresh_key(i, buf, "wide");
+        cortex_opts everybody = {.perm = CORTEX_PERM_EVERYBODY};
+        cortex_region *a = NULL, *b = NULL;
+        OK(cortex_region_create(&a, key, &raw64, &everybody, NULL, NULL));
+        cr_assert_eq(cortex_region_attach(&b, key, &raw64, NULL), -EACCES, "%s: default attach of a 0666 segment",
+                     key_kind_names[i]);
+        cr_assert(mentions("mode 0666") && mentions("0600"), "%s: %s", key_kind_names[i],
+                  cortex_last_error()->message);
+        cr_assert(!cortex_last_error()->dirty);
+        cortex_opts ooc = {.mode = CORTEX_OPEN_OR_CREATE};
+        cr_assert_eq(cortex_region_create(&b, key, &raw64, &ooc, NULL, NULL), -EACCES, "%s: open-or-create",
+                     key_kind_names[i]);
+        cortex_opts group = {.perm = CORTEX_PERM_GROUP};
+        cr_assert_eq(cortex_region_attach(&b, key, &raw64, &group), -EACCES, "%s: 0660 asked, 0666 found",
+                     key_kind_names[i]);
+        OK(cortex_region_attach(&b, key, &raw64, &everybody));
+        OK(cortex_region_close(b));
+        /* Narrower than asked is fine. */
+        OK(cortex_region_close(a));
+        OK(cortex_region_create(&a, key, &raw64, NULL, NULL, NULL));
+        OK(cortex_region_attach(&b, key, &raw64, &everybody));
+        OK(cortex_region_close(b));
+        OK(cortex_region_close(a));
+    }
+}
+
+Test(region, file_key_symlink_and_hard_link_are_refused)
+{
+    char path[96], link_path[96], hard[96];
+    nct_path(path, "target");
+    nct_path(link_path, "symlink");
+    nct_path(hard, "hardlink");
+    cortex_region *a = NULL, *b = NULL;
+    OK(cortex_region_create(&a, CORTEX_KEY_FILE(path), &raw64, NULL, NULL, NULL));
+    cr_assert_eq(symlink(path, link_path), 0);
+    cr_assert_eq(cortex_region_attach(&b, CORTEX_KEY_FILE(link_path), &raw64, NULL), -EACCES);
+    cr_assert(mentions("symbolic link"), "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_last_error()->sys_errno, ELOOP);
+    cortex_opts ooc = {.mode = CORTEX_OPEN_OR_CREATE};
+    cr_assert_eq(cortex_region_create(&b, CORTEX_KEY_FILE(link_path), &raw64, &ooc, NULL, NULL), -EACCES);
+    cr_assert_eq(cortex_region_create(&b, CORTEX_KEY_FILE(link_path), &raw64, NULL, NULL, NULL), -EEXIST,
+                 "create never follows a link to make its file");
+    cr_assert_eq(link(path, hard), 0);
+    cr_assert_eq(cortex_region_attach(&b, CORTEX_KEY_FILE(hard), &raw64, NULL), -EACCES);
+    cr_assert(mentions("2 hard links"), "%s", cortex_last_error()->message);
+    cr_assert_eq(unlink(hard), 0);
+    OK(cortex_region_attach(&b, CORTEX_KEY_FILE(path), &raw64, NULL));
+    OK(cortex_region_close(b));
+    OK(cortex_region_close(a));
+    cr_assert_eq(unlink(link_path), 0);
+}
+
+/* Under ASan a fatal SIGBUS is reported by its handler, which exits 1. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NCT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NCT_ASAN 1
+#endif
+#endif
+#ifndef NCT_ASAN
+#define NCT_ASAN 0
+#endif
+
+/* A copy of @a's bytes in a new memfd that nobody sealed. */
+static int unsealed_copy(cortex_region *a)
+{
+    int fd = memfd_create("nct-unsealed", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    cr_assert_geq(fd, 0);
+    const cortex_seg_header *h = cortex_region_header(a);
+    cr_assert_eq(ftruncate(fd, (off_t)h->segment_size), 0);
+    cr_assert_eq(pwrite(fd, h, (size_t)h->segment_size, 0), (ssize_t)h->segment_size);
+    return fd;
+}
+
+Test(region, unsealed_fd_is_refused_unless_trusted)
+{
+    cortex_region *a = NULL, *b = NULL;
+    OK(cortex_region_create(&a, CORTEX_KEY_MEMFD("nct-sealed"), &raw64, NULL, NULL, NULL));
+    strcpy(cortex_region_payload(a), "copy");
+    int fd = unsealed_copy(a);
+    cr_assert_eq(cortex_region_attach(&b, CORTEX_KEY_FD(fd), &raw64, NULL), -EACCES);
+    cr_assert(mentions("F_SEAL_SHRINK"), "%s", cortex_last_error()->message);
+    cortex_opts trusting = {.trust = CORTEX_TRUST_UNSEALED_FD};
+    OK(cortex_region_attach(&b, CORTEX_KEY_FD(fd), &raw64, &trusting));
+    cr_assert_str_eq(cortex_region_payload(b), "copy");
+    OK(cortex_region_close(b));
+
+    /* What the option means: a sender that shrinks it kills the attacher when it touches the lost page. */
+    pid_t pid = fork();
+    if (pid == 0) {
+        cortex_region *c = NULL;
+        if (cortex_region_attach(&c, CORTEX_KEY_FD(fd), &raw64, &trusting) < 0)
+            _exit(1);
+        if (ftruncate(fd, 0) != 0)
+            _exit(2);
+        volatile char *p = cortex_region_payload(c);
+        p[0] = 'x';
+        _exit(3);
+    }
+    cr_assert_eq(nct_wait(pid, 10000), NCT_ASAN ? 1 : 128 + SIGBUS, "the documented hazard of CORTEX_TRUST_UNSEALED_FD");
+
+    /* Sealed by its sender: accepted by default. */
+    int fd2 = unsealed_copy(a);
+    cr_assert_eq(fcntl(fd2, F_ADD_SEALS, F_SEAL_SHRINK), 0);
+    OK(cortex_region_attach(&b, CORTEX_KEY_FD(fd2), &raw64, NULL));
+    OK(cortex_region_close(b));
+    /* Not sealable at all (a POSIX shm fd): refused the same way. */
+    char name[64];
+    cortex_region *n = NULL;
+    OK(cortex_region_create(&n, CORTEX_KEY_NAME(nct_name(name, "fdname")), &raw64, NULL, NULL, NULL));
+    cr_assert_eq(cortex_region_attach(&b, CORTEX_KEY_FD(cortex_region_fd(n)), &raw64, NULL), -EACCES);
+    OK(cortex_region_close(n));
+    close(fd);
+    close(fd2);
+    OK(cortex_region_close(a));
+}
+
+Test(region, failed_create_with_file_keep_removes_its_file)
+{
+    char path[96];
+    nct_path(path, "keepfail");
+    cortex_opts keep = {.file_policy = CORTEX_FILE_KEEP};
+    cortex_region *a = NULL;
+    cr_assert_eq(cortex_region_create(&a, CORTEX_KEY_FILE(path), &raw64, &keep, failing_init, NULL), -EIO);
+    cr_assert(!cortex_last_error()->dirty, "%s", cortex_last_error()->message);
+    cr_assert_neq(access(path, F_OK), 0, "the file made with O_EXCL is removed, KEEP or not");
+    /* A file that existed before a failed open-or-create is not removed. */
+    OK(cortex_region_create(&a, CORTEX_KEY_FILE(path), &raw64, &keep, NULL, NULL));
+    OK(cortex_region_close(a));
+    cr_assert_eq(access(path, F_OK), 0);
+    cr_assert_eq(unlink(path), 0);
+}
+
+Test(region, sizes_beyond_the_address_space_are_efbig)
+{
+    /* What a 32-bit process checks: 4 GiB + 4 KiB does not fit a 32-bit size_t. */
+    uint64_t big = (UINT64_C(4) << 30) + 4096;
+    cr_assert_eq(cortex__check_map_size(big, UINT32_MAX, "forged segment"), -EFBIG);
+    cr_assert(mentions("4294971392 bytes"), "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex__check_map_size(UINT32_MAX, UINT32_MAX, "x"), 0);
+    cr_assert_eq(cortex__check_map_size(big, SIZE_MAX, "x"), SIZE_MAX >= big ? 0 : -EFBIG);
+}
+
+static int killed_init(cortex_region *r, void *payload, void *ctx)
+{
+    raise(SIGKILL);
+    return 0;
+}
+
+Test(region, open_or_create_takes_over_from_a_creator_killed_before_ready)
+{
+    for (int i = 0; i < KEY_KINDS; i++) {
+        char buf[96];
+        cortex_key key = fresh_key(i, buf, "killed");
+        pid_t pid = fork();
+        if (pid == 0) {
+            cortex_region *a = NULL;
+            _exit(cortex_region_create(&a, key, &raw64, NULL, killed_init, NULL) == 0 ? 3 : 4);
+        }
+        cr_assert_eq(nct_wait(pid, 10000), 128 + SIGKILL);
+        cortex_region *b = NULL;
+        cortex_opts quick = {.attach_timeout_ns = 50 * 1000 * 1000};
+        cr_assert_eq(cortex_region_attach(&b, key, &raw64, &quick), -ETIMEDOUT, "%s: attach-only reports it",
+                     key_kind_names[i]);
+        cr_assert(mentions("died"), "%s", cortex_last_error()->message);
+        cortex_opts ooc = {.mode = CORTEX_OPEN_OR_CREATE};
+        OK(cortex_region_create(&b, key, &raw64, &ooc, NULL, NULL));
+        cr_assert(cortex_region_created(b), "%s: removed and made anew", key_kind_names[i]);
+        cr_assert(cortex_region_is_owner(b));
+        strcpy(cortex_region_payload(b), "anew");
+        cortex_region *c = NULL;
+        OK(cortex_region_attach(&c, key, &raw64, NULL));
+        cr_assert_str_eq(cortex_region_payload(c), "anew");
+        OK(cortex_region_close(c));
+        OK(cortex_region_close(b));
+    }
 }

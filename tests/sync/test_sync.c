@@ -70,7 +70,7 @@ Test(sync, missing_backend_says_so)
         cr_skip_test("both backends built");
     char shared[64] = {0};
     void *local = NULL;
-    cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "test"};
+    cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "test", NULL, 0};
     cr_assert_eq(m->init(shared, &env, &local), -ENOTSUP);
     cr_assert(strstr(cortex_last_error()->message, "disabled"), "%s", cortex_last_error()->message);
     cr_assert_eq(m->lock(shared, local, -1), -ENOTSUP);
@@ -274,7 +274,7 @@ Test(sync, semaphore_undo_eintr_and_timeouts)
 {
     char *shared = shared_page();
     void *local = NULL;
-    cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "test semaphore"};
+    cortex_sync_env env = {CORTEX_KEY_HEAP, 0600, "test semaphore", NULL, 0};
     const cortex_sync_ops *s = &cortex_sync_semaphore;
     cr_assert_eq(s->init(shared, &env, &local), 0, "%s", cortex_last_error()->message);
 

@@ -141,7 +141,7 @@ Test(torture_slab, kill_slot_holders_and_reclaim)
         int st = nct_wait(w[k], 20000);
         cr_assert_eq(st, 128 + SIGKILL, "worker ended with %d before it was killed", st);
         int recorded = ledger_count(w[k]);
-        int n = stamp_slab_reclaim(&s);
+        int n = stamp_slab_reclaim(&s, 0);
         cr_assert_geq(n, 0, "reclaim: %s", cortex_last_error()->message);
         /* The other worker is alive: only the dead one's slots may come back. */
         cr_assert(n == recorded || n == recorded + 1,
@@ -157,7 +157,7 @@ Test(torture_slab, kill_slot_holders_and_reclaim)
         nct_wait(w[k], 20000);
         forget(w[k]);
     }
-    cr_assert_geq(stamp_slab_reclaim(&s), 0);
+    cr_assert_geq(stamp_slab_reclaim(&s, 0), 0);
     cr_assert_eq(led->stomped, 0, "%llu stamps overwritten: a slot was handed out twice",
                  (unsigned long long)led->stomped);
 

@@ -45,27 +45,80 @@ static void on_fault(int sig)
     raise(sig);
 }
 
-typedef void (*reader_fn)(const cortex_region *r, FILE *f, bool json, int *rc);
+typedef void (*reader_fn)(const cortex_region *r, void *ctx);
 
 /* Runs the reader; returns 0, or the signal (SIGBUS, SIGSEGV) that stopped it. */
-static int run_guarded(reader_fn reader, const cortex_region *r, FILE *f, bool json, int *rc)
+static int run_guarded(reader_fn reader, const cortex_region *r, void *ctx)
 {
     int sig = sigsetjmp(guard_jmp, 1);
     if (sig != 0)
         return sig;
     guard_armed = 1;
-    reader(r, f, json, rc);
+    reader(r, ctx);
     guard_armed = 0;
     return 0;
 }
+
+/*
+ * Attaches @s through the library (its header already validated) and runs
+ * @reader on it under the SIGBUS/SIGSEGV guard.  Returns 0 when the reader
+ * ran to its end (its own result is in its ctx); -errno with @why filled
+ * when the segment could not be attached or the read faulted.
+ */
+static int read_guarded(const nc_seg *s, reader_fn reader, void *ctx, char *why, size_t why_len)
+{
+    cortex_key key = s->backing == NC_SYSV ? CORTEX_KEY_SYSV(s->key) : CORTEX_KEY_NAME(s->name);
+    cortex_layout expect;
+    memset(&expect, 0, sizeof expect);
+    expect.kind = s->hdr.kind;
+    cortex_opts opts;
+    memset(&opts, 0, sizeof opts);
+    opts.attach_timeout_ns = 200 * 1000000LL;
+    /* An inspector reads whatever it is shown (guarded against faults): any owner, any mode. */
+    opts.perm = 0777;
+    opts.trust = CORTEX_TRUST_ANY_UID;
+    cortex_region *r = NULL;
+    int rc = cortex_region_attach(&r, key, &expect, &opts);
+    if (rc < 0) {
+        snprintf(why, why_len, "cannot attach to read it: %s", cortex_last_error()->message);
+        return rc;
+    }
+    struct sigaction sa, old_bus, old_segv;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fault;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, &old_bus);
+    sigaction(SIGSEGV, &sa, &old_segv);
+    int sig = run_guarded(reader, r, ctx);
+    sigaction(SIGBUS, &old_bus, NULL);
+    sigaction(SIGSEGV, &old_segv, NULL);
+    cortex_region_close(r);
+    if (sig != 0) {
+        snprintf(why, why_len, "%s", sig == SIGBUS ? "the segment shrank while being read (SIGBUS)"
+                                                   : "reading the segment faulted (SIGSEGV)");
+        return -EBADMSG;
+    }
+    return 0;
+}
+
+/* What the `show` readers print to, and their result. */
+typedef struct show_ctx {
+    FILE *f;
+    bool json;
+    int rc;
+} show_ctx;
 
 #if NC_HAVE_CELL || NC_HAVE_RING || NC_HAVE_SLAB
 static const char *yes_no(bool v) { return v ? "true" : "false"; }
 #endif
 
 #if NC_HAVE_CELL
-static void show_cell(const cortex_region *r, FILE *f, bool json, int *rc)
+static void show_cell(const cortex_region *r, void *ctx)
 {
+    show_ctx *c = ctx;
+    FILE *f = c->f;
+    bool json = c->json;
+    int *rc = &c->rc;
     cortex_cell_info ci;
     memset(&ci, 0, sizeof ci);
     if ((*rc = cortex_cell_inspect(r, &ci)) < 0)
@@ -112,8 +165,12 @@ static const char *role_state(int32_t pid, bool alive, bool closed, bool waiting
     return buf;
 }
 
-static void show_ring(const cortex_region *r, FILE *f, bool json, int *rc)
+static void show_ring(const cortex_region *r, void *ctx)
 {
+    show_ctx *c = ctx;
+    FILE *f = c->f;
+    bool json = c->json;
+    int *rc = &c->rc;
     cortex_ring_info ri;
     memset(&ri, 0, sizeof ri);
     *rc = cortex_ring_inspect(r, &ri);
@@ -144,8 +201,12 @@ static void show_ring(const cortex_region *r, FILE *f, bool json, int *rc)
 #endif
 
 #if NC_HAVE_SLAB
-static void show_slab(const cortex_region *r, FILE *f, bool json, int *rc)
+static void show_slab(const cortex_region *r, void *ctx)
 {
+    show_ctx *c = ctx;
+    FILE *f = c->f;
+    bool json = c->json;
+    int *rc = &c->rc;
     cortex_slab_info si;
     memset(&si, 0, sizeof si);
     if ((*rc = cortex_slab_inspect(r, &si)) < 0)
@@ -173,6 +234,34 @@ static void show_slab(const cortex_region *r, FILE *f, bool json, int *rc)
 }
 #endif
 
+#if NC_HAVE_CELL
+static void sample_cell(const cortex_region *r, void *ctx);
+#endif
+#if NC_HAVE_RING
+static void sample_ring(const cortex_region *r, void *ctx);
+#endif
+#if NC_HAVE_SLAB
+static void sample_slab(const cortex_region *r, void *ctx);
+#endif
+
+/* The reader of a kind for `show` (sample false) or `top` (sample true); NULL: none in this build. */
+static reader_fn readers_of(uint32_t kind, bool sample)
+{
+    switch (kind) {
+#if NC_HAVE_CELL
+    case CORTEX_KIND_CELL: return sample ? sample_cell : show_cell;
+#endif
+#if NC_HAVE_RING
+    case CORTEX_KIND_RING: return sample ? sample_ring : show_ring;
+#endif
+#if NC_HAVE_SLAB
+    case CORTEX_KIND_SLAB:
+    case CORTEX_KIND_POOL: return sample ? sample_slab : show_slab;
+#endif
+    default: (void)sample; return NULL;
+    }
+}
+
 static int show_none(const nc_seg *s, FILE *f, bool json, const char *why)
 {
     if (json) {
@@ -189,74 +278,122 @@ static int show_none(const nc_seg *s, FILE *f, bool json, const char *why)
 
 int nc_show_kind(const nc_seg *s, FILE *f, bool json)
 {
-    reader_fn reader = NULL;
-    switch (s->hdr.kind) {
-#if NC_HAVE_CELL
-    case CORTEX_KIND_CELL: reader = show_cell; break;
-#endif
-#if NC_HAVE_RING
-    case CORTEX_KIND_RING: reader = show_ring; break;
-#endif
-#if NC_HAVE_SLAB
-    case CORTEX_KIND_SLAB:
-    case CORTEX_KIND_POOL: reader = show_slab; break;
-#endif
-    default: break;
-    }
+    reader_fn reader = readers_of(s->hdr.kind, false);
     if (!reader) {
         if (s->hdr.kind == CORTEX_KIND_RAW)
             return show_none(s, f, json, "raw bytes: no structure to show");
         return show_none(s, f, json, "this build has no reader for this kind");
     }
 
-    cortex_key key = s->backing == NC_SYSV ? CORTEX_KEY_SYSV(s->key) : CORTEX_KEY_NAME(s->name);
-    cortex_layout expect;
-    memset(&expect, 0, sizeof expect);
-    expect.kind = s->hdr.kind;
-    cortex_opts opts;
-    memset(&opts, 0, sizeof opts);
-    opts.attach_timeout_ns = 200 * 1000000LL;
-    cortex_region *r = NULL;
-    int rc = cortex_region_attach(&r, key, &expect, &opts);
+    /* The reader writes to memory; only a complete report reaches f. */
+    show_ctx c = {.f = NULL, .json = json, .rc = 0};
+    char *text = NULL;
+    size_t text_len = 0;
+    if (!(c.f = open_memstream(&text, &text_len)))
+        return show_none(s, f, json, "out of memory");
+    char why[CORTEX_ERROR_MESSAGE_MAX + 32];
+    int rc = read_guarded(s, reader, &c, why, sizeof why);
+    fclose(c.f);
+    if (rc == 0 && text)
+        fwrite(text, 1, text_len, f);
+    free(text);
     if (rc < 0) {
-        char why[CORTEX_ERROR_MESSAGE_MAX + 32];
-        snprintf(why, sizeof why, "cannot attach to read it: %s", cortex_last_error()->message);
         show_none(s, f, json, why);
         return rc;
     }
-
-    struct sigaction sa, old_bus, old_segv;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fault;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, &old_bus);
-    sigaction(SIGSEGV, &sa, &old_segv);
-    /* The reader writes to memory; only a complete report reaches f. */
-    char *text = NULL;
-    size_t text_len = 0;
-    FILE *mem = open_memstream(&text, &text_len);
-    if (!mem) {
-        cortex_region_close(r);
-        return show_none(s, f, json, "out of memory");
-    }
-    int sig = run_guarded(reader, r, mem, json, &rc);
-    sigaction(SIGBUS, &old_bus, NULL);
-    sigaction(SIGSEGV, &old_segv, NULL);
-    fclose(mem);
-    if (sig == 0 && text)
-        fwrite(text, 1, text_len, f);
-    free(text);
-    if (sig != 0) {
-        rc = -EBADMSG;
-        show_none(s, f, json, sig == SIGBUS ? "the segment shrank while being read (SIGBUS)"
-                                            : "reading the segment faulted (SIGSEGV)");
-    } else if (rc < 0 && !(s->hdr.kind == CORTEX_KIND_RING && rc == -EBADMSG)) {
-        char why[CORTEX_ERROR_MESSAGE_MAX + 32];
+    rc = c.rc;
+    if (rc < 0 && !(s->hdr.kind == CORTEX_KIND_RING && rc == -EBADMSG)) {
         snprintf(why, sizeof why, "%s: %s", cortex_errname(rc), cortex_last_error()->message);
         show_none(s, f, json, why);
     }
-    cortex_region_close(r);
     return rc;
+}
+
+/* ---- samples for `top` ----------------------------------------------------- */
+
+#if NC_HAVE_CELL || NC_HAVE_RING || NC_HAVE_SLAB
+/* Keeps the inspector's verdict while it is fresh (closing the region may write another). */
+static void sample_failed(nc_sample *out)
+{
+    snprintf(out->why, sizeof out->why, "%s: %s", cortex_errname(out->rc), cortex_last_error()->message);
+}
+#endif
+
+#if NC_HAVE_CELL
+static void sample_cell(const cortex_region *r, void *ctx)
+{
+    nc_sample *out = ctx;
+    cortex_cell_info ci;
+    memset(&ci, 0, sizeof ci);
+    if ((out->rc = cortex_cell_inspect(r, &ci)) < 0) {
+        sample_failed(out);
+        return;
+    }
+    out->have = true;
+    out->sequence = ci.sequence;
+    out->consistent = ci.consistent;
+}
+#endif
+
+#if NC_HAVE_RING
+static void sample_ring(const cortex_region *r, void *ctx)
+{
+    nc_sample *out = ctx;
+    cortex_ring_info ri;
+    memset(&ri, 0, sizeof ri);
+    /* -EBADMSG still fills the capacity and the raw indices (indices_ok false). */
+    if ((out->rc = cortex_ring_inspect(r, &ri)) < 0)
+        sample_failed(out);
+    /* -EBADMSG over a ring header that read (a capacity) is impossible indices: still worth showing. */
+    if (out->rc < 0 && (out->rc != -EBADMSG || ri.capacity == 0))
+        return;
+    out->have = true;
+    out->capacity = ri.capacity;
+    out->prod = ri.prod;
+    out->cons = ri.cons;
+    out->fill = ri.fill;
+    out->indices_ok = ri.indices_ok;
+}
+#endif
+
+#if NC_HAVE_SLAB
+static void sample_slab(const cortex_region *r, void *ctx)
+{
+    nc_sample *out = ctx;
+    cortex_slab_info si;
+    memset(&si, 0, sizeof si);
+    if ((out->rc = cortex_slab_inspect(r, &si)) < 0) {
+        sample_failed(out);
+        return;
+    }
+    out->have = true;
+    out->slots = si.slots;
+    out->allocated = si.allocated;
+    out->in_flight = si.in_flight;
+    out->free = si.free;
+    out->high_water = si.high_water;
+    out->failed = si.failed;
+}
+#endif
+
+int nc_sample_kind(const nc_seg *s, nc_sample *out)
+{
+    memset(out, 0, sizeof *out);
+    reader_fn reader = readers_of(s->hdr.kind, true);
+    if (!reader) {
+        out->rc = -ENOTSUP;
+        snprintf(out->why, sizeof out->why, "%s",
+                 s->hdr.kind == CORTEX_KIND_RAW ? "raw bytes: no counters" : "this build has no reader for this kind");
+        return out->rc;
+    }
+    char why[sizeof out->why];
+    int rc = read_guarded(s, reader, out, why, sizeof why);
+    if (rc < 0) {
+        memset(out, 0, sizeof *out);
+        out->rc = rc;
+        memcpy(out->why, why, sizeof why);
+    }
+    return out->rc;
 }
 
 int nc_remove_with_lock(const nc_seg *s, bool *sem_removed)
@@ -274,6 +411,9 @@ int nc_remove_with_lock(const nc_seg *s, bool *sem_removed)
     cortex_opts opts;
     memset(&opts, 0, sizeof opts);
     opts.attach_timeout_ns = 200 * 1000000LL;
+    /* The caller named it for removal: whatever its owner and mode. */
+    opts.perm = 0777;
+    opts.trust = CORTEX_TRUST_ANY_UID;
     cortex_cell *c = NULL;
     int rc = cortex_cell_attach(&c, CORTEX_KEY_NAME(s->name), s->hdr.elem_size, s->hdr.elem_align, NULL, &opts);
     if (rc < 0)

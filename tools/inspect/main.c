@@ -6,6 +6,11 @@
  *   neocortex show [--json] KEY|NAME
  *   neocortex rm [--force] KEY|NAME...
  *   neocortex gc [--dry-run] [--json] [--match GLOB]...
+ *   neocortex top [--json] [--interval SECONDS] [-n N] [--match GLOB]...
+ *
+ * The help texts below are what tools/inspect/neocortex.1 documents; the
+ * build suite (tests/inspect/check_man.py) checks that both name the same
+ * commands and options.
  *
  * Exit status: 0 success; 1 not found, refused or failed; 2 usage error;
  * 3 (show) the segment exists but is not a valid neocortex segment.
@@ -28,30 +33,36 @@ enum { EXIT_OK = 0, EXIT_FAIL = 1, EXIT_USAGE = 2, EXIT_INVALID = 3 };
 
 #define MAX_GLOBS 64
 
-static const char usage_text[] =
+/* One command: its synopsis (after "neocortex ") and what it does, as `--help` prints them. */
+typedef struct command {
+    const char *name;
+    const char *synopsis;
+    const char *help;
+    int (*run)(int argc, char **argv);
+} command;
+
+static const command *find_command(const char *name);
+
+static const char usage_head[] =
     "usage: neocortex COMMAND [OPTIONS] [ARGS]\n"
     "\n"
-    "Lists and manages the neocortex shared-memory segments on this host.\n"
+    "Lists, watches and manages the neocortex shared-memory segments on this host.\n"
     "\n"
-    "commands:\n"
-    "  ls [--json] [--all] [--match GLOB]...\n"
-    "        every neocortex segment (SysV keys and POSIX names); --all adds\n"
-    "        foreign and unreadable ones\n"
-    "  show [--json] KEY|NAME\n"
-    "        the segment's header and its cell/ring/slab state\n"
-    "  rm [--force] KEY|NAME...\n"
-    "        remove segments (and a SysV semaphore under the same key);\n"
-    "        refuses a segment still attached, or foreign, unless --force\n"
-    "  gc [--dry-run] [--json] [--match GLOB]...\n"
-    "        remove segments whose creator is dead and which nobody attaches\n"
-    "  help, --help, --version\n"
+    "commands:\n";
+
+static const char usage_tail[] =
+    "\n"
+    "options of every command:\n"
+    "  --help  print the command's help\n"
+    "neocortex --version prints the version; neocortex --help (or help) this text.\n"
     "\n"
     "KEY is a SysV key (decimal or 0x hex); NAME is a POSIX name (/name).\n"
     "GLOB is matched against \"0x%08x\" keys and \"/name\" names (fnmatch).\n"
     "memfd segments have no system-wide name and are not visible to this tool.\n"
     "\n"
     "exit status: 0 ok, 1 not found / refused / failed, 2 usage,\n"
-    "             3 the segment exists but is not a valid neocortex segment\n";
+    "             3 the segment exists but is not a valid neocortex segment\n"
+    "The manual page is neocortex(1).\n";
 
 static int usage_error(const char *fmt, ...) CORTEX_PRINTF(1, 2);
 static int usage_error(const char *fmt, ...)
@@ -79,6 +90,17 @@ static const char *status_word(const nc_seg *s)
     case CORTEX_STATE_FAILED: return "failed";
     default: return "state?";
     }
+}
+
+/*
+ * A name or problem text made safe for a terminal (a POSIX name may hold
+ * any byte but '/', escape sequences included).  buf has NC_SHOWN bytes.
+ */
+#define NC_SHOWN (CORTEX_ERROR_MESSAGE_MAX + NC_NAME_LEN + 16)
+static const char *safe_text(const char *text, char *buf)
+{
+    nc_printable(text, NC_SHOWN - 1, buf); /* stops at text's NUL */
+    return buf;
 }
 
 /* Age from the header's creation time; the header may hold anything, so never overflow (-1 if in the future). */
@@ -163,11 +185,40 @@ typedef struct cli {
     bool json, all, dry, force;
     const char *globs[MAX_GLOBS];
     size_t nglobs;
+    double interval_s; /* --interval (top), default 1 */
+    long iterations;   /* -n (top), default 0: until interrupted */
 } cli;
+
+static void print_command_help(const command *c, FILE *f);
+
+/* Seconds for --interval: a plain decimal number, 0.01 to 86400. */
+static bool parse_interval(const char *arg, double *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(arg, &end);
+    if (errno || end == arg || *end || !(v >= 0.01 && v <= 86400))
+        return false;
+    *out = v;
+    return true;
+}
+
+/* A frame count for -n: 1 to 1000000000. */
+static bool parse_count(const char *arg, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(arg, &end, 10);
+    if (errno || end == arg || *end || v < 1 || v > 1000000000L)
+        return false;
+    *out = v;
+    return true;
+}
 
 /*
  * Parses argv (argv[0] is the command) for the options in @accept
- * ("jamnf": --json --all --match --dry-run --force).  Returns -1 when the
+ * ("jamnfiN": --json --all --match --dry-run --force --interval -n).  With
+ * 'N' accepted, -n is the count; else it is --dry-run.  Returns -1 when the
  * command should go on (operands from optind), else an exit status.
  */
 static int parse_cli(int argc, char **argv, const char *accept, cli *o)
@@ -178,20 +229,28 @@ static int parse_cli(int argc, char **argv, const char *accept, cli *o)
         {"match", required_argument, NULL, 'm'},
         {"dry-run", no_argument, NULL, 'n'},
         {"force", no_argument, NULL, 'f'},
+        {"interval", required_argument, NULL, 'i'},
+        {"iterations", required_argument, NULL, 'N'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
+    bool counts = strchr(accept, 'N') != NULL;
     memset(o, 0, sizeof *o);
+    o->interval_s = 1.0;
     optind = 1;
     opterr = 0;
-    int c;
-    while ((c = getopt_long(argc, argv, "+:jam:nfh", longopts, NULL)) != -1) {
+    int c, longindex = -1;
+    while ((c = getopt_long(argc, argv, counts ? "+:jam:n:fh" : "+:jam:nfh", longopts, &longindex)) != -1) {
+        bool was_long = longindex >= 0;
+        longindex = -1;
         if (c == 'h') {
-            fputs(usage_text, stdout);
+            print_command_help(find_command(argv[0]), stdout);
             return EXIT_OK;
         }
         if (c == ':')
             return usage_error("%s: option '%s' needs an argument", argv[0], argv[optind - 1]);
+        if (c == 'n' && counts && !was_long)
+            c = 'N'; /* -n N; --dry-run stays itself (and is refused below) */
         if (c == '?' || !strchr(accept, c))
             return usage_error("%s: unknown option '%s'", argv[0], argv[optind - 1]);
         switch (c) {
@@ -199,6 +258,14 @@ static int parse_cli(int argc, char **argv, const char *accept, cli *o)
         case 'a': o->all = true; break;
         case 'n': o->dry = true; break;
         case 'f': o->force = true; break;
+        case 'i':
+            if (!parse_interval(optarg, &o->interval_s))
+                return usage_error("%s: --interval wants seconds from 0.01 to 86400, not '%s'", argv[0], optarg);
+            break;
+        case 'N':
+            if (!parse_count(optarg, &o->iterations))
+                return usage_error("%s: -n wants a count from 1 to 1000000000, not '%s'", argv[0], optarg);
+            break;
         case 'm':
             if (o->nglobs == MAX_GLOBS)
                 return usage_error("too many --match options");
@@ -269,12 +336,14 @@ static int cmd_ls(int argc, char **argv)
             snprintf(att, sizeof att, "n/a");
         const char *backing = s->backing == NC_SYSV ? "sysv" : "posix";
         if (s->status != NC_OURS) {
-            printf("%-*s  %-7s %-7s %-16s %10s  %-9s %-16s %4s %6s\n", idw, s->id, backing, status_word(s), "-",
+            char id[NC_SHOWN];
+            printf("%-*s  %-7s %-7s %-16s %10s  %-9s %-16s %4s %6s\n", idw, safe_text(s->id, id), backing,
+                   status_word(s), "-",
                    size, "-", "-", att, "-");
             continue;
         }
         const cortex_seg_header *h = &s->hdr;
-        char tag[CORTEX_TYPE_TAG_MAX + 1], lock[32], creator[40], age[24], kind[24];
+        char tag[CORTEX_TYPE_TAG_MAX + 1], lock[32], creator[40], age[24], kind[24], id[NC_SHOWN];
         nc_printable(h->type_tag, sizeof h->type_tag, tag);
         if (!tag[0])
             snprintf(tag, sizeof tag, "-");
@@ -283,14 +352,17 @@ static int cmd_ls(int argc, char **argv)
             snprintf(kind, sizeof kind, "%s", cortex_kind_name(h->kind));
         else
             snprintf(kind, sizeof kind, "%s(%s)", cortex_kind_name(h->kind), status_word(s));
-        printf("%-*s  %-7s %-7s %-16.64s %10s  %-9s %-16s %4s %6s\n", idw, s->id, backing, kind, tag, size,
+        printf("%-*s  %-7s %-7s %-16.64s %10s  %-9s %-16s %4s %6s\n", idw, safe_text(s->id, id), backing, kind, tag,
+               size,
                nc_lock_name(h->lock_id, lock, sizeof lock), creator, att, nc_fmt_age(age_ns(s), age, sizeof age));
     }
     /* Problems of the corrupt ones (and, with --all, the others) below the table. */
     for (size_t i = 0; i < l.n; i++) {
         const nc_seg *s = &l.v[i];
-        if (s->status == NC_CORRUPT || (all && s->status != NC_OURS))
-            printf("%s: %s: %s (left alone)\n", s->id, status_word(s), s->problem);
+        if (s->status == NC_CORRUPT || (all && s->status != NC_OURS)) {
+            char id[NC_SHOWN], problem[NC_SHOWN];
+            printf("%s: %s: %s (left alone)\n", safe_text(s->id, id), status_word(s), safe_text(s->problem, problem));
+        }
     }
     if (shown == 0)
         printf("(no neocortex segments)\n");
@@ -303,17 +375,18 @@ static int cmd_ls(int argc, char **argv)
 
 static void show_text(const nc_seg *s)
 {
+    char id[NC_SHOWN], name[NC_SHOWN], problem[NC_SHOWN];
     if (s->backing == NC_SYSV)
         printf("segment    %s (SysV key %" PRId32 ", shmid %d)\n", s->id, s->key, s->shmid);
     else
-        printf("segment    %s (POSIX name, /dev/shm%s)\n", s->id, s->name);
+        printf("segment    %s (POSIX name, /dev/shm%s)\n", safe_text(s->id, id), safe_text(s->name, name));
     printf("size       %" PRIu64 " bytes, mode %04o, uid %u\n", s->size, s->mode, (unsigned)s->uid);
     if (s->attached >= 0)
         printf("attached   %ld\n", s->attached);
     else
         printf("attached   n/a\n");
     if (s->status != NC_OURS) {
-        printf("status     %s: %s\n", status_word(s), s->problem);
+        printf("status     %s: %s\n", status_word(s), safe_text(s->problem, problem));
         return;
     }
     const cortex_seg_header *h = &s->hdr;
@@ -464,7 +537,9 @@ static int cmd_gc(int argc, char **argv)
     for (size_t i = 0; i < l.n; i++) {
         nc_seg *s = &l.v[i];
         if (s->status == NC_CORRUPT) {
-            fprintf(stderr, "skipped %s: corrupt (%s); left alone, 'rm --force' removes it\n", s->id, s->problem);
+            char id[NC_SHOWN], problem[NC_SHOWN];
+            fprintf(stderr, "skipped %s: corrupt (%s); left alone, 'rm --force' removes it\n", safe_text(s->id, id),
+                    safe_text(s->problem, problem));
             continue;
         }
         if (!is_garbage(s))
@@ -476,7 +551,7 @@ static int cmd_gc(int argc, char **argv)
             status = EXIT_FAIL;
             continue;
         }
-        char tag[CORTEX_TYPE_TAG_MAX + 1];
+        char tag[CORTEX_TYPE_TAG_MAX + 1], id[NC_SHOWN];
         nc_printable(s->hdr.type_tag, sizeof s->hdr.type_tag, tag);
         if (json) {
             if (removed)
@@ -484,7 +559,8 @@ static int cmd_gc(int argc, char **argv)
             json_seg(stdout, s);
         } else {
             printf("%s %s (%s '%s', creator pid %" PRId32 " dead, nobody attached)%s\n",
-                   dry ? "would remove" : "removed", s->id, cortex_kind_name(s->hdr.kind), tag, s->hdr.creator_pid,
+                   dry ? "would remove" : "removed", safe_text(s->id, id), cortex_kind_name(s->hdr.kind), tag,
+                   s->hdr.creator_pid,
                    sem ? " and its semaphore" : "");
         }
         removed++;
@@ -497,31 +573,128 @@ static int cmd_gc(int argc, char **argv)
     return status;
 }
 
+/* ---- top ------------------------------------------------------------------- */
+
+static int cmd_top(int argc, char **argv)
+{
+    cli o;
+    int prc = parse_cli(argc, argv, "jmiN", &o);
+    if (prc >= 0)
+        return prc;
+    if (optind != argc)
+        return usage_error("top takes no arguments (got '%s'); use --match", argv[optind]);
+    nc_top_opts t = {.json = o.json,
+                     .interval_s = o.interval_s,
+                     .iterations = o.iterations,
+                     .globs = o.globs,
+                     .nglobs = o.nglobs};
+    return nc_top(&t);
+}
+
+/* ---- help ------------------------------------------------------------------ */
+
+static int cmd_help(int argc, char **argv);
+
+static const command commands[] = {
+    {"ls", "ls [--json] [--all] [--match GLOB]...",
+     "every neocortex segment (SysV keys and POSIX names); --all adds\n"
+     "foreign and unreadable ones; --json prints one JSON object",
+     cmd_ls},
+    {"show", "show [--json] KEY|NAME",
+     "the segment's header and its cell/ring/slab state", cmd_show},
+    {"rm", "rm [--force] KEY|NAME...",
+     "remove segments (and a SysV semaphore under the same key);\n"
+     "refuses a segment still attached, or foreign, unless --force",
+     cmd_rm},
+    {"gc", "gc [--dry-run] [--json] [--match GLOB]...",
+     "remove segments whose creator is dead and which nobody attaches;\n"
+     "--dry-run only lists them",
+     cmd_gc},
+    {"top", "top [--json] [--interval SECONDS] [-n N] [--match GLOB]...",
+     "a live table of the segments with rates (ring messages in/out per\n"
+     "second and fill, cell writes per second, slab occupancy, high-water\n"
+     "and failed allocations, attached processes), refreshed every\n"
+     "--interval seconds (default 1); -n N (--iterations N) stops after N\n"
+     "frames; --json prints one JSON object per frame and line.  A terminal\n"
+     "is redrawn in place; a pipe gets plain tables one after another",
+     cmd_top},
+    {"help", "help [COMMAND]", "this text, or one command's", cmd_help},
+};
+
+static const command *find_command(const char *name)
+{
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (strcmp(commands[i].name, name) == 0)
+            return &commands[i];
+    if (strcmp(name, "list") == 0)
+        return &commands[0];
+    return NULL;
+}
+
+/* Writes @text with every line indented by @indent spaces. */
+static void put_indented(const char *text, int indent, FILE *f)
+{
+    while (*text) {
+        size_t n = strcspn(text, "\n");
+        fprintf(f, "%*s%.*s\n", indent, "", (int)n, text);
+        text += n + (text[n] == '\n');
+    }
+}
+
+static void print_usage(FILE *f)
+{
+    fputs(usage_head, f);
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++) {
+        fprintf(f, "  %s\n", commands[i].synopsis);
+        put_indented(commands[i].help, 8, f);
+    }
+    fputs(usage_tail, f);
+}
+
+static void print_command_help(const command *c, FILE *f)
+{
+    if (!c) {
+        print_usage(f);
+        return;
+    }
+    fprintf(f, "usage: neocortex %s\n\n", c->synopsis);
+    put_indented(c->help, 0, f);
+    fputs("\nSee neocortex --help for KEY, NAME, GLOB and the exit status, and neocortex(1).\n", f);
+}
+
+static int cmd_help(int argc, char **argv)
+{
+    if (argc > 2)
+        return usage_error("help takes at most one COMMAND");
+    if (argc < 2) {
+        print_usage(stdout);
+        return EXIT_OK;
+    }
+    const command *c = strcmp(argv[1], "--help") == 0 ? find_command("help") : find_command(argv[1]);
+    if (!c)
+        return usage_error("help: unknown command '%s'", argv[1]);
+    print_command_help(c, stdout);
+    return EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2) {
-        fputs(usage_text, stderr);
+        print_usage(stderr);
         return EXIT_USAGE;
     }
     const char *cmd = argv[1];
-    if (strcmp(cmd, "help") == 0 || strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
-        fputs(usage_text, stdout);
+    if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
+        print_usage(stdout);
         return EXIT_OK;
     }
     if (strcmp(cmd, "--version") == 0 || strcmp(cmd, "version") == 0) {
         printf("neocortex %s (segment layout version %u)\n", CORTEX_VERSION_STRING, CORTEX_LAYOUT_VERSION);
         return EXIT_OK;
     }
+    const command *c = find_command(cmd);
+    if (!c)
+        return usage_error("unknown command '%s'", cmd);
     /* Each command parses its own options from argv[1] on. */
-    argc -= 1;
-    argv += 1;
-    if (strcmp(cmd, "ls") == 0 || strcmp(cmd, "list") == 0)
-        return cmd_ls(argc, argv);
-    if (strcmp(cmd, "show") == 0)
-        return cmd_show(argc, argv);
-    if (strcmp(cmd, "rm") == 0)
-        return cmd_rm(argc, argv);
-    if (strcmp(cmd, "gc") == 0)
-        return cmd_gc(argc, argv);
-    return usage_error("unknown command '%s'", cmd);
+    return c->run(argc - 1, argv + 1);
 }

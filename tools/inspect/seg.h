@@ -110,4 +110,44 @@ void nc_json_str(FILE *f, const char *s);
  */
 int nc_show_kind(const nc_seg *s, FILE *f, bool json);
 
+/*
+ * One reading of a segment's counters for `top`: what the kind's read-only
+ * inspector returned, copied out of the segment (every field already
+ * range-checked by the inspector).
+ */
+typedef struct nc_sample {
+    int rc;            /* 0; -errno when nothing (or, a ring: not everything) could be read */
+    char why[CORTEX_ERROR_MESSAGE_MAX + 64]; /* what went wrong when rc < 0 */
+    bool have;         /* the counters of the kind below were read */
+    /* ring */
+    uint32_t capacity;
+    uint64_t prod, cons, fill;
+    bool indices_ok;   /* cons <= prod <= cons + capacity */
+    /* cell */
+    uint64_t sequence;
+    bool consistent;
+    /* slab, pool */
+    uint32_t slots, allocated, in_flight, free, high_water;
+    uint64_t failed;
+} nc_sample;
+
+/*
+ * Reads the counters of a cell, ring, slab or pool whose header validated,
+ * attached through the library under the same fault guard as `show`.
+ * Returns out->rc.
+ */
+int nc_sample_kind(const nc_seg *s, nc_sample *out);
+
+/* `neocortex top`: options parsed by main.c. */
+typedef struct nc_top_opts {
+    bool json;
+    double interval_s;          /* > 0 */
+    long iterations;            /* frames to print; 0: until interrupted */
+    const char *const *globs;
+    size_t nglobs;
+} nc_top_opts;
+
+/* Runs `top`; returns the exit status. */
+int nc_top(const nc_top_opts *o);
+
 #endif

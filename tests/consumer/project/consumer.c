@@ -9,9 +9,11 @@
 #include <neocortex.h>
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -70,6 +72,65 @@ static int region_roundtrip(void)
         return 1;
     }
     printf("region: ok\n");
+    return 0;
+}
+
+/*
+ * A POSIX segment larger than all of /dev/shm must fail at create with
+ * -ENOSPC (the library reserves the space with posix_fallocate) and leave
+ * nothing behind.  A library built without its posix_fallocate check (as
+ * under a parent's -std=c11 once) returned 0 here and SIGBUSed later.
+ */
+static int no_space_at_create(void)
+{
+    struct statvfs vfs;
+    if (statvfs("/dev/shm", &vfs) != 0 || vfs.f_blocks == 0) {
+        printf("no space: skipped (no size limit on /dev/shm)\n");
+        return 0;
+    }
+    uint64_t total = (uint64_t)vfs.f_blocks * (uint64_t)vfs.f_frsize;
+    char name[64];
+    snprintf(name, sizeof name, "/nc-consumer-nospc-%d", (int)getpid());
+    const cortex_layout huge = {.kind = CORTEX_KIND_RAW, .payload_size = total + (UINT64_C(1) << 30)};
+    cortex_region *r = NULL;
+    int rc = cortex_region_create(&r, CORTEX_KEY_NAME(name), &huge, NULL, NULL, NULL);
+    if (rc == 0) {
+        cortex_region_close(r);
+        fprintf(stderr, "consumer: a %llu-byte segment on a %llu-byte /dev/shm was created (no -ENOSPC)\n",
+                (unsigned long long)huge.payload_size, (unsigned long long)total);
+        return 1;
+    }
+    if (rc != -ENOSPC)
+        return fail("oversized create", rc);
+    char path[96];
+    snprintf(path, sizeof path, "/dev/shm%s", name);
+    if (access(path, F_OK) == 0) {
+        fprintf(stderr, "consumer: the failed create left %s behind\n", path);
+        return 1;
+    }
+    printf("no space: ok (-ENOSPC)\n");
+    return 0;
+}
+
+/*
+ * The lock backends this build of the library was configured with
+ * (-Dneocortex:futex=..., -Dneocortex:semaphore=..., -Dneocortex:default_lock=...):
+ * `built` is "futex", "semaphore" or "futex+semaphore", `dflt` the default.
+ */
+static int lock_backends(const char *built, const char *dflt)
+{
+    bool futex = strstr(built, "futex") != NULL, sem = strstr(built, "semaphore") != NULL;
+    if (cortex_sync_available(&cortex_sync_futex) != futex ||
+        cortex_sync_available(&cortex_sync_semaphore) != sem) {
+        fprintf(stderr, "consumer: expected backends %s, the library has futex %d, semaphore %d\n", built,
+                (int)cortex_sync_available(&cortex_sync_futex), (int)cortex_sync_available(&cortex_sync_semaphore));
+        return 1;
+    }
+    if (strcmp(cortex_sync_default()->name, dflt) != 0) {
+        fprintf(stderr, "consumer: default lock is %s, expected %s\n", cortex_sync_default()->name, dflt);
+        return 1;
+    }
+    printf("locks: %s, default %s: ok\n", built, dflt);
     return 0;
 }
 
@@ -226,10 +287,13 @@ static int slab_roundtrip(void)
 }
 #endif
 
-int main(void)
+/* usage: consumer [BUILT_LOCKS DEFAULT_LOCK]  (defaults: futex+semaphore futex) */
+int main(int argc, char **argv)
 {
     printf("neocortex %s\n", CORTEX_VERSION_STRING);
-    if (region_roundtrip() != 0)
+    if (lock_backends(argc > 2 ? argv[1] : "futex+semaphore", argc > 2 ? argv[2] : "futex") != 0)
+        return 1;
+    if (region_roundtrip() != 0 || no_space_at_create() != 0)
         return 1;
 #if __has_include(<neocortex/declare_cell.h>)
     if (cell_roundtrip() != 0)
