@@ -434,6 +434,13 @@ static int64_t prod_refresh(cortex_ring *r)
     return (int64_t)(r->capacity - (h - c));
 }
 
+/* Batch scheme: publishes what this producer pushed since its last publication (a no-op otherwise). */
+static void publish_pending(cortex_ring *r)
+{
+    if (r->batch && r->p.pub != r->p.head && !r->p.bad)
+        publish_prod(r, r->p.head);
+}
+
 /*
  * Producer, after writing the slots below @h: publishes (index scheme; batch
  * scheme when a group completes), else only checks for a sleeping consumer,
@@ -633,8 +640,7 @@ static int64_t prod_space(cortex_ring *r, uint64_t want, const char *op)
     /* Enough by the cached index: no load of the consumer's line.  Else one refresh. */
     if (avail >= want && !cortex__ld32(&SH(r)->side[SIDE_CONS].closed, CX_RELAXED))
         return (int64_t)avail;
-    if (r->batch && r->p.pub != r->p.head) /* batch scheme: a full ring publishes what is pending */
-        publish_prod(r, r->p.head);
+    publish_pending(r); /* batch scheme: a full ring publishes what is pending */
     int64_t n = r->marks ? marks_free(r, want) : prod_refresh(r);
     if (n < 0)
         return n;
@@ -906,6 +912,8 @@ int cortex_ring_leak(cortex_ring *r)
     if (!region)
         return cortex_last_error()->code;
     /* Give the role back without closing the side: a later attach takes it and goes on. */
+    if (is_prod(r))
+        publish_pending(r); /* batch: the next producer goes on from the published index */
     if (r->role == CORTEX_PRODUCER)
         release_side(SH(r), SIDE_PROD);
     else if (r->role == CORTEX_CONSUMER)
@@ -1134,8 +1142,7 @@ int cortex_ring_flush(cortex_ring *r)
 {
     if (!r || r->p.bad || r->closed || !is_prod(r))
         return not_open(r, true, "cortex_ring_flush");
-    if (r->batch && r->p.pub != r->p.head)
-        publish_prod(r, r->p.head);
+    publish_pending(r);
     return 0;
 }
 
@@ -1279,8 +1286,8 @@ int cortex_ring_close(cortex_ring *r)
         return 0;
     cortex_ring_shared *sh = SH(r);
 #if !defined(CORTEX_SEED_RING_BATCH_CLOSE_NO_PUBLISH) /* seeded bug: close strands the pending group */
-    if (is_prod(r) && r->batch && r->p.pub != r->p.head && !r->p.bad) /* batch: what was pushed goes out first */
-        cortex__st64(&sh->prod, r->p.pub = r->p.head, PUBLISH_ORDER);
+    if (is_prod(r)) /* batch: what was pushed goes out first */
+        publish_pending(r);
 #endif
     if (is_prod(r))
         cortex__st32(&sh->side[SIDE_PROD].closed, 1, CX_SEQ_CST);

@@ -189,6 +189,15 @@ Test(ring_batch, segment_create_and_attach)
     cr_assert_eq(bring_flush(&p), 0);
     cr_assert_eq(bring_pop(&c, &v), 0);
     cr_assert_eq(v.seq, 7);
-    bring_close(&p);
+    /* a leak publishes what is pending: the next producer goes on after it */
+    cr_assert_eq(bring_push(&p, mk(8)), 0);
+    cr_assert_eq(bring_leak(&p), 0);
+    cr_assert_eq(bring_pop(&c, &v), 0, "leak publishes");
+    cr_assert_eq(v.seq, 8);
+    cr_assert_eq(bring_attach(&p, CORTEX_KEY_SYSV(key), CORTEX_PRODUCER, NULL), 0);
+    cr_assert_eq(bring_push(&p, mk(9)), 0);
+    cr_assert_eq(bring_close(&p), 0);
+    cr_assert_eq(bring_pop(&c, &v), 0);
+    cr_assert_eq(v.seq, 9);
     bring_close(&c);
 }
