@@ -635,7 +635,7 @@ static void ratio(struct variant *vs, int nv, int reps, const char *label, const
 {
     struct variant *va = find(vs, nv, a), *vb = find(vs, nv, b), *vc = b2 ? find(vs, nv, b2) : NULL;
     if (!va || !vb) {
-        printf("  %-58s n/a (peer not built)\n", label);
+        printf("  %-58s n/a (not built, or not run)\n", label);
         return;
     }
     double r[256] = {0};
