@@ -456,6 +456,7 @@ static inline int cell_lock(cortex_cell *c, int64_t timeout_ns, const char *op, 
     return ops_lock(c, timeout_ns, op);
 }
 
+#if CORTEX_HAVE_FUTEX
 static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
 {
     char what[256];
@@ -465,6 +466,7 @@ static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
                         what, (int)cortex__self_pid(),
                         (unsigned)cortex__cellword_holder(cortex__ld64(&c->head->seq, CX_RELAXED)));
 }
+#endif
 
 /*
  * Release the lock (a futex write in progress ends there) and wake waiters
