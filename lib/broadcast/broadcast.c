@@ -20,10 +20,14 @@
  *     before it overwrites a slot, and only when its cached minimum says the
  *     ring might be full.  Cursors only grow, so a cached minimum is a lower
  *     bound.  A reader that joins publishes its cursor, then its pid, then
- *     re-reads head after a SEQ_CST fence: a writer that scanned before it
- *     can only overwrite elements older than the head that reader saw, so a
- *     NEWEST join is lossless; an OLDEST join may still race one overwrite,
- *     which the slot sequence turns into a reported lap.
+ *     re-reads head (h2) after a SEQ_CST fence; the writer fences between
+ *     publishing head and its next scan.  Store-buffering: either the scan
+ *     sees the reader, or h2 is at least the head the writer had then, and
+ *     until its next scan it overwrites only elements below that.  So a
+ *     NEWEST join (start at h2) is lossless; an OLDEST join may still race
+ *     one overwrite, which the slot sequence turns into a reported lap.
+ *     (The model checker's bc_join_leave found the first version, which
+ *     started at the head read before the fence.)
  *
  * (3) Sleeping.  Readers announce by incrementing data_waiters (SEQ_CST),
  *     fence, re-check head, then sleep on data_futex; the writer stores head,
@@ -255,6 +259,34 @@ static int not_open(const cortex_broadcast *b, uint32_t role, const char *op)
 
 static bool usable(const cortex_broadcast *b, uint32_t role) { return b && b->role == role && !b->bad; }
 
+/* ---- liveness --------------------------------------------------------------- */
+
+/*
+ * Is a liveness check due?  Always when @p force; else at most every
+ * CORTEX_BROADCAST_LIVENESS_NS (after 64 polls first when @p polled, so an
+ * empty reader's busy loop does not read the clock every time).  Model-check
+ * builds never check on a timer (an execution must not depend on time).
+ */
+static bool liveness_due(cortex_broadcast *b, bool force, bool polled)
+{
+    if (force)
+        return true;
+#if defined(CORTEX_MODEL)
+    CORTEX_UNUSED(b);
+    CORTEX_UNUSED(polled);
+    return false;
+#else
+    if (polled && ++b->polls < 64)
+        return false;
+    b->polls = 0;
+    int64_t now = cortex__now_ns();
+    if (now < b->next_check)
+        return false;
+    b->next_check = now + CORTEX_BROADCAST_LIVENESS_NS;
+    return true;
+#endif
+}
+
 /* ---- writer -------------------------------------------------------------- */
 
 /* Wakes sleeping readers (after a publish or a close). */
@@ -274,10 +306,8 @@ static void wake_readers(cortex_bc_shared *sh, bool always)
  */
 static unsigned evict_dead(cortex_broadcast *b, bool force)
 {
-    int64_t now = cortex__now_ns();
-    if (!force && now < b->next_check)
+    if (!liveness_due(b, force, false))
         return 0;
-    b->next_check = now + CORTEX_BROADCAST_LIVENESS_NS;
     unsigned n = 0;
     for (uint32_t i = 0; i < b->max_readers; i++) {
         cortex_bc_reader *e = entry(b, i);
@@ -504,11 +534,8 @@ static bool writer_gone(cortex_broadcast *b, bool force)
     cortex_bc_shared *sh = SH(b);
     if (cortex__ld32(&sh->closed, CX_ACQUIRE))
         return true;
-    int64_t now = cortex__now_ns();
-    if (!force && (++b->polls < 64 || now < b->next_check))
+    if (!liveness_due(b, force, true))
         return false;
-    b->polls = 0;
-    b->next_check = now + CORTEX_BROADCAST_LIVENESS_NS;
     int32_t pid = (int32_t)cortex__ld32(&sh->wpid, CX_ACQUIRE);
     return pid != 0 && holder_dead(pid, cortex__ld64(&sh->wstart, CX_RELAXED));
 }
@@ -664,8 +691,12 @@ static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
             return cortex__fail(EBADMSG, "%s: writer's head went back from %llu to %llu: corrupt", what,
                                 (unsigned long long)h, (unsigned long long)h2);
         }
-        if (h2 - pos > b->capacity) {
-            pos = h2 - b->capacity;
+        /* NEWEST: start at h2; a writer that scanned without seeing us had
+           published its head before its fence, so h2 is at least that head and
+           it overwrites nothing at or above h2 before it scans again. */
+        uint64_t start = from == CORTEX_BROADCAST_OLDEST ? (h2 - pos > b->capacity ? h2 - b->capacity : pos) : h2;
+        if (start != pos) {
+            pos = start; /* only forward: the writer's view of our cursor stays a lower bound */
             cortex__st64(&e->cursor, pos, CX_RELEASE);
         }
         b->index = i;
