@@ -140,14 +140,14 @@ static const mc_scenario bc_lossless_one = {
 static const mc_scenario bc_lossless_two = {
     "bc_lossless_two", "broadcast lossless: capacity 1, 2 items, writer vs two readers: the writer waits for "
                        "the slower, each reader gets all in order",
-    3, lossless_two_setup, fan_thread, check_fan, 1, 2, 0, 0, true, false};
+    3, lossless_two_setup, fan_thread, check_fan, -1, 2, 0, 0, true, false};
 static const mc_scenario bc_lossy_one = {
     "bc_lossy_lapped", "broadcast lossy: capacity 2, 3 items, a writer that never waits laps the reader, also "
                        "mid-copy: never a torn element, received + missed == pushed",
     2, lossy_one_setup, fan_thread, check_fan, 2, 3, 0, 0, true, false};
 static const mc_scenario bc_lossy_two = {
     "bc_lossy_two", "broadcast lossy: capacity 1, 2 items, writer vs two readers lapped independently",
-    3, lossy_two_setup, fan_thread, check_fan, 1, 2, 0, 0, true, false};
+    3, lossy_two_setup, fan_thread, check_fan, -1, 2, 0, 0, true, false};
 
 /* ---- join and leave while the writer runs ------------------------------------ */
 
