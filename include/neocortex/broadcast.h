@@ -124,9 +124,15 @@ CORTEX_API size_t cortex_broadcast_required_size(uint32_t capacity, uint32_t max
 
 /**
  * Creates a CORTEX_KIND_BROADCAST segment at @p key; the caller is its writer.
+ * @param b the handle to fill (the writer's).
+ * @param key where the segment is made (see neocortex/key.h).
+ * @param capacity slots, a power of two in [1, CORTEX_BROADCAST_MAX_CAPACITY].
+ * @param max_readers entries in the reader table, 1 to CORTEX_BROADCAST_MAX_READERS.
  * @param flags CORTEX_BROADCAST_LOSSLESS or CORTEX_BROADCAST_LOSSY.
+ * @param elem_size bytes per element, 1 to CORTEX_BROADCAST_MAX_ELEM.
  * @param elem_align alignment of the element type (checked by joiners; 0: any).
  * @param type_name spelling of the element type for the segment's signature.
+ * @param opts create mode, permissions, type tag... (NULL: defaults).
  * @return 0, -EINVAL (parameters), -EEXIST, -EACCES, ... (see cortex_region_create()).
  */
 CORTEX_API int cortex_broadcast_create(cortex_broadcast *b, cortex_key key, uint32_t capacity, uint32_t max_readers,
@@ -135,7 +141,13 @@ CORTEX_API int cortex_broadcast_create(cortex_broadcast *b, cortex_key key, uint
 
 /**
  * Joins the broadcast segment at @p key as a reader.
+ * @param b the handle to fill (a reader's).
+ * @param key where the segment is (see neocortex/key.h).
  * @param from CORTEX_BROADCAST_NEWEST or CORTEX_BROADCAST_OLDEST.
+ * @param elem_size bytes per element the caller expects.
+ * @param elem_align alignment of the element type the caller expects.
+ * @param type_name spelling of the element type, checked against the segment's signature.
+ * @param opts attach timeout, trust, type tag... (NULL: defaults).
  * @return 0, -EBUSY (every reader entry is held by a live process), -EPIPE
  *         (the writer closed it), -EPROTO (another kind or element type),
  *         -EBADMSG (corrupt), -ENOENT, -EACCES, ...
