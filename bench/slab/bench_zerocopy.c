@@ -113,7 +113,7 @@ static double run(int v, size_t size, long count)
         for (long i = 1; i <= count && !bad; i++) {
             if (v == V_ZC) {
                 cortex_handle h;
-                if (cortex_ring_pop_wait(&cons, &h, 10000000000) < 0 || cortex_pool_receive(pool, h) < 0)
+                if (cortex_ring_pop_wait(&cons, &h, 10000000000) < 0 || cortex_pool_receive(pool, &h) < 0)
                     _exit(4);
                 const unsigned char *p = cortex_pool_get(pool, h, NULL);
                 bad = !p || !check(p, size, (uint64_t)i) || cortex_pool_free(pool, h) < 0;

@@ -176,7 +176,7 @@ static int consumer(const char *base)
             break; /* producer closed and everything is drained */
         if (rc < 0)
             return fail("consumer", "pop", rc);
-        if ((rc = msg_slab_receive(&slab, h)) < 0) /* the slot is ours now */
+        if ((rc = msg_slab_receive(&slab, &h)) < 0) /* the slot is ours now, h our own handle */
             return fail("consumer", "receive", rc);
         const demo_msg *m = msg_slab_get(&slab, h);
         if (!m || m->seq != expect || m->len >= sizeof m->text || checksum(m->text, m->len) != m->sum)

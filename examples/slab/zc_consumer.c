@@ -37,8 +37,11 @@ int main(int argc, char **argv)
         if (h == CORTEX_HANDLE_NULL)
             break;
         size_t cap;
-        const struct zc_msg *m = cortex_pool_get(pool, h, &cap);
-        if (cortex_pool_receive(pool, h) < 0 || !m || m->seq != (uint64_t)(seen + 1) || m->len + sizeof *m > cap ||
+        const struct zc_msg *m = NULL;
+        /* receive swaps h for our own handle: the producer's copy is stale from now on */
+        if (cortex_pool_receive(pool, &h) == 0)
+            m = cortex_pool_get(pool, h, &cap);
+        if (!m || m->seq != (uint64_t)(seen + 1) || m->len + sizeof *m > cap ||
             zc_sum((const unsigned char *)(m + 1), m->len) != m->sum) {
             fprintf(stderr, "consumer: message %ld is wrong\n", seen + 1);
             bad = 1;

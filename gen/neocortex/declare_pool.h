@@ -24,7 +24,7 @@
  *   T   *frames_get(frames *p, cortex_handle h, size_t *count);      // *count: how many T fit; NULL if bad
  *   int  frames_free(frames *p, cortex_handle h);       // -ESTALE on double free
  *   int  frames_send(frames *p, cortex_handle h);       // allocated -> in flight
- *   int  frames_receive(frames *p, cortex_handle h);    // in flight -> allocated (ours)
+ *   int  frames_receive(frames *p, cortex_handle *h);   // in flight -> ours; *h := our new handle
  *   int  frames_reclaim(frames *p, unsigned flags);     // dead processes' slots; 0 or CORTEX_SLAB_RECLAIM_IN_FLIGHT
  *   int  frames_close(frames *p);                       // owner: removes the segment
  *   int  frames_leak(frames *p);                        // free the view, keep the segment
@@ -86,7 +86,7 @@
              if (v_ && count) *count = cap_ / sizeof(T); return v_;)                                             \
     SCOPE int name##_free(name *p, cortex_handle h) BODY(return cortex_pool_free(p->core_, h);)                  \
     SCOPE int name##_send(name *p, cortex_handle h) BODY(return cortex_pool_send(p->core_, h);)                  \
-    SCOPE int name##_receive(name *p, cortex_handle h) BODY(return cortex_pool_receive(p->core_, h);)            \
+    SCOPE int name##_receive(name *p, cortex_handle *h) BODY(return cortex_pool_receive(p->core_, h);)           \
     SCOPE int name##_reclaim(name *p, unsigned flags) BODY(return cortex_pool_reclaim(p->core_, flags);)         \
     SCOPE int name##_close(name *p) BODY(int rc_ = cortex_pool_close(p->core_); p->core_ = 0; return rc_;)       \
     SCOPE int name##_leak(name *p)                                                                               \

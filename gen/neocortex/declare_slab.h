@@ -22,7 +22,7 @@
  *   // extras
  *   int  msgs_attach_raw(msgs *s, void *mem, size_t len);  // another mapping of init'd memory
  *   int  msgs_send(msgs *s, cortex_handle h);          // allocated -> in flight
- *   int  msgs_receive(msgs *s, cortex_handle h);       // in flight -> allocated (ours)
+ *   int  msgs_receive(msgs *s, cortex_handle *h);      // in flight -> ours; *h := our new handle
  *   int  msgs_reclaim(msgs *s, unsigned flags);        // frees dead processes' slots; count
  *                                                      // flags: 0 or CORTEX_SLAB_RECLAIM_IN_FLIGHT
  *   int  msgs_stats(msgs *s, cortex_slab_stats *out);
@@ -89,7 +89,7 @@
     SCOPE T *name##_get(name *s, cortex_handle h) BODY(return (T *)cortex_slab_get(s->core_, h);)                \
     SCOPE int name##_free(name *s, cortex_handle h) BODY(return cortex_slab_free(s->core_, h);)                  \
     SCOPE int name##_send(name *s, cortex_handle h) BODY(return cortex_slab_send(s->core_, h);)                  \
-    SCOPE int name##_receive(name *s, cortex_handle h) BODY(return cortex_slab_receive(s->core_, h);)            \
+    SCOPE int name##_receive(name *s, cortex_handle *h) BODY(return cortex_slab_receive(s->core_, h);)           \
     SCOPE int name##_reclaim(name *s, unsigned flags) BODY(return cortex_slab_reclaim(s->core_, flags);)         \
     SCOPE int name##_stats(name *s, cortex_slab_stats *out) BODY(return cortex_slab_stats_get(s->core_, out);)   \
     SCOPE cortex_region *name##_region(name *s) BODY(return cortex_slab_region(s->core_);)                       \

@@ -15,20 +15,28 @@
  * transition is one compare-and-swap of that word, so a stale handle (whose
  * generation is old) can never free or reach a newer allocation.
  *
- * Handles (::cortex_handle) are 64-bit values, slot index and generation,
- * meaningful in every process that maps the slab.  0 is never a valid handle
- * (::CORTEX_HANDLE_NULL).
+ * Handles (::cortex_handle) are 64-bit values, meaningful in every process
+ * that maps the slab: the slot's generation (high 32 bits), the slab's tag
+ * (8 bits) and the slot index + 1 (low 24 bits).  The tag is the low byte of
+ * a random id the slab gets when it is laid out, and every slot starts at a
+ * generation derived from that id, so a handle of another slab (even one
+ * created the same way and used in the same order) is refused: by its tag,
+ * or in the 1 case of 256 where the tags agree, by its generation.  0 is
+ * never a valid handle (::CORTEX_HANDLE_NULL).
  *
  * States and transitions (each one CAS of the slot word):
  *
- *     free --alloc--> allocated --send--> in flight --receive--> allocated
+ *     free --alloc--> allocated --send--> in flight --receive (new handle)--> allocated
  *                     allocated --free--> free
  *     allocated/in flight of a dead process --reclaim--> free
  *
  * `send` marks a slot handed to another process (for example by pushing its
  * handle into a ring); it stays valid for cortex_slab_get() on both sides,
  * but cannot be freed until the receiving side calls cortex_slab_receive(),
- * which makes the receiver the owner of record.
+ * which makes the receiver the owner of record and gives it a NEW handle
+ * (the generation advanced by 2): from then on the sender's copy is stale
+ * (get NULL, free/send -ESTALE), so it can no longer free or reach the slot
+ * the receiver now holds.
  *
  * Crash recovery: the owner is recorded in the same atomic step that takes
  * the slot off the free list (the pop's head CAS names the taker; the slot
@@ -59,7 +67,11 @@
 
 CORTEX_BEGIN_DECLS
 
-/** A slot handle: 64 bits, generation (high 32) and slot index + 1 (low 32). */
+/**
+ * A slot handle: 64 bits, generation (bits 32-63), the slab's tag (bits
+ * 24-31) and slot index + 1 (bits 0-23).  A pool handle is the handle of
+ * one of its class slabs, whose tags differ, so the tag names the class.
+ */
 typedef uint64_t cortex_handle;
 
 /** Never a valid handle. */
@@ -144,6 +156,9 @@ CORTEX_API CORTEX_NODISCARD int cortex_slab_create(cortex_slab **ret, cortex_key
  * Attaches to a slab segment; @p slot_size, @p slot_align and @p type_name
  * (or opts->type_tag) must match what the creator gave (0/NULL: not checked).
  * The slab's own header inside the payload is validated too.
+ * @return 0; the cortex_region_attach() errors (-EXDEV: made in another pid
+ *         namespace or boot, whose process table means nothing here);
+ *         -EBADMSG (corrupt slab header); -EPROTO (other slot size).
  */
 CORTEX_API CORTEX_NODISCARD int cortex_slab_attach(cortex_slab **ret, cortex_key key, uint32_t slot_size,
                                                    uint32_t slot_align, const char *type_name,
@@ -186,15 +201,20 @@ CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc(cortex_slab *s, cortex_handle 
 
 /**
  * The slot's payload in this process, or NULL for a stale, freed, garbage
- * or out-of-range handle.  Valid while the slot is allocated or in flight.
+ * or out-of-range handle, or a handle of another slab.  Valid while the
+ * slot is allocated or in flight.  A NULL return sets cortex_last_error()
+ * (code -ESTALE, or -EINVAL for a NULL slab, a NULL handle or an index out
+ * of range) with a message that says which check refused the handle.
  */
 CORTEX_API void *cortex_slab_get(cortex_slab *s, cortex_handle h);
 
 /**
  * Returns the slot to the free list.
- * @return 0; -ESTALE (already freed, or the generation is old); -EINVAL
- *         (index out of range or NULL handle); -EBUSY (slot is in flight:
- *         the receiver must cortex_slab_receive() it first).
+ * @return 0; -ESTALE (already freed, the generation is old, a sender's copy
+ *         after the receiver's cortex_slab_receive(), or a handle of another
+ *         slab); -EINVAL (NULL handle, or an index out of range); -EBUSY
+ *         (slot is in flight: the receiver must cortex_slab_receive() it
+ *         first).
  */
 CORTEX_API int cortex_slab_free(cortex_slab *s, cortex_handle h);
 
@@ -206,16 +226,27 @@ CORTEX_API int cortex_slab_send(cortex_slab *s, cortex_handle h);
 
 /**
  * Takes ownership of a slot that another process sent: in flight ->
- * allocated, owned by this process.  The handle stays the same.
- * @return 0; -ESTALE, -EINVAL, -EBUSY (not in flight).
+ * allocated, owned by this process, in one compare-and-swap that also
+ * advances the slot's generation by 2.  On success *@p h is replaced by
+ * the new handle, which only the receiver holds; the sent value (the
+ * sender's copy) is stale from then on, so a sender can no longer free or
+ * read the slot it handed over.  On failure *@p h is left unchanged.
+ * @param s the receiver's view of the slab.
+ * @param h in: the handle that was sent; out: the receiver's handle.
+ * @return 0; -ESTALE (stale handle, or another slab's), -EINVAL (NULL
+ *         argument, NULL handle, index out of range), -EBUSY (not in
+ *         flight), -EUSERS (the process table is full).
  */
-CORTEX_API int cortex_slab_receive(cortex_slab *s, cortex_handle h);
+CORTEX_API int cortex_slab_receive(cortex_slab *s, cortex_handle *h);
 
 /**
- * Frees every allocated slot whose owner no longer exists (pid gone, or the
- * pid reused by a newer process), and with CORTEX_SLAB_RECLAIM_IN_FLIGHT
- * also in-flight slots sent by dead processes.  Safe to run while others
- * allocate and free.
+ * Frees every allocated slot whose owner is certainly dead (pid gone, only a
+ * zombie, or the pid reused by a newer process), and with
+ * CORTEX_SLAB_RECLAIM_IN_FLIGHT also in-flight slots sent by dead
+ * processes.  An owner that cannot be judged (a live pid whose /proc entry
+ * is hidden) keeps its slots; a process alive in any thread is alive.  Safe
+ * to run while others allocate and free, and to be killed in: the slots it
+ * was freeing are linked by the next reclaim.
  * @return the number of slots freed, or a negative errno (-EBADMSG).
  */
 CORTEX_API int cortex_slab_reclaim(cortex_slab *s, unsigned flags);
@@ -236,9 +267,13 @@ CORTEX_API int cortex_slab_stats_get(cortex_slab *s, cortex_slab_stats *out);
 /** Slot count. */
 CORTEX_API uint32_t cortex_slab_slots(const cortex_slab *s);
 /** Slot index of a handle (no validation), for diagnostics. */
-static inline uint32_t cortex_handle_index(cortex_handle h) { return (uint32_t)(h & 0xffffffffu) - 1u; }
+static inline uint32_t cortex_handle_index(cortex_handle h) { return (uint32_t)(h & 0xffffffu) - 1u; }
 /** Generation of a handle. */
 static inline uint32_t cortex_handle_generation(cortex_handle h) { return (uint32_t)(h >> 32); }
+/** Tag of a handle: the low byte of its slab's random id (see ::cortex_handle). */
+static inline uint32_t cortex_handle_tag(cortex_handle h) { return (uint32_t)(h >> 24) & 0xffu; }
+/** The tag this slab puts in its handles (0-255), for diagnostics.  0 for NULL. */
+CORTEX_API uint32_t cortex_slab_tag(const cortex_slab *s);
 
 /* ---- read-only inspection (tools) ------------------------------------- */
 
@@ -283,7 +318,9 @@ typedef struct cortex_pool cortex_pool;
 /**
  * Creates a CORTEX_KIND_POOL segment with @p n classes (sizes strictly
  * increasing, each its own slab; slots of 64 bytes or more are cache-line
- * aligned, smaller ones 8-byte aligned).
+ * aligned, smaller ones 8-byte aligned).  Each class slab gets its own
+ * random id, with tags that differ between the classes: a pool handle's tag
+ * names its class.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_pool_create(cortex_pool **ret, cortex_key key,
                                                    const cortex_pool_class *classes, unsigned n,
@@ -333,14 +370,22 @@ CORTEX_API int cortex_pool_close(cortex_pool *p);
  *         than the largest class); -EBADMSG; -EUSERS.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_pool_alloc(cortex_pool *p, size_t size, cortex_handle *out);
-/** Payload of @p h, and its capacity in *cap (if not NULL); NULL for a bad handle. */
+/**
+ * Payload of @p h, and its capacity in *cap (if not NULL); NULL for a bad
+ * handle (a handle whose tag names none of the pool's classes, or one its
+ * class refuses as cortex_slab_get() does; cortex_last_error() says which).
+ */
 CORTEX_API void *cortex_pool_get(cortex_pool *p, cortex_handle h, size_t *cap);
 /** Frees @p h; errors as cortex_slab_free(). */
 CORTEX_API int cortex_pool_free(cortex_pool *p, cortex_handle h);
 /** Marks @p h in flight; as cortex_slab_send(). */
 CORTEX_API int cortex_pool_send(cortex_pool *p, cortex_handle h);
-/** Takes ownership of @p h; as cortex_slab_receive(). */
-CORTEX_API int cortex_pool_receive(cortex_pool *p, cortex_handle h);
+/**
+ * Takes ownership of the slot *@p h names and replaces *@p h with the
+ * receiver's new handle; the sender's copy is stale afterwards.  As
+ * cortex_slab_receive().
+ */
+CORTEX_API int cortex_pool_receive(cortex_pool *p, cortex_handle *h);
 /** Reclaims dead processes' slots in every class; the total freed or -errno. */
 CORTEX_API int cortex_pool_reclaim(cortex_pool *p, unsigned flags);
 /** The region behind a segment pool (NULL for one over caller memory). */

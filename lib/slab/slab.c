@@ -18,6 +18,13 @@
  *   CORTEX_SEED_SLAB_UNTAGGED_HEAD    the head's tag is not changed (ABA)
  *   CORTEX_SEED_SLAB_GEN_AFTER_STATE  the generation is bumped in a separate
  *                                     store after the state change
+ *   CORTEX_SEED_SLAB_RECEIVE_KEEPS_GEN receive keeps the generation, so the
+ *                                     sender's copy of a handed-over handle
+ *                                     still frees the receiver's slot
+ *   CORTEX_SEED_SLAB_RECEIVE_ODD_STEP  receive advances the generation by 1:
+ *                                     a received-then-freed slot shows the
+ *                                     parity it was taken at, and a helper
+ *                                     records it as allocated again
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -38,6 +45,7 @@
 #if defined(CORTEX_SLAB_TEST_HOOKS)
 void (*cortex__slab_hook_before_cas)(cortex_slab *s);
 void (*cortex__slab_hook_after_take)(cortex_slab *s);
+void (*cortex__slab_hook_reclaim_before_push)(cortex_slab *s);
 #define HOOK(name, s)                                                                                            \
     do {                                                                                                         \
         if (cortex__slab_hook_##name)                                                                            \
@@ -53,12 +61,57 @@ void (*cortex__slab_hook_after_take)(cortex_slab *s);
 #define NEXT_TAG(h) (CX_HEAD_TAG(h) + 1u)
 #endif
 
+/*
+ * Receive advances the generation by 2: the sender's copy becomes stale, and
+ * the low bit (flipped once per allocation, see help_record) is kept.
+ */
+#if defined(CORTEX_SEED_SLAB_RECEIVE_KEEPS_GEN)
+#define RECEIVE_STEP 0u
+#elif defined(CORTEX_SEED_SLAB_RECEIVE_ODD_STEP)
+#define RECEIVE_STEP 1u
+#else
+#define RECEIVE_STEP 2u
+#endif
+
 /* ---- fork detection: a child re-registers in the process table ---------- */
 
 static uint64_t fork_epoch = 1;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static void on_fork_child(void) { fork_epoch++; }
 static void fork_hook(void) { pthread_atfork(NULL, NULL, on_fork_child); }
+
+/* ---- slab identity --------------------------------------------------------- */
+
+/* A 32-bit mix (the finalizer of MurmurHash3), for per-slot starting generations. */
+static inline uint32_t mix32(uint32_t x)
+{
+    x ^= x >> 16;
+    x *= 0x85ebca6bu;
+    x ^= x >> 13;
+    x *= 0xc2b2ae35u;
+    x ^= x >> 16;
+    return x;
+}
+
+uint32_t cortex__slab_new_id(void)
+{
+#if defined(CORTEX_MODEL)
+    return 0x5a5a0001u; /* the explorer replays each execution: no randomness */
+#else
+    uint32_t id = 0;
+    if (cortex__random(&id, sizeof id) == 0)
+        return id;
+    /* No random source: still differ between slabs made at other times or by other processes. */
+    static cortex__a64 counter;
+    uint64_t c = cortex__fadd64(&counter, 1, CX_RELAXED);
+    return mix32((uint32_t)cortex__now_ns() ^ mix32((uint32_t)cortex__self_pid() + (uint32_t)c));
+#endif
+}
+
+/* The generation slot i of the slab with id @p id starts at. */
+static inline uint32_t first_gen(uint32_t id, uint32_t i) { return mix32(id ^ mix32(i + 0x9e3779b9u)); }
+
+uint32_t cortex_slab_tag(const cortex_slab *s) { return s ? s->tag : 0; }
 
 /* ---- geometry and header validation ------------------------------------- */
 
@@ -132,17 +185,11 @@ int cortex__slab_proc_alive(uint64_t ent)
 {
     if (ent == 0)
         return 0;
-    pid_t pid = (pid_t)(uint32_t)(ent >> 32);
-    uint32_t start_lo = (uint32_t)ent;
-    if (pid <= 0 || !cortex__pid_alive(pid, 0))
+    /* Only a certainly dead process loses its slots: alive and unknown both keep them. */
+    cortex__proc_id id = {.pid = (int32_t)(uint32_t)(ent >> 32), .stamp = (uint32_t)ent};
+    if (id.pid <= 0)
         return 0;
-    if (start_lo != 0) {
-        /* A live pid with another start time is a reused pid: the owner is gone. */
-        uint64_t now = cortex__pid_start_time(pid);
-        if (now != 0 && (uint32_t)now != start_lo)
-            return 0;
-    }
-    return 1;
+    return cortex__proc_verdict(&id, NULL) != CORTEX__DEAD;
 }
 
 /* ---- views --------------------------------------------------------------- */
@@ -173,12 +220,14 @@ static int view_open(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, 
     s->slot_size = h.slot_size;
     s->stride = h.stride;
     s->len = h.total;
+    s->tag = CX_ID_TAG(h.id);
     cortex__st64(&s->reg, 0, CX_RELAXED);
     pthread_once(&fork_once, fork_hook);
     return 0;
 }
 
-int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_size, uint32_t slot_align)
+int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_size, uint32_t slot_align,
+                        uint32_t id)
 {
     struct cortex__slab_geom g;
     if (cortex__slab_geometry(slots, slot_size, slot_align, &g) < 0)
@@ -207,10 +256,11 @@ int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_siz
     h.meta_off = g.meta_off;
     h.data_off = g.data_off;
     h.total = g.total;
+    h.id = id;
     h.check = cortex__fnv1a32(&h, offsetof(struct cortex__slab_hdr, check));
     struct cortex__slot_meta *meta = (struct cortex__slot_meta *)(void *)((uint8_t *)mem + g.meta_off);
     for (uint32_t i = 0; i < slots; i++) {
-        cortex__st64(&meta[i].word, cx_word(0, CORTEX__SLOT_FREE, 0, 0), CX_RELAXED);
+        cortex__st64(&meta[i].word, cx_word(first_gen(id, i), CORTEX__SLOT_FREE, 0, 0), CX_RELAXED);
         cortex__st64(&meta[i].next, i + 1 < slots ? i + 2 : 0, CX_RELAXED);
     }
     for (uint32_t i = 0; i < CORTEX__SLAB_PROC_ENTRIES; i++)
@@ -234,7 +284,7 @@ int cortex_slab_init(cortex_slab **ret, void *mem, size_t len, uint32_t slots, u
 {
     if (!ret)
         return cortex__fail(EINVAL, "cortex_slab_init: ret is NULL");
-    int rc = cortex__slab_format(mem, len, slots, slot_size, slot_align);
+    int rc = cortex__slab_format(mem, len, slots, slot_size, slot_align, cortex__slab_new_id());
     if (rc < 0)
         return rc;
     return cortex_slab_attach_raw(ret, mem, len, slot_size, slot_align ? slot_align : 1);
@@ -262,7 +312,7 @@ int cortex_slab_attach_raw(cortex_slab **ret, void *mem, size_t len, uint32_t sl
 static int proc_register(cortex_slab *s)
 {
     uint32_t pid = (uint32_t)cortex__self_pid();
-    uint64_t ent = ((uint64_t)pid << 32) | (uint32_t)cortex__self_start();
+    uint64_t ent = ((uint64_t)pid << 32) | cortex__self_stamp();
     uint32_t me = 0;
     for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES && !me; e++)
         if (cortex__ld64(&s->sh->procs[e], CX_ACQUIRE) == ent)
@@ -469,80 +519,77 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         HOOK(after_take, s);
 #endif
         note_high_water(s, c);
-        *out = ((uint64_t)gen << 32) | c;
+        *out = cx_handle(gen, s->tag, c);
         return 0;
     }
 }
 
-/* Index + 1 of a handle, or 0 if it is out of range. */
+/* Index + 1 of a handle of this slab, or 0 (another slab's tag, NULL, out of range). */
 static inline uint32_t handle_slot(const cortex_slab *s, cortex_handle h)
 {
-    uint32_t lo = (uint32_t)h;
-    return (lo == 0 || lo > s->slots) ? 0 : lo;
+    uint32_t i = CX_H_SLOT1(h);
+    return (cortex_handle_tag(h) != s->tag || i == 0 || i > s->slots) ? 0 : i;
 }
 
-static void *slab_lookup(cortex_slab *s, cortex_handle h)
+/*
+ * Why handle_slot() refused @p h, recorded as the last error of @p op:
+ * -EINVAL (NULL handle, index out of range) or -ESTALE (another slab's tag).
+ */
+static int bad_handle(const cortex_slab *s, cortex_handle h, const char *op)
 {
-    if (!s)
+    if (h == CORTEX_HANDLE_NULL)
+        return cortex__fail(EINVAL, "%s: NULL handle", op);
+    if (cortex_handle_tag(h) != s->tag)
+        return cortex__fail(ESTALE, "%s: handle 0x%016llx belongs to another slab (tag 0x%02x, this slab's is 0x%02x)",
+                            op, (unsigned long long)h, cortex_handle_tag(h), s->tag);
+    return cortex__fail(EINVAL, "%s: handle 0x%016llx names slot %lld, the slab has %u", op, (unsigned long long)h,
+                        (long long)CX_H_SLOT1(h) - 1, s->slots);
+}
+
+/* Records why get refused a handle whose slot word is @p w (the failure path only). */
+static void *get_refused(const cortex_slab *s, cortex_handle h, uint64_t w)
+{
+    if (!handle_slot(s, h)) {
+        (void)bad_handle(s, h, "cortex_slab_get");
         return NULL;
-    uint32_t i = handle_slot(s, h);
-    if (!i)
-        return NULL;
-    uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
+    }
     uint32_t st = CX_W_STATE(w);
-    if (CX_W_GEN(w) != (uint32_t)(h >> 32) || (st != CORTEX__SLOT_ALLOC && st != CORTEX__SLOT_INFLIGHT))
-        return NULL;
-    return s->data + (size_t)(i - 1) * s->stride;
-}
-
-static int bad_handle(cortex_slab *s, cortex_handle h, const char *op)
-{
-    return cortex__fail(EINVAL, "%s: handle 0x%016llx names slot %lld, the slab has %u", op,
-                        (unsigned long long)h, (long long)(uint32_t)h - 1, s->slots);
-}
-
-/* Why slab_lookup() refused @p h, into cortex_last_error(). */
-static void get_refused(cortex_slab *s, cortex_handle h)
-{
-    if (!s) {
-        cortex__fail(EINVAL, "cortex_slab_get: NULL slab");
-        return;
-    }
-    uint32_t i = handle_slot(s, h);
-    if (!i) {
-        bad_handle(s, h, "cortex_slab_get");
-        return;
-    }
-    uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
-    if (CX_W_GEN(w) != (uint32_t)(h >> 32))
-        cortex__fail(ESTALE, "cortex_slab_get: stale handle 0x%016llx: slot %u is at generation %u, not %u",
-                     (unsigned long long)h, i - 1, CX_W_GEN(w), (unsigned)(h >> 32));
-    else
-        cortex__fail(ESTALE, "cortex_slab_get: stale handle 0x%016llx: slot %u was freed", (unsigned long long)h,
-                     i - 1);
+    (void)cortex__fail(ESTALE, "cortex_slab_get: handle of slot %u generation %u is stale (slot is %s, generation %u)",
+                       CX_H_SLOT1(h) - 1, cortex_handle_generation(h), CX_IS_FREE(st) ? "free" : "in use",
+                       CX_W_GEN(w));
+    return NULL;
 }
 
 void *cortex_slab_get(cortex_slab *s, cortex_handle h)
 {
-    void *p = slab_lookup(s, h);
-    if (!p)
-        get_refused(s, h);
-    return p;
+    if (!s) {
+        (void)cortex__fail(EINVAL, "cortex_slab_get: NULL slab");
+        return NULL;
+    }
+    uint32_t i = handle_slot(s, h);
+    if (!i)
+        return get_refused(s, h, 0);
+    uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
+    uint32_t st = CX_W_STATE(w);
+    if (CX_W_GEN(w) != cortex_handle_generation(h) || (st != CORTEX__SLOT_ALLOC && st != CORTEX__SLOT_INFLIGHT))
+        return get_refused(s, h, w);
+    return s->data + (size_t)(i - 1) * s->stride;
 }
 
 #define KEEP_OWNER 0xffffffffu
 
 /*
  * One checked transition of the slot word: from state @p from (with the
- * handle's generation) to (@p to, owner).  0, -ESTALE, -EBUSY.
+ * handle's generation) to (@p to, owner), the generation advanced by
+ * @p step.  0, -ESTALE, -EBUSY, -EINVAL.
  */
 static int transition(cortex_slab *s, cortex_handle h, uint32_t from, uint32_t to, uint32_t proc, uint32_t pid,
-                      const char *op)
+                      uint32_t step, const char *op)
 {
     uint32_t i = handle_slot(s, h);
     if (!i)
         return bad_handle(s, h, op);
-    uint32_t gen = (uint32_t)(h >> 32);
+    uint32_t gen = cortex_handle_generation(h);
     cortex__a64 *wp = &s->meta[i - 1].word;
     uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
     for (;;) {
@@ -553,8 +600,8 @@ static int transition(cortex_slab *s, cortex_handle h, uint32_t from, uint32_t t
         if (st != from)
             return cortex__fail(EBUSY, "%s: slot %u is %s", op, i - 1,
                                 st == CORTEX__SLOT_INFLIGHT ? "in flight (receive it first)" : "not in flight");
-        uint64_t nw = proc == KEEP_OWNER ? cx_word(gen, to, CX_W_PROC(w), CX_W_PID(w))
-                                             : cx_word(gen, to, proc, pid);
+        uint64_t nw = proc == KEEP_OWNER ? cx_word(gen + step, to, CX_W_PROC(w), CX_W_PID(w))
+                                             : cx_word(gen + step, to, proc, pid);
         if (cortex__cas64(wp, &w, nw, CX_ACQ_REL, CX_ACQUIRE))
             return 0;
     }
@@ -565,10 +612,10 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_free: NULL slab");
     /* FREEING keeps the owner: if we die before the slot is linked, reclaim links it. */
-    int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREEING, KEEP_OWNER, 0, "cortex_slab_free");
+    int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREEING, KEEP_OWNER, 0, 0, "cortex_slab_free");
     if (rc < 0)
         return rc;
-    return push(s, (uint32_t)h);
+    return push(s, CX_H_SLOT1(h));
 }
 
 int cortex_slab_send(cortex_slab *s, cortex_handle h)
@@ -576,17 +623,31 @@ int cortex_slab_send(cortex_slab *s, cortex_handle h)
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_send: NULL slab");
     /* The owner of record stays the sender until the receiver takes it. */
-    return transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_INFLIGHT, KEEP_OWNER, 0, "cortex_slab_send");
+    return transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_INFLIGHT, KEEP_OWNER, 0, 0, "cortex_slab_send");
 }
 
-int cortex_slab_receive(cortex_slab *s, cortex_handle h)
+int cortex_slab_receive(cortex_slab *s, cortex_handle *h)
 {
-    if (!s)
-        return cortex__fail(EINVAL, "cortex_slab_receive: NULL slab");
+    if (!s || !h)
+        return cortex__fail(EINVAL, "cortex_slab_receive: NULL %s", s ? "handle pointer" : "slab");
     int me = proc_id(s);
     if (me < 0)
         return me;
-    return transition(s, h, CORTEX__SLOT_INFLIGHT, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid, "cortex_slab_receive");
+    /*
+     * One CAS: in flight at the sent generation -> ours at that generation
+     * + 2.  A process killed before it leaves the slot in flight (the
+     * sender's, or reclaimable with CORTEX_SLAB_RECLAIM_IN_FLIGHT); killed
+     * after, it leaves the slot allocated to itself (reclaimable).  The new
+     * handle is computed from the sent one, never read back from shared
+     * memory.
+     */
+    cortex_handle sent = *h;
+    int rc = transition(s, sent, CORTEX__SLOT_INFLIGHT, CORTEX__SLOT_ALLOC, (uint32_t)me, s->pid, RECEIVE_STEP,
+                        "cortex_slab_receive");
+    if (rc < 0)
+        return rc;
+    *h = cx_handle(cortex_handle_generation(sent) + RECEIVE_STEP, s->tag, CX_H_SLOT1(sent));
+    return 0;
 }
 
 /* ---- reclaim ----------------------------------------------------------------- */
@@ -595,6 +656,14 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
 {
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_reclaim: NULL slab");
+    /*
+     * The slots this reclaim frees pass through FREEING under OUR table id:
+     * if we are killed between that CAS and the push, the next reclaim finds
+     * a FREEING slot of a dead process and links it, as for a dying free.
+     * Only with a full table (no id for us) is that window left to repair().
+     */
+    int me = proc_id(s);
+    uint32_t mine = me > 0 ? (uint32_t)me : 0, my_pid = me > 0 ? s->pid : 0;
     /* Which table entries belong to dead processes (entry value as seen now). */
     uint64_t ents[CORTEX__SLAB_PROC_ENTRIES];
     unsigned char dead[CORTEX__SLAB_PROC_ENTRIES];
@@ -634,7 +703,9 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
              */
             if (cortex__ld64(&s->sh->procs[p], CX_ACQUIRE) != ents[p])
                 break;
-            if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREEING, 0, 0), CX_ACQ_REL, CX_ACQUIRE)) {
+            if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREEING, mine, my_pid), CX_ACQ_REL,
+                              CX_ACQUIRE)) {
+                HOOK(reclaim_before_push, s);
                 int rc = push(s, i + 1);
                 if (rc < 0)
                     return rc;

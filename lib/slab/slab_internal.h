@@ -18,13 +18,15 @@ struct cortex_slab {
     uint32_t slot_size;
     uint32_t stride;
     uint32_t pid;      /* pid this view registered under */
+    uint32_t tag;      /* the handles' tag: low 8 bits of the header's id (private copy) */
     uint64_t len;      /* bytes the slab spans */
     cortex__a64 reg;   /* fork epoch << 8 | process-table id (process-local, atomic for threads) */
     cortex_region *region; /* segment form: the region; NULL for raw */
 };
 
-/* Writes a fresh slab into mem (no view). */
-int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_size, uint32_t slot_align);
+/* Writes a fresh slab with id @p id (cortex__slab_new_id()) into mem (no view). */
+int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_size, uint32_t slot_align,
+                        uint32_t id);
 /* Fills a caller-provided view (embedded in a pool) over a formatted slab. */
 int cortex__slab_view_init(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align);
 
@@ -33,6 +35,7 @@ int cortex__slab_inspect_mem(const uint8_t *mem, uint64_t len, cortex_slab_info 
 #if defined(CORTEX_SLAB_TEST_HOOKS)
 extern void (*cortex__slab_hook_before_cas)(cortex_slab *s);
 extern void (*cortex__slab_hook_after_take)(cortex_slab *s);
+extern void (*cortex__slab_hook_reclaim_before_push)(cortex_slab *s);
 #endif
 
 #endif

@@ -21,16 +21,25 @@
  *            "written and already freed again"
  *   tag      +1 on every push and pop (ABA)
  * Slot word:   generation:32 | state:2 | process-table id:8 | pid:22
- * Process-table entry: pid:32 | low 32 bits of the process start time (0 = free entry)
+ *   generation  +1 on every allocation and +2 on every receive (so its low
+ *               bit flips once per allocation: the head's parity above);
+ *               each slot starts at a value derived from the slab id
+ * Handle:      generation:32 | slab tag:8 | slot index + 1:24
+ *   tag      low 8 bits of the header's random id: a handle of another slab
+ *            is refused by its tag, or (1 in 256) by its generation, whose
+ *            starting values differ from slab to slab
+ * Process-table entry: pid:32 | the process's stamp (lib/os/proc.c: a boot time at
+ *                      which it ran under that pid; 0 = free entry)
  */
 #ifndef CORTEX_SLAB_LAYOUT_H
 #define CORTEX_SLAB_LAYOUT_H
 
 #include "atomic.h"
+#include <neocortex/slab.h>
 #include <stdint.h>
 
 #define CORTEX__SLAB_MAGIC UINT64_C(0x313042414c535843) /* "CXSLAB01" */
-#define CORTEX__SLAB_VERSION 1u
+#define CORTEX__SLAB_VERSION 2u /* 2: random id, handles carry its tag */
 #define CORTEX__SLAB_PROC_ENTRIES 128u
 
 /*
@@ -54,7 +63,7 @@ struct cortex__slab_hdr {
     uint64_t meta_off;
     uint64_t data_off;
     uint64_t total;
-    uint32_t reserved;
+    uint32_t id;    /* random at format; its low 8 bits are the handles' tag */
     uint32_t check; /* FNV-1a 32 of the bytes before it */
 };
 _Static_assert(sizeof(struct cortex__slab_hdr) == 64, "slab header is one cache line");
@@ -100,6 +109,14 @@ static inline uint64_t cx_word(uint32_t gen, uint32_t state, uint32_t proc, uint
            (pid & 0x3fffffu);
 }
 
+/* Handle packing (the public cortex_handle_index()/_tag()/_generation() read it). */
+static inline cortex_handle cx_handle(uint32_t gen, uint32_t tag, uint32_t slot1)
+{
+    return ((uint64_t)gen << 32) | ((uint64_t)(tag & 0xffu) << 24) | (slot1 & 0xffffffu);
+}
+#define CX_H_SLOT1(h) ((uint32_t)((h)&0xffffffu))
+#define CX_ID_TAG(id) ((uint32_t)((id)&0xffu))
+
 /* Layout arithmetic shared by init, attach and the inspector. */
 struct cortex__slab_geom {
     uint32_t stride;
@@ -110,7 +127,9 @@ struct cortex__slab_geom {
 int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_align, struct cortex__slab_geom *g);
 /* Validates a header copy against len bytes of memory; 0 or -EBADMSG (recorded). */
 int cortex__slab_check_hdr(const struct cortex__slab_hdr *h, uint64_t len, const char *what);
-/* Is process-table entry value alive?  (pid + start time, pid reuse = dead.) */
+/* A fresh random slab id (fixed in model-checker builds, which must replay). */
+uint32_t cortex__slab_new_id(void);
+/* Is process-table entry value not certainly dead?  (pid + stamp; pid reuse = dead; unknown = alive.) */
 int cortex__slab_proc_alive(uint64_t ent);
 
 #endif

@@ -25,7 +25,7 @@ static int slab_region_init(cortex_region *r, void *payload, void *ctx)
 {
     struct slab_init_ctx *c = ctx;
     return cortex__slab_format(payload, (size_t)cortex_region_payload_size(r), c->slots, c->slot_size,
-                               c->slot_align);
+                               c->slot_align, cortex__slab_new_id());
 }
 
 static int wrap_region(cortex_slab **ret, cortex_region *r, uint32_t slot_size, uint32_t slot_align)
@@ -156,8 +156,11 @@ struct pool_hdr {
 };
 _Static_assert(sizeof(struct pool_hdr) == 24 + 24 * CORTEX_POOL_MAX_CLASSES + 8, "pool header size");
 
+#define NO_CLASS 0xffu
+
 struct cortex_pool {
     unsigned n;
+    uint8_t class_of_tag[256]; /* handle tag -> class, NO_CLASS for none */
     uint32_t size[CORTEX_POOL_MAX_CLASSES];
     cortex_slab cls[CORTEX_POOL_MAX_CLASSES];
     cortex_region *region;
@@ -236,10 +239,17 @@ static int pool_format(void *mem, size_t len, const cortex_pool_class *classes, 
     if (!mem || len < h.total || ((uintptr_t)mem & (CORTEX_CACHELINE - 1)) != 0)
         return cortex__fail(EINVAL, "pool needs %llu bytes aligned to %u", (unsigned long long)h.total,
                             CORTEX_CACHELINE);
-    for (unsigned i = 0; i < n; i++)
+    /* Each class its own random id, with tags (low bytes) that differ: a handle's tag names its class. */
+    bool used[256] = {false};
+    for (unsigned i = 0; i < n; i++) {
+        uint32_t id = cortex__slab_new_id();
+        while (used[CX_ID_TAG(id)])
+            id = (id & ~0xffu) | CX_ID_TAG(id + 1u);
+        used[CX_ID_TAG(id)] = true;
         if ((rc = cortex__slab_format((uint8_t *)mem + h.cls[i].offset, (size_t)h.cls[i].len, h.cls[i].slots,
-                                      h.cls[i].size, class_align(h.cls[i].size))) < 0)
+                                      h.cls[i].size, class_align(h.cls[i].size), id)) < 0)
             return rc;
+    }
     memcpy(mem, &h, sizeof h);
     return 0;
 }
@@ -257,6 +267,7 @@ static int pool_open(cortex_pool **ret, void *mem, size_t len, cortex_region *r)
     if (!p)
         return cortex__fail(ENOMEM, "out of memory for a pool view");
     p->n = h.nclasses;
+    memset(p->class_of_tag, NO_CLASS, sizeof p->class_of_tag);
     for (unsigned i = 0; i < p->n; i++) {
         p->size[i] = h.cls[i].size;
         if ((rc = cortex__slab_view_init(&p->cls[i], (uint8_t *)mem + h.cls[i].offset, (size_t)h.cls[i].len,
@@ -264,6 +275,14 @@ static int pool_open(cortex_pool **ret, void *mem, size_t len, cortex_region *r)
             free(p);
             return rc;
         }
+        uint32_t tag = p->cls[i].tag;
+        if (p->class_of_tag[tag] != NO_CLASS) {
+            unsigned other = p->class_of_tag[tag];
+            free(p);
+            return cortex__fail(EBADMSG, "pool: classes %u and %u share the handle tag 0x%02x (a pool never "
+                                         "lays them out so)", other, i, tag);
+        }
+        p->class_of_tag[tag] = (uint8_t)i;
     }
     p->region = r;
     *ret = p;
@@ -379,20 +398,22 @@ int cortex_pool_close(cortex_pool *p)
     return r ? cortex_region_close(r) : 0;
 }
 
-/* Pool handle: generation:32 | class:8 | slot index + 1:24. */
-static inline cortex_handle pool_handle(unsigned cls, cortex_handle h)
+/*
+ * A pool handle is its class slab's handle: the tag names the class.  The
+ * class of @p h, or -1 (recorded as @p op's error: -ESTALE) if no class of
+ * this pool has its tag.
+ */
+static int pool_class(const cortex_pool *p, cortex_handle h, const char *op)
 {
-    return (h & UINT64_C(0xffffffff00ffffff)) | ((uint64_t)cls << 24);
-}
-
-static inline int pool_split(const cortex_pool *p, cortex_handle h, unsigned *cls, cortex_handle *sh)
-{
-    unsigned c = (unsigned)((h >> 24) & 0xffu);
-    if (c >= p->n)
-        return -1;
-    *cls = c;
-    *sh = h & UINT64_C(0xffffffff00ffffff);
-    return 0;
+    unsigned c = p->class_of_tag[cortex_handle_tag(h)];
+    if (c != NO_CLASS)
+        return (int)c;
+    if (h == CORTEX_HANDLE_NULL)
+        (void)cortex__fail(EINVAL, "%s: NULL handle", op);
+    else
+        (void)cortex__fail(ESTALE, "%s: handle 0x%016llx belongs to none of the pool's %u classes (its tag is 0x%02x)",
+                           op, (unsigned long long)h, p->n, cortex_handle_tag(h));
+    return -1;
 }
 
 int cortex_pool_alloc(cortex_pool *p, size_t size, cortex_handle *out)
@@ -410,7 +431,7 @@ int cortex_pool_alloc(cortex_pool *p, size_t size, cortex_handle *out)
         cortex_handle h;
         int rc = cortex_slab_alloc(&p->cls[c], &h);
         if (rc == 0) {
-            *out = pool_handle(c, h);
+            *out = h;
             return 0;
         }
         if (rc != -ENOSPC)
@@ -420,44 +441,44 @@ int cortex_pool_alloc(cortex_pool *p, size_t size, cortex_handle *out)
                         first, p->n - 1);
 }
 
-static int bad_class(const cortex_pool *p, cortex_handle h, const char *op)
-{
-    return cortex__fail(EINVAL, "%s: handle 0x%016llx names class %u, the pool has %u", op, (unsigned long long)h,
-                        (unsigned)((h >> 24) & 0xffu), p->n);
-}
-
 void *cortex_pool_get(cortex_pool *p, cortex_handle h, size_t *cap)
 {
-    unsigned c;
-    cortex_handle sh;
     if (!p) {
-        cortex__fail(EINVAL, "cortex_pool_get: NULL pool");
+        (void)cortex__fail(EINVAL, "cortex_pool_get: NULL pool");
         return NULL;
     }
-    if (pool_split(p, h, &c, &sh) < 0) {
-        bad_class(p, h, "cortex_pool_get");
+    int c = pool_class(p, h, "cortex_pool_get");
+    if (c < 0)
         return NULL;
-    }
-    void *ptr = cortex_slab_get(&p->cls[c], sh);
+    void *ptr = cortex_slab_get(&p->cls[c], h);
     if (ptr && cap)
         *cap = p->size[c];
     return ptr;
 }
 
-#define POOL_OP(fn, slabfn)                                                                                      \
-    int fn(cortex_pool *p, cortex_handle h)                                                                      \
-    {                                                                                                            \
-        unsigned c;                                                                                              \
-        cortex_handle sh;                                                                                        \
-        if (!p)                                                                                                  \
-            return cortex__fail(EINVAL, #fn ": NULL pool");                                                      \
-        if (pool_split(p, h, &c, &sh) < 0)                                                                       \
-            return bad_class(p, h, #fn);                                                                         \
-        return slabfn(&p->cls[c], sh);                                                                           \
-    }
-POOL_OP(cortex_pool_free, cortex_slab_free)
-POOL_OP(cortex_pool_send, cortex_slab_send)
-POOL_OP(cortex_pool_receive, cortex_slab_receive)
+int cortex_pool_free(cortex_pool *p, cortex_handle h)
+{
+    if (!p)
+        return cortex__fail(EINVAL, "cortex_pool_free: NULL pool");
+    int c = pool_class(p, h, "cortex_pool_free");
+    return c < 0 ? cortex_last_error()->code : cortex_slab_free(&p->cls[c], h);
+}
+
+int cortex_pool_send(cortex_pool *p, cortex_handle h)
+{
+    if (!p)
+        return cortex__fail(EINVAL, "cortex_pool_send: NULL pool");
+    int c = pool_class(p, h, "cortex_pool_send");
+    return c < 0 ? cortex_last_error()->code : cortex_slab_send(&p->cls[c], h);
+}
+
+int cortex_pool_receive(cortex_pool *p, cortex_handle *h)
+{
+    if (!p || !h)
+        return cortex__fail(EINVAL, "cortex_pool_receive: NULL %s", p ? "handle pointer" : "pool");
+    int c = pool_class(p, *h, "cortex_pool_receive");
+    return c < 0 ? cortex_last_error()->code : cortex_slab_receive(&p->cls[c], h);
+}
 
 int cortex_pool_reclaim(cortex_pool *p, unsigned flags)
 {

@@ -174,7 +174,7 @@ Test(gen, typed_pool_counts_in_elements)
     cr_assert_null(u64_pool_get(&p, hs[0], &count));
     cr_assert_eq(cortex_last_error()->code, -ESTALE, "a NULL get says why");
     OK(u64_pool_send(&p, hs[1]));
-    OK(u64_pool_receive(&p, hs[1]));
+    OK(u64_pool_receive(&p, &hs[1]));
     cr_assert_eq(u64_pool_reclaim(&p, CORTEX_SLAB_RECLAIM_IN_FLIGHT), 0, "nobody died");
     OK(u64_pool_close(&p));
     cr_assert(!shm_exists(name));

@@ -105,7 +105,7 @@ static void slab_adopter(const char *name, int fd)
     if (read(fd, &h, sizeof h) != (ssize_t)sizeof h)
         _exit(19);
     child_check(gen_slab_attach(&s, CORTEX_KEY_NAME(name), NULL), 20, "attach");
-    child_check(gen_slab_receive(&s, h), 21, "receive");
+    child_check(gen_slab_receive(&s, &h), 21, "receive");
     struct gen_sample *v = gen_slab_get(&s, h);
     if (!v || v->value != 777)
         _exit(22);

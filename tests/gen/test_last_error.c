@@ -211,6 +211,14 @@ Test(last_error, rings, .init = setup_full_ring)
     cr_assert_eq(cortex_ring_close(&raw), 0);
     FAILS(-EINVAL, "closed", cortex_ring_push_n_lib(&raw, out, 1));
     FAILS(-EINVAL, "closed", cortex_ring_leak(&raw));
+    FAILS(-EINVAL, "closed", cortex_ring_flush(&raw));
+    FAILS(-EINVAL, "power of two", cortex_ring_init_marked(&raw, mem, sizeof mem, 3, 8, 0));
+    FAILS(-EINVAL, "aligned to at most 8", cortex_ring_init_marked(&raw, mem, sizeof mem, 4, 16, 0));
+    FAILS(-EINVAL, "power of two", cortex_ring_init_batched(&raw, mem, sizeof mem, 3, 4, 4));
+    FAILS(-EINVAL, "power of two",
+          cortex_ring_create_marked(&r, CORTEX_KEY_NAME(name), 3, 8, "u64", 0, CORTEX_PRODUCER, NULL));
+    FAILS(-EINVAL, "power of two",
+          cortex_ring_create_batched(&r, CORTEX_KEY_NAME(name), 3, 4, 4, "u32", CORTEX_PRODUCER, NULL));
 
     /* A peer that closed: -EPIPE on both sides. */
     cr_assert_eq(cortex_ring_create(&r, CORTEX_KEY_NAME(name), 4, 4, 4, "u32", CORTEX_PRODUCER, NULL), 0);
@@ -249,13 +257,14 @@ Test(last_error, slabs, .init = setup_full_ring)
     cr_assert_eq(cortex_slab_alloc(s, &h), 0);
     cr_assert_eq(cortex_slab_alloc(s, &h2), 0);
     FAILS(-ENOSPC, "exhausted", cortex_slab_alloc(s, &h));
-    FAILS(-EBUSY, "in flight", cortex_slab_receive(s, h2));
+    FAILS(-EBUSY, "in flight", cortex_slab_receive(s, &h2));
     cr_assert_eq(cortex_slab_free(s, h2), 0);
     FAILS(-ESTALE, "stale", cortex_slab_free(s, h2));
     FAILS(-ESTALE, "stale", cortex_slab_send(s, h2));
     NULLS(-ESTALE, "stale", cortex_slab_get(s, h2));
-    NULLS(-EINVAL, "names slot", cortex_slab_get(s, (h & ~UINT64_C(0xffffffff)) | 99));
-    FAILS(-EINVAL, "names slot", cortex_slab_free(s, CORTEX_HANDLE_NULL));
+    NULLS(-EINVAL, "names slot", cortex_slab_get(s, (h & ~UINT64_C(0xffffff)) | 99));
+    NULLS(-ESTALE, "another slab", cortex_slab_get(s, h ^ (UINT64_C(1) << 24)));
+    FAILS(-EINVAL, "NULL handle", cortex_slab_free(s, CORTEX_HANDLE_NULL));
     FAILS(-EINVAL, "no segment", cortex_slab_leak(s));
     FAILS(-EINVAL, "no segment", cortex_slab_own(s));
     FAILS(-EINVAL, "NULL", cortex_slab_leak(NULL));
@@ -334,12 +343,16 @@ Test(last_error, pools, .init = setup_full_ring)
     FAILS(-ERANGE, "largest class", cortex_pool_alloc(p, 65, &h));
     cr_assert_eq(cortex_pool_alloc(p, 40, &h), 0);
     FAILS(-ENOSPC, "pool exhausted", cortex_pool_alloc(p, 40, &h2));
-    cortex_handle bad = h | (UINT64_C(9) << 24);
-    NULLS(-EINVAL, "names class", cortex_pool_get(p, bad, NULL));
-    FAILS(-EINVAL, "names class", cortex_pool_free(p, bad));
-    FAILS(-EINVAL, "names class", cortex_pool_send(p, bad));
-    FAILS(-EINVAL, "names class", cortex_pool_receive(p, bad));
-    FAILS(-EBUSY, "in flight", cortex_pool_receive(p, h));
+    /* A tag that none of the pool's classes has (each class has its own random tag). */
+    unsigned tag = 0;
+    while (tag == cortex_slab_tag(cortex_pool_class_slab(p, 0)) || tag == cortex_slab_tag(cortex_pool_class_slab(p, 1)))
+        tag++;
+    cortex_handle bad = (h & ~(UINT64_C(0xff) << 24)) | ((uint64_t)tag << 24);
+    NULLS(-ESTALE, "none of the pool", cortex_pool_get(p, bad, NULL));
+    FAILS(-ESTALE, "none of the pool", cortex_pool_free(p, bad));
+    FAILS(-ESTALE, "none of the pool", cortex_pool_send(p, bad));
+    FAILS(-ESTALE, "none of the pool", cortex_pool_receive(p, &bad));
+    FAILS(-EBUSY, "in flight", cortex_pool_receive(p, &h));
     cr_assert_eq(cortex_pool_free(p, h), 0);
     NULLS(-ESTALE, "stale", cortex_pool_get(p, h, NULL));
     FAILS(-ESTALE, "stale", cortex_pool_send(p, h));

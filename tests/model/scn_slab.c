@@ -10,8 +10,13 @@
  * every slot must be free and on the free list exactly once.
  *
  * Seeded bugs (separate programs): CORTEX_SEED_SLAB_UNTAGGED_HEAD (the head's
- * ABA tag never changes) and CORTEX_SEED_SLAB_GEN_AFTER_STATE (allocation
- * marks the slot allocated before it bumps the generation).
+ * ABA tag never changes), CORTEX_SEED_SLAB_GEN_AFTER_STATE (allocation
+ * marks the slot allocated before it bumps the generation) and
+ * CORTEX_SEED_SLAB_RECEIVE_KEEPS_GEN (receive keeps the generation, so the
+ * sender's copy still frees the received slot) and
+ * CORTEX_SEED_SLAB_RECEIVE_ODD_STEP (receive advances the generation by 1,
+ * so a helper of the setup's still-claimed head re-records the received
+ * and freed slot: slab_send_receive ends with a slot allocated).
  */
 #include "explorer.h"
 
@@ -32,6 +37,8 @@ static struct {
     int free_rc[MC_MAX_THREADS + 1];
     uint64_t sent_mark, got_mark;
     int recv_again_rc;
+    int sender_free_rc;   /* slab_handover: the sender's free of its old copy */
+    bool sender_got_null; /* slab_handover: the sender's get of its old copy after the receive */
     bool spurious; /* this execution saw a spurious -EBADMSG (see README: known finding) */
 } sl;
 
@@ -64,10 +71,12 @@ static void slab_setup(uint32_t slots, int threads)
         rc = cortex_slab_attach_raw(&sl.view[i], sl.mem, sizeof sl.mem, 8, 8);
         MC_ASSERT(rc == 0, "attach view %d: %d", i, rc);
         /* registers the view in the process table (then fails on handle 0) */
-        rc = cortex_slab_receive(sl.view[i], CORTEX_HANDLE_NULL);
+        cortex_handle none = CORTEX_HANDLE_NULL;
+        rc = cortex_slab_receive(sl.view[i], &none);
         MC_ASSERT(rc == -EINVAL, "registering view %d: %d", i, rc);
     }
-    (void)cortex_slab_receive(sl.init, CORTEX_HANDLE_NULL);
+    cortex_handle none = CORTEX_HANDLE_NULL;
+    (void)cortex_slab_receive(sl.init, &none);
     struct cortex__slab_shared *sh = (struct cortex__slab_shared *)(void *)sl.mem;
     mc_name(&sh->head, 8, "slab.head");
     mc_name(&sh->high_water, 8, "slab.high_water");
@@ -320,31 +329,46 @@ static void sr_setup(void)
     MC_ASSERT(rc == 0, "setup alloc: %d", rc);
 }
 
+/* The sender's part: writes @p mark | h0 into the setup slot and sends it. */
+static void fill_and_send(cortex_slab *s, uint64_t mark)
+{
+    uint64_t *p = cortex_slab_get(s, sl.h0);
+    MC_ASSERT(p != NULL, "get of the setup handle returned NULL");
+    mark |= sl.h0;
+    cortex__plain_write(p, &mark, sizeof mark);
+    sl.sent_mark = mark;
+    int rc = cortex_slab_send(s, sl.h0);
+    MC_ASSERT(rc == 0, "send: %d", rc);
+}
+
+/* The receiver's part: receives h0 (spinning while it is not yet in flight), reads the mark; its new handle. */
+static cortex_handle receive_and_read(cortex_slab *s)
+{
+    int rc;
+    cortex_handle h = sl.h0;
+    while ((rc = cortex_slab_receive(s, &h)) == -EBUSY)
+        cortex__spin_hint();
+    MC_ASSERT(rc == 0, "receive: %d", rc);
+    uint64_t *p = cortex_slab_get(s, h);
+    MC_ASSERT(p != NULL, "get after receive returned NULL");
+    cortex__plain_read(&sl.got_mark, p, sizeof sl.got_mark);
+    return h;
+}
+
 static void sr_thread(int id)
 {
     cortex_slab *s = sl.view[id];
     if (id == 1) {
         /* fill the slot, hand it over, then use the other slot meanwhile */
-        uint64_t *p = cortex_slab_get(s, sl.h0);
-        MC_ASSERT(p != NULL, "get of the setup handle returned NULL");
-        uint64_t mark = 0xfeed0000u | sl.h0;
-        cortex__plain_write(p, &mark, sizeof mark);
-        sl.sent_mark = mark;
-        int rc = cortex_slab_send(s, sl.h0);
-        MC_ASSERT(rc == 0, "send: %d", rc);
+        fill_and_send(s, 0xfeed0000u);
         release(s, take(s, false));
     } else {
-        int rc;
-        while ((rc = cortex_slab_receive(s, sl.h0)) == -EBUSY)
-            cortex__spin_hint();
-        MC_ASSERT(rc == 0, "receive: %d", rc);
-        sl.recv_again_rc = cortex_slab_receive(s, sl.h0);
-        uint64_t *p = cortex_slab_get(s, sl.h0);
-        MC_ASSERT(p != NULL, "get after receive returned NULL");
-        cortex__plain_read(&sl.got_mark, p, sizeof sl.got_mark);
-        rc = cortex_slab_free(s, sl.h0);
+        cortex_handle h = receive_and_read(s);
+        MC_ASSERT(h != sl.h0, "receive kept the sent handle %#llx", (unsigned long long)h);
+        sl.recv_again_rc = cortex_slab_receive(s, &h);
+        int rc = cortex_slab_free(s, h);
         MC_ASSERT(rc == 0, "free after receive: %d", rc);
-        rc = cortex_slab_free(s, sl.h0);
+        rc = cortex_slab_free(s, h);
         MC_ASSERT(rc == -ESTALE, "double free: %d", rc);
     }
 }
@@ -360,6 +384,66 @@ static const mc_scenario slab_send_receive = {
     "slab_send_receive", "slab: T1 fills a slot and sends it while using another slot; T2 receives it (spinning "
                          "on -EBUSY), reads it, frees it; a second receive and a double free are refused",
     2, sr_setup, sr_thread, sr_check, 2, 3, 0, 0, false, false};
+
+/* ---- hand-over: the sender's copy after the receive ----------------------------- */
+
+/*
+ * T1 (the sender) fills a slot, sends it, then misuses its old copy of the
+ * handle: it frees it (and reads through it) while T2 receives the slot and
+ * holds it.  Before the receive the free is -EBUSY (in flight); after it,
+ * the old copy must be stale (-ESTALE, get NULL): a free that lands would
+ * put the receiver's slot back on the free list under it.  The seeded
+ * CORTEX_SEED_SLAB_RECEIVE_KEEPS_GEN (receive keeps the generation, as
+ * before) lets that free succeed.
+ */
+static void ho_setup(void)
+{
+    slab_setup(2, 2);
+    int rc = cortex_slab_alloc(sl.view[1], &sl.h0);
+    MC_ASSERT(rc == 0, "setup alloc: %d", rc);
+    sl.sender_free_rc = 1;
+}
+
+static void ho_thread(int id)
+{
+    cortex_slab *s = sl.view[id];
+    if (id == 1) {
+        fill_and_send(s, 0xbeef0000u);
+        /* the misuse: free the copy it kept, until it is refused as stale */
+        int rc;
+        while ((rc = cortex_slab_free(s, sl.h0)) == -EBUSY)
+            cortex__spin_hint();
+        sl.sender_free_rc = rc;
+        sl.sender_got_null = cortex_slab_get(s, sl.h0) == NULL;
+    } else {
+        cortex_handle h = receive_and_read(s);
+        void *p = cortex_slab_get(s, h);
+        /* hold it while the sender may act, then allocate again: a slot freed under us would come back */
+        cortex_handle other = take(s, true);
+        MC_ASSERT(cortex_slab_get(s, h) == p, "the receiver's handle stopped resolving while it held the slot");
+        if (other) {
+            MC_ASSERT(cortex_handle_index(other) != cortex_handle_index(h),
+                      "slot %u handed out again while the receiver holds it", cortex_handle_index(h));
+            release(s, other);
+        }
+        int rc = cortex_slab_free(s, h);
+        MC_ASSERT(rc == 0, "the receiver's free: %d", rc);
+    }
+}
+
+static void ho_check(void)
+{
+    MC_ASSERT(sl.got_mark == (0xbeef0000u | sl.h0), "received slot holds %#llx", (unsigned long long)sl.got_mark);
+    MC_ASSERT(sl.sender_free_rc == -ESTALE, "the sender's free of its old copy after the hand-over: %d",
+              sl.sender_free_rc);
+    MC_ASSERT(sl.sender_got_null, "the sender's old copy still resolves after the hand-over");
+    check_all_free();
+}
+
+static const mc_scenario slab_handover = {
+    "slab_handover", "slab: T1 sends a slot, then frees its old copy (spinning on -EBUSY) while T2 receives, "
+                     "holds, allocates again and frees: the old copy is refused (-ESTALE), never frees T2's slot",
+    2, ho_setup, ho_thread, ho_check, 2, 3, 0, 0, false, false, spurious_report};
 
 /* ---- reclaim of a dead process's slots, racing with alloc/free ------------------ */
 
@@ -381,7 +465,7 @@ static void dead_owner_setup(void)
     slab_setup(2, 2);
     cortex_handle h;
     int rc = cortex_slab_alloc(sl.init, &h);
-    MC_ASSERT(rc == 0 && (uint32_t)h == 1, "setup alloc: %d (slot %u)", rc, (uint32_t)h);
+    MC_ASSERT(rc == 0 && cortex_handle_index(h) == 0, "setup alloc: %d (slot %u)", rc, cortex_handle_index(h));
     dead_entry();
     cortex__st64(&sl.init->meta[0].word, cx_word((uint32_t)(h >> 32), CORTEX__SLOT_ALLOC, DEAD_ENTRY, 0),
                  CX_RELEASE);
@@ -429,6 +513,7 @@ static const mc_scenario slab_reclaim_claim = {
     2, dead_claim_setup, reclaim_thread, reclaim_check, 2, 3, 0, 0, false, false, spurious_report};
 
 static const mc_scenario *const all[] = {&slab_alloc_free, &slab_three, &slab_three_weak, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
-                                         &slab_send_receive, &slab_reclaim_owner, &slab_reclaim_claim, NULL};
+                                         &slab_send_receive, &slab_handover, &slab_reclaim_owner,
+                                         &slab_reclaim_claim, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -40,19 +40,24 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memset(p, 0x5a, st.slot_size);
         }
         if (h[0] && cortex_slab_send(s, h[0]) == 0)
-            cortex_slab_receive(s, h[0]);
+            cortex_slab_receive(s, &h[0]);
         for (int i = 3; i >= 0; i--)
             if (h[i])
                 cortex_slab_free(s, h[i]);
-        /* handles taken from the input itself */
-        for (size_t off = 0; off + 8 <= size && off < 256; off += 40) {
+        /* handles taken from the input itself, as they are and with this slab's tag */
+        for (size_t k = 0; k < 2 * 7; k++) {
+            size_t off = (k % 7) * 40;
+            if (off + 8 > size)
+                continue;
             cortex_handle g;
             memcpy(&g, data + off, sizeof g);
+            if (k >= 7)
+                g = (g & ~UINT64_C(0xff000000)) | ((uint64_t)cortex_slab_tag(s) << 24);
             uint8_t *p = cortex_slab_get(s, g);
             if (p)
                 p[0] ^= 1;
             cortex_slab_send(s, g);
-            cortex_slab_receive(s, g);
+            cortex_slab_receive(s, &g);
             cortex_slab_free(s, g);
         }
         cortex_slab_stats_get(s, &st);

@@ -164,18 +164,23 @@ Test(slab, stale_double_free_range_garbage)
     cr_assert_null(cortex_slab_get(s, a));
     cr_assert_eq(cortex_slab_free(s, a), -ESTALE);
     cr_assert_eq(cortex_slab_send(s, a), -ESTALE);
-    cr_assert_eq(cortex_slab_receive(s, a), -ESTALE);
+    cortex_handle copy = a;
+    cr_assert_eq(cortex_slab_receive(s, &copy), -ESTALE);
+    cr_assert_eq(copy, a, "a failed receive leaves the handle as it was");
     cr_assert_not_null(cortex_slab_get(s, b), "the stale free did not touch the new allocation");
-    /* out of range and garbage */
-    cortex_handle far = ((uint64_t)cortex_handle_generation(b) << 32) | 5u; /* index 4 of 4 */
+    /* out of range and garbage (with this slab's tag, so the index and generation checks are reached) */
+    cortex_handle far = cx_handle(cortex_handle_generation(b), cortex_slab_tag(s), 5); /* index 4 of 4 */
     cr_assert_eq(cortex_slab_free(s, far), -EINVAL);
     cr_assert_null(cortex_slab_get(s, far));
+    cr_assert_eq(cortex_last_error()->code, -EINVAL, "a NULL get says why: %s", cortex_last_error()->message);
     cr_assert_eq(cortex_slab_free(s, CORTEX_HANDLE_NULL), -EINVAL);
     cr_assert_null(cortex_slab_get(s, CORTEX_HANDLE_NULL));
-    cr_assert_eq(cortex_slab_free(s, UINT64_MAX), -EINVAL);
-    cortex_handle garbage = UINT64_C(0xdeadbeef00000002); /* slot 1, wrong generation */
+    cr_assert_eq(cortex_slab_free(s, UINT64_MAX), cortex_slab_tag(s) == 0xff ? -EINVAL : -ESTALE);
+    cortex_handle garbage = cx_handle(cortex_handle_generation(b) ^ 0x5a5a5a5au, cortex_slab_tag(s), 2);
     cr_assert_eq(cortex_slab_free(s, garbage), -ESTALE);
     cr_assert_null(cortex_slab_get(s, garbage));
+    cr_assert_eq(cortex_last_error()->code, -ESTALE);
+    cr_assert(strstr(cortex_last_error()->message, "stale") != NULL, "%s", cortex_last_error()->message);
     cr_assert_eq(cortex_slab_free(s, b), 0);
     cr_assert_eq(cortex_slab_free(NULL, b), -EINVAL);
     cr_assert_null(cortex_slab_get(NULL, b));
@@ -191,7 +196,9 @@ Test(slab, send_receive_transitions)
     cr_assert_eq(cortex_slab_init(&s, mem, len, 4, 16, 8), 0);
     cortex_handle h;
     cr_assert_eq(cortex_slab_alloc(s, &h), 0);
-    cr_assert_eq(cortex_slab_receive(s, h), -EBUSY, "not in flight");
+    cortex_handle r = h;
+    cr_assert_eq(cortex_slab_receive(s, &r), -EBUSY, "not in flight");
+    cr_assert_eq(cortex_slab_receive(s, NULL), -EINVAL);
     cr_assert_eq(cortex_slab_send(s, h), 0);
     cr_assert_not_null(cortex_slab_get(s, h), "readable while in flight");
     cr_assert_eq(cortex_slab_send(s, h), -EBUSY, "already in flight");
@@ -199,10 +206,31 @@ Test(slab, send_receive_transitions)
     cortex_slab_stats st;
     cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
     cr_assert_eq(st.in_flight, 1);
-    cr_assert_eq(cortex_slab_receive(s, h), 0);
-    cr_assert_eq(cortex_slab_receive(s, h), -EBUSY);
-    cr_assert_eq(cortex_slab_free(s, h), 0);
+    void *p = cortex_slab_get(s, h);
+    cr_assert_eq(cortex_slab_receive(s, &r), 0);
+    cr_assert_neq(r, h, "receive gives the receiver a handle of its own");
+    cr_assert_eq(cortex_handle_index(r), cortex_handle_index(h));
+    cr_assert_eq(cortex_slab_get(s, r), p, "the same slot");
+    /* the sender's copy is stale now: it can neither reach nor free the receiver's slot */
+    cr_assert_null(cortex_slab_get(s, h));
+    cr_assert_eq(cortex_slab_free(s, h), -ESTALE);
     cr_assert_eq(cortex_slab_send(s, h), -ESTALE);
+    cortex_handle again = h;
+    cr_assert_eq(cortex_slab_receive(s, &again), -ESTALE);
+    cr_assert_eq(cortex_slab_receive(s, &r), -EBUSY);
+    cr_assert_eq(cortex_slab_free(s, r), 0);
+    cr_assert_eq(cortex_slab_send(s, r), -ESTALE);
+    cr_assert_eq(cortex_slab_free(s, r), -ESTALE, "double free of the receiver's handle");
+    cr_assert_eq(cortex_slab_free(s, h), -ESTALE, "the sender's copy after the free");
+    /* the slot's next life: neither old handle reaches it */
+    cortex_handle n;
+    cr_assert_eq(cortex_slab_alloc(s, &n), 0);
+    cr_assert_eq(cortex_handle_index(n), cortex_handle_index(h));
+    cr_assert_null(cortex_slab_get(s, h));
+    cr_assert_null(cortex_slab_get(s, r));
+    cr_assert_eq(cortex_slab_free(s, h), -ESTALE);
+    cr_assert_eq(cortex_slab_free(s, r), -ESTALE);
+    cr_assert_eq(cortex_slab_free(s, n), 0);
     cortex_slab_close(s);
     free(mem);
 }
@@ -238,8 +266,10 @@ Test(slab, send_receive_across_processes)
     cr_assert_str_eq(cortex_slab_get(s, h), "from the child");
     /* The child is gone, but the slot is in flight: plain reclaim leaves it for us. */
     cr_assert_eq(cortex_slab_reclaim(s, 0), 0);
-    cr_assert_eq(cortex_slab_receive(s, h), 0);
+    cortex_handle sent = h;
+    cr_assert_eq(cortex_slab_receive(s, &h), 0);
     cr_assert_eq(cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT), 0, "we own it now");
+    cr_assert_eq(cortex_slab_free(s, sent), -ESTALE, "the child's copy");
     cr_assert_eq(cortex_slab_free(s, h), 0);
     close(fds[0]);
     close(fds[1]);
@@ -370,7 +400,20 @@ Test(slab, pool_classes_and_enospc)
     cr_assert_eq(cortex_pool_free(p, all[6]), 0);
     cr_assert_eq(cortex_pool_alloc(p, 5000, &h), 0);
     cr_assert_eq(cortex_pool_free(p, h), 0);
-    cr_assert_eq(cortex_pool_free(p, UINT64_C(0x00000001ff000001)), -EINVAL, "class 255");
+    cortex_handle none = UINT64_C(0x00000001ff000001);
+    for (unsigned t = 0; t < 256; t++) { /* a tag none of the 3 classes has */
+        none = (none & ~UINT64_C(0xff000000)) | ((uint64_t)t << 24);
+        bool used = false;
+        for (unsigned c = 0; c < 3; c++)
+            used |= cortex_slab_tag(cortex_pool_class_slab(p, c)) == t;
+        if (!used)
+            break;
+    }
+    cr_assert_eq(cortex_pool_free(p, none), -ESTALE, "a tag of no class");
+    cr_assert_null(cortex_pool_get(p, none, NULL));
+    cr_assert(strstr(cortex_last_error()->message, "none of the pool's 3 classes") != NULL, "%s",
+              cortex_last_error()->message);
+    cr_assert_eq(cortex_pool_free(p, CORTEX_HANDLE_NULL), -EINVAL);
 
     cortex_pool *q;
     cr_assert_eq(cortex_pool_attach(&q, CORTEX_KEY_NAME(name), NULL), 0, "%s", cortex_last_error()->message);
@@ -389,6 +432,190 @@ Test(slab, pool_classes_and_enospc)
 
     cortex_pool_class bad[] = {{64, 4}, {64, 4}};
     cr_assert_eq(cortex_pool_create(&p, CORTEX_KEY_HEAP, bad, 2, NULL), -EINVAL);
+}
+
+/* Slab A's handle in slab B, both laid out the same way and used in the same order: refused everywhere. */
+static void assert_foreign_refused(cortex_slab *b, cortex_handle foreign, cortex_handle own)
+{
+    void *mine = cortex_slab_get(b, own);
+    cr_assert_not_null(mine);
+    cr_assert_null(cortex_slab_get(b, foreign), "handle 0x%016llx of another slab resolves here",
+                   (unsigned long long)foreign);
+    cr_assert_eq(cortex_last_error()->code, -ESTALE, "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_slab_free(b, foreign), -ESTALE, "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_slab_send(b, foreign), -ESTALE);
+    cortex_handle f = foreign;
+    cr_assert_eq(cortex_slab_receive(b, &f), -ESTALE);
+    cr_assert_eq(cortex_slab_get(b, own), mine, "the foreign handle did not touch B's slot");
+}
+
+Test(slab, foreign_handles_refused_raw)
+{
+    enum { PAIRS = 64, N = 4 };
+    size_t len = cortex_slab_required_size(N, 16, 8);
+    unsigned same_tag = 0;
+    for (int k = 0; k < PAIRS; k++) {
+        void *ma = aligned_mem(len, 8), *mb = aligned_mem(len, 8);
+        cortex_slab *a, *b;
+        cr_assert_eq(cortex_slab_init(&a, ma, len, N, 16, 8), 0);
+        cr_assert_eq(cortex_slab_init(&b, mb, len, N, 16, 8), 0);
+        same_tag += cortex_slab_tag(a) == cortex_slab_tag(b);
+        cortex_handle ha[N], hb[N];
+        for (int i = 0; i < N; i++) {
+            cr_assert_eq(cortex_slab_alloc(a, &ha[i]), 0);
+            cr_assert_eq(cortex_slab_alloc(b, &hb[i]), 0);
+            cr_assert_eq(cortex_handle_index(ha[i]), cortex_handle_index(hb[i]), "same order, same slots");
+            cr_assert_neq(ha[i], hb[i], "two fresh slabs issued the same handle 0x%016llx",
+                          (unsigned long long)ha[i]);
+            cr_assert_eq(cortex_handle_tag(ha[i]), cortex_slab_tag(a));
+        }
+        for (int i = 0; i < N; i++) {
+            assert_foreign_refused(b, ha[i], hb[i]);
+            assert_foreign_refused(a, hb[i], ha[i]);
+        }
+        /* after a free and a new allocation of the same slot in both, still apart */
+        cr_assert_eq(cortex_slab_free(a, ha[0]), 0);
+        cr_assert_eq(cortex_slab_free(b, hb[0]), 0);
+        cr_assert_eq(cortex_slab_alloc(a, &ha[0]), 0);
+        cr_assert_eq(cortex_slab_alloc(b, &hb[0]), 0);
+        assert_foreign_refused(b, ha[0], hb[0]);
+        for (int i = 0; i < N; i++) {
+            cr_assert_eq(cortex_slab_free(a, ha[i]), 0);
+            cr_assert_eq(cortex_slab_free(b, hb[i]), 0);
+        }
+        cortex_slab_close(a);
+        cortex_slab_close(b);
+        free(ma);
+        free(mb);
+    }
+    cr_log_info("%u of %d pairs shared a tag (refused by generation)", same_tag, PAIRS);
+    cr_assert_lt(same_tag, PAIRS / 4, "tags are not random: %u of %d pairs share one", same_tag, PAIRS);
+}
+
+/* The issue's case: two fresh segments created the same way both used to issue 0x100000001. */
+Test(slab, foreign_handles_refused_segments)
+{
+    msg_slab a, b;
+    char na[64], nb[64];
+    cr_assert_eq(msg_slab_create(&a, CORTEX_KEY_NAME(nct_name(na, "fa")), 8, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(msg_slab_create(&b, CORTEX_KEY_NAME(nct_name(nb, "fb")), 8, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cortex_handle ha, hb;
+    cr_assert_eq(msg_slab_alloc(&a, &ha), 0);
+    cr_assert_eq(msg_slab_alloc(&b, &hb), 0);
+    cr_assert_neq(ha, hb);
+    assert_foreign_refused(msg_slab_core(&b), ha, hb);
+    assert_foreign_refused(msg_slab_core(&a), hb, ha);
+    /* another view of A (attach) accepts A's handle: the tag is the slab's, not the view's */
+    msg_slab a2;
+    cr_assert_eq(msg_slab_attach(&a2, CORTEX_KEY_NAME(na), NULL), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_slab_tag(msg_slab_core(&a2)), cortex_slab_tag(msg_slab_core(&a)));
+    cr_assert_eq(msg_slab_get(&a2, ha), msg_slab_get(&a2, ha));
+    cr_assert_not_null(msg_slab_get(&a2, ha));
+    cr_assert_eq(msg_slab_free(&a2, ha), 0);
+    cr_assert_eq(msg_slab_close(&a2), 0);
+    cr_assert_eq(msg_slab_free(&b, hb), 0);
+    cr_assert_eq(msg_slab_close(&a), 0);
+    cr_assert_eq(msg_slab_close(&b), 0);
+}
+
+/* Pools: another pool's handle, a slab's handle in a pool and a pool's handle in a slab are refused. */
+Test(slab, foreign_handles_refused_pools)
+{
+    cortex_pool_class cls[] = {{64, 4}, {1024, 2}};
+    size_t len = cortex_pool_required_size(cls, 2);
+    void *ma = aligned_mem(len, 64), *mb = aligned_mem(len, 64);
+    cortex_pool *a, *b;
+    cr_assert_eq(cortex_pool_init(&a, ma, len, cls, 2), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_pool_init(&b, mb, len, cls, 2), 0);
+    cr_assert_neq(cortex_slab_tag(cortex_pool_class_slab(a, 0)), cortex_slab_tag(cortex_pool_class_slab(a, 1)),
+                  "the classes of one pool have different tags");
+    cortex_handle ha, hb, hs;
+    size_t cap = 0;
+    cr_assert_eq(cortex_pool_alloc(a, 100, &ha), 0);
+    cr_assert_eq(cortex_pool_alloc(b, 100, &hb), 0);
+    cr_assert_neq(ha, hb);
+    cr_assert_not_null(cortex_pool_get(a, ha, &cap));
+    cr_assert_eq(cap, 1024, "the tag names the class");
+    cr_assert_null(cortex_pool_get(b, ha, NULL));
+    cr_assert_eq(cortex_pool_free(b, ha), -ESTALE, "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_pool_send(b, ha), -ESTALE);
+    cortex_handle f = ha;
+    cr_assert_eq(cortex_pool_receive(b, &f), -ESTALE);
+    cr_assert_not_null(cortex_pool_get(b, hb, NULL), "B's slot untouched");
+    /* a plain slab and a pool: neither takes the other's handles */
+    size_t sl = cortex_slab_required_size(4, 64, 8);
+    void *ms = aligned_mem(sl, 64);
+    cortex_slab *s;
+    cr_assert_eq(cortex_slab_init(&s, ms, sl, 4, 64, 8), 0);
+    cr_assert_eq(cortex_slab_alloc(s, &hs), 0);
+    cr_assert_null(cortex_slab_get(s, ha));
+    cr_assert_eq(cortex_slab_free(s, ha), -ESTALE);
+    cr_assert_null(cortex_pool_get(a, hs, NULL));
+    cr_assert_eq(cortex_pool_free(a, hs), -ESTALE);
+    cr_assert_eq(cortex_slab_free(s, hs), 0);
+    cr_assert_eq(cortex_pool_free(a, ha), 0);
+    cr_assert_eq(cortex_pool_free(b, hb), 0);
+    cortex_slab_close(s);
+    cortex_pool_close(a);
+    cortex_pool_close(b);
+    free(ma);
+    free(mb);
+    free(ms);
+}
+
+/* Pool hand-over: the receiver's new handle keeps its class; the sender's copy is stale. */
+Test(slab, pool_send_receive_new_handle)
+{
+    cortex_pool_class cls[] = {{64, 2}, {4096, 2}};
+    size_t len = cortex_pool_required_size(cls, 2);
+    void *mem = aligned_mem(len, 64);
+    cortex_pool *p;
+    cr_assert_eq(cortex_pool_init(&p, mem, len, cls, 2), 0);
+    cortex_handle h, r;
+    size_t cap = 0;
+    cr_assert_eq(cortex_pool_alloc(p, 3000, &h), 0);
+    cr_assert_eq(cortex_pool_send(p, h), 0);
+    r = h;
+    cr_assert_eq(cortex_pool_receive(p, &r), 0);
+    cr_assert_neq(r, h);
+    cr_assert_not_null(cortex_pool_get(p, r, &cap));
+    cr_assert_eq(cap, 4096, "the new handle names the same class");
+    cr_assert_null(cortex_pool_get(p, h, NULL));
+    cr_assert_eq(cortex_pool_free(p, h), -ESTALE);
+    cr_assert_eq(cortex_pool_free(p, r), 0);
+    cr_assert_eq(cortex_pool_receive(p, NULL), -EINVAL);
+    cortex_pool_close(p);
+    free(mem);
+}
+
+/* A pool whose classes share a tag (only a hostile writer makes one) is refused at attach. */
+Test(slab, pool_duplicate_tags_refused)
+{
+    cortex_pool_class cls[] = {{64, 2}, {128, 2}};
+    cortex_pool *p, *q = NULL;
+    char name[64];
+    cr_assert_eq(cortex_pool_create(&p, CORTEX_KEY_NAME(nct_name(name, "dup")), cls, 2, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    uint8_t *mem = cortex_region_payload(cortex_pool_region(p));
+    uint64_t len = cortex_region_payload_size(cortex_pool_region(p));
+    /* the class slabs' headers: slab magic at cache-line offsets */
+    struct cortex__slab_hdr *hs[2] = {NULL, NULL};
+    int n = 0;
+    for (uint64_t off = 64; off + sizeof(struct cortex__slab_hdr) <= len && n < 2; off += 64) {
+        struct cortex__slab_hdr *h = (struct cortex__slab_hdr *)(void *)(mem + off);
+        if (h->magic == CORTEX__SLAB_MAGIC)
+            hs[n++] = h;
+    }
+    cr_assert_eq(n, 2);
+    hs[1]->id = (hs[1]->id & ~0xffu) | (hs[0]->id & 0xffu);
+    hs[1]->check = cortex__fnv1a32(hs[1], offsetof(struct cortex__slab_hdr, check));
+    cr_assert_eq(cortex_pool_attach(&q, CORTEX_KEY_NAME(name), NULL), -EBADMSG);
+    cr_assert(strstr(cortex_last_error()->message, "share the handle tag") != NULL, "%s",
+              cortex_last_error()->message);
+    cr_assert_null(q);
+    cr_assert_eq(cortex_pool_close(p), 0);
 }
 
 Test(slab, inspect_reads_without_writing)

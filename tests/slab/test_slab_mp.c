@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <neocortex.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -454,5 +455,265 @@ Test(slab_mp, reclaim_while_others_run, .timeout = 60)
     cr_log_info("reclaimed %d slots while a live worker ran", reclaimed);
     cr_assert_gt(reclaimed, 0);
     munmap((void *)dead, 4096);
+    cortex_slab_close(s);
+}
+
+/* ---- handles across processes: the hand-over and another slab's handles ---- */
+
+static void xwrite(int fd, const void *p, size_t n)
+{
+    if (write(fd, p, n) != (ssize_t)n)
+        _exit(90);
+}
+
+static int xread(int fd, void *p, size_t n) { return read(fd, p, n) == (ssize_t)n ? 0 : -1; }
+
+/* Two pipes (parent -> child, child -> parent), then fork: the child's pid or 0. */
+static pid_t fork_with_pipes(int down[2], int up[2])
+{
+    cr_assert_eq(pipe(down), 0);
+    cr_assert_eq(pipe(up), 0);
+    pid_t pid = fork();
+    if (pid != 0) /* no assertion in the child: it reports through _exit() only */
+        cr_assert_gt(pid, 0, "fork failed");
+    return pid;
+}
+
+static void close_pipes(int down[2], int up[2])
+{
+    for (int i = 0; i < 2; i++) {
+        close(down[i]);
+        close(up[i]);
+    }
+}
+
+/*
+ * The parent sends a slot to a forked child, which attaches and receives it.
+ * The parent's copy of the handle is then refused (get NULL, free/send
+ * -ESTALE) while the child holds the slot; the child's own handle reads the
+ * parent's bytes and frees it; afterwards both copies stay refused.
+ */
+Test(slab_mp, sender_copy_refused_after_handover)
+{
+    char name[64];
+    cortex_slab *s = NULL;
+    cr_assert_eq(cortex_slab_create(&s, CORTEX_KEY_NAME(nct_name(name, "ho")), 4, 64, 8, "text", NULL), 0, "%s",
+                 cortex_last_error()->message);
+    int down[2], up[2];
+    pid_t pid = fork_with_pipes(down, up);
+    if (pid == 0) {
+        cortex_slab *c = NULL;
+        cortex_handle h, go;
+        if (cortex_slab_attach(&c, CORTEX_KEY_NAME(name), 64, 8, "text", NULL) < 0)
+            _exit(10);
+        if (xread(down[0], &h, sizeof h) < 0)
+            _exit(11);
+        cortex_handle mine = h;
+        if (cortex_slab_receive(c, &mine) != 0 || mine == h)
+            _exit(12);
+        xwrite(up[1], &mine, sizeof mine);
+        if (xread(down[0], &go, sizeof go) < 0) /* the parent has tried its old copy */
+            _exit(13);
+        const char *p = cortex_slab_get(c, mine);
+        if (!p || strcmp(p, "handed over") != 0)
+            _exit(14); /* the parent's free of its old copy reached our slot */
+        if (cortex_slab_free(c, mine) != 0)
+            _exit(15);
+        if (cortex_slab_free(c, mine) != -ESTALE || cortex_slab_free(c, h) != -ESTALE)
+            _exit(16);
+        cortex_slab_close(c);
+        _exit(0);
+    }
+    cortex_handle h, theirs;
+    cr_assert_eq(cortex_slab_alloc(s, &h), 0);
+    strcpy(cortex_slab_get(s, h), "handed over");
+    cr_assert_eq(cortex_slab_send(s, h), 0);
+    xwrite(down[1], &h, sizeof h);
+    cr_assert_eq(xread(up[0], &theirs, sizeof theirs), 0);
+    cr_assert_neq(theirs, h);
+    cr_assert_eq(cortex_handle_index(theirs), cortex_handle_index(h));
+    /* the sender's copy after the hand-over */
+    cr_assert_null(cortex_slab_get(s, h), "the sender still reads the received slot");
+    cr_assert_eq(cortex_slab_free(s, h), -ESTALE, "the sender's copy freed the receiver's slot");
+    cr_assert_eq(cortex_slab_send(s, h), -ESTALE);
+    cortex_slab_stats st;
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.allocated, 1, "the receiver still holds its slot");
+    xwrite(down[1], &h, sizeof h);
+    cr_assert_eq(nct_wait(pid, 10000), 0, "the receiver found its slot gone or could not free it");
+    cr_assert_null(cortex_slab_get(s, theirs));
+    cr_assert_eq(cortex_slab_free(s, theirs), -ESTALE, "stale after the receiver's free");
+    cr_assert_eq(cortex_slab_free(s, h), -ESTALE);
+    cr_assert_eq(cortex_slab_reclaim(s, CORTEX_SLAB_RECLAIM_IN_FLIGHT), 0, "nothing left behind");
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.free, 4);
+    close_pipes(down, up);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+/*
+ * Two fresh slabs created the same way by two processes, each allocating its
+ * first slot: each refuses the other's handle (they used to be equal).
+ */
+Test(slab_mp, other_process_slab_handle_refused)
+{
+    char na[64], nb[64];
+    nct_name(na, "pa");
+    nct_name(nb, "pb");
+    int down[2], up[2];
+    pid_t pid = fork_with_pipes(down, up);
+    if (pid == 0) {
+        cortex_slab *b = NULL;
+        cortex_handle hb, ha;
+        if (cortex_slab_create(&b, CORTEX_KEY_NAME(nb), 4, 64, 8, "text", NULL) < 0)
+            _exit(10);
+        if (cortex_slab_alloc(b, &hb) < 0)
+            _exit(11);
+        xwrite(up[1], &hb, sizeof hb);
+        if (xread(down[0], &ha, sizeof ha) < 0)
+            _exit(12);
+        int rc = 0;
+        if (cortex_slab_get(b, ha) != NULL || cortex_slab_free(b, ha) != -ESTALE)
+            rc = 13;
+        else if (cortex_slab_get(b, hb) == NULL || cortex_slab_free(b, hb) != 0)
+            rc = 14;
+        cortex_slab_close(b); /* the creator removes B */
+        _exit(rc);
+    }
+    cortex_slab *a = NULL;
+    cr_assert_eq(cortex_slab_create(&a, CORTEX_KEY_NAME(na), 4, 64, 8, "text", NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cortex_handle ha, hb;
+    cr_assert_eq(cortex_slab_alloc(a, &ha), 0);
+    cr_assert_eq(xread(up[0], &hb, sizeof hb), 0);
+    cr_assert_eq(cortex_handle_index(ha), cortex_handle_index(hb));
+    cr_assert_neq(ha, hb, "two fresh slabs issued the same first handle");
+    cr_assert_null(cortex_slab_get(a, hb));
+    cr_assert_eq(cortex_last_error()->code, -ESTALE, "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex_slab_free(a, hb), -ESTALE);
+    cortex_handle f = hb;
+    cr_assert_eq(cortex_slab_receive(a, &f), -ESTALE);
+    cr_assert_not_null(cortex_slab_get(a, ha), "A's own slot untouched");
+    xwrite(down[1], &ha, sizeof ha);
+    cr_assert_eq(nct_wait(pid, 10000), 0, "B accepted A's handle or lost its own");
+    cr_assert_eq(cortex_slab_free(a, ha), 0);
+    close_pipes(down, up);
+    cr_assert_eq(cortex_slab_close(a), 0);
+}
+
+/*
+ * A receiver SIGKILLed at random instants while the parent hands it slots
+ * through a shared mailbox (send, then the handle in a box; the child takes
+ * the box, receives, checks, frees).  Afterwards reclaim frees what the
+ * dead receiver held, and every handle the parent ever sent is either
+ * stale (the child received it: the generation moved on) or still in
+ * flight (in a box, or taken from one by a receiver killed before its
+ * receive), in which case the parent receives it back and frees it.
+ * Nothing else is possible, and nothing is left unreachable.
+ */
+Test(slab_mp, receiver_killed_during_handovers, .timeout = 60)
+{
+    char name[64];
+    cortex_slab *s = make(name, "hokill");
+    _Atomic uint64_t *box = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cr_assert_neq((void *)box, MAP_FAILED);
+    _Atomic int *bad = (_Atomic int *)(box + SLOTS), *ready = bad + 1;
+    enum { MAX_SENT = SLOTS + 1500 };
+    cortex_handle *sent = malloc(MAX_SENT * sizeof *sent);
+    cr_assert_not_null(sent);
+    int rounds = 12 * nct_scale();
+    unsigned seed = (unsigned)getpid();
+    long received_total = 0, recovered_total = 0;
+    for (int r = 0; r < rounds; r++) {
+        for (int i = 0; i < SLOTS; i++)
+            atomic_store(&box[i], 0);
+        atomic_store(ready, 0);
+        pid_t parent = getpid();
+        pid_t pid = fork();
+        if (pid == 0) {
+            atomic_store(ready, 1);
+            for (unsigned i = 0, n = 0;; i = (i + 1) % SLOTS) {
+                if (++n % 4096 == 0 && getppid() != parent)
+                    _exit(1); /* the test died under us: do not spin forever */
+                cortex_handle h = atomic_exchange(&box[i], 0), mine = h;
+                if (!h)
+                    continue;
+                const struct stamp *st;
+                if (cortex_slab_receive(s, &mine) != 0 || !(st = cortex_slab_get(s, mine)) || st->owner != h ||
+                    cortex_slab_get(s, h) != NULL || cortex_slab_free(s, h) != -ESTALE ||
+                    cortex_slab_free(s, mine) != 0)
+                    atomic_store(bad, 1);
+            }
+        }
+        while (!atomic_load(ready)) /* the window starts once the receiver runs */
+            sched_yield();
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        /* the kill lands after a random number of sends (the receiver has to keep up), or 3 s */
+        int64_t until = ts.tv_sec * 1000000000LL + ts.tv_nsec + 3000000000LL;
+        size_t nsent = 0, target = SLOTS + (size_t)(rand_r(&seed) % 1500);
+        while (nsent < target) {
+            clock_gettime(CLOCK_MONOTONIC, &ts);
+            if (ts.tv_sec * 1000000000LL + ts.tv_nsec >= until)
+                break;
+            cortex_handle h;
+            int rc = cortex_slab_alloc(s, &h);
+            if (rc == -ENOSPC) {
+                sched_yield(); /* the receiver frees them: let it run */
+                continue;
+            }
+            cr_assert_eq(rc, 0, "%s", cortex_last_error()->message);
+            struct stamp *st = cortex_slab_get(s, h);
+            st->owner = h;
+            cr_assert_eq(cortex_slab_send(s, h), 0);
+            sent[nsent++] = h;
+            /* a free box exists: at most SLOTS - 1 other slots are allocated or in flight */
+            for (unsigned i = 0;; i = (i + 1) % SLOTS) {
+                uint64_t zero = 0;
+                if (atomic_compare_exchange_strong(&box[i], &zero, h))
+                    break;
+            }
+        }
+        kill(pid, SIGKILL);
+        cr_assert_eq(nct_wait(pid, 5000), 128 + SIGKILL, "round %d: the receiver ended by itself", r);
+        cr_assert_eq(atomic_load(bad), 0, "round %d: the receiver saw a wrong slot or a live sender's copy", r);
+        int reclaimed = cortex_slab_reclaim(s, 0);
+        cr_assert_geq(reclaimed, 0, "%s", cortex_last_error()->message);
+        cr_assert_leq(reclaimed, 1, "round %d: the receiver held %d slots (it holds one at a time)", r, reclaimed);
+        cortex_slab_stats stats;
+        cr_assert_eq(cortex_slab_stats_get(s, &stats), 0);
+        cr_assert_eq(stats.allocated, 0, "round %d: allocated slots left after reclaim", r);
+        int in_boxes = 0;
+        for (int i = 0; i < SLOTS; i++)
+            in_boxes += atomic_load(&box[i]) != 0;
+        /* every handle ever sent: stale (received) or still in flight (then ours to take back) */
+        int recovered = 0;
+        for (size_t k = 0; k < nsent; k++) {
+            cortex_handle back = sent[k];
+            int rc = cortex_slab_receive(s, &back);
+            if (rc == 0) {
+                cr_assert_eq(cortex_slab_free(s, back), 0);
+                recovered++;
+            } else {
+                cr_assert_eq(rc, -ESTALE, "round %d: sent handle %zu: %d (%s)", r, k, rc,
+                             cortex_last_error()->message);
+            }
+        }
+        cr_assert(recovered == in_boxes || recovered == in_boxes + 1,
+                  "round %d: %d slots still in flight, %d of them in boxes (one may have been taken by the "
+                  "killed receiver before its receive)", r, recovered, in_boxes);
+        cr_log_info("round %d: sent %zu, reclaimed %d, in boxes %d, recovered %d", r, nsent, reclaimed, in_boxes,
+                    recovered);
+        received_total += (long)nsent - recovered;
+        recovered_total += recovered;
+        cr_assert_eq(walk_free_list(s), SLOTS, "round %d: the free list does not reach every slot once", r);
+        cr_assert_eq(cortex_slab_repair(s), 0, "round %d: unreachable free slots", r);
+        assert_all_free(s);
+    }
+    cr_log_info("%d rounds: %ld slots handed over, %ld taken back from the mailbox", rounds, received_total,
+                recovered_total);
+    cr_assert_gt(received_total, 0, "no hand-over completed: the test proved nothing");
+    free(sent);
+    munmap((void *)box, 4096);
     cortex_slab_close(s);
 }

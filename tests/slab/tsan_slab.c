@@ -72,7 +72,7 @@ static void *consumer(void *arg)
         cortex_handle h;
         while ((h = atomic_exchange_explicit(&mailbox, 0, memory_order_acquire)) == 0)
             sched_yield();
-        if (cortex_slab_receive(slab, h) != 0) {
+        if (cortex_slab_receive(slab, &h) != 0) {
             *rc = 3;
             return NULL;
         }

@@ -251,7 +251,7 @@ static int slab_roundtrip(void)
             _exit(2);
         for (uint64_t want = 1; want <= N; want++) {
             cortex_handle h;
-            if (handle_ring_pop_wait(&in, &h, INT64_C(5000000000)) < 0 || msg_slab_receive(&mine, h) < 0)
+            if (handle_ring_pop_wait(&in, &h, INT64_C(5000000000)) < 0 || msg_slab_receive(&mine, &h) < 0)
                 _exit(3);
             const msg *m = msg_slab_get(&mine, h);
             if (!m || m->seq != want || strcmp(m->text, "zero-copy") != 0)
