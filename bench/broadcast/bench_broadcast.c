@@ -79,6 +79,16 @@ static void *ring_mem[READERS];
 static double reader_rate[READERS];
 static atomic_int joined;
 
+/* A reader's bookkeeping for @p m messages: starts its clock, checks every sequence number. */
+static void take(const uint64_t *buf, ssize_t m, uint64_t *next, int64_t *t0)
+{
+    if (!*t0)
+        *t0 = now_ns();
+    for (ssize_t i = 0; i < m; i++)
+        if (buf[i] != (*next)++)
+            abort(); /* a wrong message ends the run */
+}
+
 static void *bc_reader(void *arg)
 {
     int k = (int)(intptr_t)arg;
@@ -96,11 +106,7 @@ static void *bc_reader(void *arg)
         }
         if (m < 0)
             abort();
-        if (!t0)
-            t0 = now_ns();
-        for (ssize_t i = 0; i < m; i++)
-            if (buf[i] != next++)
-                abort(); /* a wrong message ends the run */
+        take(buf, m, &next, &t0);
     }
     reader_rate[k] = (double)N / ((double)(now_ns() - t0) / 1e9);
     u64_bc_close(&r);
@@ -120,11 +126,7 @@ static void *ring_reader(void *arg)
         }
         if (m < 0)
             abort();
-        if (!t0)
-            t0 = now_ns();
-        for (ssize_t i = 0; i < m; i++)
-            if (buf[i] != next++)
-                abort();
+        take(buf, m, &next, &t0);
     }
     reader_rate[k] = (double)N / ((double)(now_ns() - t0) / 1e9);
     return NULL;
