@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/bench.sh [cell|ring|slab|zerocopy|doorbell ...]: builds neocortex in
+# tools/bench.sh [cell|ring|slab|zerocopy|doorbell|broadcast ...]: builds neocortex in
 # release mode and runs its benchmarks, each printing one table with our
 # figures and the peers' measured side by side in the same run (ratios, not
 # absolute times: see ../shared/BASELINES.md on this machine's noise).
@@ -13,7 +13,7 @@ if [ ! -d "$dir/meson-private" ]; then
 fi
 ninja -C "$dir" >/dev/null
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(cell ring slab zerocopy doorbell)
+[ ${#which[@]} -eq 0 ] && which=(cell ring slab zerocopy doorbell broadcast)
 for b in "${which[@]}"; do
   case $b in
     cell) exe=$dir/bench/cell/bench-cell ;;
@@ -21,7 +21,8 @@ for b in "${which[@]}"; do
     slab) exe=$dir/bench/slab/bench-slab ;;
     zerocopy) exe=$dir/bench/slab/bench-zerocopy ;;
     doorbell) exe=$dir/bench/doorbell/bench-doorbell-wake ;;
-    *) echo "unknown benchmark $b (cell ring slab zerocopy doorbell)" >&2; exit 2 ;;
+    broadcast) exe=$dir/bench/broadcast/bench-broadcast ;;
+    *) echo "unknown benchmark $b (cell ring slab zerocopy doorbell broadcast)" >&2; exit 2 ;;
   esac
   echo "==================== $b ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
   "$exe"

@@ -313,7 +313,7 @@ static int check_layout(const cortex_layout *l, uint32_t *align)
 {
     if (!l)
         return cortex__fail(EINVAL, "no layout given");
-    if (l->kind < CORTEX_KIND_RAW || l->kind > CORTEX_KIND_CHANNEL)
+    if (l->kind < CORTEX_KIND_RAW || l->kind > CORTEX_KIND_BROADCAST)
         return cortex__fail(EINVAL, "unknown segment kind %u", l->kind);
     uint32_t a = l->payload_align ? l->payload_align : CORTEX_CACHELINE;
     if (!cortex__is_pow2(a) || a > CORTEX_MAX_ALIGN)
@@ -360,7 +360,7 @@ static void fill_header(cortex_seg_header *h, const cortex_layout *l, uint32_t a
 }
 
 /*
- * Rings, slabs and pools keep pids in shared memory, and a pid names a
+ * Rings, slabs, pools, channels and broadcast rings keep pids in shared memory, and a pid names a
  * process only within one pid namespace and one boot: a segment made in
  * another is refused, rather than a live peer taken for a dead one (or a
  * dead one for a live one).  Raw segments and cells keep no pids here and
@@ -369,7 +369,8 @@ static void fill_header(cortex_seg_header *h, const cortex_layout *l, uint32_t a
  */
 int cortex__region_check_domain(const cortex_seg_header *h, const char *what)
 {
-    if (h->kind != CORTEX_KIND_RING && h->kind != CORTEX_KIND_SLAB && h->kind != CORTEX_KIND_POOL)
+    if (h->kind != CORTEX_KIND_RING && h->kind != CORTEX_KIND_SLAB && h->kind != CORTEX_KIND_POOL &&
+        h->kind != CORTEX_KIND_CHANNEL && h->kind != CORTEX_KIND_BROADCAST)
         return 0;
     uint64_t ns = cortex__self_pidns(), boot = cortex__self_boot();
     if (h->creator_pidns && ns && h->creator_pidns != ns)

@@ -27,6 +27,8 @@
  *   cortex_channel_close: accept NULL and
  *   closed handles; negative only when the kernel refuses to remove the
  *   object, which the region layer reports (dirty; tests/region);
+ *   cortex_broadcast_region (accessor), cortex_broadcast_close (accepts NULL
+ *   and closed handles; negative only from the region layer, as above);
  *   cortex_last_error, cortex_strerror, cortex_errname, cortex_key_describe,
  *   cortex_fd_kind_name, cortex_kind_name: never fail.
  */
@@ -273,6 +275,45 @@ Test(last_error, slabs, .init = setup_full_ring)
     cr_assert_eq(cortex_slab_create(&s, CORTEX_KEY_NAME(name), 2, 8, 8, "u64", NULL), 0);
     FAILS(-EPROTO, "u32", cortex_slab_attach(&t, CORTEX_KEY_NAME(name), 4, 4, "u32", NULL));
     cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+Test(last_error, broadcasts, .init = setup_full_ring)
+{
+    static _Alignas(64) unsigned char mem[4096];
+    static _Alignas(64) unsigned char junk[4096];
+    memset(junk, 0x55, sizeof junk);
+    char name[64];
+    nct_name(name, "le-bcast");
+    cortex_broadcast w, r, r2;
+    uint64_t v = 1, out[4];
+    FAILS(-EINVAL, "power of two", cortex_broadcast_init(&w, mem, sizeof mem, 3, 1, 0, 8, 8));
+    FAILS(-EBADMSG, "no broadcast", cortex_broadcast_join_mem(&r, junk, sizeof junk, 0, 8, 8));
+    FAILS(-EINVAL, "CORTEX_BROADCAST_NEWEST", cortex_broadcast_join_mem(&r, junk, sizeof junk, 5, 8, 8));
+    FAILS(-EINVAL, "readers", cortex_broadcast_create(&w, CORTEX_KEY_NAME(name), 8, 0, 0, 8, 8, "u64", NULL));
+    FAILS(-ENOENT, name, cortex_broadcast_join(&r, CORTEX_KEY_NAME(name), 0, 8, 8, "u64", NULL));
+    FAILS(-EINVAL, "cortex_broadcast_inspect", cortex_broadcast_inspect(NULL, NULL));
+    FAILS(-EINVAL, "cortex_broadcast_inspect", cortex_broadcast_inspect_mem(NULL, 0, NULL));
+    FAILS(-EINVAL, "NULL broadcast", cortex_broadcast_push(NULL, &v));
+    FAILS(-EINVAL, "NULL broadcast", cortex_broadcast_push_n(NULL, &v, 1));
+    FAILS(-EINVAL, "NULL broadcast", cortex_broadcast_push_wait(NULL, &v, 0));
+
+    cr_assert_eq(cortex_broadcast_init(&w, mem, sizeof mem, 4, 1, CORTEX_BROADCAST_LOSSLESS, 8, 8), 0);
+    FAILS(-EPROTO, "8-byte elements", cortex_broadcast_join_mem(&r, mem, sizeof mem, 0, 4, 4));
+    cr_assert_eq(cortex_broadcast_join_mem(&r, mem, sizeof mem, 0, 8, 8), 0);
+    FAILS(-EBUSY, "reader entries", cortex_broadcast_join_mem(&r2, mem, sizeof mem, 0, 8, 8));
+    FAILS(-EAGAIN, "empty", cortex_broadcast_pop(&r, out));
+    FAILS(-EAGAIN, "empty", cortex_broadcast_pop_n(&r, out, 4));
+    FAILS(-ETIMEDOUT, "nothing", cortex_broadcast_pop_wait(&r, out, 0));
+    FAILS(-EINVAL, "not a reader", cortex_broadcast_pop(&w, out));
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(cortex_broadcast_push(&w, &v), 0);
+    FAILS(-EAGAIN, "full", cortex_broadcast_push(&w, &v));
+    FAILS(-EAGAIN, "full", cortex_broadcast_push_n(&w, out, 2));
+    FAILS(-ETIMEDOUT, "ring behind", cortex_broadcast_push_wait(&w, &v, 1000));
+    cr_assert_eq(cortex_broadcast_close(&w), 0);
+    cr_assert_eq(cortex_broadcast_pop_n(&r, out, 4), 4);
+    FAILS(-EPIPE, "closed", cortex_broadcast_pop(&r, out));
+    cr_assert_eq(cortex_broadcast_close(&r), 0);
 }
 
 Test(last_error, pools, .init = setup_full_ring)

@@ -740,6 +740,53 @@ Test(inspect, show_ring_state)
 }
 #endif
 
+#if NC_HAVE_DECLARE_BROADCAST
+BROADCAST_DECLARE(nct_u64_bc, uint64_t);
+
+/* show lists the writer and each reader with its position and lag; corrupt bytes are reported, never a crash. */
+Test(inspect, show_broadcast_readers)
+{
+    char name[64], want[160];
+    nct_u64_bc w, a, b;
+    cr_assert_eq(nct_u64_bc_create(&w, CORTEX_KEY_NAME(nct_name(name, "bcast")), 16, 4, CORTEX_BROADCAST_LOSSY, NULL),
+                 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(nct_u64_bc_join(&a, CORTEX_KEY_NAME(name), CORTEX_BROADCAST_NEWEST, NULL), 0);
+    cr_assert_eq(nct_u64_bc_join(&b, CORTEX_KEY_NAME(name), CORTEX_BROADCAST_NEWEST, NULL), 0);
+    for (uint64_t i = 0; i < 5; i++)
+        cr_assert_eq(nct_u64_bc_push(&w, i), 0);
+    uint64_t v;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(nct_u64_bc_pop(&a, &v), 0);
+    run r;
+    run_tool(&r, "show", name, NULL);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    cr_assert(strstr(r.out, "kind       broadcast"), "%s", r.out);
+    cr_assert(strstr(r.out, "broadcast  lossy, 16 slots of 8 bytes, 2 of 4 reader entries held"), "%s", r.out);
+    cr_assert(strstr(r.out, "head       5 published"), "%s", r.out);
+    snprintf(want, sizeof want, "reader 0   pid %d (alive), at 3, lag 2", (int)getpid());
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    snprintf(want, sizeof want, "reader 1   pid %d (alive), at 0, lag 5", (int)getpid());
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    run_tool(&r, "show", "--json", name, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\"kind\":\"broadcast\",\"mode\":\"lossy\",\"capacity\":16"), "%s", r.out);
+    cr_assert(strstr(r.out, "\"cursor\":3,\"lag\":2}"), "%s", r.out);
+    run_tool(&r, "ls", NULL);
+    cr_assert(strstr(r.out, "broadcast"), "%s", r.out);
+
+    cortex_region *reg = nct_u64_bc_region(&w);
+    unsigned char *payload = cortex_region_payload(reg), saved[64];
+    memcpy(saved, payload, sizeof saved);
+    memset(payload, 0xff, sizeof saved);
+    run_tool(&r, "show", name, NULL);
+    memcpy(payload, saved, sizeof saved);
+    cr_assert_eq(r.status, 3, "corrupt broadcast: exit %d\n%s", r.status, r.out);
+    nct_u64_bc_close(&a);
+    nct_u64_bc_close(&b);
+    cr_assert_eq(nct_u64_bc_close(&w), 0);
+}
+#endif
+
 #if NC_HAVE_DECLARE_SLAB
 typedef struct nct_msg {
     uint64_t seq;

@@ -31,6 +31,9 @@
 #if NC_HAVE_SLAB
 #include <neocortex/slab.h>
 #endif
+#if NC_HAVE_BROADCAST
+#include <neocortex/broadcast.h>
+#endif
 
 static sigjmp_buf guard_jmp;
 static volatile sig_atomic_t guard_armed;
@@ -234,6 +237,52 @@ static void show_slab(const cortex_region *r, void *ctx)
 }
 #endif
 
+#if NC_HAVE_BROADCAST
+/* The writer, and every held reader entry with its position and lag behind the writer. */
+static void show_broadcast(const cortex_region *r, void *ctx)
+{
+    show_ctx *c = ctx;
+    FILE *f = c->f;
+    static cortex_broadcast_info bi; /* large (64 entries): not on the guarded stack */
+    memset(&bi, 0, sizeof bi);
+    if ((c->rc = cortex_broadcast_inspect(r, &bi)) < 0)
+        return;
+    const char *mode = bi.flags ? "lossy" : "lossless";
+    uint32_t n = bi.max_readers <= CORTEX_BROADCAST_MAX_READERS ? bi.max_readers : CORTEX_BROADCAST_MAX_READERS;
+    if (c->json) {
+        fprintf(f,
+                "{\"kind\":\"broadcast\",\"mode\":\"%s\",\"capacity\":%" PRIu32 ",\"elem_size\":%" PRIu32
+                ",\"max_readers\":%" PRIu32 ",\"head\":%" PRIu64
+                ",\"writer\":{\"pid\":%" PRId32 ",\"alive\":%s,\"closed\":%s},\"readers\":[",
+                mode, bi.capacity, bi.elem_size, bi.max_readers, bi.head, bi.writer_pid, yes_no(bi.writer_alive),
+                yes_no(bi.closed));
+        const char *sep = "";
+        for (uint32_t i = 0; i < n; i++) {
+            const cortex_broadcast_reader_info *ri = &bi.reader[i];
+            if (ri->pid == 0)
+                continue;
+            fprintf(f, "%s{\"entry\":%" PRIu32 ",\"pid\":%" PRId32 ",\"alive\":%s,\"cursor\":%" PRIu64
+                       ",\"lag\":%" PRIu64 "}",
+                    sep, i, ri->pid, yes_no(ri->alive), ri->cursor, ri->lag);
+            sep = ",";
+        }
+        fprintf(f, "]}");
+        return;
+    }
+    char buf[96];
+    fprintf(f, "broadcast  %s, %" PRIu32 " slots of %" PRIu32 " bytes, %" PRIu32 " of %" PRIu32 " reader entries held\n",
+            mode, bi.capacity, bi.elem_size, bi.readers, bi.max_readers);
+    fprintf(f, "head       %" PRIu64 " published\n", bi.head);
+    fprintf(f, "writer     %s\n", role_state(bi.writer_pid, bi.writer_alive, bi.closed, false, buf, sizeof buf));
+    for (uint32_t i = 0; i < n; i++) {
+        const cortex_broadcast_reader_info *ri = &bi.reader[i];
+        if (ri->pid != 0)
+            fprintf(f, "reader %-3" PRIu32 " pid %" PRId32 " (%s), at %" PRIu64 ", lag %" PRIu64 "\n", i, ri->pid,
+                    ri->alive ? "alive" : "dead", ri->cursor, ri->lag);
+    }
+}
+#endif
+
 #if NC_HAVE_CELL
 static void sample_cell(const cortex_region *r, void *ctx);
 #endif
@@ -257,6 +306,9 @@ static reader_fn readers_of(uint32_t kind, bool sample)
 #if NC_HAVE_SLAB
     case CORTEX_KIND_SLAB:
     case CORTEX_KIND_POOL: return sample ? sample_slab : show_slab;
+#endif
+#if NC_HAVE_BROADCAST
+    case CORTEX_KIND_BROADCAST: return sample ? NULL : show_broadcast;
 #endif
     default: (void)sample; return NULL;
     }

@@ -1,0 +1,915 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/broadcast/broadcast.c: one writer, many readers.
+ *
+ * Memory-order argument
+ * ---------------------
+ * (1) Slots are seqlocks.  Element i lives in slot i & mask.  The writer
+ *     stores seq = 2i+1 (relaxed), the element's 8-byte words (each a
+ *     release store), then seq = 2i+2 (release), and after a batch head
+ *     (release).  A reader that acquired head > i loads seq (acquire) and
+ *     expects 2i+2; it loads the words (acquire each) and re-loads seq.  If
+ *     any word came from a later write (element i + k*capacity), that word's
+ *     release store carries the later "seq = odd" store with it, so the
+ *     re-load cannot return the first value: a torn copy is always seen and
+ *     reported as a lap, never returned.  No plain access races (the same
+ *     scheme as lib/cell/seqlock.h), so ThreadSanitizer needs no annotation.
+ *
+ * (2) Lossless mode.  Each reader publishes its cursor (release) after it
+ *     copied the elements below it; the writer loads the cursors (acquire)
+ *     before it overwrites a slot, and only when its cached minimum says the
+ *     ring might be full.  Cursors only grow, so a cached minimum is a lower
+ *     bound.  A reader that joins publishes its cursor, then its pid, then
+ *     re-reads head (h2) after a SEQ_CST fence; the writer fences between
+ *     publishing head and its next scan.  Store-buffering: either the scan
+ *     sees the reader, or h2 is at least the head the writer had then, and
+ *     until its next scan it overwrites only elements below that.  So a
+ *     NEWEST join (start at h2) is lossless; an OLDEST join may still race
+ *     one overwrite, which the slot sequence turns into a reported lap.
+ *     (The model checker's bc_join_leave found the first version, which
+ *     started at the head read before the fence.)
+ *
+ * (3) Sleeping.  Readers announce by incrementing data_waiters (SEQ_CST),
+ *     fence, re-check head, then sleep on data_futex; the writer stores head,
+ *     fences, and bumps data_futex + FUTEX_WAKE only when data_waiters != 0
+ *     (store-buffering pattern: one of the two sees the other).  The
+ *     lossless writer sleeps on space_futex after setting space_waiting;
+ *     a reader that moved its cursor fences and wakes it when the flag is set.
+ *
+ * (4) Hostile memory.  Everything is range-checked before use: the header
+ *     copy (line 0) is validated field by field; head never goes backwards;
+ *     a cursor ahead of head is -EBADMSG; a slot sequence below what head
+ *     promises is -EBADMSG; slot addresses are (i & mask) * slot_size.
+ */
+#define _GNU_SOURCE
+#include "broadcast_layout.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Seeded bug for the model checker (tests/model); never defined in normal builds. */
+#if defined(CORTEX_SEED_BROADCAST_RELAXED_WORDS)
+#define WORD_ORDER CX_RELAXED
+#define WORD_LOAD CX_RELAXED
+#else
+#define WORD_ORDER CX_RELEASE
+#define WORD_LOAD CX_ACQUIRE
+#endif
+
+enum { ROLE_WRITER = 1, ROLE_READER = 2 };
+
+/* Spin before sleeping in the *_wait calls. */
+#define BC_SPIN_NS INT64_C(20000)
+
+static const cortex_error err_full = {
+    -EAGAIN, 0, "", false,
+    "broadcast full: nothing was pushed; the slowest live reader is a whole ring behind (lossless mode)", ""};
+static const cortex_error err_empty = {
+    -EAGAIN, 0, "", false, "broadcast empty: nothing was popped; the writer has published nothing newer", ""};
+
+static inline cortex_bc_shared *SH(const cortex_broadcast *b) { return (cortex_bc_shared *)(void *)b->base; }
+
+static inline cortex_bc_reader *entry(const cortex_broadcast *b, uint32_t i)
+{
+    return (cortex_bc_reader *)(void *)(b->base + CORTEX_BROADCAST_HEADER_SIZE + (size_t)i * 64u);
+}
+
+static inline cortex_bc_slot *slot_of(const cortex_broadcast *b, uint64_t i)
+{
+    return (cortex_bc_slot *)(void *)(b->slots + (size_t)(i & b->mask) * b->slot_size);
+}
+
+/*
+ * The one liveness verdict of this file: true only when the holder is
+ * certainly gone (pid < 0: a join in progress, only its pid is known).
+ */
+static bool holder_dead(int32_t pid, uint64_t start)
+{
+    if (pid == 0)
+        return true;
+    if (pid == INT32_MIN)
+        return true;
+    cortex__proc_id id = {.pid = pid < 0 ? -pid : pid, .start = pid < 0 ? 0 : start};
+    return cortex__proc_verdict(&id, NULL) == CORTEX__DEAD; /* unknown is not dead */
+}
+
+/* ---- geometry and the header --------------------------------------------- */
+
+static uint64_t slot_size_for(uint64_t elem_size) { return 8 + cortex__align_up(elem_size, 8); }
+static uint64_t slots_offset_for(uint64_t max_readers) { return CORTEX_BROADCAST_HEADER_SIZE + 64 * max_readers; }
+
+static int check_geometry(uint64_t capacity, uint64_t max_readers, uint64_t elem_size, uint64_t elem_align,
+                          const char *what)
+{
+    if (!cortex__is_pow2(capacity) || capacity > CORTEX_BROADCAST_MAX_CAPACITY)
+        return cortex__fail(EINVAL, "%s: capacity %llu is not a power of two in [1, 2^30]", what,
+                            (unsigned long long)capacity);
+    if (max_readers == 0 || max_readers > CORTEX_BROADCAST_MAX_READERS)
+        return cortex__fail(EINVAL, "%s: %llu readers is outside [1, %u]", what, (unsigned long long)max_readers,
+                            CORTEX_BROADCAST_MAX_READERS);
+    if (elem_size == 0 || elem_size > CORTEX_BROADCAST_MAX_ELEM)
+        return cortex__fail(EINVAL, "%s: element size %llu is outside [1, %u] bytes", what,
+                            (unsigned long long)elem_size, CORTEX_BROADCAST_MAX_ELEM);
+    if (elem_align != 0 && (!cortex__is_pow2(elem_align) || elem_align > CORTEX_MAX_ALIGN))
+        return cortex__fail(EINVAL, "%s: element alignment %llu is not a power of two <= %u", what,
+                            (unsigned long long)elem_align, CORTEX_MAX_ALIGN);
+    if (capacity * slot_size_for(elem_size) > (UINT64_C(1) << 40))
+        return cortex__fail(EINVAL, "%s: %llu slots of %llu bytes is more than 1 TiB", what,
+                            (unsigned long long)capacity, (unsigned long long)elem_size);
+    return 0;
+}
+
+size_t cortex_broadcast_required_size(uint32_t capacity, uint32_t max_readers, size_t elem_size)
+{
+    if (!cortex__is_pow2(capacity) || capacity > CORTEX_BROADCAST_MAX_CAPACITY || max_readers == 0 ||
+        max_readers > CORTEX_BROADCAST_MAX_READERS || elem_size == 0 || elem_size > CORTEX_BROADCAST_MAX_ELEM)
+        return 0;
+    uint64_t total = slots_offset_for(max_readers) + (uint64_t)capacity * slot_size_for(elem_size);
+    return total > (uint64_t)SIZE_MAX ? 0 : (size_t)total;
+}
+
+static void write_header(cortex_bc_shared *sh, uint32_t capacity, uint32_t max_readers, unsigned flags,
+                         uint32_t elem_size, uint32_t elem_align)
+{
+    uint64_t slots = slots_offset_for(max_readers);
+    uint64_t total = slots + (uint64_t)capacity * slot_size_for(elem_size);
+    memset(sh, 0, (size_t)total);
+    sh->magic = CORTEX_BROADCAST_MAGIC;
+    sh->version = CORTEX_BROADCAST_VERSION;
+    sh->header_size = CORTEX_BROADCAST_HEADER_SIZE;
+    sh->elem_size = elem_size;
+    sh->elem_align = elem_align;
+    sh->capacity = capacity;
+    sh->max_readers = max_readers;
+    sh->flags = flags;
+    sh->slot_size = (uint32_t)slot_size_for(elem_size);
+    sh->slots_offset = slots;
+    sh->total_size = total;
+    sh->check = cortex__fnv1a32(sh, offsetof(cortex_bc_shared, check));
+}
+
+/* A private copy of line 0, checked field by field against @p len bytes and the expected element. */
+static int validate_header(const void *live, uint64_t len, uint64_t elem_size, uint64_t elem_align, const char *what,
+                           cortex_bc_shared *out)
+{
+    if (len < CORTEX_BROADCAST_HEADER_SIZE)
+        return cortex__fail(EBADMSG, "%s: %llu bytes cannot hold a broadcast header (%u bytes)", what,
+                            (unsigned long long)len, CORTEX_BROADCAST_HEADER_SIZE);
+    cortex_bc_shared h;
+    memcpy(&h, live, 64);
+    if (h.magic != CORTEX_BROADCAST_MAGIC)
+        return cortex__fail(EBADMSG, "%s holds no broadcast ring (magic 0x%016llx, expected 0x%016llx)", what,
+                            (unsigned long long)h.magic, (unsigned long long)CORTEX_BROADCAST_MAGIC);
+    if (h.version != CORTEX_BROADCAST_VERSION)
+        return cortex__fail(EPROTO, "%s: broadcast layout version %u, this build reads %u", what, h.version,
+                            CORTEX_BROADCAST_VERSION);
+    uint32_t check = cortex__fnv1a32(&h, offsetof(cortex_bc_shared, check));
+    if (check != h.check)
+        return cortex__fail(EBADMSG, "%s: broadcast header checksum 0x%08x does not match its contents (0x%08x)",
+                            what, h.check, check);
+    if (h.header_size != CORTEX_BROADCAST_HEADER_SIZE || h.flags > CORTEX_BROADCAST_LOSSY)
+        return cortex__fail(EBADMSG, "%s: broadcast header size %u / flags 0x%x, expected %u / 0 or 1", what,
+                            h.header_size, h.flags, CORTEX_BROADCAST_HEADER_SIZE);
+    if (check_geometry(h.capacity, h.max_readers, h.elem_size, h.elem_align, what) < 0) {
+        char why[CORTEX_ERROR_MESSAGE_MAX];
+        snprintf(why, sizeof why, "%s", cortex_last_error()->message);
+        return cortex__fail(EBADMSG, "%s: corrupt broadcast header: %s", what, why);
+    }
+    uint64_t total = slots_offset_for(h.max_readers) + (uint64_t)h.capacity * slot_size_for(h.elem_size);
+    if (h.slot_size != slot_size_for(h.elem_size) || h.slots_offset != slots_offset_for(h.max_readers) ||
+        h.total_size != total || total > len)
+        return cortex__fail(EBADMSG,
+                            "%s: broadcast of %u x %u bytes for %u readers needs %llu bytes (slot %llu, slots at "
+                            "%llu); header says %llu (slot %u, slots at %llu), memory has %llu",
+                            what, h.capacity, h.elem_size, h.max_readers, (unsigned long long)total,
+                            (unsigned long long)slot_size_for(h.elem_size),
+                            (unsigned long long)slots_offset_for(h.max_readers), (unsigned long long)h.total_size,
+                            h.slot_size, (unsigned long long)h.slots_offset, (unsigned long long)len);
+    if ((elem_size && elem_size != h.elem_size) || (elem_align && elem_align != h.elem_align))
+        return cortex__fail(EPROTO,
+                            "%s holds a broadcast of %u-byte elements (align %u), expected %llu bytes (align %llu)",
+                            what, h.elem_size, h.elem_align, (unsigned long long)elem_size,
+                            (unsigned long long)elem_align);
+    *out = h;
+    return 0;
+}
+
+static void handle_fill(cortex_broadcast *b, void *mem, const cortex_bc_shared *h, uint32_t role,
+                        cortex_region *region)
+{
+    memset(b, 0, sizeof *b);
+    b->base = mem;
+    b->slots = (unsigned char *)mem + h->slots_offset;
+    b->region = region;
+    b->mask = (uint64_t)h->capacity - 1;
+    b->elem_size = h->elem_size;
+    b->slot_size = h->slot_size;
+    b->capacity = h->capacity;
+    b->max_readers = h->max_readers;
+    b->flags = h->flags;
+    b->role = role;
+    b->pid = (int32_t)cortex__self_pid();
+}
+
+/* ---- slots --------------------------------------------------------------- */
+
+static void slot_store(cortex_bc_slot *s, uint64_t i, const unsigned char *src, uint32_t size)
+{
+    cortex__st64(&s->seq, 2 * i + 1, CX_RELAXED);
+    uint32_t full = size / 8, k;
+    for (k = 0; k < full; k++) {
+        uint64_t w;
+        memcpy(&w, src + 8 * k, 8);
+        cortex__st64(&s->word[k], w, WORD_ORDER);
+    }
+    if (size & 7u) {
+        uint64_t w = 0;
+        memcpy(&w, src + 8 * k, size & 7u);
+        cortex__st64(&s->word[k], w, WORD_ORDER);
+    }
+    cortex__st64(&s->seq, 2 * i + 2, CX_RELEASE);
+}
+
+static void slot_load(cortex_bc_slot *s, unsigned char *dst, uint32_t size)
+{
+    uint32_t full = size / 8, k;
+    for (k = 0; k < full; k++) {
+        uint64_t w = cortex__ld64(&s->word[k], WORD_LOAD);
+        memcpy(dst + 8 * k, &w, 8);
+    }
+    if (size & 7u) {
+        uint64_t w = cortex__ld64(&s->word[k], WORD_LOAD);
+        memcpy(dst + 8 * k, &w, size & 7u);
+    }
+}
+
+/* ---- errors of a handle -------------------------------------------------- */
+
+static int not_open(const cortex_broadcast *b, uint32_t role, const char *op)
+{
+    if (!b)
+        return cortex__fail(EINVAL, "%s: NULL broadcast", op);
+    if (b->bad)
+        return cortex__fail(EBADMSG, "%s: this broadcast handle saw corrupt shared state earlier", op);
+    return cortex__fail(EINVAL, "%s: the handle is closed or is not a %s", op,
+                        role == ROLE_WRITER ? "writer" : "reader");
+}
+
+static bool usable(const cortex_broadcast *b, uint32_t role) { return b && b->role == role && !b->bad; }
+
+/* ---- liveness --------------------------------------------------------------- */
+
+/*
+ * Is a liveness check due?  Always when @p force; else at most every
+ * CORTEX_BROADCAST_LIVENESS_NS (after 64 polls first when @p polled, so an
+ * empty reader's busy loop does not read the clock every time).  Model-check
+ * builds never check on a timer (an execution must not depend on time).
+ */
+static bool liveness_due(cortex_broadcast *b, bool force, bool polled)
+{
+    if (force)
+        return true;
+#if defined(CORTEX_MODEL)
+    CORTEX_UNUSED(b);
+    CORTEX_UNUSED(polled);
+    return false;
+#else
+    if (polled && ++b->polls < 64)
+        return false;
+    b->polls = 0;
+    int64_t now = cortex__now_ns();
+    if (now < b->next_check)
+        return false;
+    b->next_check = now + CORTEX_BROADCAST_LIVENESS_NS;
+    return true;
+#endif
+}
+
+/* ---- writer -------------------------------------------------------------- */
+
+/* Wakes sleeping readers (after a publish or a close). */
+static void wake_readers(cortex_bc_shared *sh, bool always)
+{
+    cortex__fence(CX_SEQ_CST); /* our head/closed store before our read of the sleeper count */
+    if (always || cortex__ld32(&sh->data_waiters, CX_RELAXED)) {
+        cortex__fadd32(&sh->data_futex, 1, CX_RELEASE);
+        cortex__futex_wake(&sh->data_futex, INT32_MAX);
+    }
+}
+
+/*
+ * Frees the entries of readers that are certainly dead and hold the ring
+ * full (at most once per CORTEX_BROADCAST_LIVENESS_NS unless @force).
+ * Returns how many were evicted.
+ */
+static unsigned evict_dead(cortex_broadcast *b, bool force)
+{
+    if (!liveness_due(b, force, false))
+        return 0;
+    unsigned n = 0;
+    for (uint32_t i = 0; i < b->max_readers; i++) {
+        cortex_bc_reader *e = entry(b, i);
+        uint32_t pid = cortex__ld32(&e->pid, CX_ACQUIRE);
+        if (pid == 0)
+            continue;
+        uint64_t cur = cortex__ld64(&e->cursor, CX_ACQUIRE);
+        if (b->pos - cur < b->capacity && (int32_t)pid > 0)
+            continue; /* not holding the writer back */
+        if (holder_dead((int32_t)pid, cortex__ld64(&e->start, CX_RELAXED)) &&
+            cortex__cas32(&e->pid, &pid, 0, CX_ACQ_REL, CX_RELAXED))
+            n++;
+    }
+    return n;
+}
+
+/*
+ * Lowest cursor of the live readers (pos when there are none), into b->seen.
+ * -EBADMSG for a cursor ahead of the writer.  A cursor more than a ring
+ * behind (a lapped join) counts as exactly a ring behind.
+ */
+static int scan_readers(cortex_broadcast *b, const char *op)
+{
+    uint64_t most = 0; /* how far the slowest live reader is behind */
+    for (uint32_t i = 0; i < b->max_readers; i++) {
+        cortex_bc_reader *e = entry(b, i);
+        int32_t pid = (int32_t)cortex__ld32(&e->pid, CX_ACQUIRE);
+        if (pid <= 0)
+            continue; /* free, or a join in progress (see (2)) */
+        uint64_t cur = cortex__ld64(&e->cursor, CX_ACQUIRE);
+        uint64_t behind = b->pos - cur;
+        if (behind > (UINT64_C(1) << 62)) {
+            b->bad = 1;
+            return cortex__fail(EBADMSG, "%s: reader %u (pid %d) has cursor %llu ahead of the writer's %llu: corrupt "
+                                         "or hostile reader entry", op, i, pid, (unsigned long long)cur,
+                                (unsigned long long)b->pos);
+        }
+        if (behind > most)
+            most = behind > b->capacity ? b->capacity : behind;
+    }
+    b->seen = b->pos - most;
+    return 0;
+}
+
+/* Free slots for the writer (> 0), or -EAGAIN / -EBADMSG / -EINVAL / -EPIPE. */
+static int64_t writer_space(cortex_broadcast *b, uint64_t want, const char *op)
+{
+    if (!usable(b, ROLE_WRITER))
+        return not_open(b, ROLE_WRITER, op);
+    if (b->flags & CORTEX_BROADCAST_LOSSY)
+        return b->capacity;
+    uint64_t used = b->pos - b->seen;
+    if (used <= b->capacity && b->capacity - used >= want)
+        return (int64_t)(b->capacity - used); /* by the cached minimum: no reader line touched */
+    int rc = scan_readers(b, op);
+    if (rc < 0)
+        return rc;
+    if (b->pos - b->seen >= b->capacity && evict_dead(b, false) && (rc = scan_readers(b, op)) < 0)
+        return rc;
+    uint64_t free_slots = b->capacity - (b->pos - b->seen);
+    if (free_slots == 0)
+        return cortex__fail_fixed(&err_full);
+    return (int64_t)free_slots;
+}
+
+static void publish(cortex_broadcast *b, const unsigned char *src, uint64_t n)
+{
+    cortex_bc_shared *sh = SH(b);
+    for (uint64_t k = 0; k < n; k++)
+        slot_store(slot_of(b, b->pos + k), b->pos + k, src + k * b->elem_size, b->elem_size);
+    b->pos += n;
+    cortex__st64(&sh->head, b->pos, CX_RELEASE);
+    wake_readers(sh, false);
+}
+
+int cortex_broadcast_push(cortex_broadcast *b, const void *elem)
+{
+    int64_t n = writer_space(b, 1, "cortex_broadcast_push");
+    if (n < 0)
+        return (int)n;
+    if (!elem)
+        return cortex__fail(EINVAL, "cortex_broadcast_push: NULL element");
+    publish(b, elem, 1);
+    return 0;
+}
+
+ssize_t cortex_broadcast_push_n(cortex_broadcast *b, const void *elems, size_t n)
+{
+    if (n == 0)
+        return 0;
+    if (!elems)
+        return cortex__fail(EINVAL, "cortex_broadcast_push_n: NULL elements");
+    int64_t space = writer_space(b, n, "cortex_broadcast_push_n");
+    if (space < 0)
+        return (ssize_t)space;
+    uint64_t k = n < (uint64_t)space ? n : (uint64_t)space;
+    publish(b, elems, k);
+    return (ssize_t)k;
+}
+
+/* The next sleep of a *_wait call: up to CORTEX_BROADCAST_NAP_NS, 0 once @p deadline passed. */
+static int64_t nap_for(int64_t deadline)
+{
+    int64_t left = deadline - cortex__now_ns();
+    if (left <= 0)
+        return 0;
+    return left < CORTEX_BROADCAST_NAP_NS ? left : CORTEX_BROADCAST_NAP_NS;
+}
+
+int cortex_broadcast_push_wait(cortex_broadcast *b, const void *elem, int64_t timeout_ns)
+{
+    const char *op = "cortex_broadcast_push_wait";
+    int rc = cortex_broadcast_push(b, elem);
+    if (rc != -EAGAIN)
+        return rc;
+    if (timeout_ns == 0)
+        return cortex__fail(ETIMEDOUT, "%s: the ring is full (timeout 0)", op);
+    cortex_bc_shared *sh = SH(b);
+    int64_t deadline = cortex__deadline(timeout_ns);
+    for (;;) {
+        int64_t nap = nap_for(deadline);
+        if (nap == 0)
+            return cortex__fail(ETIMEDOUT, "%s: the slowest reader stayed a ring behind for %lld ns", op,
+                                (long long)timeout_ns);
+        uint32_t seen = cortex__ld32(&sh->space_futex, CX_ACQUIRE);
+        cortex__st32(&sh->space_waiting, 1, CX_SEQ_CST);
+        cortex__fence(CX_SEQ_CST); /* the announcement before the re-scan */
+        if ((rc = scan_readers(b, op)) < 0)
+            return rc;
+        if (b->pos - b->seen >= b->capacity)
+            cortex__futex_wait(&sh->space_futex, seen, nap);
+        cortex__st32(&sh->space_waiting, 0, CX_RELAXED);
+        evict_dead(b, false);
+        if ((rc = cortex_broadcast_push(b, elem)) != -EAGAIN)
+            return rc;
+    }
+}
+
+/* ---- reader -------------------------------------------------------------- */
+
+/* Publishes the reader's cursor; in lossless mode wakes a writer waiting for room. */
+static void publish_cursor(cortex_broadcast *b)
+{
+    cortex_bc_shared *sh = SH(b);
+    cortex__st64(&entry(b, b->index)->cursor, b->pos, CX_RELEASE);
+    if (b->flags & CORTEX_BROADCAST_LOSSY)
+        return;
+    cortex__fence(CX_SEQ_CST); /* our cursor before our read of the writer's flag */
+    if (cortex__ld32(&sh->space_waiting, CX_RELAXED) && cortex__xchg32(&sh->space_waiting, 0, CX_ACQ_REL)) {
+        cortex__fadd32(&sh->space_futex, 1, CX_RELEASE);
+        cortex__futex_wake(&sh->space_futex, 1);
+    }
+}
+
+/* Reloads head: 0, or -EBADMSG when it went backwards. */
+static int reload_head(cortex_broadcast *b, const char *op)
+{
+    uint64_t h = cortex__ld64(&SH(b)->head, CX_ACQUIRE);
+    if (h - b->seen > (UINT64_C(1) << 62) || h - b->pos > (UINT64_C(1) << 62)) {
+        b->bad = 1;
+        return cortex__fail(EBADMSG, "%s: writer's head %llu went back below %llu (reader at %llu): corrupt or "
+                                     "hostile writer line", op, (unsigned long long)h, (unsigned long long)b->seen,
+                            (unsigned long long)b->pos);
+    }
+    b->seen = h;
+    return 0;
+}
+
+enum { GOT = 0, EMPTY = 1, LAPPED = 2, RETRY = 3 };
+
+/* One element at b->pos into @p out: GOT, EMPTY, LAPPED, or -EBADMSG. */
+static int read_one(cortex_broadcast *b, unsigned char *out, const char *op)
+{
+    uint64_t i = b->pos;
+    if (i == b->seen) {
+        int rc = reload_head(b, op);
+        if (rc < 0)
+            return rc;
+        if (i == b->seen)
+            return EMPTY;
+    }
+    if (b->seen - i > b->capacity)
+        return LAPPED;
+    cortex_bc_slot *s = slot_of(b, i);
+    uint64_t want = 2 * i + 2;
+    uint64_t s0 = cortex__ld64(&s->seq, CX_ACQUIRE);
+    if (s0 != want) {
+        if (s0 - want < (UINT64_C(1) << 62))
+            return LAPPED; /* a later element is (being) written there */
+        b->bad = 1;
+        return cortex__fail(EBADMSG, "%s: slot of element %llu has sequence %llu, expected %llu (head %llu): "
+                                     "corrupt or hostile writer", op, (unsigned long long)i,
+                            (unsigned long long)s0, (unsigned long long)want, (unsigned long long)b->seen);
+    }
+    slot_load(s, out, b->elem_size);
+    if (cortex__ld64(&s->seq, CX_RELAXED) != s0)
+        return LAPPED; /* overwritten while we copied: the copy may be torn */
+    b->pos = i + 1;
+    return GOT;
+}
+
+/* After a lap: skip to the oldest element still retained; -EOVERFLOW with the count. */
+static int recover_lap(cortex_broadcast *b, const char *op)
+{
+    int rc = reload_head(b, op);
+    if (rc < 0)
+        return rc;
+    uint64_t from = b->pos;
+    uint64_t oldest = b->seen >= b->capacity ? b->seen - b->capacity : 0;
+    uint64_t next = oldest > from ? oldest : from + 1;
+    uint64_t lost = next - from;
+    b->missed += lost;
+    b->pos = next;
+    publish_cursor(b);
+    return cortex__fail(EOVERFLOW, "%s: lapped by the writer: %llu element(s) lost (at %llu, writer at %llu, %llu "
+                                   "lost in total); reading on from %llu", op, (unsigned long long)lost,
+                        (unsigned long long)from, (unsigned long long)b->seen, (unsigned long long)b->missed,
+                        (unsigned long long)next);
+}
+
+/* Is the writer gone (closed, or its process dead)?  The pid only every LIVENESS_NS. */
+static bool writer_gone(cortex_broadcast *b, bool force)
+{
+    cortex_bc_shared *sh = SH(b);
+    if (cortex__ld32(&sh->closed, CX_ACQUIRE))
+        return true;
+    if (!liveness_due(b, force, true))
+        return false;
+    int32_t pid = (int32_t)cortex__ld32(&sh->wpid, CX_ACQUIRE);
+    return pid != 0 && holder_dead(pid, cortex__ld64(&sh->wstart, CX_RELAXED));
+}
+
+/* Empty: -EPIPE when the writer is gone and nothing is left, else -EAGAIN. */
+static int empty_result(cortex_broadcast *b, bool force, const char *op)
+{
+    if (!writer_gone(b, force))
+        return cortex__fail_fixed(&err_empty);
+    int rc = reload_head(b, op); /* what it published before going is still ours */
+    if (rc < 0)
+        return rc;
+    if (b->seen != b->pos)
+        return RETRY;
+    return cortex__fail(EPIPE, "%s: the writer closed the ring or died, and this reader read everything", op);
+}
+
+static int pop_common(cortex_broadcast *b, void *out, bool force, const char *op)
+{
+    if (!usable(b, ROLE_READER))
+        return not_open(b, ROLE_READER, op);
+    if (!out)
+        return cortex__fail(EINVAL, "%s: NULL output", op);
+    for (int tries = 0; tries < 4; tries++) {
+        int rc = read_one(b, out, op);
+        if (rc == GOT) {
+            publish_cursor(b);
+            return 0;
+        }
+        if (rc < 0)
+            return rc;
+        if (rc == LAPPED)
+            return recover_lap(b, op);
+        rc = empty_result(b, force, op);
+        if (rc != RETRY)
+            return rc;
+    }
+    return cortex__fail_fixed(&err_empty);
+}
+
+int cortex_broadcast_pop(cortex_broadcast *b, void *out) { return pop_common(b, out, false, "cortex_broadcast_pop"); }
+
+ssize_t cortex_broadcast_pop_n(cortex_broadcast *b, void *out, size_t n)
+{
+    const char *op = "cortex_broadcast_pop_n";
+    if (n == 0)
+        return 0;
+    int rc = pop_common(b, out, false, op);
+    if (rc < 0)
+        return rc;
+    size_t k = 1;
+    for (; k < n; k++) {
+        rc = read_one(b, (unsigned char *)out + k * b->elem_size, op);
+        if (rc != GOT)
+            break; /* empty, or a lap the next call reports; a corrupt line poisoned the handle */
+    }
+    publish_cursor(b);
+    return (ssize_t)k;
+}
+
+int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns)
+{
+    const char *op = "cortex_broadcast_pop_wait";
+    int rc = pop_common(b, out, false, op);
+    if (rc != -EAGAIN)
+        return rc;
+    if (timeout_ns == 0)
+        return cortex__fail(ETIMEDOUT, "%s: nothing to read (timeout 0)", op);
+    cortex_bc_shared *sh = SH(b);
+    int64_t deadline = cortex__deadline(timeout_ns);
+#if !defined(CORTEX_MODEL)
+    int64_t spin_until = cortex__now_ns() + BC_SPIN_NS;
+    for (unsigned i = 1;; i++) {
+        cortex__spin_hint();
+        if (cortex__ld64(&sh->head, CX_ACQUIRE) != b->pos && (rc = pop_common(b, out, false, op)) != -EAGAIN)
+            return rc;
+        if ((i & 31) == 0 && cortex__now_ns() >= spin_until)
+            break;
+    }
+#endif
+    for (;;) {
+        int64_t nap = nap_for(deadline);
+        if (nap == 0)
+            return cortex__fail(ETIMEDOUT, "%s: nothing published for %lld ns", op, (long long)timeout_ns);
+        uint32_t seen = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
+        cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
+        cortex__fence(CX_SEQ_CST); /* the announcement before the re-check */
+        if (cortex__ld64(&sh->head, CX_ACQUIRE) == b->pos && !cortex__ld32(&sh->closed, CX_ACQUIRE))
+            cortex__futex_wait(&sh->data_futex, seen, nap);
+        cortex__fadd32(&sh->data_waiters, (uint32_t)-1, CX_RELAXED);
+        /* A dead writer never wakes us: check its liveness after every nap. */
+        if ((rc = pop_common(b, out, true, op)) != -EAGAIN)
+            return rc;
+    }
+}
+
+uint64_t cortex_broadcast_missed(const cortex_broadcast *b) { return b && b->role == ROLE_READER ? b->missed : 0; }
+
+uint64_t cortex_broadcast_lag(const cortex_broadcast *b)
+{
+    if (!b || b->role != ROLE_READER)
+        return 0;
+    uint64_t h = cortex__ld64(&SH(b)->head, CX_ACQUIRE);
+    uint64_t lag = h - b->pos;
+    return lag > (UINT64_C(1) << 62) ? 0 : lag;
+}
+
+size_t cortex_broadcast_capacity(const cortex_broadcast *b) { return b ? b->capacity : 0; }
+
+struct cortex_region *cortex_broadcast_region(const cortex_broadcast *b) { return b ? b->region : NULL; }
+
+/* ---- joining, creating, closing ------------------------------------------- */
+
+static int claim_writer(cortex_broadcast *b, const char *what)
+{
+    cortex_bc_shared *sh = SH(b);
+    if (cortex__ld32(&sh->closed, CX_ACQUIRE))
+        return cortex__fail(EPIPE, "%s: the writer closed this broadcast ring; make a new one", what);
+    uint32_t self = (uint32_t)cortex__self_pid();
+    uint32_t cur = cortex__ld32(&sh->wpid, CX_ACQUIRE);
+    if (cur != 0 && cur != self && !holder_dead((int32_t)cur, cortex__ld64(&sh->wstart, CX_RELAXED)))
+        return cortex__fail(EBUSY, "%s: the writer role is held by live pid %d", what, (int)cur);
+    if (!cortex__cas32(&sh->wpid, &cur, self, CX_ACQ_REL, CX_ACQUIRE))
+        return cortex__fail(EBUSY, "%s: another process took the writer role", what);
+    cortex__st64(&sh->wstart, cortex__self_start(), CX_RELAXED);
+    b->pos = cortex__ld64(&sh->head, CX_ACQUIRE);
+    b->seen = b->pos - b->capacity; /* unknown minimum: the first push scans */
+    return 0;
+}
+
+static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
+{
+    cortex_bc_shared *sh = SH(b);
+    if (cortex__ld32(&sh->closed, CX_ACQUIRE))
+        return cortex__fail(EPIPE, "%s: the writer closed this broadcast ring", what);
+    int32_t self = (int32_t)cortex__self_pid();
+    for (uint32_t i = 0; i < b->max_readers; i++) {
+        cortex_bc_reader *e = entry(b, i);
+        uint32_t cur = cortex__ld32(&e->pid, CX_ACQUIRE);
+        if (cur != 0 && !holder_dead((int32_t)cur, cortex__ld64(&e->start, CX_RELAXED)))
+            continue;
+        if (!cortex__cas32(&e->pid, &cur, (uint32_t)-self, CX_ACQ_REL, CX_RELAXED))
+            continue;
+        cortex__st64(&e->start, cortex__self_start(), CX_RELAXED);
+        uint64_t h = cortex__ld64(&sh->head, CX_ACQUIRE);
+        uint64_t pos = from == CORTEX_BROADCAST_OLDEST ? (h >= b->capacity ? h - b->capacity : 0) : h;
+        cortex__st64(&e->cursor, pos, CX_RELEASE);
+        cortex__st32(&e->pid, (uint32_t)self, CX_RELEASE);
+        cortex__fence(CX_SEQ_CST); /* our entry before the re-read of head (see (2)) */
+        uint64_t h2 = cortex__ld64(&sh->head, CX_ACQUIRE);
+        if (h2 - h > (UINT64_C(1) << 62)) {
+            cortex__st32(&e->pid, 0, CX_RELEASE);
+            return cortex__fail(EBADMSG, "%s: writer's head went back from %llu to %llu: corrupt", what,
+                                (unsigned long long)h, (unsigned long long)h2);
+        }
+        /* NEWEST: start at h2; a writer that scanned without seeing us had
+           published its head before its fence, so h2 is at least that head and
+           it overwrites nothing at or above h2 before it scans again. */
+        uint64_t start = from == CORTEX_BROADCAST_OLDEST ? (h2 - pos > b->capacity ? h2 - b->capacity : pos) : h2;
+        if (start != pos) {
+            pos = start; /* only forward: the writer's view of our cursor stays a lower bound */
+            cortex__st64(&e->cursor, pos, CX_RELEASE);
+        }
+        b->index = i;
+        b->pos = pos;
+        b->seen = h2;
+        return 0;
+    }
+    return cortex__fail(EBUSY, "%s: all %u reader entries are held by live processes", what, b->max_readers);
+}
+
+static int open_common(cortex_broadcast *b, void *mem, uint64_t len, size_t elem_size, size_t elem_align,
+                       uint32_t role, unsigned from, cortex_region *region, const char *what)
+{
+    cortex_bc_shared h;
+    int rc;
+    if ((uintptr_t)mem & 63u)
+        return cortex__fail(EINVAL, "%s: broadcast memory at %p is not 64-byte aligned", what, mem);
+    if ((rc = validate_header(mem, len, elem_size, elem_align, what, &h)) < 0)
+        return rc;
+    handle_fill(b, mem, &h, role, region);
+    rc = role == ROLE_WRITER ? claim_writer(b, what) : take_entry(b, from, what);
+    if (rc < 0)
+        memset(b, 0, sizeof *b);
+    return rc;
+}
+
+static int check_from(unsigned from, const char *what)
+{
+    if (from == CORTEX_BROADCAST_NEWEST || from == CORTEX_BROADCAST_OLDEST)
+        return 0;
+    return cortex__fail(EINVAL, "%s: from %u is not CORTEX_BROADCAST_NEWEST or CORTEX_BROADCAST_OLDEST", what, from);
+}
+
+static int check_flags(unsigned flags, const char *what)
+{
+    if (flags == CORTEX_BROADCAST_LOSSLESS || flags == CORTEX_BROADCAST_LOSSY)
+        return 0;
+    return cortex__fail(EINVAL, "%s: flags 0x%x are not CORTEX_BROADCAST_LOSSLESS or CORTEX_BROADCAST_LOSSY", what,
+                        flags);
+}
+
+int cortex_broadcast_init(cortex_broadcast *b, void *mem, size_t len, uint32_t capacity, uint32_t max_readers,
+                          unsigned flags, size_t elem_size, size_t elem_align)
+{
+    const char *what = "cortex_broadcast_init";
+    int rc;
+    if (!b || !mem)
+        return cortex__fail(EINVAL, "%s: NULL %s", what, b ? "memory" : "handle");
+    if ((rc = check_flags(flags, what)) < 0 || (rc = check_geometry(capacity, max_readers, elem_size, elem_align, what)) < 0)
+        return rc;
+    size_t need = cortex_broadcast_required_size(capacity, max_readers, elem_size);
+    if (len < need)
+        return cortex__fail(EINVAL, "%s: %zu bytes given, %zu needed", what, len, need);
+    if ((uintptr_t)mem & 63u)
+        return cortex__fail(EINVAL, "%s: memory at %p is not 64-byte aligned", what, mem);
+    write_header(mem, capacity, max_readers, flags, (uint32_t)elem_size, (uint32_t)elem_align);
+    return open_common(b, mem, len, elem_size, elem_align, ROLE_WRITER, 0, NULL, what);
+}
+
+int cortex_broadcast_join_mem(cortex_broadcast *b, void *mem, size_t len, unsigned from, size_t elem_size,
+                              size_t elem_align)
+{
+    const char *what = "broadcast memory";
+    int rc;
+    if (!b || !mem)
+        return cortex__fail(EINVAL, "cortex_broadcast_join_mem: NULL %s", b ? "memory" : "handle");
+    if ((rc = check_from(from, "cortex_broadcast_join_mem")) < 0)
+        return rc;
+    return open_common(b, mem, len, elem_size, elem_align, ROLE_READER, from, NULL, what);
+}
+
+struct bc_init_ctx {
+    uint32_t capacity, max_readers, flags, elem_size, elem_align;
+};
+
+static int bc_region_init(cortex_region *region, void *payload, void *ctx)
+{
+    CORTEX_UNUSED(region);
+    struct bc_init_ctx *c = ctx;
+    write_header(payload, c->capacity, c->max_readers, c->flags, c->elem_size, c->elem_align);
+    return 0;
+}
+
+static int open_region(cortex_broadcast *b, cortex_region *region, size_t elem_size, size_t elem_align, uint32_t role,
+                       unsigned from)
+{
+    char what[300];
+    char kd[256];
+    snprintf(what, sizeof what, "broadcast %s", cortex_key_describe(cortex_region_key(region), kd, sizeof kd));
+    int rc = open_common(b, cortex_region_payload(region), cortex_region_payload_size(region), elem_size, elem_align,
+                         role, from, region, what);
+    if (rc < 0) {
+        cortex_error saved = *cortex_last_error();
+        cortex_region_close(region);
+        *cortex__error_slot() = saved;
+    }
+    return rc;
+}
+
+int cortex_broadcast_create(cortex_broadcast *b, cortex_key key, uint32_t capacity, uint32_t max_readers,
+                            unsigned flags, size_t elem_size, size_t elem_align, const char *type_name,
+                            const cortex_opts *opts)
+{
+    const char *what = "cortex_broadcast_create";
+    int rc;
+    if (!b)
+        return cortex__fail(EINVAL, "%s: NULL handle", what);
+    if ((rc = check_flags(flags, what)) < 0 || (rc = check_geometry(capacity, max_readers, elem_size, elem_align, what)) < 0)
+        return rc;
+    cortex_layout layout = {.kind = CORTEX_KIND_BROADCAST,
+                            .payload_size = cortex_broadcast_required_size(capacity, max_readers, elem_size),
+                            .payload_align = CORTEX_CACHELINE,
+                            .elem_size = (uint32_t)elem_size,
+                            .elem_align = (uint32_t)elem_align,
+                            .type_name = cortex__type_tag(opts, type_name)};
+    struct bc_init_ctx ctx = {capacity, max_readers, flags, (uint32_t)elem_size, (uint32_t)elem_align};
+    cortex_region *region = NULL;
+    if ((rc = cortex_region_create(&region, key, &layout, opts, bc_region_init, &ctx)) < 0)
+        return rc;
+    return open_region(b, region, elem_size, elem_align, ROLE_WRITER, 0);
+}
+
+int cortex_broadcast_join(cortex_broadcast *b, cortex_key key, unsigned from, size_t elem_size, size_t elem_align,
+                          const char *type_name, const cortex_opts *opts)
+{
+    int rc;
+    if (!b)
+        return cortex__fail(EINVAL, "cortex_broadcast_join: NULL handle");
+    if ((rc = check_from(from, "cortex_broadcast_join")) < 0)
+        return rc;
+    cortex_layout expect = {.kind = CORTEX_KIND_BROADCAST,
+                            .elem_size = (uint32_t)elem_size,
+                            .elem_align = (uint32_t)elem_align,
+                            .type_name = cortex__type_tag(opts, type_name)};
+    cortex_region *region = NULL;
+    if ((rc = cortex_region_attach(&region, key, &expect, opts)) < 0)
+        return rc;
+    return open_region(b, region, elem_size, elem_align, ROLE_READER, from);
+}
+
+int cortex_broadcast_close(cortex_broadcast *b)
+{
+    if (!b || !b->base || !b->role)
+        return 0;
+    cortex_bc_shared *sh = SH(b);
+    bool mine = b->pid == (int32_t)cortex__self_pid(); /* a forked child holds nothing */
+    if (mine && b->role == ROLE_WRITER) {
+        cortex__st32(&sh->closed, 1, CX_SEQ_CST);
+        wake_readers(sh, true);
+    } else if (mine && b->role == ROLE_READER) {
+        uint32_t self = (uint32_t)b->pid;
+        cortex__cas32(&entry(b, b->index)->pid, &self, 0, CX_ACQ_REL, CX_RELAXED);
+        /* A lossless writer may be waiting for exactly us. */
+        cortex__fence(CX_SEQ_CST);
+        if (cortex__xchg32(&sh->space_waiting, 0, CX_ACQ_REL)) {
+            cortex__fadd32(&sh->space_futex, 1, CX_RELEASE);
+            cortex__futex_wake(&sh->space_futex, 1);
+        }
+    }
+    cortex_region *region = b->region;
+    memset(b, 0, sizeof *b);
+    return region ? cortex_region_close(region) : 0;
+}
+
+/* ---- inspection ---------------------------------------------------------- */
+
+int cortex_broadcast_inspect_mem(const void *mem, size_t len, cortex_broadcast_info *out)
+{
+    if (!mem || !out)
+        return cortex__fail(EINVAL, "cortex_broadcast_inspect: NULL %s", mem ? "output" : "memory");
+    memset(out, 0, sizeof *out);
+    cortex_bc_shared h;
+    int rc = validate_header(mem, len, 0, 0, "broadcast", &h);
+    if (rc < 0)
+        return rc;
+    cortex_broadcast view;
+    handle_fill(&view, (void *)(uintptr_t)mem, &h, 0, NULL);
+    cortex_bc_shared *sh = SH(&view);
+    out->capacity = h.capacity;
+    out->elem_size = h.elem_size;
+    out->max_readers = h.max_readers;
+    out->flags = h.flags;
+    out->head = cortex__ld64(&sh->head, CX_ACQUIRE);
+    out->writer_pid = (int32_t)cortex__ld32(&sh->wpid, CX_ACQUIRE);
+    out->writer_alive = out->writer_pid > 0 && !holder_dead(out->writer_pid, cortex__ld64(&sh->wstart, CX_RELAXED));
+    out->closed = cortex__ld32(&sh->closed, CX_ACQUIRE) != 0;
+    for (uint32_t i = 0; i < h.max_readers; i++) {
+        cortex_bc_reader *e = entry(&view, i);
+        cortex_broadcast_reader_info *ri = &out->reader[i];
+        ri->pid = (int32_t)cortex__ld32(&e->pid, CX_ACQUIRE);
+        if (ri->pid == 0)
+            continue;
+        out->readers++;
+        ri->alive = !holder_dead(ri->pid, cortex__ld64(&e->start, CX_RELAXED));
+        if (ri->pid < 0 && ri->pid != INT32_MIN)
+            ri->pid = -ri->pid;
+        ri->cursor = cortex__ld64(&e->cursor, CX_ACQUIRE);
+        ri->lag = out->head - ri->cursor > h.capacity ? h.capacity : out->head - ri->cursor;
+    }
+    return 0;
+}
+
+int cortex_broadcast_inspect(const struct cortex_region *region, cortex_broadcast_info *out)
+{
+    if (!region || !out)
+        return cortex__fail(EINVAL, "cortex_broadcast_inspect: NULL %s", region ? "output" : "region");
+    const cortex_seg_header *hdr = cortex_region_header(region);
+    uint32_t kind = hdr ? hdr->kind : 0;
+    if (kind != CORTEX_KIND_BROADCAST) {
+        memset(out, 0, sizeof *out);
+        return cortex__fail(EPROTO, "cortex_broadcast_inspect: the segment holds a %s, not a broadcast ring",
+                            cortex_kind_name(kind));
+    }
+    return cortex_broadcast_inspect_mem(cortex_region_payload(region), cortex_region_payload_size(region), out);
+}

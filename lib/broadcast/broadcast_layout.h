@@ -1,0 +1,67 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * lib/broadcast/broadcast_layout.h: the broadcast ring's shared layout
+ * (internal).  The public header documents the same offsets.
+ */
+#ifndef CORTEX_BROADCAST_LAYOUT_H
+#define CORTEX_BROADCAST_LAYOUT_H
+
+#include "internal.h"
+#include "atomic.h"
+
+#include <neocortex/broadcast.h>
+
+/* One line per reader. */
+typedef struct cortex_bc_reader {
+    cortex__a32 pid;    /* holder; 0 free; -pid while it joins */
+    uint32_t pad0;
+    cortex__a64 start;  /* holder's start time (pid reuse check) */
+    cortex__a64 cursor; /* next index it reads (it writes; the writer reads) */
+    uint8_t pad1[40];
+} cortex_bc_reader;
+
+typedef struct cortex_bc_shared {
+    /* line 0: written once at create, then immutable and validated by every join */
+    uint64_t magic;        /* CORTEX_BROADCAST_MAGIC */
+    uint32_t version;      /* CORTEX_BROADCAST_VERSION */
+    uint32_t header_size;  /* CORTEX_BROADCAST_HEADER_SIZE */
+    uint32_t elem_size;
+    uint32_t elem_align;
+    uint32_t capacity;     /* power of two */
+    uint32_t max_readers;  /* 1..64 */
+    uint32_t flags;        /* CORTEX_BROADCAST_LOSSY or 0 */
+    uint32_t slot_size;    /* 8 + elem_size rounded up to 8 */
+    uint64_t slots_offset; /* header_size + 64 * max_readers */
+    uint64_t total_size;   /* slots_offset + capacity * slot_size */
+    uint32_t check;        /* FNV-1a 32 of bytes [0, 56) */
+    uint32_t pad0;
+    /* line 1: the writer */
+    cortex__a64 head;      /* elements published (free-running) */
+    cortex__a32 closed;    /* 1: the writer closed the ring */
+    cortex__a32 wpid;      /* the writer's pid */
+    cortex__a64 wstart;    /* the writer's start time */
+    uint8_t pad1[40];
+    /* line 2: readers asleep in pop_wait: a count, and the word they sleep on */
+    cortex__a32 data_waiters;
+    cortex__a32 data_futex;
+    uint8_t pad2[56];
+    /* line 3: the lossless writer asleep in push_wait */
+    cortex__a32 space_waiting;
+    cortex__a32 space_futex;
+    uint8_t pad3[56];
+} cortex_bc_shared;
+
+_Static_assert(sizeof(cortex_bc_shared) == CORTEX_BROADCAST_HEADER_SIZE, "broadcast header is 4 cache lines");
+_Static_assert(offsetof(cortex_bc_shared, check) == 56, "check covers bytes [0, 56)");
+_Static_assert(offsetof(cortex_bc_shared, head) == 64, "writer line (ABI)");
+_Static_assert(offsetof(cortex_bc_shared, data_waiters) == 128, "readers' wake line (ABI)");
+_Static_assert(offsetof(cortex_bc_shared, space_waiting) == 192, "writer's wake line (ABI)");
+_Static_assert(sizeof(cortex_bc_reader) == 64, "one reader per cache line");
+
+/* Each slot: the sequence, then the element in 8-byte words. */
+typedef struct cortex_bc_slot {
+    cortex__a64 seq; /* 2*i+1 while element i is written, 2*i+2 once it is whole; 0 never written */
+    cortex__a64 word[];
+} cortex_bc_slot;
+
+#endif

@@ -1,0 +1,326 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Broadcast ring in one process: geometry checks, every reader sees every
+ * element (raw memory and a segment), lossless back-pressure and leaving,
+ * lossy laps with the missed count, NEWEST/OLDEST joins, batches, close ->
+ * -EPIPE after draining, timed waits, reader table limits, and hostile bytes
+ * in the header, head, cursors and slot sequences (-EBADMSG, never a read
+ * outside the memory).
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <neocortex.h>
+
+#include "nctest.h"
+#include "broadcast/broadcast_layout.h"
+
+TestSuite(broadcast, .fini = nct_cleanup, .timeout = 60);
+
+BROADCAST_DECLARE(u64_bc, uint64_t);
+
+typedef struct {
+    uint32_t a;
+    char text[13];
+} odd_t;
+BROADCAST_DECLARE(odd_bc, odd_t);
+
+static void *raw(uint32_t cap, uint32_t readers, size_t esz, size_t *len)
+{
+    *len = cortex_broadcast_required_size(cap, readers, esz);
+    cr_assert_gt(*len, 0);
+    void *m = aligned_alloc(64, (*len + 63) & ~(size_t)63);
+    cr_assert_not_null(m);
+    memset(m, 0xa5, *len);
+    return m;
+}
+
+Test(broadcast, geometry_is_checked)
+{
+    cr_assert_eq(cortex_broadcast_required_size(3, 1, 8), 0);
+    cr_assert_eq(cortex_broadcast_required_size(4, 0, 8), 0);
+    cr_assert_eq(cortex_broadcast_required_size(4, 65, 8), 0);
+    cr_assert_eq(cortex_broadcast_required_size(4, 1, 0), 0);
+    cr_assert_eq(cortex_broadcast_required_size(4, 2, 8), 256 + 2 * 64 + 4 * 16);
+    size_t len;
+    void *m = raw(8, 2, 8, &len);
+    u64_bc w;
+    cr_assert_eq(u64_bc_init(&w, m, len, 6, 2, CORTEX_BROADCAST_LOSSY), -EINVAL);
+    cr_assert_eq(u64_bc_init(&w, m, len - 1, 8, 2, CORTEX_BROADCAST_LOSSY), -EINVAL);
+    cr_assert_eq(u64_bc_init(&w, m, len, 8, 2, 7), -EINVAL);
+    cr_assert_eq(u64_bc_init(&w, m, len, 8, 2, CORTEX_BROADCAST_LOSSY), 0);
+    u64_bc r;
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, 9), -EINVAL);
+    odd_bc o;
+    cr_assert_eq(odd_bc_join_mem(&o, m, len, CORTEX_BROADCAST_NEWEST), -EPROTO, "%s", cortex_last_error()->message);
+    cr_assert_eq(u64_bc_pop(&w, &(uint64_t){0}), -EINVAL, "a writer cannot pop");
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    cr_assert_eq(u64_bc_push(&r, 1), -EINVAL, "a reader cannot push");
+    u64_bc_close(&r);
+    u64_bc_close(&w);
+    free(m);
+}
+
+/* Every reader reads every element, in order, in both modes, when nobody falls behind. */
+static void fan_out(unsigned flags)
+{
+    size_t len;
+    void *m = raw(16, 4, sizeof(odd_t), &len);
+    odd_bc w, r[4];
+    cr_assert_eq(odd_bc_init(&w, m, len, 16, 4, flags), 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(odd_bc_join_mem(&r[i], m, len, CORTEX_BROADCAST_NEWEST), 0, "%s", cortex_last_error()->message);
+    odd_bc extra;
+    cr_assert_eq(odd_bc_join_mem(&extra, m, len, CORTEX_BROADCAST_NEWEST), -EBUSY, "a fifth reader");
+    odd_t v, got;
+    for (uint32_t i = 0; i < 1000; i++) {
+        memset(&v, 0, sizeof v);
+        v.a = i;
+        snprintf(v.text, sizeof v.text, "n%u", i);
+        cr_assert_eq(odd_bc_push(&w, v), 0);
+        for (int k = 0; k < 4; k++) {
+            cr_assert_eq(odd_bc_lag(&r[k]), 1);
+            cr_assert_eq(odd_bc_pop(&r[k], &got), 0, "%s", cortex_last_error()->message);
+            cr_assert_eq(got.a, i);
+            cr_assert_str_eq(got.text, v.text);
+            cr_assert_eq(odd_bc_pop(&r[k], &got), -EAGAIN);
+        }
+    }
+    cr_assert_eq(odd_bc_close(&r[3]), 0);
+    cr_assert_eq(odd_bc_join_mem(&extra, m, len, CORTEX_BROADCAST_NEWEST), 0, "the freed entry is taken again");
+    odd_bc_close(&extra);
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(odd_bc_missed(&r[k]), 0);
+    odd_bc_close(&w);
+    for (int k = 0; k < 3; k++)
+        cr_assert_eq(odd_bc_pop(&r[k], &got), -EPIPE, "closed and drained");
+    for (int k = 0; k < 3; k++)
+        odd_bc_close(&r[k]);
+    free(m);
+}
+
+Test(broadcast, fan_out_lossless) { fan_out(CORTEX_BROADCAST_LOSSLESS); }
+Test(broadcast, fan_out_lossy) { fan_out(CORTEX_BROADCAST_LOSSY); }
+
+Test(broadcast, lossless_waits_for_the_slowest_reader)
+{
+    size_t len;
+    void *m = raw(8, 2, 8, &len);
+    u64_bc w, fast, slow;
+    cr_assert_eq(u64_bc_init(&w, m, len, 8, 2, CORTEX_BROADCAST_LOSSLESS), 0);
+    cr_assert_eq(u64_bc_join_mem(&fast, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    cr_assert_eq(u64_bc_join_mem(&slow, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    uint64_t v;
+    for (uint64_t i = 0; i < 8; i++) {
+        cr_assert_eq(u64_bc_push(&w, i), 0);
+        cr_assert_eq(u64_bc_pop(&fast, &v), 0);
+    }
+    cr_assert_eq(u64_bc_push(&w, 8), -EAGAIN, "the slow reader is a ring behind");
+    cr_assert_eq(cortex_last_error()->code, -EAGAIN);
+    cr_assert_eq(u64_bc_push_wait(&w, 8, 1000000), -ETIMEDOUT);
+    cr_assert_eq(u64_bc_pop(&slow, &v), 0);
+    cr_assert_eq(v, 0);
+    cr_assert_eq(u64_bc_push(&w, 8), 0, "one slot freed");
+    cr_assert_eq(u64_bc_push(&w, 9), -EAGAIN);
+    cr_assert_eq(u64_bc_close(&slow), 0, "the slow reader leaves");
+    cr_assert_eq(u64_bc_push(&w, 9), 0, "only the fast reader is left, one behind");
+    cr_assert_eq(u64_bc_pop(&fast, &v), 0);
+    cr_assert_eq(v, 8);
+    uint64_t batch[16] = {10, 11, 12, 13, 14, 15, 16, 17, 18, 19};
+    cr_assert_eq(u64_bc_push_n(&w, batch, 16), 7, "a batch is cut at the free room");
+    uint64_t out[16];
+    cr_assert_eq(u64_bc_pop_n(&fast, out, 16), 8);
+    cr_assert_eq(out[0], 9);
+    cr_assert_eq(out[7], 16);
+    cr_assert_eq(u64_bc_missed(&fast), 0, "lossless never loses");
+    u64_bc_close(&fast);
+    cr_assert_eq(u64_bc_push_n(&w, batch, 16), 8, "no readers: nothing holds the writer (a batch is at most a ring)");
+    u64_bc_close(&w);
+    free(m);
+}
+
+Test(broadcast, lossy_lap_reports_the_count_and_resumes)
+{
+    size_t len;
+    void *m = raw(8, 1, 8, &len);
+    u64_bc w, r;
+    cr_assert_eq(u64_bc_init(&w, m, len, 8, 1, CORTEX_BROADCAST_LOSSY), 0);
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    for (uint64_t i = 0; i < 20; i++)
+        cr_assert_eq(u64_bc_push(&w, i), 0, "a lossy writer never waits");
+    uint64_t v = 999;
+    cr_assert_eq(u64_bc_pop(&r, &v), -EOVERFLOW);
+    cr_assert_eq(u64_bc_missed(&r), 12);
+    cr_assert(strstr(cortex_last_error()->message, "12 element(s) lost"), "%s", cortex_last_error()->message);
+    for (uint64_t i = 12; i < 20; i++) {
+        cr_assert_eq(u64_bc_pop(&r, &v), 0);
+        cr_assert_eq(v, i, "resumes at the oldest retained element");
+    }
+    cr_assert_eq(u64_bc_pop(&r, &v), -EAGAIN);
+    /* A lap in the middle of a batch ends the batch; the next call reports it. */
+    for (uint64_t i = 20; i < 24; i++)
+        cr_assert_eq(u64_bc_push(&w, i), 0);
+    uint64_t out[8];
+    cr_assert_eq(u64_bc_pop_n(&r, out, 2), 2);
+    cr_assert_eq(out[1], 21);
+    for (uint64_t i = 24; i < 40; i++)
+        cr_assert_eq(u64_bc_push(&w, i), 0);
+    cr_assert_eq(u64_bc_pop_n(&r, out, 8), -EOVERFLOW);
+    cr_assert_eq(u64_bc_missed(&r), 12 + 10);
+    cr_assert_eq(u64_bc_pop_n(&r, out, 8), 8);
+    cr_assert_eq(out[0], 32);
+    u64_bc_close(&r);
+    u64_bc_close(&w);
+    free(m);
+}
+
+Test(broadcast, join_newest_or_oldest)
+{
+    size_t len;
+    void *m = raw(8, 3, 8, &len);
+    u64_bc w, a, b, c;
+    cr_assert_eq(u64_bc_init(&w, m, len, 8, 3, CORTEX_BROADCAST_LOSSY), 0);
+    for (uint64_t i = 0; i < 5; i++)
+        cr_assert_eq(u64_bc_push(&w, i), 0);
+    cr_assert_eq(u64_bc_join_mem(&a, m, len, CORTEX_BROADCAST_OLDEST), 0);
+    cr_assert_eq(u64_bc_join_mem(&b, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    cr_assert_eq(u64_bc_lag(&a), 5);
+    cr_assert_eq(u64_bc_lag(&b), 0);
+    for (uint64_t i = 5; i < 13; i++)
+        cr_assert_eq(u64_bc_push(&w, i), 0);
+    cr_assert_eq(u64_bc_join_mem(&c, m, len, CORTEX_BROADCAST_OLDEST), 0);
+    uint64_t v;
+    cr_assert_eq(u64_bc_pop(&c, &v), 0);
+    cr_assert_eq(v, 5, "the oldest retained of 13 in a ring of 8");
+    cr_assert_eq(u64_bc_pop(&b, &v), 0);
+    cr_assert_eq(v, 5);
+    cr_assert_eq(u64_bc_pop(&a, &v), -EOVERFLOW, "a joined at 0 and was lapped");
+    u64_bc_close(&a);
+    u64_bc_close(&b);
+    u64_bc_close(&c);
+    u64_bc_close(&w);
+    free(m);
+}
+
+Test(broadcast, segment_create_join_wait_close)
+{
+    int key = nct_sysv_key();
+    u64_bc w, r;
+    cr_assert_eq(u64_bc_create(&w, CORTEX_KEY_SYSV(key), 64, 4, CORTEX_BROADCAST_LOSSLESS, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(u64_bc_join(&r, CORTEX_KEY_SYSV(key), CORTEX_BROADCAST_NEWEST, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    odd_bc o;
+    cr_assert_eq(odd_bc_join(&o, CORTEX_KEY_SYSV(key), CORTEX_BROADCAST_NEWEST, NULL), -EPROTO);
+    cr_assert_not_null(u64_bc_region(&r));
+    uint64_t v;
+    cr_assert_eq(u64_bc_pop_wait(&r, &v, 0), -ETIMEDOUT);
+    cr_assert_eq(u64_bc_pop_wait(&r, &v, 2000000), -ETIMEDOUT);
+    cr_assert_eq(u64_bc_push_wait(&w, 42, 0), 0);
+    cr_assert_eq(u64_bc_pop_wait(&r, &v, -1), 0);
+    cr_assert_eq(v, 42);
+    cortex_broadcast_info info;
+    cr_assert_eq(cortex_broadcast_inspect(u64_bc_region(&w), &info), 0);
+    cr_assert_eq(info.readers, 1);
+    cr_assert_eq(info.head, 1);
+    cr_assert_eq(info.reader[0].cursor, 1);
+    cr_assert(info.writer_alive);
+    cr_assert_eq(u64_bc_push(&w, 43), 0);
+    cr_assert_eq(u64_bc_close(&w), 0);
+    cr_assert_eq(u64_bc_pop_wait(&r, &v, -1), 0, "drains after close");
+    cr_assert_eq(v, 43);
+    cr_assert_eq(u64_bc_pop_wait(&r, &v, -1), -EPIPE);
+    cr_assert_eq(u64_bc_close(&r), 0);
+    cr_assert_eq(u64_bc_join(&r, CORTEX_KEY_SYSV(key), CORTEX_BROADCAST_NEWEST, NULL), -ENOENT, "the owner removed it");
+}
+
+/* ---- hostile bytes ------------------------------------------------------- */
+
+static void *writer_mem(u64_bc *w, size_t *len)
+{
+    void *m = raw(8, 2, 8, len);
+    cr_assert_eq(u64_bc_init(w, m, *len, 8, 2, CORTEX_BROADCAST_LOSSLESS), 0);
+    for (uint64_t i = 0; i < 3; i++)
+        cr_assert_eq(u64_bc_push(w, i), 0);
+    return m;
+}
+
+Test(broadcast, hostile_header_fields)
+{
+    size_t len;
+    u64_bc w, r;
+    void *m = writer_mem(&w, &len);
+    cortex_bc_shared *sh = m;
+    cortex_bc_shared good;
+    memcpy(&good, m, 64);
+    cr_assert_eq(u64_bc_join_mem(&r, m, 100, CORTEX_BROADCAST_NEWEST), -EBADMSG, "too short");
+    cr_assert_eq(u64_bc_join_mem(&r, m, len - 1, CORTEX_BROADCAST_NEWEST), -EBADMSG, "truncated slots");
+    uint32_t *fields[] = {&sh->capacity, &sh->max_readers, &sh->elem_size, &sh->slot_size, &sh->flags};
+    uint32_t bad_values[] = {0, 3, 65, 1u << 31, 0xffffffffu};
+    for (size_t f = 0; f < CORTEX_ARRAY_LEN(fields); f++) {
+        for (size_t k = 0; k < CORTEX_ARRAY_LEN(bad_values); k++) {
+            memcpy(m, &good, 64);
+            *fields[f] = bad_values[k];
+            sh->check = cortex__fnv1a32(sh, offsetof(cortex_bc_shared, check)); /* a consistent liar */
+            int rc = cortex_broadcast_join_mem(&r.bc, m, len, CORTEX_BROADCAST_NEWEST, 0, 0);
+            cr_assert(rc == -EBADMSG || rc == -EPROTO || (fields[f] == &sh->flags && bad_values[k] == 0) ||
+                          (fields[f] == &sh->elem_size && bad_values[k] == 3) /* same slots: consistent */, "field %zu = 0x%x: %d", f, bad_values[k], rc);
+            if (rc == 0)
+                u64_bc_close(&r);
+        }
+    }
+    memcpy(m, &good, 64);
+    sh->total_size += 64;
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), -EBADMSG, "checksum");
+    memcpy(m, &good, 64);
+    u64_bc_close(&w);
+    free(m);
+}
+
+Test(broadcast, hostile_head_cursor_and_sequence)
+{
+    size_t len;
+    u64_bc w, r;
+    void *m = writer_mem(&w, &len);
+    cortex_bc_shared *sh = m;
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_OLDEST), 0);
+    uint64_t v;
+    cr_assert_eq(u64_bc_pop(&r, &v), 0);
+    /* A slot sequence below what head promises. */
+    cortex_bc_slot *s1 = (cortex_bc_slot *)(void *)((unsigned char *)m + sh->slots_offset + sh->slot_size);
+    atomic_store(&s1->seq, 1);
+    cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
+    cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "poisoned");
+    u64_bc_close(&r);
+    atomic_store(&s1->seq, 4);
+    /* Head going backwards. */
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    atomic_store(&sh->head, 1);
+    cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
+    u64_bc_close(&r);
+    atomic_store(&sh->head, 3);
+    /* A huge head: a lossless reader sees a lap and resumes within the ring, never outside it. */
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    atomic_store(&sh->head, UINT64_C(1) << 40);
+    int rc = u64_bc_pop(&r, &v);
+    cr_assert(rc == -EOVERFLOW || rc == -EBADMSG, "%d", rc);
+    u64_bc_close(&r);
+    atomic_store(&sh->head, 3);
+    /* A reader cursor ahead of the writer: the writer refuses with -EBADMSG. */
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    cortex_bc_reader *e = (cortex_bc_reader *)(void *)((unsigned char *)m + CORTEX_BROADCAST_HEADER_SIZE);
+    atomic_store(&e->cursor, UINT64_C(1) << 50);
+    for (int i = 0; i < 8 && rc != -EBADMSG; i++)
+        rc = u64_bc_push(&w, 7);
+    cr_assert_eq(rc, -EBADMSG, "%s", cortex_last_error()->message);
+    cortex_broadcast_info info;
+    cr_assert_eq(cortex_broadcast_inspect_mem(m, len, &info), 0);
+    cr_assert_leq(info.reader[0].lag, 8, "the inspector clamps");
+    u64_bc_close(&r);
+    u64_bc_close(&w);
+    free(m);
+}
