@@ -78,19 +78,56 @@ int64_t cortex__realtime_ns(void);
 void cortex__sleep_ns(int64_t ns);
 /* Fills buf with random bytes (getrandom, /dev/urandom fallback). */
 int cortex__random(void *buf, size_t len);
-/* Start time of pid (clock ticks after boot, /proc/PID/stat field 22), 0 if unknown. */
-uint64_t cortex__pid_start_time(pid_t pid);
 /*
- * Is the process alive?  With start != 0, a live pid whose start time
- * differs is a reused pid: reported dead.  Zombies count as dead.
+ * Process identity (lib/os/proc.c): the one verdict every takeover, reclaim
+ * and report goes through.  Only CORTEX__DEAD may lead to a takeover or a
+ * reclaim; CORTEX__UNKNOWN never does.
  */
+typedef enum cortex__liveness { CORTEX__DEAD = 0, CORTEX__ALIVE = 1, CORTEX__UNKNOWN = 2 } cortex__liveness;
+
+typedef struct cortex__proc_id {
+    int32_t pid;      /* in the caller's pid namespace (attach refuses segments of another one) */
+    uint32_t stamp;   /* low 32 bits of a boot time (ticks) at which it ran under pid; 0 unknown */
+    uint64_t start;   /* its start time as it read it (ticks after boot, /proc/PID/stat field 22); 0 unknown */
+    uint64_t seen;    /* observer's boot ticks when it saw pid named as holder (no record yet); 0 unknown */
+    uint64_t pidns;   /* inode of its pid namespace; 0 unknown (cortex__proc_self only) */
+    uint64_t boot;    /* hash of the boot id; 0 unknown (cortex__proc_self only) */
+} cortex__proc_id;
+
+/* Alive, dead or unknown; *why (may be NULL) gets a static sentence saying what decided it. */
+cortex__liveness cortex__proc_verdict(const cortex__proc_id *id, const char **why);
+/* Not certainly dead: cortex__proc_verdict() != CORTEX__DEAD for (pid, start). */
 bool cortex__pid_alive(pid_t pid, uint64_t start);
+/* Kernel start time of pid (ticks after boot), 0 if it cannot be read. */
+uint64_t cortex__pid_start_time(pid_t pid);
+/* Boot-relative time now, in the ticks of /proc/PID/stat. */
+uint64_t cortex__boot_ticks(void);
+/* A fresh stamp for this process (strictly after its start; may wait one tick, once). */
+uint32_t cortex__make_stamp(void);
+/* This process: pid, start time, pid namespace, boot id. */
+void cortex__proc_self(cortex__proc_id *out);
+uint64_t cortex__self_pidns(void);
+uint64_t cortex__self_boot(void);
+/* Random token of this exec'd image (an exec keeps pid and start time, not this). */
+uint64_t cortex__image_token(void);
+/* Tests only: 1 hides other processes' /proc entries (like hidepid=2), 2 hides /proc; 0 undoes. */
+void cortex__proc_test_hide(int mode);
 /* Cached getpid() (refreshed after fork). */
 pid_t cortex__self_pid(void);
 /* This process's start time (cached per pid). */
 uint64_t cortex__self_start(void);
+/* This process's stamp (cached per pid; see cortex__make_stamp). */
+uint32_t cortex__self_stamp(void);
 /* Sets FD_CLOEXEC; 0 or -errno. */
 int cortex__set_cloexec(int fd, bool on);
+
+/* ---- segment headers (lib/region) ---------------------------------------- */
+
+struct cortex_seg_header;
+/* The ident_check a header's creator identity fields call for (0 when they are all zero). */
+uint32_t cortex__header_ident_check(const struct cortex_seg_header *h);
+/* -EXDEV if a segment that records pids was made in another pid namespace or boot. */
+int cortex__region_check_domain(const struct cortex_seg_header *h, const char *what);
 
 /* Deadline in CLOCK_MONOTONIC ns for a timeout: < 0 waits forever (INT64_MAX); never overflows. */
 int64_t cortex__deadline(int64_t timeout_ns);

@@ -5,7 +5,12 @@
  *
  * Every neocortex function that can fail returns an `int` (or `ssize_t`):
  * 0 or a count on success, a negative errno value on failure (`-EEXIST`,
- * `-ENOENT`, `-EPROTO`, ...).  After a failure, cortex_last_error() tells
+ * `-ENOENT`, `-EPROTO`, ...).  Codes with a neocortex meaning: `-EPROTO`
+ * the segment holds another kind, type, size or lock; `-EBADMSG` corrupt or
+ * foreign shared state; `-EOWNERDEAD` a dead holder's lock was taken over
+ * (the value may be torn); `-EXDEV` a segment that records pids (ring,
+ * slab, pool, futex cell) was made in another pid namespace or before a
+ * reboot, so its pids would name other processes here.  After a failure, cortex_last_error() tells
  * what was found, which system call failed underneath and whether anything
  * was left behind in the system (a *dirty* failure).
  *

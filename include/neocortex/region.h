@@ -63,7 +63,9 @@ enum {
 /**
  * The first 256 bytes of every segment.  Fixed-width fields only; the same
  * bytes mean the same thing to 32- and 64-bit processes.  Bytes [0, 156)
- * are immutable after READY and covered by cortex_seg_header::check;
+ * are immutable after READY and covered by cortex_seg_header::check (the
+ * creator identity at [172, 196) too, written before READY and covered by
+ * cortex_seg_header::ident_check);
  * cortex_seg_header::state, cortex_seg_header::owner_pid and
  * cortex_seg_header::owner_token change at run time and are accessed atomically.
  */
@@ -89,7 +91,11 @@ typedef struct cortex_seg_header {
     uint32_t state;          /**< CORTEX_STATE_* (atomic). */
     int32_t owner_pid;       /**< pid of the owning process (atomic; changes on own). */
     uint32_t owner_token;    /**< Random token of the owning handle: this one word decides who owns it (atomic). */
-    uint8_t reserved[84];    /**< Zero. */
+    uint32_t ident_check;    /**< FNV-1a 32 of bytes [176, 196) (creator_pidns to creator_stamp); 0 with those all zero (a creator that did not record them). */
+    uint64_t creator_pidns;  /**< Inode of the creator's pid namespace (0: unknown).  pids in the segment mean processes of that namespace. */
+    uint64_t creator_boot;   /**< Hash of the creator's boot id (0: unknown).  Its pids mean nothing after a reboot. */
+    uint32_t creator_stamp;  /**< Boot time (clock ticks, low 32 bits) at which the creator ran under creator_pid (0: unknown). */
+    uint8_t reserved[60];    /**< Zero. */
 } cortex_seg_header;
 
 /** cortex_seg_header::flags: a CORTEX_KEY_FILE segment is kept when its owner closes it. */
@@ -158,7 +164,9 @@ CORTEX_API CORTEX_NODISCARD int cortex_region_create(cortex_region **ret, cortex
  *         can map), -ETIMEDOUT (never became READY: creator slow or dead,
  *         the message says which), -EPROTO (another kind, version, type,
  *         size or lock), -EBADMSG (corrupt or foreign header, segment
- *         smaller than its header says).
+ *         smaller than its header says), -EXDEV (a ring, slab or pool made
+ *         in another pid namespace or before a reboot: the pids it records
+ *         would name other processes here).
  */
 CORTEX_API CORTEX_NODISCARD int cortex_region_attach(cortex_region **ret, cortex_key key,
                                                      const cortex_layout *expect,

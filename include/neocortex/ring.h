@@ -13,7 +13,13 @@
  * - **segment**: cortex_ring_create() / cortex_ring_attach() make or find a
  *   CORTEX_KIND_RING segment (neocortex/region.h) and take one role.  At
  *   most one producer and one consumer hold the ring at a time across
- *   processes (-EBUSY for a second); a role whose holder died is taken over.
+ *   processes (-EBUSY for a second); a role whose holder is certainly dead
+ *   is taken over (cortex_ring::took_over names it).  A holder whose
+ *   liveness cannot be judged (hidden /proc) keeps its role (-EBUSY, saying
+ *   why).  A handle belongs to the process that opened it: a forked child's
+ *   close (or exit through the parent's cleanup) only detaches.  After an
+ *   exec(), the new image may attach the role its old image held: it takes
+ *   it back, reported in cortex_ring::took_over (its own pid).
  *
  * Operations return 0 (or a count) or a negative errno: -EAGAIN full/empty,
  * -EPIPE the peer closed or died (a consumer first drains what is left),
@@ -27,7 +33,7 @@
  * | 0   | magic "NCRING01", version, header size, elem size/align, capacity, slots offset, total size, checksum | init, then immutable |
  * | 64  | producer index (u64, free-running)  | producer |
  * | 128 | consumer index (u64, free-running)  | consumer |
- * | 192 | roles: pid + start time per side, closed flags, fence modes | attach/close |
+ * | 192 | roles: pid, start time, stamp per side, closed flags, fence modes; image tokens | attach/close |
  * | 256 | consumer sleeper: announcement flag, futex word | consumer (producer clears) |
  * | 320 | producer sleeper: announcement flag, futex word | producer (consumer clears) |
  * | 384 | slots, aligned for the element (at least 64) | |
@@ -122,6 +128,8 @@ typedef struct cortex_ring {
     uint32_t light;               /**< 1: the wake check needs only a compiler barrier (see ring.c). */
     uint32_t closed;              /**< 1: this handle was closed. */
     int32_t dead_pid;             /**< The peer's pid once found dead (until another takes over). */
+    int32_t holder;               /**< pid of the process that opened this handle: a close elsewhere (a forked child) only detaches. */
+    int32_t took_over;            /**< Set by create/attach: pid of the certainly dead holder whose role this handle took over, or of this process's image before an exec(); 0 if the role was free. */
     struct cortex_region *region; /**< Segment form: the region; raw form: NULL. */
     /** Producer side: its own index and its cached copy of the consumer's. */
     CORTEX_RING_ALIGN64 struct {
@@ -208,7 +216,10 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_create(cortex_ring *r, cortex_key ke
  * Attaches to a ring segment and takes @p role.
  * @return 0; the cortex_region_attach() errors; -EPROTO (not a ring, or
  *         another element type); -EBADMSG (corrupt ring header or indices);
- *         -EBUSY (a live process holds @p role); -EPIPE (that side closed it).
+ *         -EXDEV (made in another pid namespace or boot);
+ *         -EBUSY (a live process holds @p role, or its holder cannot be
+ *         judged dead); -EPIPE (that side closed it).  0 after a takeover
+ *         too: cortex_ring::took_over then names the previous holder.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_ring_attach(cortex_ring *r, cortex_key key, size_t elem_size,
                                                    size_t elem_align, const char *type_name, cortex_role role,
@@ -218,7 +229,9 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_attach(cortex_ring *r, cortex_key ke
  * Closes this handle's side(s): marks them closed in the ring (the peer
  * drains what is left, then gets -EPIPE), releases the role, wakes a
  * sleeping peer, and closes the segment (the owner removes it).  NULL and a
- * closed handle are accepted.
+ * closed handle are accepted.  In another process than the one that opened
+ * the handle (a forked child) it only detaches: the role, the closed flags
+ * and the segment stay the opener's.
  * @return 0, or the cortex_region_close() error.
  */
 CORTEX_API int cortex_ring_close(cortex_ring *r);
@@ -329,7 +342,7 @@ typedef struct cortex_ring_info {
     bool indices_ok;           /**< cons <= prod <= cons + capacity. */
     int32_t prod_pid;          /**< Producer role holder (0: none). */
     int32_t cons_pid;          /**< Consumer role holder (0: none). */
-    bool prod_alive;           /**< Holder alive (and the same process: start time). */
+    bool prod_alive;           /**< Holder not certainly dead: alive, or its liveness cannot be judged (hidden /proc). */
     bool cons_alive;           /**< Likewise. */
     bool prod_closed;          /**< The producer closed the ring. */
     bool cons_closed;          /**< The consumer closed the ring. */

@@ -156,6 +156,9 @@ CORTEX_API CORTEX_NODISCARD int cortex_slab_create(cortex_slab **ret, cortex_key
  * Attaches to a slab segment; @p slot_size, @p slot_align and @p type_name
  * (or opts->type_tag) must match what the creator gave (0/NULL: not checked).
  * The slab's own header inside the payload is validated too.
+ * @return 0; the cortex_region_attach() errors (-EXDEV: made in another pid
+ *         namespace or boot, whose process table means nothing here);
+ *         -EBADMSG (corrupt slab header); -EPROTO (other slot size).
  */
 CORTEX_API CORTEX_NODISCARD int cortex_slab_attach(cortex_slab **ret, cortex_key key, uint32_t slot_size,
                                                    uint32_t slot_align, const char *type_name,
@@ -237,12 +240,14 @@ CORTEX_API int cortex_slab_send(cortex_slab *s, cortex_handle h);
 CORTEX_API int cortex_slab_receive(cortex_slab *s, cortex_handle *h);
 
 /**
- * Frees every allocated slot whose owner no longer exists (pid gone, or the
- * pid reused by a newer process), the free slots a dead process held in its
- * magazine (cortex_slab_magazine()) or was moving through the depot, and
- * with CORTEX_SLAB_RECLAIM_IN_FLIGHT also in-flight slots sent by dead
- * processes.  Safe to run while others
- * allocate and free.
+ * Frees every allocated slot whose owner is certainly dead (pid gone, only a
+ * zombie, or the pid reused by a newer process), the free slots a dead
+ * process held in its magazine (cortex_slab_magazine()) or was moving
+ * through the depot, and with CORTEX_SLAB_RECLAIM_IN_FLIGHT also in-flight
+ * slots sent by dead processes.  An owner that cannot be judged (a live pid
+ * whose /proc entry is hidden) keeps its slots; a process alive in any
+ * thread is alive.  Safe to run while others allocate and free, and to be
+ * killed in: the slots it was freeing are linked by the next reclaim.
  * @return the number of slots freed, or a negative errno (-EBADMSG).
  */
 CORTEX_API int cortex_slab_reclaim(cortex_slab *s, unsigned flags);

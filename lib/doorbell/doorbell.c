@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "doorbell_internal.h"
+#include "atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -76,7 +77,19 @@ int cortex_doorbell_signal(cortex_doorbell *b)
      * shared state, so this ring adds nothing: coalesce.  A closed peer
      * frees its queue, so a dead peer shows 0 here and the send below
      * reports it.
+     *
+     * That is a store-buffering pattern:
+     *   signaller: store shared state;   FENCE; load the peer's unread count (ioctl)
+     *   waiter:    dequeue the ring (recv, an atomic update of our count); FENCE; load shared state
+     * Without the signaller's fence its store may still sit in its store
+     * buffer while the ioctl reads a count the waiter is about to drain; the
+     * waiter then reads the old state and sleeps, and the ring is skipped: a
+     * lost wake.  A system call does not order them by itself (SYSCALL is
+     * not serialising; only KPTI's CR3 write happens to be), so: a seq_cst
+     * fence here, and one after every drain (cortex_doorbell_drain), so at
+     * least one side sees the other's write (C11 7.17.4).
      */
+    cortex__fence(CX_SEQ_CST);
     int queued = 0;
     if (ioctl(b->fd, SIOCOUTQ, &queued) == 0 && queued > 0)
         return CORTEX_DOORBELL_PENDING;
@@ -178,6 +191,8 @@ int cortex_doorbell_drain(cortex_doorbell *b)
             break;
         rings += n;
     }
+    /* The waiter's half of the fence pair in cortex_doorbell_signal: the drain before the caller's loads. */
+    cortex__fence(CX_SEQ_CST);
     return rings;
 }
 

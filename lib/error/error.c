@@ -26,6 +26,7 @@
     X(ENFILE, "too many open files in the system")                              \
     X(EMFILE, "too many open files")                                            \
     X(ENOTSOCK, "not a socket")                                                 \
+    X(EXDEV, "segment made in another pid namespace or boot")                   \
     X(EFBIG, "segment too large")                                               \
     X(ENOSPC, "no space left (segment store full or slab exhausted)")          \
     X(ESPIPE, "illegal seek")                                                   \

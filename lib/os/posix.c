@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/os/posix.c: clocks, randomness, process liveness, fd flags. */
+/* lib/os/posix.c: clocks, randomness, this process's cached identity, fd flags. */
 #define _GNU_SOURCE
 #include "internal.h"
 
@@ -83,76 +83,15 @@ int cortex__random(void *buf, size_t len)
     return 0;
 }
 
-/* Field 3 (state) and 22 (starttime) of /proc/PID/stat; comm may hold spaces and ')'. */
-static bool read_proc_stat(pid_t pid, char *state, uint64_t *start)
-{
-#ifdef __linux__
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return false;
-    ssize_t n = read(fd, buf, sizeof buf - 1);
-    close(fd);
-    if (n <= 0)
-        return false;
-    buf[n] = '\0';
-    char *p = strrchr(buf, ')');
-    if (!p || p[1] != ' ')
-        return false;
-    p += 2; /* now at field 3 */
-    *state = *p;
-    for (int field = 3; field < 22; field++) {
-        p = strchr(p, ' ');
-        if (!p)
-            return false;
-        p++;
-    }
-    *start = strtoull(p, NULL, 10);
-    return true;
-#else
-    CORTEX_UNUSED(pid);
-    CORTEX_UNUSED(state);
-    CORTEX_UNUSED(start);
-    return false;
-#endif
-}
-
-uint64_t cortex__pid_start_time(pid_t pid)
-{
-    char st;
-    uint64_t start = 0;
-    if (!read_proc_stat(pid, &st, &start))
-        return 0;
-    return start;
-}
-
-bool cortex__pid_alive(pid_t pid, uint64_t start)
-{
-    if (pid <= 0)
-        return false;
-    char st;
-    uint64_t now_start;
-    if (read_proc_stat(pid, &st, &now_start)) {
-        if (st == 'Z' || st == 'X')
-            return false;
-        if (start != 0 && now_start != start)
-            return false;
-        return true;
-    }
-    /* No /proc: fall back to kill(0). EPERM means it exists under another uid. */
-    if (kill(pid, 0) == 0)
-        return true;
-    return errno == EPERM;
-}
-
 static pid_t cached_pid;
 static uint64_t cached_start;
+static uint32_t cached_stamp;
 
 static void after_fork_child(void)
 {
     cached_pid = 0;
     cached_start = 0;
+    cached_stamp = 0;
 }
 
 pid_t cortex__self_pid(void)
@@ -176,6 +115,17 @@ uint64_t cortex__self_start(void)
     if (s == 0) {
         s = cortex__pid_start_time(getpid());
         __atomic_store_n(&cached_start, s, __ATOMIC_RELAXED);
+    }
+    return s;
+}
+
+uint32_t cortex__self_stamp(void)
+{
+    cortex__self_pid();
+    uint32_t s = __atomic_load_n(&cached_stamp, __ATOMIC_RELAXED);
+    if (s == 0) {
+        s = cortex__make_stamp();
+        __atomic_store_n(&cached_stamp, s, __ATOMIC_RELAXED);
     }
     return s;
 }

@@ -9,6 +9,19 @@
 _Static_assert(sizeof(cortex_seg_header) == CORTEX_HEADER_SIZE, "header must be 256 bytes");
 _Static_assert(offsetof(cortex_seg_header, check) == 156, "check covers bytes [0,156)");
 _Static_assert(offsetof(cortex_seg_header, state) == 160, "state after the checked bytes");
+_Static_assert(offsetof(cortex_seg_header, ident_check) == 172, "creator identity check after the owner token");
+_Static_assert(offsetof(cortex_seg_header, creator_pidns) == 176, "creator identity at [176, 196)");
+_Static_assert(offsetof(cortex_seg_header, reserved) == 196, "reserved after the creator identity");
+
+uint32_t cortex__header_ident_check(const cortex_seg_header *h)
+{
+    const unsigned char *p = (const unsigned char *)h + offsetof(cortex_seg_header, creator_pidns);
+    size_t n = offsetof(cortex_seg_header, reserved) - offsetof(cortex_seg_header, creator_pidns);
+    bool zero = true;
+    for (size_t i = 0; i < n; i++)
+        zero = zero && p[i] == 0;
+    return zero ? 0 : cortex__fnv1a32(p, n) | 1u;
+}
 
 const char *cortex_kind_name(uint32_t kind)
 {
@@ -104,6 +117,9 @@ int cortex_header_validate(const cortex_seg_header *h, uint64_t mapped, const co
         return cortex__fail(EBADMSG, "%s: unknown header flags 0x%x", what, h->flags);
     if (h->elem_align != 0 && !cortex__is_pow2(h->elem_align))
         return cortex__fail(EBADMSG, "%s: element alignment %u is not a power of two", what, h->elem_align);
+    if (h->ident_check != cortex__header_ident_check(h))
+        return cortex__fail(EBADMSG, "%s: creator identity check 0x%08x does not match its contents (0x%08x): corrupt",
+                            what, h->ident_check, cortex__header_ident_check(h));
 
     if (!expect)
         return 0;

@@ -353,6 +353,36 @@ static void fill_header(cortex_seg_header *h, const cortex_layout *l, uint32_t a
     h->created_ns = (uint64_t)cortex__realtime_ns();
     h->flags = policy == CORTEX_FILE_KEEP ? CORTEX_HDR_KEEP_FILE : 0;
     h->check = cortex__fnv1a32(h, offsetof(cortex_seg_header, check));
+    h->creator_pidns = cortex__self_pidns();
+    h->creator_boot = cortex__self_boot();
+    h->creator_stamp = cortex__self_stamp();
+    h->ident_check = cortex__header_ident_check(h);
+}
+
+/*
+ * Rings, slabs and pools keep pids in shared memory, and a pid names a
+ * process only within one pid namespace and one boot: a segment made in
+ * another is refused, rather than a live peer taken for a dead one (or a
+ * dead one for a live one).  Raw segments and cells keep no pids here and
+ * may cross namespaces; the futex lock refuses another namespace itself
+ * (lib/sync/futex.c).
+ */
+int cortex__region_check_domain(const cortex_seg_header *h, const char *what)
+{
+    if (h->kind != CORTEX_KIND_RING && h->kind != CORTEX_KIND_SLAB && h->kind != CORTEX_KIND_POOL)
+        return 0;
+    uint64_t ns = cortex__self_pidns(), boot = cortex__self_boot();
+    if (h->creator_pidns && ns && h->creator_pidns != ns)
+        return cortex__fail(EXDEV,
+                            "%s was made in another pid namespace (pid:[%llu], ours pid:[%llu]): the pids it "
+                            "records would name other processes here; share a pid namespace with its users",
+                            what, (unsigned long long)h->creator_pidns, (unsigned long long)ns);
+    if (h->creator_boot && boot && h->creator_boot != boot)
+        return cortex__fail(EXDEV,
+                            "%s was made before a reboot (another boot id): the pids it records mean nothing "
+                            "now; remove it and create it again",
+                            what);
+    return 0;
 }
 
 static uint32_t new_token(void)
@@ -577,15 +607,19 @@ static int open_existing(cortex_region *r, cortex_key key, const cortex_opts *op
  * from a copy whose checksum proves the creator finished writing it; false
  * while nobody can be named (a header not yet written, or torn).
  */
-static bool init_creator(const cortex_seg_header *live, int32_t *pid, uint64_t *start)
+/* The creator identity of a header still in INIT, if its checked bytes are whole (stamp only if its own check holds). */
+static bool init_creator(const cortex_seg_header *live, cortex__proc_id *creator)
 {
     cortex_seg_header h;
     memcpy(&h, live, sizeof h);
     if (h.magic != CORTEX_MAGIC || h.creator_pid <= 0 ||
         cortex__fnv1a32(&h, offsetof(cortex_seg_header, check)) != h.check)
         return false;
-    *pid = h.creator_pid;
-    *start = h.creator_start;
+    memset(creator, 0, sizeof *creator);
+    creator->pid = h.creator_pid;
+    creator->start = h.creator_start;
+    if (h.ident_check != 0 && h.ident_check == cortex__header_ident_check(&h))
+        creator->stamp = h.creator_stamp;
     return true;
 }
 
@@ -699,10 +733,11 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
             rc = cortex__fail(EBADMSG, "%s: unknown init state %u", what, state);
             goto fail;
         }
-        int32_t cpid;
-        uint64_t cstart;
-        if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && init_creator(live, &cpid, &cstart) &&
-            !cortex__pid_alive(cpid, cstart)) {
+        cortex__proc_id creator;
+        bool known = init_creator(live, &creator);
+        int32_t cpid = known ? creator.pid : 0;
+        bool creator_dead = known && cortex__proc_verdict(&creator, NULL) == CORTEX__DEAD;
+        if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && creator_dead) {
             /* Only a creator known dead: -ENOENT sends open-or-create back to make it anew. */
             if ((rc = remove_stale(r, key, what)) < 0)
                 goto fail;
@@ -711,11 +746,9 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
             goto fail;
         }
         if (cortex__now_ns() >= deadline) {
-            int32_t pid = __atomic_load_n(&live->creator_pid, __ATOMIC_RELAXED);
-            uint64_t start = __atomic_load_n(&live->creator_start, __ATOMIC_RELAXED);
-            if (magic == CORTEX_MAGIC && pid > 0 && !cortex__pid_alive(pid, start))
+            if (creator_dead)
                 rc = cortex__fail(ETIMEDOUT, "%s never became READY: its creator (pid %d) died while initialising it",
-                                  what, (int)pid);
+                                  what, (int)cpid);
             else
                 rc = cortex__fail(ETIMEDOUT, "%s not READY after %lld ms (creator still initialising?)", what,
                                   (long long)(timeout / 1000000));
@@ -728,7 +761,8 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
     /* Validate a private copy: the live header is shared and may change under us. */
     cortex_seg_header h;
     memcpy(&h, live, sizeof h);
-    if ((rc = cortex_header_validate(&h, r->mapped, expect, what)) < 0)
+    if ((rc = cortex_header_validate(&h, r->mapped, expect, what)) < 0 ||
+        (rc = cortex__region_check_domain(&h, what)) < 0)
         goto fail;
     r->payload = (uint8_t *)r->base + h.payload_offset;
     r->payload_size = h.payload_size;

@@ -232,43 +232,88 @@ static void poison_cons(cortex_ring *r)
 
 /* ---- roles --------------------------------------------------------------- */
 
-static bool side_alive(cortex_ring_shared *sh, int side, int32_t *pid_out)
+/*
+ * The verdict on a side's holder (lib/os/proc.c).  A claim still at -pid
+ * (its holder between the CAS and the record) is judged by the pid alone:
+ * dead only if no process has it (or only a zombie); its start and stamp
+ * fields may still be the previous holder's.
+ */
+static cortex__liveness side_verdict(cortex_ring_shared *sh, int side, int32_t *pid_out, const char **why)
 {
     int32_t pid = (int32_t)cortex__ld32(&sh->side[side].pid, CX_ACQUIRE);
-    uint64_t start = cortex__ld64(&sh->side[side].start, CX_RELAXED);
+    cortex__proc_id id = {.pid = pid};
     if (pid_out)
         *pid_out = pid;
-    if (pid == 0)
-        return false;
-    if (pid < 0) /* claim in progress: only the pid is known yet */
-        return pid != INT32_MIN && cortex__pid_alive(-pid, 0);
-    return cortex__pid_alive(pid, start);
+    if (pid == 0) {
+        if (why)
+            *why = "nobody holds it";
+        return CORTEX__DEAD;
+    }
+    if (pid < 0)
+        id.pid = pid == INT32_MIN ? 0 : -pid;
+    else {
+        id.start = cortex__ld64(&sh->side[side].start, CX_RELAXED);
+        id.stamp = cortex__ld32(&sh->side[side].stamp, CX_RELAXED);
+    }
+    return cortex__proc_verdict(&id, why);
 }
 
-static int claim_side(cortex_ring_shared *sh, int side, bool light, const char *what)
+static bool side_alive(cortex_ring_shared *sh, int side, int32_t *pid_out)
+{
+    return side_verdict(sh, side, pid_out, NULL) != CORTEX__DEAD;
+}
+
+/*
+ * Claims a side.  A holder certainly dead is taken over; a live or unknown
+ * one makes it -EBUSY (saying which).  A record naming this very process
+ * under another image token is this process's image before an exec(): the
+ * role is taken back.  *took_over gets the previous holder's pid on a
+ * takeover or take-back, else 0.
+ */
+static int claim_side(cortex_ring_shared *sh, int side, bool light, int32_t *took_over, const char *what)
 {
     const char *name = side == SIDE_PROD ? "producer" : "consumer";
     int32_t self = (int32_t)cortex__self_pid();
+    uint64_t image = cortex__image_token();
+    *took_over = 0;
     if (cortex__ld32(&sh->side[side].closed, CX_ACQUIRE))
         return cortex__fail(EPIPE, "%s: the ring's %s closed it; make a new ring", what, name);
-    for (int tries = 0; tries < 100; tries++) {
+    for (int tries = 0; tries < 200; tries++) {
         uint32_t cur = cortex__ld32(&sh->side[side].pid, CX_ACQUIRE);
         if (cur != 0) {
             int32_t holder;
-            if (side_alive(sh, side, &holder))
-                return cortex__fail(EBUSY, "%s: the %s role is held by live pid %d", what, name,
-                                    holder < 0 ? -holder : holder);
-            /* dead holder: take over (CAS from exactly what we judged dead) */
+            const char *why;
+            cortex__liveness v = side_verdict(sh, side, &holder, &why);
+            if (holder < 0 && v != CORTEX__DEAD) {
+                /* A claim in progress finishes within microseconds: wait for its record. */
+                cortex__sleep_ns(100000);
+                continue;
+            }
+            if (v == CORTEX__ALIVE && holder == self &&
+                cortex__ld64(&sh->image[side], CX_ACQUIRE) == image)
+                return cortex__fail(EBUSY, "%s: this process already holds the %s role (another handle)", what,
+                                    name);
+            if (v == CORTEX__UNKNOWN)
+                return cortex__fail(EBUSY, "%s: the %s role is held by pid %d, which cannot be judged dead: %s",
+                                    what, name, holder, why);
+            if (v == CORTEX__ALIVE && holder != self)
+                return cortex__fail(EBUSY, "%s: the %s role is held by live pid %d", what, name, holder);
+            /* dead holder, or this process's image before exec: take over (CAS from exactly what we judged) */
         }
         if (cortex__cas32(&sh->side[side].pid, &cur, (uint32_t)-self, CX_ACQ_REL, CX_ACQUIRE)) {
+            int32_t prev = (int32_t)cur;
+            *took_over = prev < 0 ? (prev == INT32_MIN ? 0 : -prev) : prev;
             cortex__st64(&sh->side[side].start, cortex__self_start(), CX_RELAXED);
+            cortex__st32(&sh->side[side].stamp, cortex__self_stamp(), CX_RELAXED);
+            cortex__st64(&sh->image[side], image, CX_RELAXED);
             cortex__st32(&sh->side[side].light, light ? 1u : 0u, CX_RELAXED);
             cortex__st32(&sh->side[side].pid, (uint32_t)self, CX_RELEASE);
             return 0;
         }
         cortex__spin_hint();
     }
-    return cortex__fail(EBUSY, "%s: the %s role keeps changing hands", what, name);
+    return cortex__fail(EBUSY, "%s: the %s role keeps changing hands (or a claim by a live pid never finished)",
+                        what, name);
 }
 
 static void release_side(cortex_ring_shared *sh, int side)
@@ -797,9 +842,11 @@ static int take_role(cortex_ring *r, cortex_role role, const char *what)
     if (role == CORTEX_BOTH_SIDES) {
         cortex__st32(&sh->side[SIDE_PROD].light, light, CX_RELAXED);
         cortex__st32(&sh->side[SIDE_CONS].light, light, CX_RELAXED);
-    } else if ((rc = claim_side(sh, role == CORTEX_PRODUCER ? SIDE_PROD : SIDE_CONS, light, what)) < 0) {
+    } else if ((rc = claim_side(sh, role == CORTEX_PRODUCER ? SIDE_PROD : SIDE_CONS, light, &r->took_over,
+                                 what)) < 0) {
         return rc;
     }
+    r->holder = (int32_t)cortex__self_pid();
     r->light = light;
     /* Re-read the indices now that we hold the role (a dead predecessor may have moved them). */
     uint64_t prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
@@ -948,18 +995,21 @@ int cortex_ring_close(cortex_ring *r)
     if (!r || !r->base || r->closed)
         return 0;
     cortex_ring_shared *sh = SH(r);
-    if (is_prod(r))
-        cortex__st32(&sh->side[SIDE_PROD].closed, 1, CX_SEQ_CST);
-    if (is_cons(r))
-        cortex__st32(&sh->side[SIDE_CONS].closed, 1, CX_SEQ_CST);
-    /* Wake a peer asleep in *_wait: it re-checks closed after its fence (see (3)). */
-    r->light = 0; /* the close path always uses the full fence */
-    wake_if_waiting(r, &sh->cons_waiting, &sh->cons_futex);
-    wake_if_waiting(r, &sh->prod_waiting, &sh->prod_futex);
-    if (r->role == CORTEX_PRODUCER)
-        release_side(sh, SIDE_PROD);
-    else if (r->role == CORTEX_CONSUMER)
-        release_side(sh, SIDE_CONS);
+    /* A forked child's copy of the handle only detaches: the role stays with the process that claimed it. */
+    if (r->holder == (int32_t)cortex__self_pid()) {
+        if (is_prod(r))
+            cortex__st32(&sh->side[SIDE_PROD].closed, 1, CX_SEQ_CST);
+        if (is_cons(r))
+            cortex__st32(&sh->side[SIDE_CONS].closed, 1, CX_SEQ_CST);
+        /* Wake a peer asleep in *_wait: it re-checks closed after its fence (see (3)). */
+        r->light = 0; /* the close path always uses the full fence */
+        wake_if_waiting(r, &sh->cons_waiting, &sh->cons_futex);
+        wake_if_waiting(r, &sh->prod_waiting, &sh->prod_futex);
+        if (r->role == CORTEX_PRODUCER)
+            release_side(sh, SIDE_PROD);
+        else if (r->role == CORTEX_CONSUMER)
+            release_side(sh, SIDE_CONS);
+    }
     cortex_region *region = r->region;
     r->closed = 1;
     r->role = 0;

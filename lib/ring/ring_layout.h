@@ -13,11 +13,11 @@
 
 /* One per side, in the control line. */
 typedef struct cortex_ring_side {
-    cortex__a32 pid;    /* holder's pid; 0 none; -pid while it writes its start time */
+    cortex__a32 pid;    /* holder's pid; 0 none; -pid while it writes the fields below */
     cortex__a32 closed; /* 1: this side closed the ring (sticky) */
     cortex__a64 start;  /* holder's start time (pid reuse check) */
     cortex__a32 light;  /* 1: holder's wake checks rely on its sleeping peer's membarrier */
-    uint32_t pad;
+    cortex__a32 stamp;  /* holder's stamp (lib/os/proc.c); 0 unknown (older writers) */
 } cortex_ring_side;
 
 typedef struct cortex_ring_shared {
@@ -41,7 +41,7 @@ typedef struct cortex_ring_shared {
     uint8_t pad2[56];
     /* line 3: roles */
     cortex_ring_side side[2]; /* [0] producer, [1] consumer */
-    uint8_t pad3[16];
+    cortex__a64 image[2];     /* holder's image token per side: tells an exec'd image from its predecessor */
     /* line 4: the consumer's sleep: it announces in cons_waiting, sleeps on cons_futex */
     cortex__a32 cons_waiting;
     cortex__a32 cons_futex;

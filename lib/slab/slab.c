@@ -45,6 +45,7 @@
 #if defined(CORTEX_SLAB_TEST_HOOKS)
 void (*cortex__slab_hook_before_cas)(cortex_slab *s);
 void (*cortex__slab_hook_after_take)(cortex_slab *s);
+void (*cortex__slab_hook_reclaim_before_push)(cortex_slab *s);
 #define HOOK(name, s)                                                                                            \
     do {                                                                                                         \
         if (cortex__slab_hook_##name)                                                                            \
@@ -188,17 +189,11 @@ int cortex__slab_proc_alive(uint64_t ent)
 {
     if (ent == 0)
         return 0;
-    pid_t pid = (pid_t)(uint32_t)(ent >> 32);
-    uint32_t start_lo = (uint32_t)ent;
-    if (pid <= 0 || !cortex__pid_alive(pid, 0))
+    /* Only a certainly dead process loses its slots: alive and unknown both keep them. */
+    cortex__proc_id id = {.pid = (int32_t)(uint32_t)(ent >> 32), .stamp = (uint32_t)ent};
+    if (id.pid <= 0)
         return 0;
-    if (start_lo != 0) {
-        /* A live pid with another start time is a reused pid: the owner is gone. */
-        uint64_t now = cortex__pid_start_time(pid);
-        if (now != 0 && (uint32_t)now != start_lo)
-            return 0;
-    }
-    return 1;
+    return cortex__proc_verdict(&id, NULL) != CORTEX__DEAD;
 }
 
 /* ---- views --------------------------------------------------------------- */
@@ -331,7 +326,7 @@ int cortex_slab_attach_raw(cortex_slab **ret, void *mem, size_t len, uint32_t sl
 static int proc_register(cortex_slab *s)
 {
     uint32_t pid = (uint32_t)cortex__self_pid();
-    uint64_t ent = ((uint64_t)pid << 32) | (uint32_t)cortex__self_start();
+    uint64_t ent = ((uint64_t)pid << 32) | cortex__self_stamp();
     uint32_t me = 0;
     for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES && !me; e++)
         if (cortex__ld64(&s->sh->procs[e], CX_ACQUIRE) == ent)
@@ -988,6 +983,14 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
 {
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_reclaim: NULL slab");
+    /*
+     * The slots this reclaim frees pass through FREEING under OUR table id:
+     * if we are killed between that CAS and the push, the next reclaim finds
+     * a FREEING slot of a dead process and links it, as for a dying free.
+     * Only with a full table (no id for us) is that window left to repair().
+     */
+    int me = proc_id(s);
+    uint32_t mine = me > 0 ? (uint32_t)me : 0, my_pid = me > 0 ? s->pid : 0;
     /* Which table entries belong to dead processes (entry value as seen now). */
     uint64_t ents[CORTEX__SLAB_PROC_ENTRIES];
     unsigned char dead[CORTEX__SLAB_PROC_ENTRIES];
@@ -1038,7 +1041,9 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
              */
             if (cortex__ld64(&s->sh->procs[p], CX_ACQUIRE) != ents[p])
                 break;
-            if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREEING, 0, 0), CX_ACQ_REL, CX_ACQUIRE)) {
+            if (cortex__cas64(wp, &w, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREEING, mine, my_pid), CX_ACQ_REL,
+                              CX_ACQUIRE)) {
+                HOOK(reclaim_before_push, s);
                 int rc = push(s, i + 1);
                 if (rc < 0) {
                     free(in_full);

@@ -48,6 +48,7 @@ int cortex__slab_inspect_mem(const uint8_t *mem, uint64_t len, cortex_slab_info 
 #if defined(CORTEX_SLAB_TEST_HOOKS)
 extern void (*cortex__slab_hook_before_cas)(cortex_slab *s);
 extern void (*cortex__slab_hook_after_take)(cortex_slab *s);
+extern void (*cortex__slab_hook_reclaim_before_push)(cortex_slab *s);
 #endif
 
 #endif

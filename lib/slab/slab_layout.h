@@ -32,7 +32,8 @@
  *   tag      low 8 bits of the header's random id: a handle of another slab
  *            is refused by its tag, or (1 in 256) by its generation, whose
  *            starting values differ from slab to slab
- * Process-table entry: pid:32 | low 32 bits of the process start time (0 = free entry)
+ * Process-table entry: pid:32 | the process's stamp (lib/os/proc.c: a boot time at
+ *                      which it ran under that pid; 0 = free entry)
  *
  * Magazines (slab.c, "magazines"): a FREE slot word whose process-table id
  * is not 0 is a slot cached by that process (in its private magazine, or in
@@ -164,7 +165,7 @@ int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_alig
 int cortex__slab_check_hdr(const struct cortex__slab_hdr *h, uint64_t len, const char *what);
 /* A fresh random slab id (fixed in model-checker builds, which must replay). */
 uint32_t cortex__slab_new_id(void);
-/* Is process-table entry value alive?  (pid + start time, pid reuse = dead.) */
+/* Is process-table entry value not certainly dead?  (pid + stamp; pid reuse = dead; unknown = alive.) */
 int cortex__slab_proc_alive(uint64_t ent);
 
 #endif

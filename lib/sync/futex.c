@@ -9,21 +9,13 @@
 
 #include "sync/futex_lock.h"
 
-#include <sys/stat.h>
-
 /*
  * The lock word holds pids, which only mean something inside one pid
  * namespace: the creator records its namespace (the inode of
  * /proc/self/ns/pid, 0 if unknown) in the lock's spare word and attach
  * refuses another one, rather than take a live holder for a dead one.
  */
-static uint32_t pid_namespace(void)
-{
-    struct stat st;
-    if (stat("/proc/self/ns/pid", &st) != 0)
-        return 0;
-    return (uint32_t)st.st_ino;
-}
+static uint32_t pid_namespace(void) { return (uint32_t)cortex__self_pidns(); }
 
 static int fx_init(void *shared, const cortex_sync_env *env, void **local)
 {
@@ -42,7 +34,7 @@ static int fx_attach(void *shared, const cortex_sync_env *env, void **local)
     uint32_t theirs = l->reserved; /* written once by the creator before READY */
     uint32_t ours = pid_namespace();
     if (theirs != 0 && ours != 0 && theirs != ours)
-        return cortex__fail(EPROTO,
+        return cortex__fail(EXDEV,
                             "%s: its futex lock was made in another pid namespace (pid:[%u], ours pid:[%u]); "
                             "pids in the lock word would mean other processes here: use the semaphore backend",
                             env->what, theirs, ours);
@@ -78,7 +70,7 @@ static int fx_owner_dead(const void *shared)
     uint32_t w = cortex__ld32(&l->word, CX_RELAXED);
     if ((w & CORTEX__FUTEX_PID_MASK) == 0)
         return 0;
-    return cortex__futex_lock_holder_dead(l, w) ? 1 : 0;
+    return cortex__futex_lock_holder_dead(l, w, NULL) ? 1 : 0;
 }
 
 const cortex_sync_ops cortex_sync_futex = {

@@ -11,25 +11,27 @@
  * Lock word (32 bits):   0 = free
  *                        holder pid | CORTEX__FUTEX_WAITERS (bit 31: a waiter
  *                        announced itself and must be woken by unlock)
- * Record (64 bits):      (low 32 bits of the holder's start time << 32) | pid,
- *                        written by the holder right after it takes the word
- *                        and cleared before it releases it; a waiter uses it
- *                        to tell a reused pid from the holder.
+ * Record (64 bits):      (holder's stamp << 32) | pid, written by the holder
+ *                        right after it takes the word and cleared before it
+ *                        releases it; the stamp (a boot time at which the
+ *                        holder ran under that pid, lib/os/proc.c) tells a
+ *                        reused pid from the holder, also under emulators.
  *
  * Lock: one CAS 0 -> pid (no system call).  Contended: spin
  * CORTEX__FUTEX_SPIN times, check once that the holder lives (if the same
  * holder kept the lock through the whole spin), then set the
  * waiters bit and FUTEX_WAIT with a timeout of CORTEX_SYNC_CHECK_INTERVAL_NS;
  * after a wait that timed out (nothing changed for a whole interval) check
- * again that the holder lives
- * (cortex__pid_alive, then its start time against the record) and take a
- * dead holder's word over with a CAS: -EOWNERDEAD, lock held.
+ * again whether the holder lives (cortex__proc_verdict on the record) and
+ * take a certainly dead holder's word over with a CAS: -EOWNERDEAD, lock
+ * held.  A holder whose verdict is "unknown" is waited for.
  * Unlock: CAS pid -> 0 (no system call); only if the waiters bit is set,
  * exchange to 0 and FUTEX_WAKE one waiter (who re-locks with the bit set,
  * since it cannot know whether others still sleep).
  *
  * Limits: pids must fit in 30 bits (Linux: at most 2^22) and all users of
- * one lock must share a pid namespace.
+ * one lock must share a pid namespace and a boot (a cell segment with this
+ * lock is refused at attach otherwise, lib/region).
  */
 #ifndef CORTEX_SYNC_FUTEX_LOCK_H
 #define CORTEX_SYNC_FUTEX_LOCK_H
@@ -51,7 +53,7 @@
 typedef struct cortex__futex_lock {
     cortex__a32 word;   /* 0, or holder pid | CORTEX__FUTEX_WAITERS */
     uint32_t reserved;  /* backend's use (the creator's pid namespace); 0 on plain memory */
-    cortex__a64 record; /* (start32 << 32) | pid of the holder, 0 when free */
+    cortex__a64 record; /* (stamp << 32) | pid of the holder, 0 when free */
 } cortex__futex_lock;
 
 _Static_assert(sizeof(cortex__futex_lock) == 16, "futex lock is 16 bytes in every ABI");
@@ -63,30 +65,43 @@ static inline void cortex__futex_lock_init(cortex__futex_lock *l)
     cortex__st64(&l->record, 0, CX_RELAXED);
 }
 
-static inline uint64_t cortex__futex_record(uint32_t self, uint32_t start32)
+static inline uint64_t cortex__futex_record(uint32_t self, uint32_t stamp)
 {
-    return ((uint64_t)start32 << 32) | self;
+    return ((uint64_t)stamp << 32) | self;
 }
 
+/* The first time a waiter saw a holder pid without its record (see holder_dead). */
+typedef struct cortex__futex_seen {
+    uint32_t pid;
+    uint64_t at; /* boot ticks */
+} cortex__futex_seen;
+
 /*
- * Is the holder named by lock word @w dead?  Reads /proc (tens of us): only
- * called after a whole check interval without progress.
+ * Is the holder named by lock word @w certainly dead?  Reads /proc (tens of
+ * us): only called after a whole check interval without progress.  The
+ * record (stamp, pid) names the holder exactly (lib/os/proc.c); a holder
+ * still between its CAS and its record store is judged by the pid alone,
+ * plus "a process that started after a waiter saw the pid in the word is
+ * not the holder" (@seen).  Unknown (hidden /proc, ...) is not dead.
  */
-static inline bool cortex__futex_lock_holder_dead(cortex__futex_lock *l, uint32_t w)
+static inline bool cortex__futex_lock_holder_dead(cortex__futex_lock *l, uint32_t w, cortex__futex_seen *seen)
 {
-    pid_t pid = (pid_t)(w & CORTEX__FUTEX_PID_MASK);
-    if (pid == 0)
+    cortex__proc_id id = {.pid = (int32_t)(w & CORTEX__FUTEX_PID_MASK)};
+    if (id.pid == 0)
         return false;
-    if (!cortex__pid_alive(pid, 0))
-        return true; /* gone, or a zombie */
     uint64_t rec = cortex__ld64(&l->record, CX_ACQUIRE);
-    uint32_t rec_start = (uint32_t)(rec >> 32);
-    if ((uint32_t)rec != (uint32_t)pid || rec_start == 0)
-        return false; /* the holder has not written its record yet: trust the pid */
-    uint64_t now_start = cortex__pid_start_time(pid);
-    if (now_start == 0 || (uint32_t)now_start == rec_start)
+    if ((uint32_t)rec == (uint32_t)id.pid && (rec >> 32) != 0) {
+        id.stamp = (uint32_t)(rec >> 32);
+    } else if (seen) {
+        if (seen->pid != (uint32_t)id.pid) {
+            seen->pid = (uint32_t)id.pid;
+            seen->at = cortex__boot_ticks();
+        }
+        id.seen = seen->at;
+    }
+    if (cortex__proc_verdict(&id, NULL) != CORTEX__DEAD)
         return false;
-    /* Another process under the holder's pid: dead, if nothing moved meanwhile. */
+    /* Dead, if nothing moved meanwhile. */
     return cortex__ld32(&l->word, CX_RELAXED) == w;
 }
 
@@ -97,7 +112,7 @@ static inline bool cortex__futex_lock_holder_dead(cortex__futex_lock *l, uint32_
 #define CORTEX__FUTEX_COLD
 #endif
 
-static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uint32_t self, uint32_t start32,
+static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uint32_t self, uint32_t stamp,
                                                       int64_t timeout_ns)
 {
     uint32_t w, e;
@@ -127,6 +142,7 @@ static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uin
      */
     bool check = true;
     bool first = true;
+    cortex__futex_seen seen = {0, 0};
     for (;;) {
         w = cortex__ld32(&l->word, CX_RELAXED);
         if (w == 0) {
@@ -141,10 +157,10 @@ static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uin
             check = false;
             bool moved = first && (w & CORTEX__FUTEX_PID_MASK) != first_holder;
             first = false;
-            if (!moved && cortex__futex_lock_holder_dead(l, w)) {
+            if (!moved && cortex__futex_lock_holder_dead(l, w, &seen)) {
                 e = w;
                 if (cortex__cas32(&l->word, &e, self | (w & CORTEX__FUTEX_WAITERS), CX_ACQUIRE, CX_RELAXED)) {
-                    cortex__st64(&l->record, cortex__futex_record(self, start32), CX_RELAXED);
+                    cortex__st64(&l->record, cortex__futex_record(self, stamp), CX_RELAXED);
                     return -EOWNERDEAD;
                 }
                 continue;
@@ -170,20 +186,20 @@ static CORTEX__FUTEX_COLD int cortex__futex_lock_slow(cortex__futex_lock *l, uin
             check = true;
     }
 locked:
-    cortex__st64(&l->record, cortex__futex_record(self, start32), CX_RELAXED);
+    cortex__st64(&l->record, cortex__futex_record(self, stamp), CX_RELAXED);
     return 0;
 }
 
-/* Take the lock as process @self (start time low bits @start32). 0, -EOWNERDEAD (held), -ETIMEDOUT. */
-static inline int cortex__futex_lock_acquire_as(cortex__futex_lock *l, uint32_t self, uint32_t start32,
+/* Take the lock as process @self (its stamp @stamp). 0, -EOWNERDEAD (held), -ETIMEDOUT. */
+static inline int cortex__futex_lock_acquire_as(cortex__futex_lock *l, uint32_t self, uint32_t stamp,
                                                 int64_t timeout_ns)
 {
     uint32_t e = 0;
     if (cortex__cas32(&l->word, &e, self, CX_ACQUIRE, CX_RELAXED)) {
-        cortex__st64(&l->record, cortex__futex_record(self, start32), CX_RELAXED);
+        cortex__st64(&l->record, cortex__futex_record(self, stamp), CX_RELAXED);
         return 0;
     }
-    return cortex__futex_lock_slow(l, self, start32, timeout_ns);
+    return cortex__futex_lock_slow(l, self, stamp, timeout_ns);
 }
 
 /* Release as @self: 0, or -EPERM if @self does not hold it (nothing changed). */
@@ -205,7 +221,7 @@ static inline int cortex__futex_lock_release_as(cortex__futex_lock *l, uint32_t 
 
 static inline int cortex__futex_lock_acquire(cortex__futex_lock *l, int64_t timeout_ns)
 {
-    return cortex__futex_lock_acquire_as(l, (uint32_t)cortex__self_pid(), (uint32_t)cortex__self_start(),
+    return cortex__futex_lock_acquire_as(l, (uint32_t)cortex__self_pid(), cortex__self_stamp(),
                                          timeout_ns);
 }
 

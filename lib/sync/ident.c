@@ -1,5 +1,5 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/sync/ident.c: the cached (pid, start time) of this process, reset in a forked child. */
+/* lib/sync/ident.c: the cached (pid, stamp) of this process, reset in a forked child. */
 #include "internal.h"
 #include "sync/ident.h"
 
@@ -16,7 +16,7 @@ static void ident_register(void) { pthread_atfork(NULL, NULL, ident_after_fork);
 uint64_t cortex__sync_ident_fill(void)
 {
     pthread_once(&ident_once, ident_register);
-    uint64_t v = ((uint64_t)(uint32_t)cortex__self_start() << 32) | (uint32_t)cortex__self_pid();
+    uint64_t v = ((uint64_t)cortex__self_stamp() << 32) | (uint32_t)cortex__self_pid();
     cortex__st64(&cortex__sync_ident_cache, v, CX_RELAXED);
     return v;
 }

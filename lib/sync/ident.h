@@ -2,8 +2,8 @@
 /*
  * lib/sync/ident.h: this process's identity for lock words (internal).
  *
- * The futex lock stores the holder's pid and start time on every lock;
- * cortex__self_pid()/cortex__self_start() are calls into lib/os, so the
+ * The futex lock stores the holder's pid and stamp on every lock;
+ * cortex__self_pid()/cortex__self_stamp() are calls into lib/os, so the
  * cell's hot path reads this cache instead: one relaxed load, refilled
  * after fork by a pthread_atfork child handler.
  */
@@ -14,7 +14,7 @@
 
 #include <stdint.h>
 
-/* pid in the low 32 bits, low 32 bits of the start time in the high ones; 0 = not known yet. */
+/* pid in the low 32 bits, the stamp (lib/os/proc.c) in the high ones; 0 = not known yet. */
 extern cortex__a64 cortex__sync_ident_cache;
 uint64_t cortex__sync_ident_fill(void);
 

@@ -494,7 +494,7 @@ Test(cell, futex_lock_from_another_pid_namespace_is_refused)
     cr_assert_eq(int_cell_close(&b), 0);
     uint32_t other = ns + 1;
     memcpy(p + sync_off + 4, &other, 4);
-    cr_assert_eq(int_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), -EPROTO);
+    cr_assert_eq(int_cell_attach(&b, CORTEX_KEY_SYSV(key), NULL), -EXDEV);
     cr_assert(strstr(cortex_last_error()->message, "pid namespace"), "%s", cortex_last_error()->message);
     cr_assert_eq(int_cell_close(&c), 0);
 }

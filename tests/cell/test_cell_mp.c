@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "cell_test_util.h"
+#include "nct_proc.h"
 #include "nctest.h"
 
 TestSuite(cell_mp, .fini = nct_cleanup, .timeout = 60);
@@ -29,6 +30,7 @@ typedef struct msg {
 } msg;
 CORTEX_DECLARE(msg_cell, msg);
 CORTEX_DECLARE(counter_cell, uint64_t);
+CORTEX_DECLARE(ns_int_cell, int);
 
 #define STAMP_WORDS 512 /* 4 KiB */
 typedef struct stamped {
@@ -346,6 +348,73 @@ Test(cell_mp, open_or_create_race)
             close(go[1]);
         }
     }
+}
+
+/* ---- process identity: a live holder is never taken over ---------------- */
+
+static void add_one_slowly(uint64_t *v, void *ctx)
+{
+    (void)ctx;
+    usleep(500000);
+    *v += 1;
+}
+
+static void add_ten(uint64_t *v, void *ctx)
+{
+    (void)ctx;
+    *v += 10;
+}
+
+static void *slow_updater(void *arg)
+{
+    counter_cell *c = arg;
+    int rc = counter_cell_update(c, add_one_slowly, NULL);
+    _exit(rc == 0 ? 0 : 20);
+    return NULL;
+}
+
+/* The lock holder is a thread of a process whose main thread called pthread_exit(): alive, waited for. */
+Test(cell_mp, futex_holder_alive_after_main_thread_exit_keeps_the_lock)
+{
+    if (!CORTEX_HAVE_FUTEX)
+        cr_skip_test("futex backend not built");
+    cortex_opts o = opts_with(&cortex_sync_futex);
+    char name[64];
+    counter_cell c;
+    cr_assert_eq(counter_cell_create(&c, CORTEX_KEY_NAME(nct_name(name, "mtcell")), 0, &o), 0);
+    pid_t holder = fork();
+    if (holder == 0) {
+        counter_cell a;
+        if (counter_cell_attach(&a, CORTEX_KEY_NAME(name), &o) != 0)
+            _exit(10);
+        pthread_t t;
+        if (pthread_create(&t, NULL, slow_updater, &a) != 0)
+            _exit(11);
+        pthread_exit(NULL);
+    }
+    cr_assert(nct_wait_main_zombie(holder, 5000), "the holder's main thread exited");
+    usleep(50000); /* its thread is inside the 500 ms update */
+    cr_assert_eq(counter_cell_update(&c, add_ten, NULL), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(nct_wait(holder, 5000), 0, "the holder's update failed (its unlock refused?)");
+    uint64_t v = 0;
+    cr_assert_eq(counter_cell_read(&c, &v), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(v, 11, "both updates, one after the other (got %llu: one was lost)", (unsigned long long)v);
+    cr_assert_eq(counter_cell_close(&c), 0);
+}
+
+Test(cell_mp, futex_cell_from_another_pid_namespace_is_refused)
+{
+    if (!CORTEX_HAVE_FUTEX)
+        cr_skip_test("futex backend not built");
+    if (!nct_unshare_works())
+        cr_skip_test("unshare --pid --fork is not permitted here");
+    cortex_opts o = opts_with(&cortex_sync_futex);
+    char name[64];
+    ns_int_cell c;
+    cr_assert_eq(ns_int_cell_create(&c, CORTEX_KEY_NAME(nct_name(name, "nscell")), 1, &o), 0);
+    const char *argv[] = {nct_helper_path("ident_peer"), "cell", name, NULL};
+    cr_assert_eq(nct_run_unshared(argv), 30, "a futex cell user in another pid namespace was not refused");
+    cr_assert_eq(ns_int_cell_close(&c), 0);
 }
 
 /* A semaphore set of another uid (0666, made with ipcmk as nobody); -1 if it could not be made. */

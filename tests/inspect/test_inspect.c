@@ -412,6 +412,32 @@ Test(inspect, gc_removes_dead_unattached_only)
     cr_assert_eq(cortex_region_close(live_n), 0);
 }
 
+/* A dead creator that recorded another pid namespace: "unknown", never "dead", and gc spares it. */
+Test(inspect, gc_spares_a_creator_of_another_pid_namespace)
+{
+    make_globs();
+    char name[64], ks[16], line[512];
+    int key = nct_sysv_key();
+    leak_in_child(key, nct_name(name, "ns"));
+    int id = shmget(key, 0, 0);
+    cr_assert_geq(id, 0);
+    cortex_seg_header *h = shmat(id, NULL, 0);
+    cr_assert_neq((void *)h, (void *)-1);
+    h->creator_pidns += 1;
+    h->ident_check = cortex__header_ident_check(h);
+    cr_assert_eq(shmdt(h), 0);
+    run r;
+    run_tool(&r, "ls", "--match", keystr(key, ks), NULL);
+    cr_assert(line_of(r.out, keystr(key, ks), line, sizeof line), "%s", r.out);
+    cr_assert(strstr(line, " unknown "), "a creator of another namespace cannot be judged: %s", line);
+    run_tool(&r, "gc", "--match", keystr(key, ks), NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(sysv_exists(key), "gc removed a segment whose creator it cannot judge: %s", r.out);
+    /* The same creator in our namespace is dead: gc takes the name. */
+    run_tool(&r, "gc", "--match", name, NULL);
+    cr_assert_not(name_exists(name), "%s", r.out);
+}
+
 /* Writes bytes into a new SysV segment of 4096 bytes. */
 static void sysv_with(int key, const void *bytes, size_t n)
 {

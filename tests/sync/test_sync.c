@@ -20,6 +20,7 @@
 #include "atomic.h"
 #include "cortex_config.h"
 #include "internal.h"
+#include "nct_proc.h"
 #include "nctest.h"
 #if CORTEX_HAVE_FUTEX
 #include "sync/futex_lock.h"
@@ -211,16 +212,18 @@ Test(sync, futex_reused_pid_is_dead)
     }
     uint64_t start = cortex__pid_start_time(other);
     cr_assert_neq(start, 0);
-    /* Held by `other` with its real start time: alive, so a trylock times out. */
+    usleep(30000); /* a few ticks: a stamp taken now is strictly after its start */
+    uint32_t stamp = (uint32_t)cortex__boot_ticks();
+    /* Held by `other`, with a stamp from while it ran: alive, so a trylock times out. */
     cortex__st32(&l.word, (uint32_t)other, CX_RELAXED);
-    cortex__st64(&l.record, ((uint64_t)(uint32_t)start << 32) | (uint32_t)other, CX_RELAXED);
+    cortex__st64(&l.record, ((uint64_t)stamp << 32) | (uint32_t)other, CX_RELAXED);
     cr_assert_eq(cortex__futex_lock_acquire(&l, 0), -ETIMEDOUT);
     cr_assert_eq(cortex__futex_lock_acquire(&l, 5000000), -ETIMEDOUT);
-    /* Same pid, another start time: the recorded holder is gone. */
-    cortex__st64(&l.record, ((uint64_t)(uint32_t)(start + 12345) << 32) | (uint32_t)other, CX_RELAXED);
+    /* Same pid, a stamp from before it started: the recorded holder is gone (pid reused). */
+    cortex__st64(&l.record, ((uint64_t)(uint32_t)(start - 5) << 32) | (uint32_t)other, CX_RELAXED);
     cr_assert_eq(cortex__futex_lock_acquire(&l, 0), -EOWNERDEAD);
     cr_assert_eq(cortex__futex_lock_release(&l), 0);
-    /* No record yet (holder between its CAS and its record store): trust the live pid. */
+    /* No record yet (holder between its CAS and its record store), a process that started before we looked: unknown, waited for. */
     cortex__st32(&l.word, (uint32_t)other, CX_RELAXED);
     cortex__st64(&l.record, 0, CX_RELAXED);
     cr_assert_eq(cortex__futex_lock_acquire(&l, 0), -ETIMEDOUT);
@@ -326,3 +329,124 @@ Test(sync, semaphore_undo_eintr_and_timeouts)
 }
 
 #endif
+
+/* A holder whose main thread called pthread_exit() while another thread runs is alive: no takeover. */
+Test(sync, futex_holder_alive_after_main_thread_exit_keeps_the_lock)
+{
+    cortex__futex_lock *l = shared_page();
+    cortex__futex_lock_init(l);
+    pid_t holder = fork();
+    if (holder == 0) {
+        if (cortex__futex_lock_acquire(l, 0) != 0)
+            _exit(10);
+        nct_keep_alive_and_exit_main();
+    }
+    cr_assert(nct_wait_main_zombie(holder, 5000), "the holder's main thread exited");
+    cr_assert_eq(cortex__futex_lock_holder(l), (uint32_t)holder);
+    cr_assert_eq(cortex__futex_lock_acquire(l, 200000000), -ETIMEDOUT, "the lock was taken from a live holder");
+    kill(holder, SIGKILL);
+    cr_assert_eq(nct_wait(holder, 5000), 128 + SIGKILL);
+    cr_assert_eq(cortex__futex_lock_acquire(l, 2000000000), -EOWNERDEAD, "dead now: taken over, reported");
+    cr_assert_eq(cortex__futex_lock_release(l), 0);
+    munmap(l, 4096);
+}
+
+/* In a child with /proc hidden (mode 1: hidepid=2, 2: none): the acquire's result as an exit status. */
+static int acquire_hidden(cortex__futex_lock *l, int mode)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        cortex__proc_test_hide(mode);
+        int rc = cortex__futex_lock_acquire(l, 100000000);
+        _exit(rc == -ETIMEDOUT ? 0 : rc == -EOWNERDEAD ? 1 : 2);
+    }
+    return nct_wait(pid, 10000);
+}
+
+/* A record that reads as a reused pid is taken over; with /proc hidden it cannot be judged, and is not. */
+Test(sync, futex_unknown_holder_is_never_taken_over)
+{
+    cortex__futex_lock *l = shared_page();
+    cortex__futex_lock_init(l);
+    pid_t holder = fork();
+    if (holder == 0) {
+        for (;;)
+            pause();
+    }
+    uint64_t start = cortex__pid_start_time(holder);
+    cr_assert_neq(start, 0);
+    cortex__st32(&l->word, (uint32_t)holder, CX_RELAXED);
+    cortex__st64(&l->record, ((uint64_t)(uint32_t)(start - 5) << 32) | (uint32_t)holder, CX_RELAXED);
+    cr_assert_eq(acquire_hidden(l, 1), 0, "hidepid: a holder that cannot be judged was taken over");
+    cr_assert_eq(acquire_hidden(l, 2), 0, "no /proc: a holder that cannot be judged was taken over");
+    cr_assert_eq(acquire_hidden(l, 0), 1, "readable /proc: the forged record is a reused pid");
+    kill(holder, SIGKILL);
+    nct_wait(holder, 5000);
+    /* A dead holder is dead without /proc too (kill(pid, 0) == ESRCH). */
+    cortex__st32(&l->word, (uint32_t)holder, CX_RELAXED);
+    cr_assert_eq(acquire_hidden(l, 2), 1);
+    munmap(l, 4096);
+}
+
+/* Forks a child that pauses, at pid @want if ns_last_pid lets us choose it; its pid, or -1. */
+static pid_t fork_at(pid_t want)
+{
+    for (int tries = 0; tries < 20; tries++) {
+        FILE *f = fopen("/proc/sys/kernel/ns_last_pid", "w");
+        if (!f)
+            return -1;
+        fprintf(f, "%d", (int)want - 1);
+        if (fclose(f) != 0)
+            return -1;
+        pid_t pid = fork();
+        if (pid == 0) {
+            for (;;)
+                pause();
+        }
+        if (pid == want)
+            return pid;
+        kill(pid, SIGKILL);
+        nct_wait(pid, 5000);
+    }
+    return -1;
+}
+
+/*
+ * A holder killed between its CAS and its record store, its pid then reused
+ * by a process that started after a waiter saw the pid in the word: that
+ * process is not the holder, so the waiter takes over (-EOWNERDEAD).
+ */
+Test(sync, futex_pid_reused_while_a_waiter_watches_is_dead)
+{
+    cortex__futex_lock *l = shared_page();
+    cortex__futex_lock_init(l);
+    pid_t first = fork();
+    if (first == 0) {
+        for (;;)
+            pause();
+    }
+    usleep(20000);
+    cortex__st32(&l->word, (uint32_t)first, CX_RELAXED); /* taken, no record yet */
+    pid_t waiter = fork();
+    if (waiter == 0) {
+        int rc = cortex__futex_lock_acquire(l, 5000000000);
+        _exit(rc == -EOWNERDEAD ? 0 : rc == -ETIMEDOUT ? 1 : 2);
+    }
+    usleep(200000); /* the waiter has seen `first` in the word, alive */
+    kill(waiter, SIGSTOP);
+    kill(first, SIGKILL);
+    cr_assert_eq(nct_wait(first, 5000), 128 + SIGKILL);
+    pid_t second = fork_at(first);
+    if (second < 0) {
+        kill(waiter, SIGKILL);
+        nct_wait(waiter, 5000);
+        cr_skip_test("cannot place a process at a chosen pid here (ns_last_pid)");
+    }
+    usleep(30000); /* a later tick than the waiter's look */
+    kill(waiter, SIGCONT);
+    int st = nct_wait(waiter, 10000);
+    kill(second, SIGKILL);
+    nct_wait(second, 5000);
+    cr_assert_eq(st, 0, "the waiter trusted a reused pid as the holder (status %d)", st);
+    munmap(l, 4096);
+}

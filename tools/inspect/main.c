@@ -76,6 +76,11 @@ static int usage_error(const char *fmt, ...)
     return EXIT_USAGE;
 }
 
+static const char *verdict_name(cortex__liveness v)
+{
+    return v == CORTEX__ALIVE ? "alive" : v == CORTEX__DEAD ? "dead" : "unknown";
+}
+
 static const char *status_word(const nc_seg *s)
 {
     switch (s->status) {
@@ -347,7 +352,7 @@ static int cmd_ls(int argc, char **argv)
         nc_printable(h->type_tag, sizeof h->type_tag, tag);
         if (!tag[0])
             snprintf(tag, sizeof tag, "-");
-        snprintf(creator, sizeof creator, "%" PRId32 " %s", h->creator_pid, s->creator_alive ? "alive" : "dead");
+        snprintf(creator, sizeof creator, "%" PRId32 " %s", h->creator_pid, verdict_name(s->creator_verdict));
         if (h->state == CORTEX_STATE_READY)
             snprintf(kind, sizeof kind, "%s", cortex_kind_name(h->kind));
         else
@@ -406,8 +411,8 @@ static void show_text(const nc_seg *s)
     printf("payload    %" PRIu64 " bytes at offset %" PRIu64 ", align %" PRIu32 "; segment %" PRIu64 " bytes\n",
            h->payload_size, h->payload_offset, h->payload_align, h->segment_size);
     printf("lock       %s\n", nc_lock_name(h->lock_id, lock, sizeof lock));
-    printf("creator    pid %" PRId32 " (%s)\n", h->creator_pid, s->creator_alive ? "alive" : "dead");
-    printf("owner      pid %" PRId32 " (%s)\n", h->owner_pid, s->owner_alive ? "alive" : "dead");
+    printf("creator    pid %" PRId32 " (%s)\n", h->creator_pid, verdict_name(s->creator_verdict));
+    printf("owner      pid %" PRId32 " (%s)\n", h->owner_pid, verdict_name(s->owner_verdict));
     printf("created    %s (%s ago)\n", when, nc_fmt_age(age_ns(s), age, sizeof age));
 }
 

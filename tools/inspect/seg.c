@@ -87,11 +87,18 @@ static void classify(nc_seg *s, const unsigned char *bytes, size_t n)
         return;
     }
     s->status = NC_OURS;
-    s->creator_alive = cortex__pid_alive((pid_t)s->hdr.creator_pid, s->hdr.creator_start);
+    /* The one verdict (lib/os): a creator of another pid namespace or boot cannot be judged from here. */
+    cortex__proc_id creator = {.pid = s->hdr.creator_pid, .start = s->hdr.creator_start, .stamp = s->hdr.creator_stamp};
+    cortex__proc_id owner = {.pid = s->hdr.owner_pid};
+    bool foreign = (s->hdr.creator_pidns && cortex__self_pidns() && s->hdr.creator_pidns != cortex__self_pidns()) ||
+                   (s->hdr.creator_boot && cortex__self_boot() && s->hdr.creator_boot != cortex__self_boot());
+    s->creator_verdict = foreign ? CORTEX__UNKNOWN : cortex__proc_verdict(&creator, NULL);
     if (s->hdr.owner_pid == s->hdr.creator_pid)
-        s->owner_alive = s->creator_alive;
+        s->owner_verdict = s->creator_verdict;
     else
-        s->owner_alive = cortex__pid_alive((pid_t)s->hdr.owner_pid, 0);
+        s->owner_verdict = foreign ? CORTEX__UNKNOWN : cortex__proc_verdict(&owner, NULL);
+    s->creator_alive = s->creator_verdict != CORTEX__DEAD;
+    s->owner_alive = s->owner_verdict != CORTEX__DEAD;
 }
 
 /* Reads a SysV segment's first bytes through a read-only attach. */

@@ -11,6 +11,8 @@
 #ifndef NC_SEG_H
 #define NC_SEG_H
 
+#include "internal.h"
+
 #include <neocortex/error.h>
 #include <neocortex/region.h>
 #include <stdbool.h>
@@ -48,8 +50,10 @@ typedef struct nc_seg {
     char problem[CORTEX_ERROR_MESSAGE_MAX]; /* why CORRUPT/FOREIGN/UNREADABLE */
     cortex_seg_header hdr;     /* private copy (valid for OURS; raw bytes for CORRUPT) */
     bool have_hdr;             /* at least sizeof(hdr) bytes were read */
-    bool creator_alive;
+    bool creator_alive; /* not certainly dead (gc spares it) */
     bool owner_alive;
+    cortex__liveness creator_verdict; /* alive / dead / unknown (lib/os/proc.c) */
+    cortex__liveness owner_verdict;
 } nc_seg;
 
 typedef struct nc_list {
