@@ -505,7 +505,8 @@ static inline void note_high_water(cortex_slab *s, uint32_t top1)
  *                                           dead taker's id (above)
  */
 
-static _Thread_local char mag_token; /* its address names the calling thread */
+/* Its address names the calling thread (initial-exec: no __tls_get_addr call on the fast path). */
+static _Thread_local char mag_token __attribute__((tls_model("initial-exec")));
 
 /* The calling thread owns @p s's magazine (its entries emptied after a fork). */
 static inline bool mag_mine(cortex_slab *s)
@@ -880,9 +881,22 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
         if (me < 0)
             return me;
         /* Cached: FREE with our id (one CAS on the slot's word), on our stack. */
-        int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREE, (uint32_t)me, 0, 0, "cortex_slab_free");
-        if (rc < 0)
-            return rc;
+        uint32_t i = handle_slot(s, h);
+        uint64_t w = cx_word(cortex_handle_generation(h), CORTEX__SLOT_ALLOC, 0, 0);
+        if (i) {
+            w = cortex__ld64(&s->meta[i - 1].word, CX_RELAXED);
+            if (CX_W_GEN(w) != cortex_handle_generation(h) || CX_W_STATE(w) != CORTEX__SLOT_ALLOC)
+                i = 0;
+        }
+        if (!i || !cortex__cas64(&s->meta[i - 1].word, &w,
+                                 cx_word(cortex_handle_generation(h), CORTEX__SLOT_FREE, (uint32_t)me, 0),
+                                 CX_ACQ_REL, CX_ACQUIRE)) {
+            /* Refused or raced: the checked path says why (or wins the retry). */
+            int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREE, (uint32_t)me, 0, 0,
+                                "cortex_slab_free");
+            if (rc < 0)
+                return rc;
+        }
         s->mag[s->mag_n++] = ((uint64_t)cortex_handle_generation(h) << 32) | CX_H_SLOT1(h);
         return s->mag_n >= 2 * s->mag_batch ? mag_put(s, (uint32_t)me) : 0;
     }
@@ -933,9 +947,11 @@ int cortex_slab_receive(cortex_slab *s, cortex_handle *h)
  * them); returns the entries of buffers a dead process was taking that it had
  * not relabeled yet (a CAS from the filler's exact word, so a live filler's
  * or taker's slot is never touched); and marks in *@p in_full (a bitmap,
- * malloc'd) the slots FULL buffers hold, which stay cached there.
+ * malloc'd) the slots FULL buffers hold, which stay cached there.  Freed
+ * slots pass through FREEING under @p mine, as in the sweep.
  */
-static int reclaim_depot(cortex_slab *s, const unsigned char *dead, uint8_t **in_full, int *freed)
+static int reclaim_depot(cortex_slab *s, const unsigned char *dead, uint32_t mine, uint32_t my_pid, uint8_t **in_full,
+                         int *freed)
 {
     uint8_t *bits = calloc((size_t)s->slots / 8u + 1u, 1);
     if (!bits)
@@ -962,8 +978,8 @@ static int reclaim_depot(cortex_slab *s, const unsigned char *dead, uint8_t **in
                 uint32_t i = MAG_SLOT1(e);
                 uint64_t w = cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, from, 0);
                 if (i == 0 || i > s->slots ||
-                    !cortex__cas64(&s->meta[i - 1].word, &w, cx_word(MAG_GEN(e), CORTEX__SLOT_FREEING, 0, 0),
-                                   CX_ACQ_REL, CX_ACQUIRE))
+                    !cortex__cas64(&s->meta[i - 1].word, &w,
+                                   cx_word(MAG_GEN(e), CORTEX__SLOT_FREEING, mine, my_pid), CX_ACQ_REL, CX_ACQUIRE))
                     continue;
                 int rc = push(s, i);
                 if (rc < 0) {
@@ -1018,7 +1034,7 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
     /* The depot buffers a dead process was filling or taking; which slots FULL buffers hold (those stay). */
     uint8_t *in_full = NULL;
     if (any_dead) {
-        int rc = reclaim_depot(s, dead, &in_full, &freed);
+        int rc = reclaim_depot(s, dead, mine, my_pid, &in_full, &freed);
         if (rc < 0)
             return rc;
     }
