@@ -25,6 +25,13 @@
  *                                     a received-then-freed slot shows the
  *                                     parity it was taken at, and a helper
  *                                     records it as allocated again
+ *   CORTEX_SEED_SLAB_DEPOT_EARLY_FULL  a depot buffer is published FULL
+ *                                     before its entries are written: a
+ *                                     taker reads entries of nothing
+ *   CORTEX_SEED_SLAB_RELABEL_STORE     a depot taker checks the filler's
+ *                                     word, then relabels it with a store
+ *                                     (no CAS): a reclaim in between and
+ *                                     the taker both get the slot
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -561,10 +568,16 @@ static int mag_put(cortex_slab *s, uint32_t me)
         if (CX_D_KIND(v) != CORTEX__DEPOT_EMPTY ||
             !cortex__cas64(st, &v, cx_depot(CORTEX__DEPOT_FILLING, me, 0, me), CX_ACQUIRE, CX_RELAXED))
             continue;
+#if defined(CORTEX_SEED_SLAB_DEPOT_EARLY_FULL)
+        cortex__st64(st, cx_depot(CORTEX__DEPOT_FULL, me, b, me), CX_RELEASE);
+        for (uint32_t j = 0; j < b; j++)
+            cortex__st64(&s->depot[d].ent[j], src[j], CX_RELAXED);
+#else
         for (uint32_t j = 0; j < b; j++)
             cortex__st64(&s->depot[d].ent[j], src[j], CX_RELAXED);
         /* Publishes the entries: a taker's CAS (acquire) of this value reads them. */
         cortex__st64(st, cx_depot(CORTEX__DEPOT_FULL, me, b, me), CX_RELEASE);
+#endif
         s->mag_n -= b;
         s->mag_hint = d;
         return 0;
@@ -607,9 +620,15 @@ static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn)
             cortex__a64 *wp = &s->meta[i - 1].word;
             uint64_t w = cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, from, 0);
             /* Ours already (we filled it): check the word, no write.  Else relabel from the filler's exact word. */
+#if defined(CORTEX_SEED_SLAB_RELABEL_STORE)
+            bool ok = cortex__ld64(wp, CX_ACQUIRE) == w;
+            if (ok && from != me)
+                cortex__st64(wp, cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, me, 0), CX_RELEASE);
+#else
             bool ok = from == me ? cortex__ld64(wp, CX_ACQUIRE) == w
                                  : cortex__cas64(wp, &w, cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, me, 0), CX_ACQ_REL,
                                                  CX_ACQUIRE);
+#endif
             if (ok) {
                 dst[(*dn)++] = ((uint64_t)MAG_GEN(e) << 32) | i;
                 got++;
