@@ -586,14 +586,15 @@ static int mag_put(cortex_slab *s, uint32_t me)
 }
 
 /*
- * Takes a FULL depot buffer: its slots, relabeled as ours, are appended to
- * @p dst (*@p dn entries, room for a batch more).  1 (entries added), 0 (no
+ * Takes a FULL depot buffer, looking from buffer *@p hint on (set to the
+ * one taken): its slots, relabeled as ours, are appended to @p dst (*@p dn
+ * entries, room for a batch more).  1 (entries added), 0 (no
  * full buffer), -EBADMSG (a buffer with hostile contents; emptied).
  */
-static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn)
+static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn, uint32_t *hint)
 {
     for (uint32_t k = 0; k < s->depots; k++) {
-        uint32_t d = (s->mag_hint + k) % s->depots;
+        uint32_t d = (*hint + k) % s->depots;
         cortex__a64 *st = &s->depot[d].state;
         uint64_t v = cortex__ld64(st, CX_RELAXED);
         if (CX_D_KIND(v) != CORTEX__DEPOT_FULL)
@@ -601,7 +602,7 @@ static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn)
         uint32_t n = CX_D_COUNT(v), from = CX_D_PROC(v);
         if (!cortex__cas64(st, &v, cx_depot(CORTEX__DEPOT_TAKING, me, n, from), CX_ACQUIRE, CX_RELAXED))
             continue;
-        s->mag_hint = d;
+        *hint = d;
         if (n > CORTEX__SLAB_MAG_BATCH || from == 0 || from >= CORTEX__SLAB_PROC_ENTRIES) {
             cortex__st64(st, cx_depot(CORTEX__DEPOT_EMPTY, 0, 0, 0), CX_RELEASE);
             return cortex__fail(EBADMSG,
@@ -644,7 +645,7 @@ static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn)
 }
 
 /* An empty magazine: refilled from a FULL depot buffer (depot_take()). */
-static inline int mag_take(cortex_slab *s, uint32_t me) { return depot_take(s, me, s->mag, &s->mag_n); }
+static inline int mag_take(cortex_slab *s, uint32_t me) { return depot_take(s, me, s->mag, &s->mag_n, &s->mag_hint); }
 
 /*
  * The shared stack is empty: moves one FULL depot buffer's slots onto it, so
@@ -654,8 +655,8 @@ static inline int mag_take(cortex_slab *s, uint32_t me) { return depot_take(s, m
 static int depot_spill(cortex_slab *s, uint32_t me)
 {
     uint64_t tmp[CORTEX__SLAB_MAG_BATCH];
-    uint32_t n = 0;
-    int rc = depot_take(s, me, tmp, &n);
+    uint32_t n = 0, hint = 0; /* any thread may spill: nothing of the view's magazine is touched */
+    int rc = depot_take(s, me, tmp, &n, &hint);
     for (uint32_t j = 0; j < n; j++) {
         int r = mag_release(s, me, tmp[j]);
         if (r < 0 && rc >= 0)

@@ -146,7 +146,8 @@ Test(slab_mag, depot_slots_reach_a_view_without_magazine)
     for (int i = 0; i < SLOTS; i++)
         cr_assert_eq(cortex_slab_free(s, h[i]), 0);
     cr_assert_geq(count_depot(s, CORTEX__DEPOT_FULL), 1, "batches were parked in the depot");
-    /* The other view sees the magazine's cached slots as free but cannot have them: after a put it keeps one batch (8). */
+    /* The other view sees the magazine's cached slots as free but cannot have them: */
+    /* after a put the magazine keeps one batch (8). */
     cortex_handle x[SLOTS];
     int got = 0;
     while (got < SLOTS && cortex_slab_alloc(plain, &x[got]) == 0)
