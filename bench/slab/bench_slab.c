@@ -3,9 +3,11 @@
  * bench/slab: the slab's alloc+free pair against its peers, in one run.
  *
  *   1. single thread, ns per alloc+free pair (+ touching one byte of the slot):
- *        neocortex slab | naive Treiber, tagged head | naive Treiber, untagged (ABA-unsafe) | malloc(64)+free
+ *        neocortex slab | neocortex slab with a magazine (batch 32) | naive Treiber,
+ *        tagged head | naive Treiber, untagged (ABA-unsafe) | malloc(64)+free;
+ *        the magazine pair's ratios to malloc and to the tagged Treiber (issue 12: <= 0.5x)
  *   2. two threads on one slab: ns per pair per thread, pairs/s in total
- *   3. two processes on one shared mapping: the same
+ *   3. two processes on one shared mapping: the same, then with a magazine each
  *
  * Variants run interleaved rep by rep (rep r of every variant before rep
  * r+1), REPS reps of about 0.1 s; min / median / max and the ratio of the
@@ -100,10 +102,10 @@ static inline void naive_push(struct naive *n, uint32_t top, int tagged)
 
 /* ---- one rep of each variant: returns ns per pair ---- */
 
-static cortex_slab *slab;
+static cortex_slab *slab, *slab_mag;
 static struct naive *naive;
 
-static int run_slab(long iters, uint64_t salt)
+static int run_slab(cortex_slab *slab, long iters, uint64_t salt)
 {
     for (long i = 0; i < iters; i++) {
         cortex_handle h;
@@ -142,15 +144,16 @@ static int run_malloc(long iters, uint64_t salt)
     return 0;
 }
 
-enum { V_SLAB, V_TAGGED, V_UNTAGGED, V_MALLOC, NV };
-static const char *vname[NV] = {"neocortex slab", "naive Treiber, tagged", "naive Treiber, untagged (ABA)",
-                                "malloc(64)+free"};
+enum { V_SLAB, V_MAG, V_TAGGED, V_UNTAGGED, V_MALLOC, NV };
+static const char *vname[NV] = {"neocortex slab", "neocortex slab, magazine (32)", "naive Treiber, tagged",
+                                "naive Treiber, untagged (ABA)", "malloc(64)+free"};
 
 static double time_variant(int v, long iters, uint64_t salt)
 {
     int64_t t0 = now_ns();
     switch (v) {
-    case V_SLAB: run_slab(iters, salt); break;
+    case V_SLAB: run_slab(slab, iters, salt); break;
+    case V_MAG: run_slab(slab_mag, iters, salt); break;
     case V_TAGGED: run_naive(iters, salt, 1); break;
     case V_UNTAGGED: run_naive(iters, salt, 0); break;
     default: run_malloc(iters, salt); break;
@@ -167,8 +170,12 @@ struct shared_go {
     _Atomic int64_t ns[2];
 };
 
+static int mag_workers; /* contended_procs: each worker gives its view a magazine */
+
 static int contended_worker(cortex_slab *s, struct shared_go *g, int id, int64_t dur_ns)
 {
+    if (mag_workers && cortex_slab_magazine(s, 32) != 0)
+        return -1;
     atomic_fetch_add(&g->ready, 1);
     while (!atomic_load(&g->go))
         ;
@@ -242,7 +249,8 @@ static double contended_procs(int64_t dur)
             cortex_slab *c;
             if (cortex_slab_attach_raw(&c, shm_mem, shm_len, 8, 8) < 0)
                 _exit(2);
-            _exit(contended_worker(c, shm_go, i, dur) == 0 ? 0 : 1);
+            int rc = contended_worker(c, shm_go, i, dur);
+            _exit(rc == 0 && cortex_slab_close(c) == 0 ? 0 : 1); /* close: the magazine's slots go back */
         }
     }
     while (atomic_load(&shm_go->ready) < 2)
@@ -289,6 +297,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "setup: %s\n", cortex_last_error()->message);
         return 1;
     }
+    void *mem2 = NULL;
+    if (posix_memalign(&mem2, 64, len) != 0 || cortex_slab_init(&slab_mag, mem2, len, SLOTS, SLOT, 8) != 0 ||
+        cortex_slab_magazine(slab_mag, 32) != 0) {
+        fprintf(stderr, "setup: %s\n", cortex_last_error()->message);
+        return 1;
+    }
     if (posix_memalign((void **)&naive, 64, sizeof *naive) != 0)
         return 1;
     naive_init(naive);
@@ -297,7 +311,7 @@ int main(int argc, char **argv)
     long iters = 100000;
     for (;;) {
         int64_t t0 = now_ns();
-        run_slab(iters, 1);
+        run_slab(slab, iters, 1);
         int64_t dt = now_ns() - t0;
         if (dt > 20000000 || iters > (1L << 30)) {
             iters = (long)((double)iters * 1e8 / (double)dt);
@@ -326,6 +340,8 @@ int main(int argc, char **argv)
         row(vname[v], res[v], reps, v == V_SLAB ? 0 : med[v], v == V_SLAB ? "" : "(slab median / this median)");
     printf("  target: <= 0.7 x 14.5 ns (shm-primitives TreiberSlab pair) = 10.15 ns; slab median %.2f ns -> %.2fx of 14.5\n",
            med[V_SLAB], med[V_SLAB] / 14.5);
+    printf("  magazine pair: %.2fx malloc(64)+free, %.2fx tagged Treiber (target <= 0.5x both)\n",
+           med[V_MAG] / med[V_MALLOC], med[V_MAG] / med[V_TAGGED]);
 
     /* contended */
     shm_len = len;
@@ -338,9 +354,13 @@ int main(int argc, char **argv)
     shm_go = (struct shared_go *)(void *)((uint8_t *)shm_mem + len);
     int creps = reps < 11 ? reps : 11;
     double *ct = calloc((size_t)creps, sizeof(double)), *cp = calloc((size_t)creps, sizeof(double));
+    double *cm = calloc((size_t)creps, sizeof(double));
     for (int r = 0; r < creps; r++) {
         ct[r] = contended_threads(100000000);
         cp[r] = contended_procs(100000000);
+        mag_workers = 1;
+        cm[r] = contended_procs(100000000);
+        mag_workers = 0;
     }
     printf("\ncontended: 2 workers alloc+free on one slab, ns per pair per worker (%d reps x 0.1 s, interleaved)\n",
            creps);
@@ -349,10 +369,12 @@ int main(int argc, char **argv)
     double mp = median(memcpy(calloc((size_t)creps, sizeof(double)), cp, sizeof(double) * (size_t)creps), creps);
     row("2 threads, one mapping", ct, creps, 0, "");
     row("2 processes, shared mapping", cp, creps, 0, "");
+    row("2 processes, a magazine each", cm, creps, 0, "");
     printf("  total pairs/s (median): threads %.1f M, processes %.1f M; processes/threads %.2fx\n", 2e3 / mt,
            2e3 / mp, mp / mt);
     cortex_slab_close(shm_slab);
     cortex_slab_close(slab);
+    cortex_slab_close(slab_mag);
     if (failures) {
         printf("FAILED: %d checks failed\n", failures);
         return 1;

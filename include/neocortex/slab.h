@@ -241,12 +241,13 @@ CORTEX_API int cortex_slab_receive(cortex_slab *s, cortex_handle *h);
 
 /**
  * Frees every allocated slot whose owner is certainly dead (pid gone, only a
- * zombie, or the pid reused by a newer process), and with
- * CORTEX_SLAB_RECLAIM_IN_FLIGHT also in-flight slots sent by dead
- * processes.  An owner that cannot be judged (a live pid whose /proc entry
- * is hidden) keeps its slots; a process alive in any thread is alive.  Safe
- * to run while others allocate and free, and to be killed in: the slots it
- * was freeing are linked by the next reclaim.
+ * zombie, or the pid reused by a newer process), the free slots a dead
+ * process held in its magazine (cortex_slab_magazine()) or was moving
+ * through the depot, and with CORTEX_SLAB_RECLAIM_IN_FLIGHT also in-flight
+ * slots sent by dead processes.  An owner that cannot be judged (a live pid
+ * whose /proc entry is hidden) keeps its slots; a process alive in any
+ * thread is alive.  Safe to run while others allocate and free, and to be
+ * killed in: the slots it was freeing are linked by the next reclaim.
  * @return the number of slots freed, or a negative errno (-EBADMSG).
  */
 CORTEX_API int cortex_slab_reclaim(cortex_slab *s, unsigned flags);
@@ -260,6 +261,34 @@ CORTEX_API int cortex_slab_reclaim(cortex_slab *s, unsigned flags);
  * @return how many free slots were unreachable and are linked again.
  */
 CORTEX_API int cortex_slab_repair(cortex_slab *s);
+
+/** Largest batch cortex_slab_magazine() takes (a depot buffer's size). */
+#define CORTEX_SLAB_MAGAZINE_MAX 32u
+
+/**
+ * Gives this view a magazine: a private stack of up to 2 x @p batch free
+ * slots, owned by the calling thread.  That thread's alloc and free then
+ * work on the stack (alloc writes the slot's word, free does one CAS on it;
+ * neither touches a line another process writes) and move @p batch slots at
+ * a time through the slab's shared depot (one CAS per batch), so slots one
+ * process frees and another allocates (the zero-copy pattern) travel in
+ * batches too.  Other threads keep using the shared stack through the same
+ * view.  Handles, generations, send/receive and the errors stay as they are.
+ *
+ * A cached slot is free (counted in cortex_slab_stats::free) but only its
+ * holder hands it out until the batch moves on: others may see -ENOSPC while
+ * up to 2 x @p batch slots per magazine and 32 per depot buffer are cached.
+ * A process that dies with cached slots leaves them to
+ * cortex_slab_reclaim(), which returns each exactly once.
+ * cortex_slab_close() gives the cached slots back; so does @p batch 0,
+ * which turns the magazine off.  Call it from the thread that will use the
+ * magazine, while no other thread uses this view's magazine.
+ * @param s the view.
+ * @param batch 1 .. CORTEX_SLAB_MAGAZINE_MAX slots per depot transfer; 0: off.
+ * @return 0; -EINVAL (NULL slab, batch too large); -EBADMSG (giving cached
+ *         slots back met a corrupt free list; they stay for reclaim).
+ */
+CORTEX_API int cortex_slab_magazine(cortex_slab *s, uint32_t batch);
 
 /** Fills @p out with the slab's counters (a scan: O(slots)).  0 or -EINVAL. */
 CORTEX_API int cortex_slab_stats_get(cortex_slab *s, cortex_slab_stats *out);
@@ -386,6 +415,11 @@ CORTEX_API int cortex_pool_send(cortex_pool *p, cortex_handle h);
  * cortex_slab_receive().
  */
 CORTEX_API int cortex_pool_receive(cortex_pool *p, cortex_handle *h);
+/**
+ * Gives every class of this view a magazine of @p batch slots (see
+ * cortex_slab_magazine()); 0 turns them off.  0 or the first error.
+ */
+CORTEX_API int cortex_pool_magazine(cortex_pool *p, uint32_t batch);
 /** Reclaims dead processes' slots in every class; the total freed or -errno. */
 CORTEX_API int cortex_pool_reclaim(cortex_pool *p, unsigned flags);
 /** The region behind a segment pool (NULL for one over caller memory). */

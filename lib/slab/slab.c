@@ -25,6 +25,13 @@
  *                                     a received-then-freed slot shows the
  *                                     parity it was taken at, and a helper
  *                                     records it as allocated again
+ *   CORTEX_SEED_SLAB_DEPOT_EARLY_FULL  a depot buffer is published FULL
+ *                                     before its entries are written: a
+ *                                     taker reads entries of nothing
+ *   CORTEX_SEED_SLAB_RELABEL_STORE     a depot taker checks the filler's
+ *                                     word, then relabels it with a store
+ *                                     (no CAS): a reclaim in between and
+ *                                     the taker both get the slot
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -132,7 +139,11 @@ int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_alig
     g->stride = (uint32_t)stride;
     g->align = a;
     g->meta_off = sizeof(struct cortex__slab_shared);
-    g->data_off = cortex__align_up(g->meta_off + (uint64_t)slots * sizeof(struct cortex__slot_meta),
+    g->depots = slots / CORTEX__SLAB_MAG_BATCH;
+    g->depots = g->depots < 1 ? 1 : g->depots > CORTEX__SLAB_DEPOTS_MAX ? CORTEX__SLAB_DEPOTS_MAX : g->depots;
+    g->depot_off =
+        cortex__align_up(g->meta_off + (uint64_t)slots * sizeof(struct cortex__slot_meta), CORTEX_CACHELINE);
+    g->data_off = cortex__align_up(g->depot_off + (uint64_t)g->depots * sizeof(struct cortex__slab_depot),
                                    a < CORTEX_CACHELINE ? CORTEX_CACHELINE : a);
     g->total = g->data_off + (uint64_t)slots * stride;
     return 0;
@@ -220,6 +231,10 @@ static int view_open(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, 
     s->slot_size = h.slot_size;
     s->stride = h.stride;
     s->len = h.total;
+    struct cortex__slab_geom g;
+    (void)cortex__slab_geometry(h.slots, h.slot_size, h.slot_align, &g); /* checked by cortex__slab_check_hdr */
+    s->depot = (struct cortex__slab_depot *)(void *)((uint8_t *)mem + g.depot_off);
+    s->depots = g.depots;
     s->tag = CX_ID_TAG(h.id);
     cortex__st64(&s->reg, 0, CX_RELAXED);
     pthread_once(&fork_once, fork_hook);
@@ -262,6 +277,12 @@ int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_siz
     for (uint32_t i = 0; i < slots; i++) {
         cortex__st64(&meta[i].word, cx_word(first_gen(id, i), CORTEX__SLOT_FREE, 0, 0), CX_RELAXED);
         cortex__st64(&meta[i].next, i + 1 < slots ? i + 2 : 0, CX_RELAXED);
+    }
+    struct cortex__slab_depot *dep = (struct cortex__slab_depot *)(void *)((uint8_t *)mem + g.depot_off);
+    for (uint32_t d = 0; d < g.depots; d++) {
+        cortex__st64(&dep[d].state, cx_depot(CORTEX__DEPOT_EMPTY, 0, 0, 0), CX_RELAXED);
+        for (uint32_t j = 0; j < CORTEX__SLAB_MAG_BATCH; j++)
+            cortex__st64(&dep[d].ent[j], 0, CX_RELAXED);
     }
     for (uint32_t i = 0; i < CORTEX__SLAB_PROC_ENTRIES; i++)
         cortex__st64(&sh->procs[i], 0, CX_RELAXED);
@@ -467,6 +488,256 @@ static inline void note_high_water(cortex_slab *s, uint32_t top1)
     }
 }
 
+/* ---- magazines ----------------------------------------------------------------- */
+
+/*
+ * A view can keep a magazine: a private stack of free slots (cortex_slab_magazine()).
+ * A cached slot's word stays in shared memory as FREE with the holder's
+ * process-table id, so the slot words alone say who holds what; alloc and
+ * free from the magazine write only that word, with no read-modify-write on
+ * a line another process writes (free's CAS is on the slot's own word).
+ * Batches of slots move through the depot buffers: one CAS of a buffer's
+ * state takes it (EMPTY -> FILLING, FULL -> TAKING), one release store hands
+ * it on.  A taker relabels each slot from the filler's id to its own with a
+ * CAS from the exact word the filler left, so a reclaim that returned the
+ * slot meanwhile (its own CAS from that word) and the taker never both win.
+ * Crash windows, and who recovers them (cortex_slab_reclaim()):
+ *   cached in a dead process's magazine     FREE + dead id, in no FULL buffer
+ *   FILLING by a dead process               its slots still carry its id (above);
+ *                                           the buffer is emptied
+ *   FULL, filler dead                        stays: any taker relabels them
+ *   TAKING by a dead process                 entries not yet relabeled are
+ *                                           returned from the filler's exact
+ *                                           word; relabeled ones carry the
+ *                                           dead taker's id (above)
+ */
+
+/* Its address names the calling thread (initial-exec: no __tls_get_addr call on the fast path). */
+static _Thread_local char mag_token __attribute__((tls_model("initial-exec")));
+
+/* The calling thread owns @p s's magazine (its entries emptied after a fork). */
+static inline bool mag_mine(cortex_slab *s)
+{
+    if (__atomic_load_n(&s->mag_owner, __ATOMIC_RELAXED) != (const void *)&mag_token)
+        return false;
+    if (__builtin_expect(s->mag_epoch != fork_epoch, 0)) {
+        /* A forked child: the entries are the parent's slots. */
+        s->mag_n = 0;
+        s->mag_epoch = fork_epoch;
+    }
+    return true;
+}
+
+#define MAG_SLOT1(e) ((uint32_t)(e)&0xffffffu)
+#define MAG_GEN(e) ((uint32_t)((e) >> 32))
+
+/* Returns cached slot @p e (ours) to the shared stack: FREEING (ours) until it is linked. */
+static int mag_release(cortex_slab *s, uint32_t me, uint64_t e)
+{
+    uint32_t i = MAG_SLOT1(e);
+    uint64_t w = cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, me, 0);
+    if (i == 0 || i > s->slots)
+        return corrupt(s, "magazine entry out of range", i);
+    if (!cortex__cas64(&s->meta[i - 1].word, &w, cx_word(MAG_GEN(e), CORTEX__SLOT_FREEING, me, 0), CX_ACQ_REL,
+                       CX_ACQUIRE))
+        return 0; /* no longer ours (a reclaim judged us dead): nothing to give back */
+    return push(s, i);
+}
+
+/* Moves the top @p n entries of the magazine to the shared stack. */
+static int mag_release_n(cortex_slab *s, uint32_t me, uint32_t n)
+{
+    int rc = 0;
+    for (; n > 0 && s->mag_n > 0; n--) {
+        int r = mag_release(s, me, s->mag[--s->mag_n]);
+        if (r < 0 && rc == 0)
+            rc = r;
+    }
+    return rc;
+}
+
+/* A full magazine: one batch goes to an EMPTY depot buffer, or to the shared stack if none is. */
+static int mag_put(cortex_slab *s, uint32_t me)
+{
+    uint32_t b = s->mag_batch;
+    const uint64_t *src = &s->mag[s->mag_n - b];
+    for (uint32_t k = 0; k < s->depots; k++) {
+        uint32_t d = (s->mag_hint + k) % s->depots;
+        cortex__a64 *st = &s->depot[d].state;
+        uint64_t v = cortex__ld64(st, CX_RELAXED);
+        if (CX_D_KIND(v) != CORTEX__DEPOT_EMPTY ||
+            !cortex__cas64(st, &v, cx_depot(CORTEX__DEPOT_FILLING, me, 0, me), CX_ACQUIRE, CX_RELAXED))
+            continue;
+#if defined(CORTEX_SEED_SLAB_DEPOT_EARLY_FULL)
+        cortex__st64(st, cx_depot(CORTEX__DEPOT_FULL, me, b, me), CX_RELEASE);
+        for (uint32_t j = 0; j < b; j++)
+            cortex__st64(&s->depot[d].ent[j], src[j], CX_RELAXED);
+#else
+        for (uint32_t j = 0; j < b; j++)
+            cortex__st64(&s->depot[d].ent[j], src[j], CX_RELAXED);
+        /* Publishes the entries: a taker's CAS (acquire) of this value reads them. */
+        cortex__st64(st, cx_depot(CORTEX__DEPOT_FULL, me, b, me), CX_RELEASE);
+#endif
+        s->mag_n -= b;
+        s->mag_hint = d;
+        return 0;
+    }
+    return mag_release_n(s, me, b);
+}
+
+/*
+ * Takes a FULL depot buffer, looking from buffer *@p hint on (set to the
+ * one taken): its slots, relabeled as ours, are appended to @p dst (*@p dn
+ * entries, room for a batch more).  1 (entries added), 0 (no
+ * full buffer), -EBADMSG (a buffer with hostile contents; emptied).
+ */
+static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn, uint32_t *hint)
+{
+    for (uint32_t k = 0; k < s->depots; k++) {
+        uint32_t d = (*hint + k) % s->depots;
+        cortex__a64 *st = &s->depot[d].state;
+        uint64_t v = cortex__ld64(st, CX_RELAXED);
+        if (CX_D_KIND(v) != CORTEX__DEPOT_FULL)
+            continue;
+        uint32_t n = CX_D_COUNT(v), from = CX_D_PROC(v);
+        if (!cortex__cas64(st, &v, cx_depot(CORTEX__DEPOT_TAKING, me, n, from), CX_ACQUIRE, CX_RELAXED))
+            continue;
+        *hint = d;
+        if (n > CORTEX__SLAB_MAG_BATCH || from == 0 || from >= CORTEX__SLAB_PROC_ENTRIES) {
+            cortex__st64(st, cx_depot(CORTEX__DEPOT_EMPTY, 0, 0, 0), CX_RELEASE);
+            return cortex__fail(EBADMSG,
+                                "slab depot buffer %u is corrupt (%u entries from process-table id %u): emptied; "
+                                "its slots stay cached until cortex_slab_repair()",
+                                d, n, from);
+        }
+        uint32_t bad = 0, got = 0;
+        for (uint32_t j = 0; j < n; j++) {
+            uint64_t e = cortex__ld64(&s->depot[d].ent[j], CX_RELAXED);
+            uint32_t i = MAG_SLOT1(e);
+            if (i == 0 || i > s->slots) {
+                bad++;
+                continue;
+            }
+            cortex__a64 *wp = &s->meta[i - 1].word;
+            uint64_t w = cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, from, 0);
+            /* Ours already (we filled it): check the word, no write.  Else relabel from the filler's exact word. */
+#if defined(CORTEX_SEED_SLAB_RELABEL_STORE)
+            bool ok = cortex__ld64(wp, CX_ACQUIRE) == w;
+            if (ok && from != me)
+                cortex__st64(wp, cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, me, 0), CX_RELEASE);
+#else
+            bool ok = from == me ? cortex__ld64(wp, CX_ACQUIRE) == w
+                                 : cortex__cas64(wp, &w, cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, me, 0), CX_ACQ_REL,
+                                                 CX_ACQUIRE);
+#endif
+            if (ok) {
+                dst[(*dn)++] = ((uint64_t)MAG_GEN(e) << 32) | i;
+                got++;
+            }
+        }
+        cortex__st64(st, cx_depot(CORTEX__DEPOT_EMPTY, 0, 0, 0), CX_RELEASE);
+        if (bad)
+            return cortex__fail(EBADMSG, "slab depot buffer %u names %u slots out of range (skipped)", d, bad);
+        if (got)
+            return 1;
+    }
+    return 0;
+}
+
+/* An empty magazine: refilled from a FULL depot buffer (depot_take()). */
+static inline int mag_take(cortex_slab *s, uint32_t me) { return depot_take(s, me, s->mag, &s->mag_n, &s->mag_hint); }
+
+/*
+ * The shared stack is empty: moves one FULL depot buffer's slots onto it, so
+ * views without a magazine (and this one) can have them.  1 (moved), 0 (the
+ * depot is empty too), -EBADMSG.
+ */
+static int depot_spill(cortex_slab *s, uint32_t me)
+{
+    uint64_t tmp[CORTEX__SLAB_MAG_BATCH];
+    uint32_t n = 0, hint = 0; /* any thread may spill: nothing of the view's magazine is touched */
+    int rc = depot_take(s, me, tmp, &n, &hint);
+    for (uint32_t j = 0; j < n; j++) {
+        int r = mag_release(s, me, tmp[j]);
+        if (r < 0 && rc >= 0)
+            rc = r;
+    }
+    return rc < 0 ? rc : n > 0;
+}
+
+/* Gives every cached slot of this view back to the shared stack (close, repair, resize). */
+static int mag_flush(cortex_slab *s)
+{
+    if (!s->mag_batch || s->mag_epoch != fork_epoch || s->mag_n == 0) {
+        s->mag_n = 0;
+        return 0;
+    }
+    uint64_t r = cortex__ld64(&s->reg, CX_RELAXED);
+    if ((r >> 8) != fork_epoch) {
+        s->mag_n = 0;
+        return 0;
+    }
+    return mag_release_n(s, (uint32_t)(r & 0xffu), s->mag_n);
+}
+
+int cortex_slab_magazine(cortex_slab *s, uint32_t batch)
+{
+    if (!s)
+        return cortex__fail(EINVAL, "cortex_slab_magazine: NULL slab");
+    if (batch > CORTEX_SLAB_MAGAZINE_MAX)
+        return cortex__fail(EINVAL, "cortex_slab_magazine: batch %u is more than %u", batch, CORTEX_SLAB_MAGAZINE_MAX);
+    int rc = mag_flush(s);
+    s->mag_n = 0;
+    s->mag_batch = batch;
+    s->mag_epoch = fork_epoch;
+    s->mag_hw = 0;
+    __atomic_store_n(&s->mag_owner, batch ? (const void *)&mag_token : NULL, __ATOMIC_RELAXED);
+    return rc;
+}
+
+int cortex__slab_mag_close(cortex_slab *s)
+{
+    int rc = mag_flush(s);
+    s->mag_batch = 0;
+    __atomic_store_n(&s->mag_owner, NULL, __ATOMIC_RELAXED);
+    return rc;
+}
+
+/* Alloc from the magazine: 1 (*out set), 0 (empty: use the shared stack), < 0. */
+static inline int mag_alloc(cortex_slab *s, uint32_t me, cortex_handle *out)
+{
+    if (s->mag_n == 0) {
+        int rc = mag_take(s, me);
+        if (rc <= 0)
+            return rc;
+    }
+    uint64_t e = s->mag[--s->mag_n];
+    uint32_t i = MAG_SLOT1(e), gen = MAG_GEN(e) + 1u;
+    /* Nobody else writes a word cached by a live process: a store, no RMW. */
+    cortex__st64(&s->meta[i - 1].word, cx_word(gen, CORTEX__SLOT_ALLOC, me, s->pid), CX_RELEASE);
+    if (__builtin_expect(i > s->mag_hw, 0)) {
+        note_high_water(s, i);
+        s->mag_hw = i;
+    }
+    *out = cx_handle(gen, s->tag, i);
+    return 1;
+}
+
+/*
+ * A slot this view took from the shared stack will be cached: unlink it now.
+ * Left as the head's claimed top, its word cycling through the magazine would
+ * show the head's parity again, and a helper would record it as taken.
+ */
+static void unlink_taken(cortex_slab *s, uint32_t me, uint32_t c)
+{
+    uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
+    while (CX_HEAD_CLAIM(h) == me && CX_HEAD_TOP(h) == c) {
+        uint32_t below = (uint32_t)cortex__ld64(&s->meta[c - 1].next, CX_ACQUIRE);
+        if (cortex__cas64(&s->sh->head, &h, cx_head(NEXT_TAG(h), 0, 0, below), CX_ACQ_REL, CX_ACQUIRE))
+            return;
+    }
+}
+
 int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
 {
     if (!s || !out)
@@ -474,6 +745,12 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
     int me = proc_id(s);
     if (me < 0)
         return me;
+    bool cache = s->mag_batch && mag_mine(s);
+    if (cache) {
+        int rc = mag_alloc(s, (uint32_t)me, out);
+        if (rc != 0)
+            return rc < 0 ? rc : 0;
+    }
     for (;;) {
         uint64_t h = cortex__ld64(&s->sh->head, CX_ACQUIRE);
         uint32_t c = 0;
@@ -485,6 +762,12 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
             continue;
         }
         if (c == 0) {
+            /* Slots parked in the depot are free too: bring a batch here first. */
+            int sp = depot_spill(s, (uint32_t)me);
+            if (sp < 0)
+                return sp;
+            if (sp > 0)
+                continue;
             /*
              * Empty as of the head we read.  Not confirmed with head_now(): a
              * caller that spins on -ENOSPC would turn that into a stream of
@@ -519,6 +802,8 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         HOOK(after_take, s);
 #endif
         note_high_water(s, c);
+        if (cache)
+            unlink_taken(s, (uint32_t)me, c);
         *out = cx_handle(gen, s->tag, c);
         return 0;
     }
@@ -611,6 +896,30 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
 {
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_free: NULL slab");
+    if (s->mag_batch && mag_mine(s)) {
+        int me = proc_id(s);
+        if (me < 0)
+            return me;
+        /* Cached: FREE with our id (one CAS on the slot's word), on our stack. */
+        uint32_t i = handle_slot(s, h);
+        uint64_t w = cx_word(cortex_handle_generation(h), CORTEX__SLOT_ALLOC, 0, 0);
+        if (i) {
+            w = cortex__ld64(&s->meta[i - 1].word, CX_RELAXED);
+            if (CX_W_GEN(w) != cortex_handle_generation(h) || CX_W_STATE(w) != CORTEX__SLOT_ALLOC)
+                i = 0;
+        }
+        if (!i || !cortex__cas64(&s->meta[i - 1].word, &w,
+                                 cx_word(cortex_handle_generation(h), CORTEX__SLOT_FREE, (uint32_t)me, 0),
+                                 CX_ACQ_REL, CX_ACQUIRE)) {
+            /* Refused or raced: the checked path says why (or wins the retry). */
+            int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREE, (uint32_t)me, 0, 0,
+                                "cortex_slab_free");
+            if (rc < 0)
+                return rc;
+        }
+        s->mag[s->mag_n++] = ((uint64_t)cortex_handle_generation(h) << 32) | CX_H_SLOT1(h);
+        return s->mag_n >= 2 * s->mag_batch ? mag_put(s, (uint32_t)me) : 0;
+    }
     /* FREEING keeps the owner: if we die before the slot is linked, reclaim links it. */
     int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREEING, KEEP_OWNER, 0, 0, "cortex_slab_free");
     if (rc < 0)
@@ -652,6 +961,60 @@ int cortex_slab_receive(cortex_slab *s, cortex_handle *h)
 
 /* ---- reclaim ----------------------------------------------------------------- */
 
+/*
+ * Reclaim's part of the depot: empties the buffers dead processes were
+ * filling (their slots still carry the dead filler's id: the sweep returns
+ * them); returns the entries of buffers a dead process was taking that it had
+ * not relabeled yet (a CAS from the filler's exact word, so a live filler's
+ * or taker's slot is never touched); and marks in *@p in_full (a bitmap,
+ * malloc'd) the slots FULL buffers hold, which stay cached there.  Freed
+ * slots pass through FREEING under @p mine, as in the sweep.
+ */
+static int reclaim_depot(cortex_slab *s, const unsigned char *dead, uint32_t mine, uint32_t my_pid, uint8_t **in_full,
+                         int *freed)
+{
+    uint8_t *bits = calloc((size_t)s->slots / 8u + 1u, 1);
+    if (!bits)
+        return cortex__fail(ENOMEM, "cortex_slab_reclaim: out of memory for a %u-slot bitmap (nothing reclaimed)",
+                            s->slots);
+    for (uint32_t d = 0; d < s->depots; d++) {
+        cortex__a64 *st = &s->depot[d].state;
+        uint64_t v = cortex__ld64(st, CX_ACQUIRE);
+        uint32_t kind = CX_D_KIND(v), p = CX_D_PROC(v), n = CX_D_COUNT(v), from = CX_D_FILLER(v);
+        n = n > CORTEX__SLAB_MAG_BATCH ? CORTEX__SLAB_MAG_BATCH : n;
+        if (kind == CORTEX__DEPOT_FULL) {
+            for (uint32_t j = 0; j < n; j++) {
+                uint32_t i = MAG_SLOT1(cortex__ld64(&s->depot[d].ent[j], CX_RELAXED));
+                if (i != 0 && i <= s->slots)
+                    bits[(i - 1) >> 3] |= (uint8_t)(1u << ((i - 1) & 7));
+            }
+            continue;
+        }
+        if (kind == CORTEX__DEPOT_EMPTY || p >= CORTEX__SLAB_PROC_ENTRIES || !dead[p])
+            continue;
+        if (kind == CORTEX__DEPOT_TAKING && from != 0 && from < CORTEX__SLAB_PROC_ENTRIES) {
+            for (uint32_t j = 0; j < n; j++) {
+                uint64_t e = cortex__ld64(&s->depot[d].ent[j], CX_RELAXED);
+                uint32_t i = MAG_SLOT1(e);
+                uint64_t w = cx_word(MAG_GEN(e), CORTEX__SLOT_FREE, from, 0);
+                if (i == 0 || i > s->slots ||
+                    !cortex__cas64(&s->meta[i - 1].word, &w,
+                                   cx_word(MAG_GEN(e), CORTEX__SLOT_FREEING, mine, my_pid), CX_ACQ_REL, CX_ACQUIRE))
+                    continue;
+                int rc = push(s, i);
+                if (rc < 0) {
+                    free(bits);
+                    return rc;
+                }
+                (*freed)++;
+            }
+        }
+        cortex__cas64(st, &v, cx_depot(CORTEX__DEPOT_EMPTY, 0, 0, 0), CX_ACQ_REL, CX_RELAXED);
+    }
+    *in_full = bits;
+    return 0;
+}
+
 int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
 {
     if (!s)
@@ -685,13 +1048,24 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
         cortex__spin_hint();
     }
     int freed = 0;
-    for (uint32_t i = 0; i < s->slots; i++) {
+    bool any_dead = false;
+    for (uint32_t e = 1; e < CORTEX__SLAB_PROC_ENTRIES; e++)
+        any_dead |= dead[e] != 0;
+    /* The depot buffers a dead process was filling or taking; which slots FULL buffers hold (those stay). */
+    uint8_t *in_full = NULL;
+    if (any_dead) {
+        int rc = reclaim_depot(s, dead, mine, my_pid, &in_full, &freed);
+        if (rc < 0)
+            return rc;
+    }
+    for (uint32_t i = 0; i < s->slots && any_dead; i++) {
         cortex__a64 *wp = &s->meta[i].word;
         uint64_t w = cortex__ld64(wp, CX_ACQUIRE);
         for (;;) {
             uint32_t st = CX_W_STATE(w), p = CX_W_PROC(w);
             bool held = st == CORTEX__SLOT_ALLOC || st == CORTEX__SLOT_FREEING ||
-                        (st == CORTEX__SLOT_INFLIGHT && (flags & CORTEX_SLAB_RECLAIM_IN_FLIGHT));
+                        (st == CORTEX__SLOT_INFLIGHT && (flags & CORTEX_SLAB_RECLAIM_IN_FLIGHT)) ||
+                        (st == CORTEX__SLOT_FREE && p != 0 && !(in_full[i >> 3] & (1u << (i & 7))));
             if (!held || p >= CORTEX__SLAB_PROC_ENTRIES || !dead[p])
                 break;
             /* A FREEING top is linked already; any other FREEING slot's free died before linking it. */
@@ -707,13 +1081,16 @@ int cortex_slab_reclaim(cortex_slab *s, unsigned flags)
                               CX_ACQUIRE)) {
                 HOOK(reclaim_before_push, s);
                 int rc = push(s, i + 1);
-                if (rc < 0)
+                if (rc < 0) {
+                    free(in_full);
                     return rc;
+                }
                 freed++;
                 break;
             }
         }
     }
+    free(in_full);
     /*
      * Free the dead processes' table entries, unless a slot still names one
      * (an in-flight slot kept because the flag was not given).
@@ -751,10 +1128,14 @@ int cortex_slab_repair(cortex_slab *s)
         listed++;
         cur = (uint32_t)cortex__ld64(&s->meta[cur - 1].next, CX_ACQUIRE);
     }
+    /* Quiescent: every magazine and depot buffer is given up; their slots go on the stack. */
+    s->mag_n = 0;
+    for (uint32_t d = 0; d < s->depots; d++)
+        cortex__st64(&s->depot[d].state, cx_depot(CORTEX__DEPOT_EMPTY, 0, 0, 0), CX_RELEASE);
     uint32_t nfree = 0, top = 0;
     for (uint32_t i = s->slots; i-- > 0;) {
         uint64_t w = cortex__ld64(&s->meta[i].word, CX_ACQUIRE);
-        if (CX_W_STATE(w) > CORTEX__SLOT_INFLIGHT)
+        if (CX_W_STATE(w) > CORTEX__SLOT_INFLIGHT || (CX_W_STATE(w) == CORTEX__SLOT_FREE && CX_W_PROC(w) != 0))
             cortex__st64(&s->meta[i].word, cx_word(CX_W_GEN(w), CORTEX__SLOT_FREE, 0, 0), CX_RELEASE);
         else if (CX_W_STATE(w) != CORTEX__SLOT_FREE)
             continue;

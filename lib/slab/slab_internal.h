@@ -22,6 +22,16 @@ struct cortex_slab {
     uint64_t len;      /* bytes the slab spans */
     cortex__a64 reg;   /* fork epoch << 8 | process-table id (process-local, atomic for threads) */
     cortex_region *region; /* segment form: the region; NULL for raw */
+    struct cortex__slab_depot *depot; /* the shared depot buffers */
+    uint32_t depots;
+    /* The magazine (cortex_slab_magazine()): used by mag_owner only. */
+    uint32_t mag_batch;     /* 0: off */
+    uint32_t mag_n;         /* entries in mag[] */
+    uint32_t mag_hint;      /* depot buffer to try first */
+    uint32_t mag_hw;        /* high-water mark last written by this view */
+    uint64_t mag_epoch;     /* fork epoch the entries belong to */
+    const void *mag_owner;  /* the owning thread's token */
+    uint64_t mag[2 * 32];   /* generation << 32 | slot index + 1 of cached FREE slots */
 };
 
 /* Writes a fresh slab with id @p id (cortex__slab_new_id()) into mem (no view). */
@@ -29,6 +39,9 @@ int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_siz
                         uint32_t id);
 /* Fills a caller-provided view (embedded in a pool) over a formatted slab. */
 int cortex__slab_view_init(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align);
+
+/* Gives the view's cached slots back and turns its magazine off (close). */
+int cortex__slab_mag_close(cortex_slab *s);
 
 /* Read-only scan of one slab in mem (len bytes), added to *out (the inspector; fuzzed). */
 int cortex__slab_inspect_mem(const uint8_t *mem, uint64_t len, cortex_slab_info *out);

@@ -8,6 +8,10 @@
  *   [128, 192)   counters: failed allocations, high-water mark
  *   [192, 1216)  process table: 128 words, entry 0 unused
  *   meta_off     slots x struct cortex__slot_meta (16 bytes: word, next)
+ *   depot_off    (after the metadata, on a line) the magazine depot: depots x
+ *                struct cortex__slab_depot (a state line + 32 entries); its
+ *                offset and count follow from the slot count (geometry), so
+ *                the header's data_off check covers them
  *   data_off     slots x stride bytes of payload
  *
  * Head word:   tag:32 | claim parity:1 | claimer:7 | top:24
@@ -30,6 +34,17 @@
  *            starting values differ from slab to slab
  * Process-table entry: pid:32 | the process's stamp (lib/os/proc.c: a boot time at
  *                      which it ran under that pid; 0 = free entry)
+ *
+ * Magazines (slab.c, "magazines"): a FREE slot word whose process-table id
+ * is not 0 is a slot cached by that process (in its private magazine, or in
+ * a depot buffer it filled); a FREE word with id 0 is on the shared stack.
+ * Depot state word: kind:2 | (unused):6 | id:8 | count:8 | filler:8
+ *   kind     EMPTY, FILLING (id is filling it), FULL (id filled it: its
+ *            count entries are valid), TAKING (id is taking it; filler is
+ *            who filled it, the id its entries' slots still carry until the
+ *            taker relabels them)
+ * Depot entry: generation:32 | (unused):8 | slot index + 1:24, the slot word
+ *   the filler left (FREE, the filler's id, that generation)
  */
 #ifndef CORTEX_SLAB_LAYOUT_H
 #define CORTEX_SLAB_LAYOUT_H
@@ -39,8 +54,10 @@
 #include <stdint.h>
 
 #define CORTEX__SLAB_MAGIC UINT64_C(0x313042414c535843) /* "CXSLAB01" */
-#define CORTEX__SLAB_VERSION 2u /* 2: random id, handles carry its tag */
+#define CORTEX__SLAB_VERSION 3u /* 2: random id, handles carry its tag; 3: magazine depot */
 #define CORTEX__SLAB_PROC_ENTRIES 128u
+#define CORTEX__SLAB_MAG_BATCH 32u  /* most slots a depot buffer holds */
+#define CORTEX__SLAB_DEPOTS_MAX 16u /* depot buffers: slots / 32, clamped to [1, 16] */
 
 /*
  * FREEING: freed by its owner (who stays recorded) and being linked.  Only
@@ -88,6 +105,24 @@ struct cortex__slot_meta {
 };
 _Static_assert(sizeof(struct cortex__slot_meta) == 16, "slot metadata is 16 bytes");
 
+struct cortex__slab_depot {
+    cortex__a64 state;
+    uint8_t pad[56];
+    cortex__a64 ent[CORTEX__SLAB_MAG_BATCH];
+};
+_Static_assert(sizeof(struct cortex__slab_depot) == 320, "depot buffer: a state line and 32 entries");
+
+enum { CORTEX__DEPOT_EMPTY = 0, CORTEX__DEPOT_FILLING = 1, CORTEX__DEPOT_FULL = 2, CORTEX__DEPOT_TAKING = 3 };
+#define CX_D_KIND(d) ((uint32_t)((d)&3u))
+#define CX_D_PROC(d) ((uint32_t)(((d) >> 8) & 0xffu))
+#define CX_D_COUNT(d) ((uint32_t)(((d) >> 16) & 0xffu))
+#define CX_D_FILLER(d) ((uint32_t)(((d) >> 24) & 0xffu))
+static inline uint64_t cx_depot(uint32_t kind, uint32_t proc, uint32_t count, uint32_t filler)
+{
+    return (uint64_t)(kind & 3u) | ((uint64_t)(proc & 0xffu) << 8) | ((uint64_t)(count & 0xffu) << 16) |
+           ((uint64_t)(filler & 0xffu) << 24);
+}
+
 /* ---- word packing ---- */
 #define CX_HEAD_TOP(h) ((uint32_t)((h)&0xffffffu))
 #define CX_HEAD_CLAIM(h) ((uint32_t)(((h) >> 24) & 0x7fu))
@@ -121,7 +156,8 @@ static inline cortex_handle cx_handle(uint32_t gen, uint32_t tag, uint32_t slot1
 struct cortex__slab_geom {
     uint32_t stride;
     uint32_t align; /* effective slot alignment */
-    uint64_t meta_off, data_off, total;
+    uint32_t depots; /* depot buffers */
+    uint64_t meta_off, depot_off, data_off, total;
 };
 /* 0 on success, -1 if the arguments are out of range. */
 int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_align, struct cortex__slab_geom *g);

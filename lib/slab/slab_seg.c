@@ -103,6 +103,7 @@ int cortex_slab_close(cortex_slab *s)
     if (!s)
         return 0;
     cortex_region *r = s->region;
+    (void)cortex__slab_mag_close(s); /* a failure is recorded; the slots stay for reclaim */
     free(s);
     return r ? cortex_region_close(r) : 0;
 }
@@ -394,6 +395,8 @@ int cortex_pool_close(cortex_pool *p)
     if (!p)
         return 0;
     cortex_region *r = p->region;
+    for (unsigned i = 0; i < p->n; i++)
+        (void)cortex__slab_mag_close(&p->cls[i]);
     free(p);
     return r ? cortex_region_close(r) : 0;
 }
@@ -478,6 +481,19 @@ int cortex_pool_receive(cortex_pool *p, cortex_handle *h)
         return cortex__fail(EINVAL, "cortex_pool_receive: NULL %s", p ? "handle pointer" : "pool");
     int c = pool_class(p, *h, "cortex_pool_receive");
     return c < 0 ? cortex_last_error()->code : cortex_slab_receive(&p->cls[c], h);
+}
+
+int cortex_pool_magazine(cortex_pool *p, uint32_t batch)
+{
+    if (!p)
+        return cortex__fail(EINVAL, "cortex_pool_magazine: NULL pool");
+    int first = 0;
+    for (unsigned c = 0; c < p->n; c++) {
+        int rc = cortex_slab_magazine(&p->cls[c], batch);
+        if (rc < 0 && first == 0)
+            first = rc;
+    }
+    return first;
 }
 
 int cortex_pool_reclaim(cortex_pool *p, unsigned flags)

@@ -249,6 +249,7 @@ Test(last_error, slabs, .init = setup_full_ring)
     FAILS(-ENOENT, name, cortex_slab_attach(&s, CORTEX_KEY_NAME(name), 8, 8, "u64", NULL));
     FAILS(-EINVAL, "cortex_slab_reclaim: NULL slab", cortex_slab_reclaim(NULL, 0));
     FAILS(-EINVAL, "cortex_slab_repair: NULL slab", cortex_slab_repair(NULL));
+    FAILS(-EINVAL, "cortex_slab_magazine: NULL slab", cortex_slab_magazine(NULL, 4));
     FAILS(-EINVAL, "cortex_slab_stats_get", cortex_slab_stats_get(NULL, NULL));
     FAILS(-EINVAL, "cortex_slab_inspect", cortex_slab_inspect(NULL, NULL));
     FAILS(-EINVAL, "cortex_slab_alloc", cortex_slab_alloc(NULL, &h));
@@ -335,6 +336,7 @@ Test(last_error, pools, .init = setup_full_ring)
     FAILS(-EINVAL, "pool needs", cortex_pool_init(&p, mem, 100, classes, 2));
     FAILS(-EINVAL, "cannot hold one 32-byte element", cortex_pool_init_typed(&p, mem, sizeof mem, classes, 2, 32, 8));
     FAILS(-EINVAL, "cortex_pool_reclaim", cortex_pool_reclaim(NULL, 0));
+    FAILS(-EINVAL, "cortex_pool_magazine: NULL pool", cortex_pool_magazine(NULL, 4));
     FAILS(-EINVAL, "cortex_pool_alloc", cortex_pool_alloc(NULL, 1, &h));
     NULLS(-EINVAL, "NULL pool", cortex_pool_get(NULL, 1, NULL));
     FAILS(-EINVAL, "NULL pool", cortex_pool_free(NULL, 1));

@@ -16,7 +16,12 @@
  * sender's copy still frees the received slot) and
  * CORTEX_SEED_SLAB_RECEIVE_ODD_STEP (receive advances the generation by 1,
  * so a helper of the setup's still-claimed head re-records the received
- * and freed slot: slab_send_receive ends with a slot allocated).
+ * and freed slot: slab_send_receive ends with a slot allocated),
+ * CORTEX_SEED_SLAB_DEPOT_EARLY_FULL (a depot buffer is marked FULL before
+ * its entries are written: slab_magazine_depot loses a slot) and
+ * CORTEX_SEED_SLAB_RELABEL_STORE (a depot taker relabels with a store
+ * after a check, not a CAS: slab_reclaim_dead_magazine hands a slot to
+ * both the reclaim and the taker).
  */
 #include "explorer.h"
 
@@ -512,8 +517,109 @@ static const mc_scenario slab_reclaim_claim = {
                                "recorded, while another thread allocates (and helps record it)",
     2, dead_claim_setup, reclaim_thread, reclaim_check, 2, 3, 0, 0, false, false, spurious_report};
 
+/* ---- magazines: exchange through the depot, reclaim of a dead process's magazine ---- */
+
+/* Turns every view's magazine off and moves the depot's slots onto the shared stack. */
+static void flush_magazines(void)
+{
+    for (int i = 1; i <= MC_MAX_THREADS; i++)
+        if (sl.view[i])
+            (void)cortex_slab_magazine(sl.view[i], 0);
+    cortex_handle h[8];
+    int n = 0;
+    while (n < 8 && cortex_slab_alloc(sl.init, &h[n]) == 0) /* an empty stack spills the depot */
+        n++;
+    for (int i = 0; i < n; i++)
+        MC_ASSERT(cortex_slab_free(sl.init, h[i]) == 0, "drain free %d", i);
+}
+
+static void name_depot(void)
+{
+    mc_name(&sl.init->depot[0].state, 8, "depot0.state");
+    mc_name(&sl.init->depot[0].ent[0], 8, "depot0.ent0");
+}
+
+static void mag_setup(void)
+{
+    slab_setup(3, 2);
+    for (int i = 1; i <= 2; i++)
+        MC_ASSERT(cortex_slab_magazine(sl.view[i], 1) == 0, "magazine of view %d", i);
+    name_depot();
+}
+
+/* T1 holds two slots and frees both: its second free puts a batch of 1 in the depot.  T2 allocates twice. */
+static void mag_thread(int id)
+{
+    cortex_slab *s = sl.view[id];
+    if (id == 1) {
+        cortex_handle a = take(s, false), b = take(s, false);
+        if (a)
+            release(s, a);
+        if (b)
+            release(s, b);
+    } else {
+        for (int k = 0; k < 2; k++) {
+            cortex_handle h = take(s, true);
+            if (h)
+                release(s, h);
+        }
+    }
+}
+
+static void mag_check(void)
+{
+    flush_magazines();
+    check_all_free();
+}
+
+static const mc_scenario slab_magazine_depot = {
+    "slab_magazine_depot", "slab: two views with magazines (batch 1); T1's full magazine goes to the depot while "
+                           "T2 allocates from its magazine, the depot or the stack: no slot twice, none lost",
+    2, mag_setup, mag_thread, mag_check, 2, 3, 0, 0, false, false, spurious_report};
+
+/*
+ * A dead process left slot 0 cached in its magazine and slot 1 in a FULL
+ * depot buffer it filled; slot 2 is on the stack.  T1 reclaims while T2
+ * (a magazine of batch 1) allocates, taking the depot buffer.  Slot 0 must
+ * come back; slot 1 either stays in the depot / goes to T2, or is returned
+ * by reclaim when T2 had not relabeled it yet, never both.
+ */
+static void dead_mag_setup(void)
+{
+    slab_setup(3, 2);
+    cortex_handle h[3];
+    for (int i = 0; i < 3; i++)
+        MC_ASSERT(cortex_slab_alloc(sl.init, &h[i]) == 0 && cortex_handle_index(h[i]) == (uint32_t)i,
+                  "setup alloc %d", i);
+    dead_entry();
+    uint32_t g0 = cortex_handle_generation(h[0]), g1 = cortex_handle_generation(h[1]);
+    cortex__st64(&sl.init->meta[0].word, cx_word(g0, CORTEX__SLOT_FREE, DEAD_ENTRY, 0), CX_RELEASE);
+    cortex__st64(&sl.init->meta[1].word, cx_word(g1, CORTEX__SLOT_FREE, DEAD_ENTRY, 0), CX_RELEASE);
+    cortex__st64(&sl.init->depot[0].ent[0], ((uint64_t)g1 << 32) | 2u, CX_RELAXED);
+    cortex__st64(&sl.init->depot[0].state, cx_depot(CORTEX__DEPOT_FULL, DEAD_ENTRY, 1, DEAD_ENTRY), CX_RELEASE);
+    MC_ASSERT(cortex_slab_free(sl.init, h[2]) == 0, "setup free");
+    MC_ASSERT(cortex_slab_magazine(sl.view[2], 1) == 0, "magazine of view 2");
+    name_depot();
+    reclaim_rc = -1;
+}
+
+static void dead_mag_check(void)
+{
+    MC_ASSERT(reclaim_rc == 1 || reclaim_rc == 2,
+              "reclaim freed %d slots, expected the dead magazine's 1 (+1 from the depot buffer being taken)",
+              reclaim_rc);
+    flush_magazines();
+    check_all_free();
+}
+
+static const mc_scenario slab_reclaim_dead_magazine = {
+    "slab_reclaim_dead_magazine", "slab: reclaim returns a dead process's cached slot, and a slot of the depot "
+                                  "buffer it filled at most once, while another view's magazine takes that buffer",
+    2, dead_mag_setup, reclaim_thread, dead_mag_check, 2, 3, 0, 0, false, false, spurious_report};
+
 static const mc_scenario *const all[] = {&slab_alloc_free, &slab_three, &slab_three_weak, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
                                          &slab_send_receive, &slab_handover, &slab_reclaim_owner,
-                                         &slab_reclaim_claim, NULL};
+                                         &slab_reclaim_claim, &slab_magazine_depot, &slab_reclaim_dead_magazine,
+                                         NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -4,7 +4,8 @@
  * could have left them.  They are copied into an allocation of exactly
  * their length (ASan then sees any read or write past them), attached, and
  * driven through alloc, get (writing the whole slot), send, receive, free,
- * garbage handles from the input, stats, the inspector and repair.  Nothing
+ * garbage handles from the input, stats, the inspector and repair, with a
+ * magazine when the input says so (its depot buffers come from the input).  Nothing
  * may crash, read or write out of bounds, or loop forever.  Also replayed
  * over the seed corpus in normal builds (fuzz_replay.c).
  */
@@ -32,6 +33,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         cortex_handle h[4] = {0, 0, 0, 0};
         cortex_slab_stats st;
         cortex_slab_stats_get(s, &st);
+        /* an odd last byte drives the magazine and the depot (batch from the byte before) */
+        if (size > 2 && (data[size - 1] & 1))
+            cortex_slab_magazine(s, 1u + data[size - 2] % CORTEX_SLAB_MAGAZINE_MAX);
         for (int i = 0; i < 4; i++) {
             if (cortex_slab_alloc(s, &h[i]) != 0)
                 break;

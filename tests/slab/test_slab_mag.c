@@ -1,0 +1,355 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Magazines (cortex_slab_magazine()): handles stay generation-checked, stats
+ * stay exact, batches move through the depot (within one process and from a
+ * producer process to a consumer process), slots parked in the depot are
+ * reachable without a magazine, close gives cached slots back, a dead
+ * process's cached slots come back exactly once, and a hostile depot buffer
+ * is refused with -EBADMSG.
+ */
+#define _GNU_SOURCE
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <neocortex.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "nctest.h"
+#include "slab/slab_layout.h"
+
+TestSuite(slab_mag, .fini = nct_cleanup, .timeout = 60);
+
+enum { SLOTS = 128 };
+
+struct stamp {
+    uint64_t owner; /* pid << 32 | sequence; 0 = free */
+    uint64_t check; /* ~owner */
+};
+
+static cortex_slab *make(char *name, const char *tag)
+{
+    cortex_slab *s = NULL;
+    cr_assert_eq(cortex_slab_create(&s, CORTEX_KEY_NAME(nct_name(name, tag)), SLOTS, sizeof(struct stamp),
+                                    _Alignof(struct stamp), "struct stamp", NULL),
+                 0, "%s", cortex_last_error()->message);
+    return s;
+}
+
+static cortex_slab *attach(const char *name)
+{
+    cortex_slab *c = NULL;
+    if (cortex_slab_attach(&c, CORTEX_KEY_NAME(name), sizeof(struct stamp), _Alignof(struct stamp), "struct stamp",
+                           NULL) < 0)
+        _exit(10);
+    return c;
+}
+
+static struct cortex__slab_depot *depot_of(cortex_slab *s)
+{
+    uint8_t *mem = cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slab_geom g;
+    cr_assert_eq(cortex__slab_geometry(SLOTS, sizeof(struct stamp), _Alignof(struct stamp), &g), 0);
+    return (struct cortex__slab_depot *)(void *)(mem + g.depot_off);
+}
+
+static uint32_t count_depot(cortex_slab *s, uint32_t kind)
+{
+    struct cortex__slab_depot *d = depot_of(s);
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < SLOTS / CORTEX__SLAB_MAG_BATCH; i++)
+        n += CX_D_KIND(cortex__ld64(&d[i].state, CX_ACQUIRE)) == kind;
+    return n;
+}
+
+/* Every slot can be allocated exactly once through a view without a magazine, then all are freed. */
+static void assert_all_allocatable(cortex_slab *s)
+{
+    cortex_handle h[SLOTS];
+    uint8_t seen[SLOTS] = {0};
+    for (int i = 0; i < SLOTS; i++) {
+        cr_assert_eq(cortex_slab_alloc(s, &h[i]), 0, "slot %d of %d: %s", i, SLOTS, cortex_last_error()->message);
+        uint32_t ix = cortex_handle_index(h[i]);
+        cr_assert_lt(ix, SLOTS);
+        cr_assert_not(seen[ix], "slot %u handed out twice", ix);
+        seen[ix] = 1;
+    }
+    cortex_handle x;
+    cr_assert_eq(cortex_slab_alloc(s, &x), -ENOSPC);
+    for (int i = 0; i < SLOTS; i++)
+        cr_assert_eq(cortex_slab_free(s, h[i]), 0);
+}
+
+Test(slab_mag, handles_stay_checked_and_stats_exact)
+{
+    char name[64];
+    cortex_slab *s = make(name, "mag1");
+    cr_assert_eq(cortex_slab_magazine(s, CORTEX_SLAB_MAGAZINE_MAX + 1), -EINVAL);
+    cr_assert_eq(cortex_slab_magazine(NULL, 4), -EINVAL);
+    cr_assert_eq(cortex_slab_magazine(s, 4), 0);
+    cortex_handle a, b;
+    cr_assert_eq(cortex_slab_alloc(s, &a), 0);
+    cr_assert_eq(cortex_slab_free(s, a), 0);
+    /* Cached, not gone: the stale handle is refused everywhere. */
+    cr_assert_null(cortex_slab_get(s, a));
+    cr_assert_eq(cortex_last_error()->code, -ESTALE);
+    cr_assert_eq(cortex_slab_free(s, a), -ESTALE);
+    cr_assert_eq(cortex_slab_send(s, a), -ESTALE);
+    /* The next alloc reuses the cached slot with a new generation. */
+    cr_assert_eq(cortex_slab_alloc(s, &b), 0);
+    cr_assert_eq(cortex_handle_index(b), cortex_handle_index(a));
+    cr_assert_neq(cortex_handle_generation(b), cortex_handle_generation(a));
+    cr_assert_null(cortex_slab_get(s, a));
+    cr_assert_not_null(cortex_slab_get(s, b));
+    /* send/receive through a magazine view: the sender's copy goes stale. */
+    cr_assert_eq(cortex_slab_send(s, b), 0);
+    cortex_handle r = b;
+    cr_assert_eq(cortex_slab_receive(s, &r), 0);
+    cr_assert_eq(cortex_slab_free(s, b), -ESTALE);
+    cr_assert_eq(cortex_slab_free(s, r), 0);
+
+    cortex_handle h[40];
+    for (int i = 0; i < 40; i++)
+        cr_assert_eq(cortex_slab_alloc(s, &h[i]), 0);
+    for (int i = 0; i < 30; i++)
+        cr_assert_eq(cortex_slab_free(s, h[i]), 0);
+    cortex_slab_stats st;
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.allocated, 10);
+    cr_assert_eq(st.free, SLOTS - 10, "cached slots count as free (%u)", st.free);
+    cr_assert_eq(st.in_flight, 0);
+    cr_assert_geq(st.high_water, 40);
+    /* 30 frees with batch 4: full magazines went to the depot. */
+    cr_assert_geq(count_depot(s, CORTEX__DEPOT_FULL), 1);
+    for (int i = 30; i < 40; i++)
+        cr_assert_eq(cortex_slab_free(s, h[i]), 0);
+    /* Off: the cached slots go back to the shared stack; the depot's are reachable too. */
+    cr_assert_eq(cortex_slab_magazine(s, 0), 0);
+    assert_all_allocatable(s);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+Test(slab_mag, depot_slots_reach_a_view_without_magazine)
+{
+    char name[64];
+    cortex_slab *s = make(name, "mag2");
+    cortex_slab *plain = NULL;
+    cr_assert_eq(cortex_slab_attach(&plain, CORTEX_KEY_NAME(name), sizeof(struct stamp), _Alignof(struct stamp),
+                                    "struct stamp", NULL),
+                 0);
+    cr_assert_eq(cortex_slab_magazine(s, 8), 0);
+    cortex_handle h[SLOTS];
+    for (int i = 0; i < SLOTS; i++)
+        cr_assert_eq(cortex_slab_alloc(s, &h[i]), 0);
+    for (int i = 0; i < SLOTS; i++)
+        cr_assert_eq(cortex_slab_free(s, h[i]), 0);
+    cr_assert_geq(count_depot(s, CORTEX__DEPOT_FULL), 1, "batches were parked in the depot");
+    /* The other view sees the magazine's cached slots as free but cannot have them: */
+    /* after a put the magazine keeps one batch (8). */
+    cortex_handle x[SLOTS];
+    int got = 0;
+    while (got < SLOTS && cortex_slab_alloc(plain, &x[got]) == 0)
+        got++;
+    cr_assert_eq(got, SLOTS - 8, "everything but the magazine's batch is reachable: got %d", got);
+    cr_assert_eq(count_depot(s, CORTEX__DEPOT_FULL), 0, "the depot was spilled");
+    for (int i = 0; i < got; i++)
+        cr_assert_eq(cortex_slab_free(plain, x[i]), 0);
+    /* Closing the magazine's view gives its slots back. */
+    cr_assert_eq(cortex_slab_close(s), 0);
+    assert_all_allocatable(plain);
+    cr_assert_eq(cortex_slab_own(plain), 0);
+    cr_assert_eq(cortex_slab_close(plain), 0);
+}
+
+Test(slab_mag, hostile_depot_buffer_is_refused)
+{
+    char name[64];
+    cortex_slab *s = make(name, "mag3");
+    cr_assert_eq(cortex_slab_magazine(s, 4), 0);
+    struct cortex__slab_depot *d = depot_of(s);
+    /* A FULL buffer claiming 200 entries from process-table id 3. */
+    cortex__st64(&d[0].state, cx_depot(CORTEX__DEPOT_FULL, 3, 200, 3), CX_RELEASE);
+    cortex_handle h;
+    cr_assert_eq(cortex_slab_alloc(s, &h), -EBADMSG);
+    cr_assert(strstr(cortex_last_error()->message, "depot buffer 0 is corrupt"), "%s",
+              cortex_last_error()->message);
+    /* Entries out of range: skipped, reported, nothing handed out from them. */
+    for (uint32_t j = 0; j < 4; j++)
+        cortex__st64(&d[0].ent[j], ((uint64_t)7 << 32) | (SLOTS + 1 + j), CX_RELAXED);
+    cortex__st64(&d[0].state, cx_depot(CORTEX__DEPOT_FULL, 3, 4, 3), CX_RELEASE);
+    cr_assert_eq(cortex_slab_alloc(s, &h), -EBADMSG);
+    cr_assert(strstr(cortex_last_error()->message, "out of range"), "%s", cortex_last_error()->message);
+    /* Entries naming slots in use (wrong word): not taken. */
+    cortex_handle used;
+    cr_assert_eq(cortex_slab_alloc(s, &used), 0);
+    cortex__st64(&d[0].ent[0], ((uint64_t)cortex_handle_generation(used) << 32) | (cortex_handle_index(used) + 1),
+                 CX_RELAXED);
+    cortex__st64(&d[0].state, cx_depot(CORTEX__DEPOT_FULL, 3, 1, 3), CX_RELEASE);
+    cortex_handle other;
+    cr_assert_eq(cortex_slab_alloc(s, &other), 0);
+    cr_assert_neq(cortex_handle_index(other), cortex_handle_index(used), "a slot in use was handed out twice");
+    cr_assert_not_null(cortex_slab_get(s, used));
+    cr_assert_eq(cortex_slab_free(s, used), 0);
+    cr_assert_eq(cortex_slab_free(s, other), 0);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+/*
+ * A child with a magazine of @p batch allocates @p alloc slots, frees the
+ * first @p frees of them, and is killed with SIGKILL.  Before the kill,
+ * reclaim must find nothing (the holder is alive).
+ */
+static void kill_a_holder(cortex_slab *s, const char *name, uint32_t batch, int alloc, int frees)
+{
+    int fds[2];
+    cr_assert_eq(pipe(fds), 0);
+    pid_t pid = fork();
+    if (pid == 0) {
+        cortex_slab *c = attach(name);
+        cortex_handle h[SLOTS];
+        if (cortex_slab_magazine(c, batch) < 0)
+            _exit(11);
+        for (int i = 0; i < alloc; i++)
+            if (cortex_slab_alloc(c, &h[i]) < 0)
+                _exit(12);
+        for (int i = 0; i < frees; i++)
+            if (cortex_slab_free(c, h[i]) < 0)
+                _exit(13);
+        if (write(fds[1], "x", 1) != 1)
+            _exit(14);
+        pause();
+        _exit(0);
+    }
+    char x;
+    cr_assert_eq(read(fds[0], &x, 1), 1);
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 0, "the holder is alive: nothing to reclaim");
+    cortex_slab_stats st;
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.allocated, (uint32_t)(alloc - frees));
+    kill(pid, SIGKILL);
+    cr_assert_eq(nct_wait(pid, 5000), 128 + SIGKILL);
+    close(fds[0]);
+    close(fds[1]);
+}
+
+/* A process dies with allocated and cached slots: reclaim returns exactly those, each once. */
+Test(slab_mag, dead_magazine_is_reclaimed_exactly)
+{
+    char name[64];
+    cortex_slab *s = make(name, "mag4");
+    /* 5 held; 7 frees with batch 4 (8 would fill the magazine): all 7 stay cached. */
+    kill_a_holder(s, name, 4, 12, 7);
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 5 + 7, "reclaim returns the 5 held and 7 cached slots");
+    cr_assert_eq(cortex_slab_reclaim(s, 0), 0, "and none twice");
+    assert_all_allocatable(s);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+/* Killed after parking batches in the depot: the depot's slots stay usable, the rest comes back. */
+Test(slab_mag, dead_filler_leaves_the_depot_usable)
+{
+    char name[64];
+    cortex_slab *s = make(name, "mag5");
+    /* Batch 8: puts at the 16th, 24th, 32nd and 40th free fill the 4 depot buffers; 8 stay cached. */
+    kill_a_holder(s, name, 8, 60, 40);
+    uint32_t full = count_depot(s, CORTEX__DEPOT_FULL);
+    cr_assert_eq(full, 4);
+    /* 20 held + 8 cached come back; the 4 parked batches stay in the depot. */
+    int n = cortex_slab_reclaim(s, 0);
+    cr_assert_eq(n, 20 + 8, "reclaim freed %d with %u full depot buffers", n, full);
+    cr_assert_eq(count_depot(s, CORTEX__DEPOT_FULL), full);
+    assert_all_allocatable(s);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+/*
+ * The zero-copy pattern: a producer process allocates, stamps and sends; a
+ * consumer process receives, checks and frees; both with magazines, so the
+ * slots travel back in batches through the depot.  No slot is ever found
+ * with a foreign stamp, and at the end every slot is free.
+ */
+Test(slab_mag, producer_consumer_through_the_depot)
+{
+    char name[64];
+    cortex_slab *s = make(name, "mag6");
+    long msgs = 200000L * nct_scale();
+    int p2c[2];
+    cr_assert_eq(pipe(p2c), 0);
+    pid_t prod = fork();
+    if (prod == 0) {
+        close(p2c[0]);
+        cortex_slab *c = attach(name);
+        if (cortex_slab_magazine(c, 16) < 0)
+            _exit(11);
+        uint64_t me = (uint64_t)getpid() << 32;
+        cortex_handle buf[64];
+        int nb = 0;
+        for (long k = 0; k < msgs; k++) {
+            cortex_handle h;
+            int rc;
+            while ((rc = cortex_slab_alloc(c, &h)) == -ENOSPC) {
+                if (nb && write(p2c[1], buf, sizeof buf[0] * (size_t)nb) < 0)
+                    _exit(12);
+                nb = 0;
+                usleep(50);
+            }
+            if (rc < 0)
+                _exit(13);
+            struct stamp *st = cortex_slab_get(c, h);
+            if (!st || st->owner != 0)
+                _exit(14); /* a slot still in use handed out again */
+            st->owner = me | (uint64_t)(k & 0xffffffff);
+            st->check = ~st->owner;
+            if (cortex_slab_send(c, h) < 0)
+                _exit(15);
+            buf[nb++] = h;
+            if (nb == 64) {
+                if (write(p2c[1], buf, sizeof buf) != (ssize_t)sizeof buf)
+                    _exit(16);
+                nb = 0;
+            }
+        }
+        if (nb && write(p2c[1], buf, sizeof buf[0] * (size_t)nb) < 0)
+            _exit(17);
+        close(p2c[1]);
+        _exit(cortex_slab_close(c) == 0 ? 0 : 18);
+    }
+    pid_t cons = fork();
+    if (cons == 0) {
+        close(p2c[1]);
+        cortex_slab *c = attach(name);
+        if (cortex_slab_magazine(c, 16) < 0)
+            _exit(21);
+        long got = 0;
+        cortex_handle h;
+        for (;;) {
+            ssize_t r = read(p2c[0], &h, sizeof h);
+            if (r == 0)
+                break;
+            if (r != (ssize_t)sizeof h)
+                _exit(22);
+            if (cortex_slab_receive(c, &h) < 0)
+                _exit(23);
+            struct stamp *st = cortex_slab_get(c, h);
+            if (!st || st->owner == 0 || st->check != ~st->owner || (uint32_t)st->owner != (uint32_t)got)
+                _exit(24);
+            st->owner = 0;
+            st->check = 0;
+            if (cortex_slab_free(c, h) < 0)
+                _exit(25);
+            got++;
+        }
+        _exit(got == msgs && cortex_slab_close(c) == 0 ? 0 : 26);
+    }
+    close(p2c[0]);
+    close(p2c[1]);
+    cr_assert_eq(nct_wait(prod, 55000), 0, "producer");
+    cr_assert_eq(nct_wait(cons, 55000), 0, "consumer");
+    cortex_slab_stats st;
+    cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
+    cr_assert_eq(st.free, SLOTS);
+    assert_all_allocatable(s);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
