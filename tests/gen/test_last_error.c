@@ -26,7 +26,7 @@
  *   closed handles; negative only when the kernel refuses to remove the
  *   object, which the region layer reports (dirty; tests/region);
  *   cortex_last_error, cortex_strerror, cortex_errname, cortex_key_describe,
- *   cortex_fd_kind_name, cortex_kind_name: never fail.
+ *   cortex_fd_kind_name, cortex_kind_name, cortex_abi_describe: never fail.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
