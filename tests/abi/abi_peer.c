@@ -14,6 +14,8 @@
  *                              message naming the other ABI.
  *   abi_peer hold BASE         attach BASE's ring as producer, print "ready",
  *                              sleep until killed (30 s at most).
+ *   abi_peer attach-file PATH  attach the raw file segment PATH (over 4 GiB):
+ *                              -EFBIG on a 32-bit build, 0 on a 64-bit one.
  *   abi_peer checks            C99 and C11 layout alignments agree; on a
  *                              32-bit build, sizes past SIZE_MAX are -EFBIG.
  *
@@ -269,6 +271,22 @@ static int checks(void)
     return 0;
 }
 
+/* Attach a raw file segment of more than 4 GiB: -EFBIG for a 32-bit process, 0 for a 64-bit one. */
+static int attach_file(const char *path)
+{
+    cortex_region *r = NULL;
+    cortex_layout l = {.kind = CORTEX_KIND_RAW};
+    int rc = cortex_region_attach(&r, CORTEX_KEY_FILE(path), &l, NULL);
+    int want = sizeof(void *) == 4 ? -EFBIG : 0;
+    if (rc == 0) {
+        uint64_t size = cortex_region_payload_size(r);
+        cortex_region_leak(r);
+        if (size <= UINT32_MAX)
+            return fail(51, "attached a 4 GiB segment, but its payload reads smaller", 0);
+    }
+    return rc == want ? 0 : fail(50, "attach of a 4 GiB file segment", rc);
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "serve"))
@@ -277,6 +295,8 @@ int main(int argc, char **argv)
         return use(argv[2], argc > 3 && !strcmp(argv[3], "cross"));
     if (argc >= 3 && !strcmp(argv[1], "hold"))
         return hold(argv[2]);
+    if (argc >= 3 && !strcmp(argv[1], "attach-file"))
+        return attach_file(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "checks"))
         return checks();
     fprintf(stderr, "usage: abi_peer serve|use|hold BASE [cross] | checks\n");

@@ -407,3 +407,35 @@ Test(abi, h_a_live_i386_role_holder_is_not_taken_over, .timeout = 120)
     t_hring_close(&cons);
     cr_assert_eq(rc, 0, "the dead i386 holder's role was not released: %s", msg);
 }
+
+/* A sparse file segment of 4 GiB + 4 KiB with a valid header (only the header page is written). */
+static void make_big_file(char *path)
+{
+    char name[64];
+    cortex_seg_header h;
+    cortex_region *r = raw_with_copy(name, &h);
+    cr_assert_eq(cortex_region_close(r), 0);
+    h.segment_size = (UINT64_C(1) << 32) + 4096;
+    h.payload_size = h.segment_size - h.payload_offset;
+    h.check = cortex__fnv1a32(&h, offsetof(cortex_seg_header, check));
+    nct_path(path, "big");
+    int fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    cr_assert_geq(fd, 0);
+    bool ok = pwrite(fd, &h, sizeof h, 0) == (ssize_t)sizeof h && ftruncate(fd, (off_t)h.segment_size) == 0;
+    close(fd);
+    cr_assert(ok, "could not write the sparse file");
+}
+
+Test(abi, i_a_4_gib_segment_is_efbig_for_an_i386_process, .timeout = 120)
+{
+    const char *peer32 = i386_peer();
+    char path[128];
+    make_big_file(path);
+    int fd;
+    pid_t c = spawn(qemu_path, peer32, "attach-file", path, NULL, &fd);
+    close(fd);
+    cr_assert_eq(nct_wait(c, 30000), 0, "the i386 attach of a 4 GiB file segment was not -EFBIG");
+    c = spawn(NULL, nct_helper_path("abi_peer"), "attach-file", path, NULL, &fd);
+    close(fd);
+    cr_assert_eq(nct_wait(c, 30000), 0, "the native attach of a 4 GiB file segment failed");
+}
