@@ -3,10 +3,11 @@
  * lib/doorbell/doorbell.c: a doorbell is one end of a connected AF_UNIX
  * socket pair.  A ring is a one-byte message; rings coalesce while one is
  * unread; the kernel's end-of-file tells each end that the other is gone.
+ * A peer asleep in cortex_doorbell_wait() is rung through the shared page
+ * and its eventfd instead (wake.c); the socket still reports its death.
  */
 #define _GNU_SOURCE
 #include "doorbell_internal.h"
-#include "atomic.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-#endif
 
 #ifdef MSG_NOSIGNAL
 #define DB_SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL)
@@ -36,10 +33,16 @@ int cortex_doorbell_pair(cortex_doorbell *ret_a, cortex_doorbell *ret_b)
     int rc = cortex__unix_socket(sv, NULL, &type, true);
     if (rc < 0)
         return rc;
+    *ret_a = (cortex_doorbell)CORTEX_DOORBELL_INIT;
+    *ret_b = (cortex_doorbell)CORTEX_DOORBELL_INIT;
     ret_a->fd = sv[0];
     ret_a->type = type;
     ret_b->fd = sv[1];
     ret_b->type = type;
+#ifdef CORTEX_DB_FAST
+    if (type == SOCK_SEQPACKET)
+        cortex__db_fast_pair(ret_a, ret_b);
+#endif
     return 0;
 }
 
@@ -54,14 +57,18 @@ int cortex_doorbell_from_fd(cortex_doorbell *ret, int fd)
         return cortex__fail_sys(-rc, "fcntl", -rc, "doorbell fd %d: cannot set close-on-exec", fd);
     if ((rc = cortex_fd_set_nonblocking(fd, true)) < 0)
         return rc;
+    *ret = (cortex_doorbell)CORTEX_DOORBELL_INIT;
     ret->fd = fd;
     ret->type = type;
+#ifdef CORTEX_DB_FAST
+    cortex__db_fast_take(ret);
+#endif
     return 0;
 }
 
 static int closed_end(void) { return cortex__fail(EBADF, "doorbell end is closed"); }
 
-static int peer_gone(const cortex_doorbell *b, const char *syscall, int e)
+int cortex__db_peer_gone(const cortex_doorbell *b, const char *syscall, int e)
 {
     return cortex__fail_sys(EPIPE, syscall, e, "doorbell fd %d: the peer's end is closed (peer gone)", b->fd);
 }
@@ -70,30 +77,17 @@ int cortex_doorbell_signal(cortex_doorbell *b)
 {
     if (!b || b->fd < 0)
         return closed_end();
-#if defined(__linux__) && defined(SIOCOUTQ)
-    /*
-     * Bytes we sent that the peer has not read yet.  A pending ring wakes
-     * the peer anyway, and the peer consumes it before it looks at the
-     * shared state, so this ring adds nothing: coalesce.  A closed peer
-     * frees its queue, so a dead peer shows 0 here and the send below
-     * reports it.
-     *
-     * That is a store-buffering pattern:
-     *   signaller: store shared state;   FENCE; load the peer's unread count (ioctl)
-     *   waiter:    dequeue the ring (recv, an atomic update of our count); FENCE; load shared state
-     * Without the signaller's fence its store may still sit in its store
-     * buffer while the ioctl reads a count the waiter is about to drain; the
-     * waiter then reads the old state and sleeps, and the ring is skipped: a
-     * lost wake.  A system call does not order them by itself (SYSCALL is
-     * not serialising; only KPTI's CR3 write happens to be), so: a seq_cst
-     * fence here, and one after every drain (cortex_doorbell_drain), so at
-     * least one side sees the other's write (C11 7.17.4).
-     */
-    cortex__fence(CX_SEQ_CST);
-    int queued = 0;
-    if (ioctl(b->fd, SIOCOUTQ, &queued) == 0 && queued > 0)
-        return CORTEX_DOORBELL_PENDING;
+#ifdef CORTEX_DB_FAST
+    if (b->shared) {
+        int rc = cortex__db_fast_signal(b);
+        if (rc != DB_USE_SOCKET)
+            return rc;
+    }
 #endif
+    /*
+     * Coalescing is the page's flag (wake.c); without the page every ring
+     * is sent, and rings coalesce only when the peer's queue is full.
+     */
     for (;;) {
         ssize_t n = send(b->fd, "!", 1, DB_SEND_FLAGS);
         if (n == 1)
@@ -104,7 +98,7 @@ int cortex_doorbell_signal(cortex_doorbell *b)
         if (e == EAGAIN || e == EWOULDBLOCK || e == ENOBUFS)
             return CORTEX_DOORBELL_PENDING; /* the peer's queue is full of unread rings */
         if (e == EPIPE || e == ECONNRESET || e == ENOTCONN || e == ECONNREFUSED)
-            return peer_gone(b, "send", e);
+            return cortex__db_peer_gone(b, "send", e);
         if (e == EBADF || e == ENOTSOCK)
             return cortex__fail_sys(EBADF, "send", e, "doorbell fd %d is not open or not a socket", b->fd);
         return cortex__fail_sys(e, "send", e, "could not ring doorbell fd %d", b->fd);
@@ -128,22 +122,31 @@ static int read_rings(cortex_doorbell *b, bool *more)
             enum { BATCH = 16 };
             struct mmsghdr mm[BATCH];
             struct iovec iov[BATCH];
+            char msgs[BATCH][16]; /* a ring is one byte; a setup message is not a ring */
             memset(mm, 0, sizeof mm);
             for (int i = 0; i < BATCH; i++) {
-                iov[i].iov_base = buf; /* contents are not looked at */
-                iov[i].iov_len = sizeof buf;
+                iov[i].iov_base = msgs[i];
+                iov[i].iov_len = sizeof msgs[i];
                 mm[i].msg_hdr.msg_iov = &iov[i];
                 mm[i].msg_hdr.msg_iovlen = 1;
             }
             int got = recvmmsg(b->fd, mm, BATCH, MSG_DONTWAIT, NULL);
             if (got > 0) {
                 /* At end of file recvmmsg reports empty messages: count the rings before the first. */
-                int rings = 0;
-                while (rings < got && mm[rings].msg_len > 0)
-                    rings++;
-                if (rings == 0)
+                int msgs_read = 0, rings = 0;
+                while (msgs_read < got && mm[msgs_read].msg_len > 0) {
+                    /* Its fds, if any, were closed by the kernel (no room for them: MSG_CTRUNC). */
+                    if (!cortex__db_is_setup(msgs[msgs_read], mm[msgs_read].msg_len))
+                        rings++;
+                    msgs_read++;
+                }
+                if (msgs_read == 0)
                     return -EPIPE;
-                *more = rings == BATCH; /* if it stopped at end of file, the next read reports it */
+                *more = msgs_read == BATCH; /* if it stopped at end of file, the next read reports it */
+                if (rings == 0 && msgs_read < got)
+                    return -EPIPE; /* only setup messages, then end of file */
+                if (rings == 0 && *more)
+                    continue;
                 return rings;
             }
             n = got; /* 0: end of file; < 0: errno */
@@ -171,10 +174,13 @@ static int read_rings(cortex_doorbell *b, bool *more)
     }
 }
 
-int cortex_doorbell_drain(cortex_doorbell *b)
+/* Every ring queued on the socket: the count, -EPIPE (end of file and nothing queued), -errno. */
+static int drain_socket(cortex_doorbell *b)
 {
-    if (!b || b->fd < 0)
-        return closed_end();
+#ifdef CORTEX_DB_FAST
+    if (b->shared)
+        cortex__db_fast_sock_read(b);
+#endif
     int rings = 0;
     bool more = true;
     while (more && rings < DB_DRAIN_MAX) {
@@ -183,7 +189,7 @@ int cortex_doorbell_drain(cortex_doorbell *b)
             /* End of file: deliver what was queued first, report the peer gone on the next call. */
             if (rings > 0)
                 return rings;
-            return peer_gone(b, "", 0);
+            return cortex__db_peer_gone(b, "", 0);
         }
         if (n < 0)
             return n;
@@ -191,28 +197,83 @@ int cortex_doorbell_drain(cortex_doorbell *b)
             break;
         rings += n;
     }
-    /* The waiter's half of the fence pair in cortex_doorbell_signal: the drain before the caller's loads. */
-    cortex__fence(CX_SEQ_CST);
     return rings;
 }
+
+int cortex_doorbell_drain(cortex_doorbell *b)
+{
+    if (!b || b->fd < 0)
+        return closed_end();
+#ifdef CORTEX_DB_FAST
+    if (b->shared) {
+        /* A ring goes either through the eventfd (the flag) or on the socket: add them. */
+        int flag = cortex__db_fast_take_flag(b);
+        int rings = drain_socket(b);
+        if (flag && rings == -EPIPE)
+            return 1; /* a ring before the end of file is delivered first */
+        return rings < 0 ? rings : rings + flag;
+    }
+#endif
+    return drain_socket(b);
+}
+
+static int timed_out(const cortex_doorbell *b, int64_t timeout_ns)
+{
+    return cortex__fail(ETIMEDOUT, "doorbell fd %d did not ring within %lld ns", b->fd, (long long)timeout_ns);
+}
+
+#ifdef CORTEX_DB_FAST
+/* wait with the shared page: sleep in the epoll set of the eventfd and the socket. */
+static int wait_fast(cortex_doorbell *b, int64_t timeout_ns, int64_t deadline)
+{
+    if (timeout_ns != 0) /* a look (timeout 0) never sleeps: it leaves a caller's poll loop as it is */
+        cortex__db_fast_mode(b, true); /* from now on the peer rings through the page */
+    for (;;) {
+        int ms = cortex__poll_ms(deadline);
+        bool sock = true; /* the last look (ms == 0) reads the socket too */
+        int rang;
+        if (ms != 0) {
+            if ((rang = cortex__db_fast_sleep(b, ms, &sock)) < 0)
+                return rang;
+        } else {
+            rang = cortex__db_fast_take_flag(b);
+        }
+        if (sock) {
+            /* A ring on the socket, the setup message, or the peer's end of file. */
+            int n = drain_socket(b);
+            if (n > 0)
+                rang = 1;
+            else if (n < 0 && !(rang && n == -EPIPE))
+                return n;
+        }
+        if (rang)
+            return 0;
+        if (ms == 0)
+            return timed_out(b, timeout_ns);
+    }
+}
+#endif
 
 int cortex_doorbell_wait(cortex_doorbell *b, int64_t timeout_ns)
 {
     if (!b || b->fd < 0)
         return closed_end();
     int64_t deadline = cortex__deadline(timeout_ns);
+#ifdef CORTEX_DB_FAST
+    if (b->shared)
+        return wait_fast(b, timeout_ns, deadline);
+#endif
     /* Sleep first: a pending ring makes poll return at once, and the drain then reads it in one go. */
     bool slept = timeout_ns == 0;
     for (;;) {
         if (slept) {
-            int rc = cortex_doorbell_drain(b);
+            int rc = drain_socket(b);
             if (rc != 0)
                 return rc > 0 ? 0 : rc;
         }
         int ms = cortex__poll_ms(deadline);
         if (ms == 0)
-            return cortex__fail(ETIMEDOUT, "doorbell fd %d did not ring within %lld ns", b->fd,
-                                (long long)timeout_ns);
+            return timed_out(b, timeout_ns);
         struct pollfd p = {.fd = b->fd, .events = POLLIN};
         int n = poll(&p, 1, ms);
         if (n < 0 && errno != EINTR)
@@ -224,7 +285,16 @@ int cortex_doorbell_wait(cortex_doorbell *b, int64_t timeout_ns)
     }
 }
 
-int cortex_doorbell_fd(const cortex_doorbell *b) { return b ? b->fd : -1; }
+int cortex_doorbell_fd(const cortex_doorbell *b)
+{
+    if (!b)
+        return -1;
+#ifdef CORTEX_DB_FAST
+    if (b->shared && b->fd >= 0)
+        cortex__db_fast_mode(b, false); /* the caller may poll the socket: the peer rings on it again */
+#endif
+    return b->fd;
+}
 
 int cortex_doorbell_release(cortex_doorbell *b)
 {
@@ -232,6 +302,9 @@ int cortex_doorbell_release(cortex_doorbell *b)
         return -1;
     int fd = b->fd;
     b->fd = -1;
+#ifdef CORTEX_DB_FAST
+    cortex__db_fast_drop(b, true); /* whoever takes the fd over takes the page from its setup message, if still queued */
+#endif
     return fd;
 }
 
@@ -239,6 +312,9 @@ void cortex_doorbell_close(cortex_doorbell *b)
 {
     if (!b || b->fd < 0)
         return;
+#ifdef CORTEX_DB_FAST
+    cortex__db_fast_drop(b, false);
+#endif
     close(b->fd);
     b->fd = -1;
 }
