@@ -126,6 +126,10 @@ int cortex__set_cloexec(int fd, bool on);
 struct cortex_seg_header;
 /* The ident_check a header's creator identity fields call for (0 when they are all zero). */
 uint32_t cortex__header_ident_check(const struct cortex_seg_header *h);
+/* Writes this process's ABI record and its abi_check into a header being created. */
+void cortex__header_set_abi(struct cortex_seg_header *h);
+/* The error for a segment whose magic is not CORTEX_MAGIC (names a byte-swapped one). */
+int cortex__header_bad_magic(uint64_t magic, const char *what);
 /* -EXDEV if a segment that records pids was made in another pid namespace or boot. */
 int cortex__region_check_domain(const struct cortex_seg_header *h, const char *what);
 

@@ -23,6 +23,11 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
   have_cmd setpriv || need+=(util-linux)
   have_cmd g++ || need+=(g++)
   have_cmd doxygen || need+=(doxygen)
+  # The i386 stage: gcc -m32 and qemu-i386 (this kernel may not run i386 binaries itself).
+  if [ "$(uname -m)" = x86_64 ]; then
+    echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o /dev/null >/dev/null 2>&1 || need+=(gcc-multilib)
+    have_cmd qemu-i386 || need+=(qemu-user)
+  fi
 fi
 if [ "$want" = bench ]; then
   [ -e /usr/include/ck_ring.h ] || need+=(libck-dev)

@@ -3,6 +3,7 @@
 #
 #   bash tools/test.sh            everything below
 #   bash tools/test.sh quick      only the plain gcc build and its suites
+#   bash tools/test.sh i386       only the i386 stage (builds what it needs of gcc)
 #
 # Stages (each its own build directory under build-test/):
 #   gcc      gcc, -Werror: unit, multiprocess, crash, stress, model, build suites
@@ -14,6 +15,11 @@
 #   sem      only the SysV semaphore backend compiled: unit, multiprocess, crash
 #   tsan     clang, ThreadSanitizer: the threaded stress programs (suite tsan)
 #   fuzz     clang, libFuzzer: each target a few seconds on its seed corpus
+#   i386     gcc -m32, -Werror (library only: Criterion is not installable for
+#            i386), plus tests/abi/abi_peer built for i386; then the gcc
+#            stage's abi-peers test runs it under qemu-i386 against x86-64
+#            peers (a cell, a slab, a ring of handles, a live role holder).
+#            SKIP, with the reason, without gcc-multilib or qemu-user.
 # and it fails if any SysV segment, semaphore or /dev/shm entry that was not
 # there before is left behind.
 set -euo pipefail
@@ -56,12 +62,56 @@ stage() { # stage NAME SETUP_ARGS... -- TEST_ARGS...
   echo "=== $name: $((SECONDS - t0)) s"
 }
 
+# The i386 library, an i386 abi_peer, and the x86-64 tests/abi peers test against it.
+stage_i386() {
+  local dir=$out/i386 native=$out/gcc t0=$SECONDS
+  local probe=$out/m32-probe
+  if ! echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o "$probe" >/dev/null 2>&1; then
+    echo "=== i386: SKIP (gcc -m32 cannot link a program: install gcc-multilib)"; return 0
+  fi
+  echo "=== i386: meson setup -Dc_args=-m32 -Dwerror=true"
+  local again=()
+  [ -d "$dir/meson-private" ] && again=(--reconfigure)
+  meson setup "${again[@]}" "$dir" -Dwerror=true -Dtests=disabled -Dbench=disabled -Dexamples=disabled \
+    -Ddocs=disabled -Dc_args=-m32 -Dc_link_args=-m32 >"$out/i386.setup.log" 2>&1 ||
+    { cat "$out/i386.setup.log"; failed+=("i386(setup)"); return 0; }
+  if ! ninja -C "$dir" >"$out/i386.build.log" 2>&1; then
+    grep -E "error|warning|FAILED" "$out/i386.build.log" | head -n 40
+    failed+=("i386(build)"); return 0
+  fi
+  local inc=(-I"$dir" -I"$dir/include" -Iinclude -Igen -Ilib)
+  if ! { gcc -m32 -std=c99 -pedantic -Wall -Wextra -Werror "${inc[@]}" -c tests/abi/abi_c99.c -o "$dir/abi_c99.o" &&
+         gcc -m32 -std=gnu11 -Wall -Wextra -Werror "${inc[@]}" tests/abi/abi_peer.c "$dir/abi_c99.o" \
+           "$dir/libneocortex.a" -static -pthread -lrt -o "$dir/abi_peer"; }; then
+    failed+=("i386(peer)"); return 0
+  fi
+  if ! command -v qemu-i386 >/dev/null 2>&1; then
+    echo "=== i386: built; cross-ABI test SKIP (qemu-i386 not installed: Debian package qemu-user)"; return 0
+  fi
+  if [ ! -d "$native/meson-private" ]; then
+    meson setup "$native" -Dwerror=true -Dtests=enabled -Dbench=disabled >"$out/i386.native.log" 2>&1 ||
+      { cat "$out/i386.native.log"; failed+=("i386(native setup)"); return 0; }
+  fi
+  ninja -C "$native" tests/abi/test-abi tests/abi/abi_peer >"$out/i386.native.log" 2>&1 ||
+    { tail -n 40 "$out/i386.native.log"; failed+=("i386(native build)"); return 0; }
+  if ! CORTEX_I386_PEER="$PWD/$dir/abi_peer" meson test -C "$native" --no-rebuild --print-errorlogs abi-peers; then
+    failed+=("i386")
+  fi
+  echo "=== i386: $((SECONDS - t0)) s"
+}
+
 mkdir -p "$out"
 before=$(snapshot)
 
-stage gcc -Dwerror=true -Dtests=enabled -Dbench=disabled -Dexamples=enabled -Ddocs=enabled --buildtype=debugoptimized -- \
+if [ "$mode" = i386 ]; then
+  stage_i386
+  mode=done
+fi
+
+[ "$mode" != done ] && stage gcc -Dwerror=true -Dtests=enabled -Dbench=disabled -Dexamples=enabled -Ddocs=enabled --buildtype=debugoptimized -- \
   --no-suite tsan --no-suite fuzz
-if [ "$mode" != quick ]; then
+if [ "$mode" != quick ] && [ "$mode" != done ]; then
+  stage_i386
   CC=clang stage asan -Dwerror=true -Dtests=enabled -Dbench=disabled -Db_sanitize=address,undefined \
     -Db_lundef=false -Dmodel=disabled -- --no-suite model --no-suite build --no-suite tsan --no-suite fuzz
   stage futex -Dwerror=true -Dtests=enabled -Dbench=disabled -Dexamples=disabled -Dsemaphore=disabled \

@@ -49,7 +49,7 @@
  * @endcode
  *
  * Each is a one-line forwarder to the cortex_cell_* core (neocortex/cell.h)
- * passing `sizeof(T)`, `_Alignof(T)` and `#T` (cortex_opts::type_tag
+ * passing `sizeof(T)`, `CORTEX_LAYOUT_ALIGNOF(T)` and `#T` (cortex_opts::type_tag
  * overrides the spelling recorded in the segment).  T must be plain data
  * that means the same in every process (no pointers: each process maps the
  * segment at its own address); a pointer or array T, an empty T and a T

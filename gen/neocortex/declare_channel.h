@@ -7,7 +7,7 @@
  *
  * `CORTEX_CHANNEL_DECLARE(frames, struct frame);` declares a distinct struct
  * type `frames` and these static inline functions (one-line forwarders that
- * pass sizeof(T), _Alignof(T) and the spelling of T, or opts->type_tag, to
+ * pass sizeof(T), CORTEX_LAYOUT_ALIGNOF(T) and the spelling of T, or opts->type_tag, to
  * the core):
  *
  * @code

@@ -4,7 +4,7 @@
  * @brief CORTEX_SPSC_RING_DECLARE(name, T): a typed SPSC ring over the core in neocortex/ring.h.
  *
  * Expands, at file scope, to a distinct struct type `name` and `static
- * inline` forwarders that pass `sizeof(T)`, `_Alignof(T)` and `#T` to the
+ * inline` forwarders that pass `sizeof(T)`, `CORTEX_LAYOUT_ALIGNOF(T)` and `#T` to the
  * core.  Write the trailing `;` yourself.  Every function returns 0 (or a
  * count) or a negative errno (see neocortex/ring.h).
  *

@@ -62,12 +62,37 @@ enum {
     CORTEX_STATE_FAILED = 2 /**< Creator gave up; the segment is being removed. */
 };
 
+/** cortex_abi_record::byte_order: least significant byte first. */
+#define CORTEX_ABI_LITTLE_ENDIAN 1u
+/** cortex_abi_record::byte_order: most significant byte first. */
+#define CORTEX_ABI_BIG_ENDIAN 2u
+
+/**
+ * How the process that created a segment lays out data: its data model,
+ * byte order and the alignment its compiler gives 64-bit integers and
+ * doubles (as `_Alignof` reports it).  Eight bytes, covered by
+ * cortex_seg_header::abi_check.  An attacher of another byte order is
+ * refused; other differences are allowed (the library's own shared data is
+ * laid out the same for 32- and 64-bit processes) and are named in the
+ * message when a type signature does not match.
+ */
+typedef struct cortex_abi_record {
+    uint8_t byte_order;  /**< CORTEX_ABI_LITTLE_ENDIAN or CORTEX_ABI_BIG_ENDIAN. */
+    uint8_t ptr_size;    /**< sizeof(void *): 4 or 8. */
+    uint8_t long_size;   /**< sizeof(long): 4 or 8. */
+    uint8_t u64_align;   /**< _Alignof(uint64_t): 4 or 8. */
+    uint8_t f64_align;   /**< _Alignof(double): 4 or 8. */
+    uint8_t time_size;   /**< sizeof(time_t): 4 or 8 (no shared field depends on it). */
+    uint8_t zero[2];     /**< Zero. */
+} cortex_abi_record;
+
 /**
  * The first 256 bytes of every segment.  Fixed-width fields only; the same
  * bytes mean the same thing to 32- and 64-bit processes.  Bytes [0, 156)
  * are immutable after READY and covered by cortex_seg_header::check (the
  * creator identity at [172, 196) too, written before READY and covered by
- * cortex_seg_header::ident_check);
+ * cortex_seg_header::ident_check; the creator's ABI record at [196, 204)
+ * too, covered by cortex_seg_header::abi_check);
  * cortex_seg_header::state, cortex_seg_header::owner_pid and
  * cortex_seg_header::owner_token change at run time and are accessed atomically.
  */
@@ -81,7 +106,7 @@ typedef struct cortex_seg_header {
     uint64_t payload_offset; /**< Payload start, from the segment's start. */
     uint64_t payload_size;   /**< Payload bytes. */
     uint32_t elem_size;      /**< sizeof(T) of the element/value type (0: none). */
-    uint32_t elem_align;     /**< _Alignof(T) (0: none). */
+    uint32_t elem_align;     /**< CORTEX_LAYOUT_ALIGNOF(T) (0: none). */
     uint64_t type_hash;      /**< FNV-1a 64 of the type tag (0: none). */
     char type_tag[CORTEX_TYPE_TAG_MAX]; /**< The tag, NUL-padded (may be truncated). */
     uint32_t lock_id;        /**< Lock backend id (0: none). */
@@ -97,7 +122,9 @@ typedef struct cortex_seg_header {
     uint64_t creator_pidns;  /**< Inode of the creator's pid namespace (0: unknown).  pids in the segment mean processes of that namespace. */
     uint64_t creator_boot;   /**< Hash of the creator's boot id (0: unknown).  Its pids mean nothing after a reboot. */
     uint32_t creator_stamp;  /**< Boot time (clock ticks, low 32 bits) at which the creator ran under creator_pid (0: unknown). */
-    uint8_t reserved[60];    /**< Zero. */
+    cortex_abi_record abi;   /**< The creator's ABI at [196, 204) (see ::cortex_abi_record). */
+    uint32_t abi_check;      /**< FNV-1a 32 of bytes [196, 204), with bit 0 set. */
+    uint8_t reserved[48];    /**< Zero. */
 } cortex_seg_header;
 
 /** cortex_seg_header::flags: a CORTEX_KEY_FILE segment is kept when its owner closes it. */
@@ -111,7 +138,7 @@ typedef struct cortex_layout {
     uint64_t payload_size;  /**< Create: bytes needed.  Attach: 0 = any, else must match. */
     uint32_t payload_align; /**< Create: power of two <= CORTEX_MAX_ALIGN (0 = 64). */
     uint32_t elem_size;     /**< sizeof(T); attach: 0 = do not check. */
-    uint32_t elem_align;    /**< _Alignof(T); attach: 0 = do not check. */
+    uint32_t elem_align;    /**< CORTEX_LAYOUT_ALIGNOF(T) for typed segments; attach: 0 = do not check. */
     const char *type_name;  /**< Type spelling/tag; attach: NULL = do not check. */
     uint32_t lock_id;       /**< Lock backend id; attach: 0 = do not check. */
 } cortex_layout;
@@ -218,10 +245,25 @@ CORTEX_API uint64_t cortex_type_hash(const char *tag);
  * Validates a header copy against a mapping of @p mapped bytes and an
  * expectation (@p expect may be NULL: structure only).  Used by attach; also
  * by tools that inspect foreign segments.  Never reads past @p hdr.
- * @return 0, -EBADMSG or -EPROTO with cortex_last_error() naming the field.
+ * @return 0, -EBADMSG (corrupt or foreign), -EPROTO (another version,
+ *         kind, type, size or lock; written by a process of the other byte
+ *         order: the message says "big-endian" or "little-endian"; a type
+ *         mismatch with a peer of another ABI names the difference) or
+ *         -EFBIG (a segment larger than this process can address), with
+ *         cortex_last_error() naming the field.
  */
 CORTEX_API int cortex_header_validate(const cortex_seg_header *hdr, uint64_t mapped,
                                       const cortex_layout *expect, const char *what);
+
+/** Fills @p rec with this process's ABI (what a creator writes in cortex_seg_header::abi). */
+CORTEX_API void cortex_abi_self(cortex_abi_record *rec);
+
+/**
+ * Describes how @p rec differs from this process's ABI, for messages
+ * ("32-bit peer: uint64_t aligned 4 there, 8 here").
+ * @return @p buf; an empty string when they are the same.
+ */
+CORTEX_API const char *cortex_abi_describe(const cortex_abi_record *rec, char *buf, unsigned len);
 
 /** Name of a ::cortex_kind ("cell", "ring", ...), "unknown" otherwise. */
 CORTEX_API const char *cortex_kind_name(uint32_t kind);

@@ -357,6 +357,7 @@ static void fill_header(cortex_seg_header *h, const cortex_layout *l, uint32_t a
     h->creator_boot = cortex__self_boot();
     h->creator_stamp = cortex__self_stamp();
     h->ident_check = cortex__header_ident_check(h);
+    cortex__header_set_abi(h);
 }
 
 /*
@@ -722,8 +723,7 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
         if (state == CORTEX_STATE_READY)
             break;
         if (magic != 0 && magic != CORTEX_MAGIC) {
-            rc = cortex__fail(EBADMSG, "%s is not a neocortex segment (magic 0x%016llx)", what,
-                              (unsigned long long)magic);
+            rc = cortex__header_bad_magic(magic, what);
             goto fail;
         }
         if (state == CORTEX_STATE_FAILED) {

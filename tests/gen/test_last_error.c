@@ -30,7 +30,7 @@
  *   cortex_broadcast_region (accessor), cortex_broadcast_close (accepts NULL
  *   and closed handles; negative only from the region layer, as above);
  *   cortex_last_error, cortex_strerror, cortex_errname, cortex_key_describe,
- *   cortex_fd_kind_name, cortex_kind_name: never fail.
+ *   cortex_fd_kind_name, cortex_kind_name, cortex_abi_describe: never fail.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
