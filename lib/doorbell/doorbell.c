@@ -7,6 +7,7 @@
 #define _GNU_SOURCE
 #include "doorbell_internal.h"
 #include "atomic.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,10 +15,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
-#ifdef __linux__
-#include <linux/sockios.h>
-#include <sys/ioctl.h>
-#endif
 
 #ifdef MSG_NOSIGNAL
 #define DB_SEND_FLAGS (MSG_DONTWAIT | MSG_NOSIGNAL)
@@ -70,7 +67,6 @@ int cortex_doorbell_signal(cortex_doorbell *b)
 {
     if (!b || b->fd < 0)
         return closed_end();
-#if defined(__linux__) && defined(SIOCOUTQ)
     /*
      * Bytes we sent that the peer has not read yet.  A pending ring wakes
      * the peer anyway, and the peer consumes it before it looks at the
@@ -89,11 +85,9 @@ int cortex_doorbell_signal(cortex_doorbell *b)
      * fence here, and one after every drain (cortex_doorbell_drain), so at
      * least one side sees the other's write (C11 7.17.4).
      */
-    cortex__fence(CX_SEQ_CST);
-    int queued = 0;
-    if (ioctl(b->fd, SIOCOUTQ, &queued) == 0 && queued > 0)
+    cortex__fence(CX_SEQ_CST); /* harmless where the count is unknown (lib/os: SIOCOUTQ on Linux) */
+    if (cortex__os_sock_unread(b->fd) > 0)
         return CORTEX_DOORBELL_PENDING;
-#endif
     for (;;) {
         ssize_t n = send(b->fd, "!", 1, DB_SEND_FLAGS);
         if (n == 1)
@@ -123,33 +117,18 @@ static int read_rings(cortex_doorbell *b, bool *more)
     *more = false;
     for (;;) {
         ssize_t n;
-#ifdef __linux__
-        if (b->type == SOCK_SEQPACKET) {
-            enum { BATCH = 16 };
-            struct mmsghdr mm[BATCH];
-            struct iovec iov[BATCH];
-            memset(mm, 0, sizeof mm);
-            for (int i = 0; i < BATCH; i++) {
-                iov[i].iov_base = buf; /* contents are not looked at */
-                iov[i].iov_len = sizeof buf;
-                mm[i].msg_hdr.msg_iov = &iov[i];
-                mm[i].msg_hdr.msg_iovlen = 1;
-            }
-            int got = recvmmsg(b->fd, mm, BATCH, MSG_DONTWAIT, NULL);
-            if (got > 0) {
-                /* At end of file recvmmsg reports empty messages: count the rings before the first. */
-                int rings = 0;
-                while (rings < got && mm[rings].msg_len > 0)
-                    rings++;
-                if (rings == 0)
-                    return -EPIPE;
-                *more = rings == BATCH; /* if it stopped at end of file, the next read reports it */
-                return rings;
-            }
-            n = got; /* 0: end of file; < 0: errno */
-        } else
-#endif
-        {
+        enum { BATCH = 16 };
+        bool eof;
+        /* lib/os: recvmmsg on Linux; -ENOSYS where there is no batch read. */
+        int got = b->type == SOCK_SEQPACKET ? cortex__os_recv_batch(b->fd, BATCH, &eof) : -ENOSYS;
+        if (got > 0) {
+            *more = got == BATCH; /* if it stopped at end of file, the next read reports it */
+            return got;
+        }
+        if (got != -ENOSYS) {
+            n = got == 0 ? 0 : -1; /* 0: end of file; < 0: its errno */
+            errno = -got;
+        } else {
             n = recv(b->fd, buf, sizeof buf, MSG_DONTWAIT);
             if (n > 0) {
                 /* seqpacket: one message is one ring; stream: one byte is one ring. */
