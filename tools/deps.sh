@@ -23,6 +23,7 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
   have_cmd setpriv || need+=(util-linux)
   have_cmd g++ || need+=(g++)
   have_cmd doxygen || need+=(doxygen)
+  have_cmd musl-gcc || need+=(musl-tools)   # the musl stage of tools/test.sh
 fi
 if [ "$want" = bench ]; then
   [ -e /usr/include/ck_ring.h ] || need+=(libck-dev)
