@@ -1,11 +1,9 @@
 #!/usr/bin/env bash
 # tools/check-platform-calls.sh [SOURCE_ROOT]: fails if a platform-specific
-# system call, kernel header or kernel path appears outside lib/os/ (comments
-# do not count).  Each platform has one file there (linux.c, darwin.c,
-# freebsd.c, generic.c) with the portable fallback beside it in posix.c;
-# everything else calls lib/os/os.h.  The futex lock backend (lib/sync/futex*)
-# is the one part the design lets be Linux-only, and it too goes through
-# lib/os for its system calls.
+# system call, kernel header or kernel path appears in lib/ or tools/inspect/
+# outside lib/os/ (comments do not count).  Each platform has one file there
+# (linux.c, darwin.c, freebsd.c; absent.c for what a non-Linux system lacks)
+# with the portable fallbacks in posix.c; everything else calls lib/os/os.h.
 set -euo pipefail
 root=${1:-$(dirname "$0")/..}
 cd "$root"
@@ -27,7 +25,7 @@ while IFS= read -r f; do
     echo "$hits" | sed "s|^|$f: |"
     found=1
   fi
-done < <(find lib -name '*.[ch]' ! -path 'lib/os/*' | sort)
+done < <(find lib tools/inspect -name '*.[ch]' ! -path 'lib/os/*' | sort)
 
 if [ "$found" -ne 0 ]; then
   echo "platform calls outside lib/os (move them behind lib/os/os.h, with their fallback)" >&2

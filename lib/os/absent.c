@@ -117,3 +117,27 @@ int cortex__os_ipc_key(const struct ipc_perm *perm, int32_t *key)
     CORTEX_UNUSED(key);
     return -ENOSYS;
 }
+
+/* No files list shm segments, names or processes here (macOS, FreeBSD without /proc). */
+FILE *cortex__os_sysv_table(void)
+{
+    errno = ENOSYS;
+    return NULL;
+}
+
+int cortex__os_shm_dir_open(void) { return -ENOSYS; }
+
+const char *cortex__os_shm_dir(void) { return NULL; }
+
+DIR *cortex__os_proc_list(void)
+{
+    errno = ENOSYS;
+    return NULL;
+}
+
+FILE *cortex__os_proc_maps(pid_t pid)
+{
+    CORTEX_UNUSED(pid);
+    errno = ENOSYS;
+    return NULL;
+}

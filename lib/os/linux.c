@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -281,4 +282,25 @@ int cortex__os_ipc_key(const struct ipc_perm *perm, int32_t *key)
 {
     *key = (int32_t)perm->__key;
     return 0;
+}
+
+/* ---- listing the system's segments and processes (tools/inspect) ---------------- */
+
+FILE *cortex__os_sysv_table(void) { return fopen("/proc/sysvipc/shm", "re"); }
+
+int cortex__os_shm_dir_open(void)
+{
+    int fd = open("/dev/shm", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    return fd < 0 ? -errno : fd;
+}
+
+const char *cortex__os_shm_dir(void) { return "/dev/shm"; }
+
+DIR *cortex__os_proc_list(void) { return opendir("/proc"); }
+
+FILE *cortex__os_proc_maps(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
+    return fopen(path, "re");
 }

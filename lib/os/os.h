@@ -16,7 +16,9 @@
 #include "atomic.h"
 
 #include <stdbool.h>
+#include <dirent.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <sys/types.h>
 #include <sys/ipc.h>
@@ -93,6 +95,20 @@ int cortex__os_pid_info(pid_t pid, char *state, uint64_t *start);
 /* lib/os/proc.c: clock ticks per second of start times and stamps; a wall-clock time in boot ticks. */
 uint64_t cortex__ticks_per_sec(void);
 uint64_t cortex__wall_to_ticks(int64_t wall_ns);
+
+/*
+ * Listing what is in the system (tools/inspect): the SysV segment table as
+ * text lines (/proc/sysvipc/shm), the directory of POSIX names (/dev/shm)
+ * and its path as mappings show it, the list of processes (/proc) and one
+ * process's mappings (/proc/PID/maps).  NULL / -errno where the platform
+ * has none: -ENOSYS (macOS and FreeBSD keep no such files), the tool then
+ * says what it could not list.
+ */
+FILE *cortex__os_sysv_table(void);
+int cortex__os_shm_dir_open(void);
+const char *cortex__os_shm_dir(void);
+DIR *cortex__os_proc_list(void);
+FILE *cortex__os_proc_maps(pid_t pid);
 
 /* ---- portable fallbacks (posix.c), also used when a call is forced off --- */
 
