@@ -188,7 +188,7 @@ static cortex__liveness by_signal(pid_t pid, const char **why, const char *reaso
     return verdict(CORTEX__UNKNOWN, why, reason);
 }
 
-static cortex__liveness by_start(const cortex__proc_id *id, uint64_t s, const char **why);
+static cortex__liveness by_start(const cortex__proc_id *id, uint64_t s, uint64_t slack, const char **why);
 
 cortex__liveness cortex__proc_verdict(const cortex__proc_id *id, const char **why)
 {
@@ -206,7 +206,7 @@ cortex__liveness cortex__proc_verdict(const cortex__proc_id *id, const char **wh
                                        "or a /proc of another pid namespace)");
         if (st == 'Z')
             return verdict(CORTEX__DEAD, why, "the process has exited (a zombie)");
-        return by_start(id, s, why);
+        return by_start(id, s, 2, why);
     }
     snprintf(dir, sizeof dir, "%d", (int)pid);
     int rc = (hide_proc && pid != getpid()) ? -ENOENT : read_stat(dir, &st, &s);
@@ -220,22 +220,28 @@ cortex__liveness cortex__proc_verdict(const cortex__proc_id *id, const char **wh
         if (running == 0)
             return verdict(CORTEX__DEAD, why, "the process has exited (a zombie)");
     }
-    return by_start(id, s, why);
+    return by_start(id, s, 0, why);
 }
 
-/* A process started at @s runs at the recorded pid: is it the recorded one? */
-static cortex__liveness by_start(const cortex__proc_id *id, uint64_t s, const char **why)
+/*
+ * A process started at @s runs at the recorded pid: is it the recorded one?
+ * @slack: ticks by which two readings of one start time may differ (0 from
+ * /proc; a start time carried over from the wall clock, as proc_pidinfo and
+ * sysctl give it, may move by a tick between readings).  Within the slack
+ * nothing is dead: ambiguity is "unknown" or, for the same start, alive.
+ */
+static cortex__liveness by_start(const cortex__proc_id *id, uint64_t s, uint64_t slack, const char **why)
 {
-    if (id->start != 0 && s == id->start)
+    if (id->start != 0 && s <= id->start + slack && s + slack >= id->start)
         return verdict(CORTEX__ALIVE, why, "running, same start time");
     if (id->stamp != 0) {
         uint64_t w = widen_stamp(id->stamp, cortex__boot_ticks());
-        if (s < w)
+        if (s + slack < w)
             return verdict(CORTEX__ALIVE, why, "running since before its record was written");
-        if (s > w)
+        if (s > w + slack)
             return verdict(CORTEX__DEAD, why, "the pid was reused: its process started after the record");
     }
-    if (id->seen != 0 && s > id->seen)
+    if (id->seen != 0 && s > id->seen + slack)
         return verdict(CORTEX__DEAD, why, "the pid was reused: its process started after it was seen recorded");
     if (id->start != 0 && id->stamp == 0)
         return verdict(CORTEX__DEAD, why, "the pid was reused: another start time");
