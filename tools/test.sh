@@ -98,7 +98,7 @@ if [ "$mode" != quick ]; then
   CC=clang stage fuzz -Dtests=enabled -Dbench=disabled -Dexamples=disabled -Dfuzz=enabled -Dmodel=disabled \
     -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -- --suite fuzz --verbose
   musl_stage musl
-  musl_stage musl-fallback "-Dforce_fallback=futex,memfd,membarrier,siocoutq,proc_start,fallocate"
+  musl_stage musl-fallback "-Dforce_fallback=futex,memfd,membarrier,proc_start,fallocate"
 fi
 
 after=$(snapshot)

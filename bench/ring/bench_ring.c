@@ -9,7 +9,10 @@
  * number; a wrong one aborts the run.  Throughput is measured by the
  * consumer from its first to its last message.
  *
- *   bench-ring [reps (21)] [seconds per variant per rep (0.1)]
+ *   bench-ring [reps (21)] [seconds per variant per rep (0.1)] [only]
+ *
+ * only: comma-separated parts of variant names to run (e.g. "8B single,cache
+ * line"); ratios whose variants did not run print n/a.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -110,6 +113,9 @@ struct ours_job {
     uint64_t n;
 };
 
+/* Sequence numbers run from 0, so the marked rings reserve UINT64_MAX as "empty". */
+#define MARK_EMPTY UINT64_MAX
+
 static void ours_produce(struct ours_job *j, cortex_ring *core)
 {
     bench_pin(0);
@@ -190,19 +196,23 @@ static void *ours_thread(void *arg)
     int64_t w, c;
     bench_share_begin(&w, &c);
     ours_produce(j, &p);
+    cortex_ring_flush(&p); /* the producer stops: a batched ring publishes its last group */
     *shared_share = bench_share_end(w, c);
     cortex_ring_close(&p);
     return NULL;
 }
 
-static double ours_run(int elem64, int batch, int process, uint64_t n)
+/* @scheme: CORTEX_RING_SCHEME_INDEX, _MARKS (8-byte elements only) or _BATCH. */
+static double ours_run(int elem64, int batch, int process, uint32_t scheme, uint64_t n)
 {
     size_t esz = elem64 ? sizeof(e64) : 8;
     struct ours_job j = {.elem64 = elem64, .batch = batch, .n = n};
     j.len = cortex_ring_required_size(CAP, esz);
     j.mem = mmap(NULL, j.len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     cortex_ring init, c;
-    if (cortex_ring_init(&init, j.mem, j.len, CAP, esz, 8) != 0 ||
+    if ((scheme == CORTEX_RING_SCHEME_MARKS   ? cortex_ring_init_marked(&init, j.mem, j.len, CAP, 8, MARK_EMPTY)
+         : scheme == CORTEX_RING_SCHEME_BATCH ? cortex_ring_init_batched(&init, j.mem, j.len, CAP, esz, 8)
+                                              : cortex_ring_init(&init, j.mem, j.len, CAP, esz, 8)) != 0 ||
         cortex_ring_attach_mem(&c, j.mem, j.len, esz, 8, CORTEX_CONSUMER) != 0)
         die("ring init");
     double rate;
@@ -408,12 +418,56 @@ static double fd_run(int use_socket, uint64_t n)
 
 /* ---- latency: ping-pong between two processes, one-way = round trip / 2 ---- */
 
-enum lat_kind { LAT_SPIN, LAT_WAIT, LAT_WAIT_IDLE, LAT_EVENTFD_IDLE };
+enum lat_kind { LAT_SPIN, LAT_WAIT, LAT_WAIT_IDLE, LAT_EVENTFD_IDLE, LAT_SPIN_MARKED, LAT_WAIT_IDLE_MARKED,
+                LAT_LINE };
+
+/* ---- the host's cache line: ping-pong of one line between CPU0 and CPU1 ---------- */
+
+struct line_probe {
+    _Alignas(64) _Atomic uint64_t word;
+    uint64_t rounds;
+};
+
+static void *line_echo(void *arg)
+{
+    struct line_probe *lp = arg;
+    bench_pin(0);
+    for (uint64_t i = 1; i <= lp->rounds; i++) {
+        while (atomic_load_explicit(&lp->word, memory_order_acquire) != 2 * i - 1) {
+        }
+        atomic_store_explicit(&lp->word, 2 * i, memory_order_release);
+    }
+    return NULL;
+}
+
+/* One-way ns of a cache line between the two CPUs (round trip / 2), threads. */
+static double line_run(uint64_t rounds)
+{
+    struct line_probe *lp = aligned_alloc(64, sizeof *lp);
+    atomic_init(&lp->word, 0);
+    lp->rounds = rounds;
+    pthread_t t;
+    pthread_create(&t, NULL, line_echo, lp);
+    bench_pin(1);
+    int64_t t0 = bench_now_ns();
+    for (uint64_t i = 1; i <= rounds; i++) {
+        atomic_store_explicit(&lp->word, 2 * i - 1, memory_order_release);
+        while (atomic_load_explicit(&lp->word, memory_order_acquire) != 2 * i) {
+        }
+    }
+    int64_t dt = bench_now_ns() - t0;
+    pthread_join(t, NULL);
+    free(lp);
+    return (double)dt / (double)rounds / 2;
+}
 #define IDLE_GAP_NS 300000 /* the initiator pauses this long between pings: the peer is asleep */
+
+static bool lat_idle(enum lat_kind k) { return k == LAT_WAIT_IDLE || k == LAT_EVENTFD_IDLE || k == LAT_WAIT_IDLE_MARKED; }
+static bool lat_spins(enum lat_kind k) { return k == LAT_SPIN || k == LAT_SPIN_MARKED; }
 
 static void lat_pause(enum lat_kind k)
 {
-    if (k == LAT_WAIT_IDLE || k == LAT_EVENTFD_IDLE) {
+    if (lat_idle(k)) {
         struct timespec ts = {0, IDLE_GAP_NS};
         nanosleep(&ts, NULL);
     }
@@ -422,6 +476,8 @@ static void lat_pause(enum lat_kind k)
 /* Returns ns one-way (median of none: total of the timed parts / rounds / 2). */
 static double lat_run(enum lat_kind kind, uint64_t rounds)
 {
+    if (kind == LAT_LINE)
+        return line_run(rounds);
     if (kind == LAT_EVENTFD_IDLE) {
         int a = eventfd(0, EFD_CLOEXEC), b = eventfd(0, EFD_CLOEXEC);
         pid_t pid = fork();
@@ -454,7 +510,10 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
     size_t len = cortex_ring_required_size(16, 8);
     unsigned char *mem = mmap(NULL, 2 * 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     r8 ping, pong, init;
-    if (r8_init(&init, mem, len, 16) != 0 || r8_init(&init, mem + 4096, len, 16) != 0)
+    bool marked = kind == LAT_SPIN_MARKED || kind == LAT_WAIT_IDLE_MARKED;
+    if (marked ? cortex_ring_init_marked(&init.ring, mem, len, 16, 8, MARK_EMPTY) != 0 ||
+                     cortex_ring_init_marked(&init.ring, mem + 4096, len, 16, 8, MARK_EMPTY) != 0
+               : r8_init(&init, mem, len, 16) != 0 || r8_init(&init, mem + 4096, len, 16) != 0)
         die("latency ring init");
     pid_t pid = fork();
     if (pid == 0) {
@@ -466,12 +525,12 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
             _exit(1);
         for (uint64_t i = 0; i < rounds; i++) {
             uint64_t v;
-            if (kind == LAT_SPIN)
+            if (lat_spins(kind))
                 while (r8_pop(&ping, &v) != 0) {
                 }
             else if (r8_pop_wait(&ping, &v, -1) != 0)
                 _exit(2);
-            if (kind == LAT_SPIN)
+            if (lat_spins(kind))
                 while (r8_push(&pong, v) != 0) {
                 }
             else if (r8_push_wait(&pong, v, -1) != 0)
@@ -491,7 +550,7 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
         lat_pause(kind);
         uint64_t got = 0;
         int64_t t0 = bench_now_ns();
-        if (kind == LAT_SPIN) {
+        if (lat_spins(kind)) {
             while (r8_push(&ping, i) != 0) {
             }
             while (r8_pop(&pong, &got) != 0) {
@@ -505,7 +564,7 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
     bench_share_c = bench_share_end(sw, sc);
     waitpid(pid, NULL, 0);
     bench_share_p = *shared_share;
-    if (kind != LAT_SPIN && kind != LAT_WAIT) /* asleep by design: not a disturbance */
+    if (lat_idle(kind)) /* asleep by design: not a disturbance */
         bench_share_p = bench_share_c = 1.0;
     munmap(mem, 2 * 4096);
     return bad ? -1.0 : (double)total / (double)rounds / 2;
@@ -513,7 +572,7 @@ static double lat_run(enum lat_kind kind, uint64_t rounds)
 
 /* ---- the table ----------------------------------------------------------------- */
 
-enum vkind { V_OURS, V_CK, V_BOOST, V_LAMPORT, V_PIPE, V_SOCK, V_LAT };
+enum vkind { V_OURS, V_MARKED, V_BATCHED, V_CK, V_BOOST, V_LAMPORT, V_PIPE, V_SOCK, V_LAT };
 struct variant {
     const char *name;
     enum vkind kind;
@@ -529,7 +588,9 @@ static double run_variant(struct variant *v, uint64_t n)
     bench_share_p = bench_share_c = 1.0; /* blocking variants (pipe, socketpair, eventfd): not filtered */
     *shared_share = 1.0;
     switch (v->kind) {
-    case V_OURS: return ours_run(v->elem64, v->batch, v->process, n);
+    case V_OURS: return ours_run(v->elem64, v->batch, v->process, CORTEX_RING_SCHEME_INDEX, n);
+    case V_MARKED: return ours_run(0, v->batch, v->process, CORTEX_RING_SCHEME_MARKS, n);
+    case V_BATCHED: return ours_run(v->elem64, v->batch, v->process, CORTEX_RING_SCHEME_BATCH, n);
 #if HAVE_CK
     case V_CK: return ck_run(v->elem64, n);
 #endif
@@ -574,7 +635,7 @@ static void ratio(struct variant *vs, int nv, int reps, const char *label, const
 {
     struct variant *va = find(vs, nv, a), *vb = find(vs, nv, b), *vc = b2 ? find(vs, nv, b2) : NULL;
     if (!va || !vb) {
-        printf("  %-58s n/a (peer not built)\n", label);
+        printf("  %-58s n/a (not built, or not run)\n", label);
         return;
     }
     double r[256] = {0};
@@ -598,6 +659,60 @@ static void ratio(struct variant *vs, int nv, int reps, const char *label, const
     printf("  %-52s %6.2fx  (min %.2f, max %.2f, %2d reps)  target %s\n", label, median(r, k), lo, hi, k, target);
 }
 
+/*
+ * Item 1 of issue 13: a model of the cache lines that move between the two
+ * CPUs per message, per variant, in the steady state each ring settles in
+ * (SPSC-DESIGNS.md: Boost's uncached ring near full, cached-index rings near
+ * empty, every 64-byte ring near empty).  "index": lines holding an index
+ * the other side reads; "slot": slot lines; "wake": the sleeper flags.
+ * "stalls" counts the lines the producer must win back before a later store
+ * of its own can commit (x86 commits stores in order, so each one holds up
+ * every store behind it for about one round trip).  A model, not a
+ * measurement: it explains the ratios, the table above measures them.
+ */
+struct line_model {
+    const char *variant, *fill;
+    double index, slot, wake, stalls;
+};
+
+static void print_line_model(double line_ns)
+{
+    const double e8 = 8.0; /* 8-byte elements per 64-byte line */
+    const struct line_model m[] = {
+        /* Boost: each call reads the other side's index (2 lines per message); slots move once per line
+         * each way, lines finished ~a lap earlier; near full the producer rewrites lines the consumer left
+         * long ago, and its index line is the one store that must come back: 1 stall. */
+        {"boost spsc_queue 8B", "near full", 2, 2 / e8, 0, 1},
+        /* cached index: the waiting consumer re-reads the producer's index every push and the slot line
+         * the producer is filling: 2 lines, both stores of the producer's next push wait for them. */
+        {"ours index 8B (cached indices)", "near empty", 1, 1, 0, 2},
+        /* marks: nobody reads an index on the path; the waiting consumer reads the slot line being
+         * filled (up to once per message), the producer checks one slot per line of 8 */
+        {"ours marked 8B (empty marks)", "near empty", 0, 1 + 1 / e8, 0, 1},
+        {"ours marked 8B (empty marks)", "near full", 0, 2 / e8, 0, 1 / e8},
+        /* 64 B: every message is a line of its own, both ways */
+        {"boost spsc_queue 64B", "near empty", 2, 2, 0, 2},
+        {"ours index 64B", "near empty", 1, 2, 0, 2},
+        /* batch scheme: the index line once per 32 messages; the consumer reads only complete groups,
+         * so it never takes a slot line the producer is still writing */
+        {"ours batched 64B (index per 32)", "near empty", 1 / 32.0, 2, 0, 1 / 32.0},
+        /* batch 32: one index publication (and one index read) per 32 messages */
+        {"ours index 8B batch32", "either", 2 / 32.0, 2 / e8, 0, 1 / 32.0},
+        /* *_wait: the flag line moves only when a side announces it sleeps (a store), then back */
+        {"any, *_wait with a sleeping peer", "idle", 1, 1, 2, 1},
+    };
+    printf("\ncache lines moved between the CPUs per message (model, not measured; see the source):\n");
+    printf("%-34s %-11s %6s %6s %6s %6s  %s\n", "variant", "fill", "index", "slot", "wake", "total",
+           "producer stalls x one round trip");
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        double total = m[i].index + m[i].slot + m[i].wake;
+        printf("%-34s %-11s %6.2f %6.2f %6.2f %6.2f  %.2f x %.0f ns = %.0f ns\n", m[i].variant, m[i].fill,
+               m[i].index, m[i].slot, m[i].wake, total, m[i].stalls, 2 * line_ns, m[i].stalls * 2 * line_ns);
+    }
+    printf("(stalls overlap while the store buffer has room, so they bound, not add up to, the time per message;\n"
+           " what decides the rate is whether the consumer reads lines the producer is still writing)\n");
+}
+
 int main(int argc, char **argv)
 {
     int reps = argc > 1 ? atoi(argv[1]) : 21;
@@ -611,6 +726,8 @@ int main(int argc, char **argv)
     /* Variants that are compared run next to each other, and odd reps run the list backwards,
      * so a ratio compares runs a fraction of a second apart. */
     struct variant vs[] = {
+        {"cache line one-way (ping-pong probe)", V_LAT, 0, 0, 0, LAT_LINE, 0, 0, 0, 0},
+        {"ours marked 8B single, threads", V_MARKED, 0, 0, 0, 0, 1, 0, 0, 0},
         {"ours 8B single, threads", V_OURS, 0, 0, 0, 0, 1, 0, 0, 0},
 #if HAVE_CK
         {"ck_ring 8B single", V_CK, 0, 0, 0, 0, 1, 0, 0, 0},
@@ -619,12 +736,15 @@ int main(int argc, char **argv)
         {"boost spsc_queue 8B single", V_BOOST, 0, 0, 0, 0, 1, 0, 0, 0},
 #endif
         {"ours 8B single, processes", V_OURS, 0, 0, 1, 0, 1, 0, 0, 0},
+        {"ours marked 8B single, processes", V_MARKED, 0, 0, 1, 0, 1, 0, 0, 0},
         {"Lamport ring 8B (no cached indices)", V_LAMPORT, 0, 0, 0, 0, 1, 0, 0, 0},
+        {"ours marked 8B batch32, threads", V_MARKED, 0, 1, 0, 0, 1, 0, 0, 0},
         {"ours 8B batch32, threads", V_OURS, 0, 1, 0, 0, 1, 0, 0, 0},
 #if HAVE_BOOST
         {"boost spsc_queue 8B batch32", V_BOOST, 0, 1, 0, 0, 1, 0, 0, 0},
 #endif
         {"ours 8B batch32, processes", V_OURS, 0, 1, 1, 0, 1, 0, 0, 0},
+        {"ours batched 64B single, threads", V_BATCHED, 1, 0, 0, 0, 1, 0, 0, 0},
         {"ours 64B single, threads", V_OURS, 1, 0, 0, 0, 1, 0, 0, 0},
 #if HAVE_CK
         {"ck_ring 64B single", V_CK, 1, 0, 0, 0, 1, 0, 0, 0},
@@ -633,7 +753,9 @@ int main(int argc, char **argv)
         {"boost spsc_queue 64B single", V_BOOST, 1, 0, 0, 0, 1, 0, 0, 0},
 #endif
         {"ours 64B single, processes", V_OURS, 1, 0, 1, 0, 1, 0, 0, 0},
+        {"ours batched 64B single, processes", V_BATCHED, 1, 0, 1, 0, 1, 0, 0, 0},
         {"Lamport ring 64B (no cached indices)", V_LAMPORT, 1, 0, 0, 0, 1, 0, 0, 0},
+        {"ours batched 64B batch32, threads", V_BATCHED, 1, 1, 0, 0, 1, 0, 0, 0},
         {"ours 64B batch32, threads", V_OURS, 1, 1, 0, 0, 1, 0, 0, 0},
 #if HAVE_BOOST
         {"boost spsc_queue 64B batch32", V_BOOST, 1, 1, 0, 0, 1, 0, 0, 0},
@@ -642,23 +764,38 @@ int main(int argc, char **argv)
         {"pipe 8B (write per message)", V_PIPE, 0, 0, 1, 0, 1, 0, 0, 0},
         {"socketpair 8B (write per message)", V_SOCK, 0, 0, 1, 0, 1, 0, 0, 0},
         {"latency ours spin, processes", V_LAT, 0, 0, 1, LAT_SPIN, 0, 0, 0, 0},
+        {"latency ours marked spin, processes", V_LAT, 0, 0, 1, LAT_SPIN_MARKED, 0, 0, 0, 0},
         {"latency ours *_wait, active peer", V_LAT, 0, 0, 1, LAT_WAIT, 0, 0, 0, 0},
         {"latency ours *_wait, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_WAIT_IDLE, 0, 0, 0, 0},
+        {"latency ours marked *_wait, idle peer", V_LAT, 0, 0, 1, LAT_WAIT_IDLE_MARKED, 0, 0, 0, 0},
         {"latency eventfd, idle peer (asleep)", V_LAT, 0, 0, 1, LAT_EVENTFD_IDLE, 0, 0, 0, 0},
     };
     int nv = (int)(sizeof vs / sizeof vs[0]);
+    if (argc > 3) { /* keep the variants named by the filter (and the probe: it prices the model) */
+        int kept = 0;
+        for (int i = 0; i < nv; i++) {
+            bool keep = vs[i].lat == LAT_LINE && vs[i].kind == V_LAT;
+            char only[512];
+            snprintf(only, sizeof only, "%s", argv[3]);
+            for (char *save = NULL, *part = strtok_r(only, ",", &save); part && !keep; part = strtok_r(NULL, ",", &save))
+                keep = strstr(vs[i].name, part) != NULL;
+            if (keep)
+                vs[kept++] = vs[i];
+        }
+        nv = kept;
+    }
     /* Calibrate: one short warm-up run per variant sizes its rep to about secs. */
     for (int i = 0; i < nv; i++) {
         struct variant *v = &vs[i];
         uint64_t probe = v->throughput ? (v->kind == V_PIPE || v->kind == V_SOCK ? 100000 : 1000000)
-                                       : (v->lat >= LAT_WAIT_IDLE ? 50 : 2000);
+                                       : (lat_idle((enum lat_kind)v->lat) ? 50 : 2000);
         double r = run_variant(v, probe);
         if (r <= 0) {
             fprintf(stderr, "bench-ring: %s: wrong sequence number in calibration\n", v->name);
             return 1;
         }
         double n = v->throughput ? r * secs
-                                 : secs * 1e9 / (2 * r + (v->lat >= LAT_WAIT_IDLE ? IDLE_GAP_NS : 0));
+                                 : secs * 1e9 / (2 * r + (lat_idle((enum lat_kind)v->lat) ? IDLE_GAP_NS : 0));
         v->n = n < 1000 && v->throughput ? 1000 : n < 20 ? 20 : (uint64_t)n;
         v->samples = calloc((size_t)reps, sizeof(double));
         v->clean = calloc((size_t)reps, sizeof(bool));
@@ -675,6 +812,10 @@ int main(int argc, char **argv)
             vs[i].clean[rep] = bench_share_p >= CLEAN_SHARE && bench_share_c >= CLEAN_SHARE;
         }
     }
+    struct variant *line = find(vs, nv, "cache line one-way (ping-pong probe)");
+    double line_ns = median(line->samples, reps);
+    printf("host: cache line one-way %.0f ns, round trip %.0f ns (median of %d probes; %s)\n", line_ns, 2 * line_ns,
+           reps, line_ns >= 200 ? "slow-interconnect host" : "fast host");
     printf("SPSC ring, capacity %d, producer CPU0 / consumer CPU1, %d reps x %.2f s per variant, interleaved\n"
            "(odd reps in reverse order); every consumer checked every sequence number\n",
            CAP, reps, secs);
@@ -701,6 +842,20 @@ int main(int argc, char **argv)
     printf("\nratios (median of per-rep ratios, same run, reps where every compared sample was undisturbed):\n");
     ratio(vs, nv, reps, "ours 8B single / best of ck_ring, boost 8B single", "ours 8B single, threads",
           "ck_ring 8B single", "boost spsc_queue 8B single", ">= 1.3");
+    ratio(vs, nv, reps, "ours marked 8B single / best of ck_ring, boost 8B single", "ours marked 8B single, threads",
+          "ck_ring 8B single", "boost spsc_queue 8B single", ">= 2");
+    ratio(vs, nv, reps, "ours marked 8B batch32 / boost 8B batch32", "ours marked 8B batch32, threads",
+          "boost spsc_queue 8B batch32", NULL, ">= 1.5");
+    ratio(vs, nv, reps, "latency: ours marked spin / cache line one-way", "latency ours marked spin, processes",
+          "cache line one-way (ping-pong probe)", NULL, "<= 1.3");
+    ratio(vs, nv, reps, "latency: ours spin / cache line one-way", "latency ours spin, processes",
+          "cache line one-way (ping-pong probe)", NULL, "<= 1.3");
+    ratio(vs, nv, reps, "ours batched 64B single / best of ck_ring, boost 64B", "ours batched 64B single, threads",
+          "ck_ring 64B single", "boost spsc_queue 64B single", ">= 2");
+    ratio(vs, nv, reps, "ours 64B single / best of ck_ring, boost 64B single", "ours 64B single, threads",
+          "ck_ring 64B single", "boost spsc_queue 64B single", ">= 2");
+    ratio(vs, nv, reps, "ours batched 64B batch32 / boost 64B batch32", "ours batched 64B batch32, threads",
+          "boost spsc_queue 64B batch32", NULL, ">= 1.2");
     ratio(vs, nv, reps, "ours 8B batch32 / boost 8B batch32", "ours 8B batch32, threads",
           "boost spsc_queue 8B batch32", NULL, ">= 1.2");
     ratio(vs, nv, reps, "ours 64B batch32 / boost 64B batch32", "ours 64B batch32, threads",
@@ -717,5 +872,6 @@ int main(int argc, char **argv)
           "latency ours spin, processes", NULL, "<= 2");
     ratio(vs, nv, reps, "latency idle peer: ours *_wait / eventfd", "latency ours *_wait, idle peer (asleep)",
           "latency eventfd, idle peer (asleep)", NULL, "<= 1");
+    print_line_model(line_ns);
     return 0;
 }

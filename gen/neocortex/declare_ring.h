@@ -25,6 +25,7 @@
  * name   *name_new(void);                               // a 64-byte aligned handle on the heap (NULL: -ENOMEM)
  * int     name_free(name *r);                           // close and free a name_new() handle (NULL accepted)
  * // extras
+ * int     name_flush(name *r);                           // batch scheme: publish what is pending
  * ssize_t name_reserve(name *r, size_t want, T **span);  // zero-copy write: fill span[0..n), then
  * int     name_commit(name *r, size_t n);
  * ssize_t name_peek(name *r, size_t want, const T **span); // zero-copy read: read span[0..n), then
@@ -53,9 +54,16 @@
  * `CORTEX_SPSC_RING_DEFINE(name, T);` in exactly one .c file that includes
  * it (same functions, same names).
  *
- * SPSC_RING_DECLARE, SPSC_RING_DECLARE_STATIC, SPSC_RING_PROTOTYPE and
- * SPSC_RING_DEFINE are short aliases, not defined when CORTEX_NO_SHORT_NAMES
- * is.
+ * CORTEX_SPSC_RING_DECLARE_MARKED(name, T, EMPTY) declares the same for an
+ * 8-byte T with a value that means "empty": the ring then uses the marks
+ * publication scheme (see neocortex/ring.h), and adds `T name_empty(void)`.
+ * CORTEX_SPSC_RING_DECLARE_BATCHED(name, T) declares the same with the batch
+ * publication scheme (the producer must call name_flush() when it goes
+ * idle).  Both only in the static inline form.
+ *
+ * SPSC_RING_DECLARE, SPSC_RING_DECLARE_STATIC, SPSC_RING_DECLARE_MARKED,
+ * SPSC_RING_DECLARE_BATCHED, SPSC_RING_PROTOTYPE and SPSC_RING_DEFINE are
+ * short aliases, not defined when CORTEX_NO_SHORT_NAMES is.
  */
 #ifndef NEOCORTEX_DECLARE_RING_H
 #define NEOCORTEX_DECLARE_RING_H
@@ -96,21 +104,36 @@
         cortex_ring ring; /* the untyped handle */                                                         \
     } name
 
+/* How name_create and name_init make the ring, per publication scheme (the arguments are theirs). */
+#define CORTEX__RING_CREATE_INDEX(name, T)                                                                 \
+    cortex_ring_create(&r->ring, key, capacity, sizeof(T), CORTEX__ALIGNOF(T), #T, role, opts)
+#define CORTEX__RING_INIT_INDEX(name, T) cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T))
+#define CORTEX__RING_CREATE_MARKS(name, T)                                                                 \
+    cortex_ring_create_marked(&r->ring, key, capacity, CORTEX__ALIGNOF(T), #T, name##_empty_bits_(), role, opts)
+#define CORTEX__RING_INIT_MARKS(name, T)                                                                   \
+    cortex_ring_init_marked(&r->ring, mem, len, capacity, CORTEX__ALIGNOF(T), name##_empty_bits_())
+#define CORTEX__RING_CREATE_BATCH(name, T)                                                                 \
+    cortex_ring_create_batched(&r->ring, key, capacity, sizeof(T), CORTEX__ALIGNOF(T), #T, role, opts)
+#define CORTEX__RING_INIT_BATCH(name, T)                                                                   \
+    cortex_ring_init_batched(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T))
+
 /*
  * Every function of ring instance @p name with linkage @p SCOPE and @p BODY
  * (CORTEX__BODY_PROTO or CORTEX__BODY_DEFINE); ends without the caller's ';'.
  */
-#define CORTEX__RING_GENERATE(name, T, SCOPE, BODY)                                                        \
+#define CORTEX__RING_GENERATE(name, T, SCOPE, BODY) CORTEX__RING_GENERATE_AS(name, T, SCOPE, BODY, INDEX)
+
+/* As CORTEX__RING_GENERATE, creating rings of publication @p SCHEME (INDEX, MARKS or BATCH). */
+#define CORTEX__RING_GENERATE_AS(name, T, SCOPE, BODY, SCHEME)                                             \
     SCOPE size_t name##_required_size(uint32_t capacity)                                                   \
         BODY(return cortex_ring_required_size_aligned(capacity, sizeof(T), CORTEX__ALIGNOF(T));)           \
     SCOPE int name##_create(name *r, cortex_key key, uint32_t capacity, cortex_role role,                  \
                             const cortex_opts *opts)                                                       \
-        BODY(return cortex_ring_create(&r->ring, key, capacity, sizeof(T), CORTEX__ALIGNOF(T), #T, role,   \
-                                       opts);)                                                             \
+        BODY(return CORTEX__RING_CREATE_##SCHEME(name, T);)                                                \
     SCOPE int name##_attach(name *r, cortex_key key, cortex_role role, const cortex_opts *opts)            \
         BODY(return cortex_ring_attach(&r->ring, key, sizeof(T), CORTEX__ALIGNOF(T), #T, role, opts);)     \
     SCOPE int name##_init(name *r, void *mem, size_t len, uint32_t capacity)                               \
-        BODY(return cortex_ring_init(&r->ring, mem, len, capacity, sizeof(T), CORTEX__ALIGNOF(T));)        \
+        BODY(return CORTEX__RING_INIT_##SCHEME(name, T);)                                                  \
     SCOPE int name##_push(name *r, T value) BODY(return cortex_ring_push_sized(&r->ring, &value, sizeof(T));) \
     SCOPE int name##_pop(name *r, T *out) BODY(return cortex_ring_pop_sized(&r->ring, out, sizeof(T));)    \
     SCOPE ssize_t name##_push_n(name *r, const T *v, size_t n) BODY(return cortex_ring_push_n(&r->ring, v, n);) \
@@ -119,6 +142,7 @@
         BODY(return cortex_ring_push_wait(&r->ring, &value, timeout_ns);)                                  \
     SCOPE int name##_pop_wait(name *r, T *out, int64_t timeout_ns)                                         \
         BODY(return cortex_ring_pop_wait(&r->ring, out, timeout_ns);)                                      \
+    SCOPE int name##_flush(name *r) BODY(return cortex_ring_flush(&r->ring);)                              \
     SCOPE int name##_close(name *r) BODY(return cortex_ring_close(&r->ring);)                              \
     SCOPE int name##_leak(name *r) BODY(return cortex_ring_leak(&r->ring);)                                \
     SCOPE int name##_own(name *r) BODY(return cortex_ring_own(&r->ring);)                                  \
@@ -142,6 +166,39 @@
 
 /** Declares the typed SPSC ring `name` of elements of type @p T: static inline functions (see the file comment). */
 #define CORTEX_SPSC_RING_DECLARE(name, T) CORTEX__GEN_DECLARE(RING, name, T)
+
+/**
+ * Declares the typed SPSC ring `name` of 8-byte elements of type @p T whose
+ * value @p EMPTY (an expression of type T) means "empty slot": the marks
+ * publication scheme (neocortex/ring.h), for types that have such a value
+ * (a ::cortex_handle ring: CORTEX_HANDLE_NULL).  Same functions as
+ * CORTEX_SPSC_RING_DECLARE, plus `T name_empty(void)`; pushing @p EMPTY is
+ * -EINVAL.  name_attach() works on either scheme (the header says which).
+ */
+#define CORTEX_SPSC_RING_DECLARE_MARKED(name, T, EMPTY)                                                    \
+    CORTEX__RING_TYPES(name, T);                                                                           \
+    CORTEX__STATIC_ASSERT(sizeof(T) == 8 && CORTEX__ALIGNOF(T) <= 8,                                       \
+                          "SPSC ring '" #name "': a marked ring needs an 8-byte element type, '" #T "' is not"); \
+    /** The value that means "empty slot" (never pushed). */                                               \
+    CORTEX__GEN_FN T name##_empty(void) { return (EMPTY); }                                                \
+    CORTEX__GEN_FN uint64_t name##_empty_bits_(void)                                                       \
+    {                                                                                                      \
+        T e_ = name##_empty();                                                                             \
+        uint64_t u_;                                                                                       \
+        memcpy(&u_, &e_, 8);                                                                               \
+        return u_;                                                                                         \
+    }                                                                                                      \
+    CORTEX__RING_GENERATE_AS(name, T, CORTEX__GEN_FN, CORTEX__BODY_DEFINE, MARKS)
+
+/**
+ * Declares the typed SPSC ring `name` of elements of type @p T with the
+ * batch publication scheme (neocortex/ring.h): the producer publishes its
+ * index once per CORTEX_RING_BATCH slots, and must call name_flush() when it
+ * stops pushing.  Same functions as CORTEX_SPSC_RING_DECLARE.
+ */
+#define CORTEX_SPSC_RING_DECLARE_BATCHED(name, T)                                                          \
+    CORTEX__RING_TYPES(name, T);                                                                           \
+    CORTEX__RING_GENERATE_AS(name, T, CORTEX__GEN_FN, CORTEX__BODY_DEFINE, BATCH)
 
 /** Declarations only (in a header): the functions are defined once by CORTEX_SPSC_RING_DEFINE(name, T). */
 #define CORTEX_SPSC_RING_PROTOTYPE(name, T) CORTEX__GEN_PROTOTYPE(RING, name, T)
@@ -174,6 +231,10 @@
 #ifndef CORTEX_NO_SHORT_NAMES
 /** Short alias of CORTEX_SPSC_RING_DECLARE (off with CORTEX_NO_SHORT_NAMES). */
 #define SPSC_RING_DECLARE(name, T) CORTEX_SPSC_RING_DECLARE(name, T)
+/** Short alias of CORTEX_SPSC_RING_DECLARE_MARKED. */
+#define SPSC_RING_DECLARE_MARKED(name, T, EMPTY) CORTEX_SPSC_RING_DECLARE_MARKED(name, T, EMPTY)
+/** Short alias of CORTEX_SPSC_RING_DECLARE_BATCHED. */
+#define SPSC_RING_DECLARE_BATCHED(name, T) CORTEX_SPSC_RING_DECLARE_BATCHED(name, T)
 /** Short alias of CORTEX_SPSC_RING_DECLARE_STATIC. */
 #define SPSC_RING_DECLARE_STATIC(name, T, CAP) CORTEX_SPSC_RING_DECLARE_STATIC(name, T, CAP)
 /** Short alias of CORTEX_SPSC_RING_PROTOTYPE. */

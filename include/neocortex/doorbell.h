@@ -8,12 +8,22 @@
  * non-blocking.  One end rings (cortex_doorbell_signal()), the other sleeps
  * until it rings (cortex_doorbell_wait()) or puts cortex_doorbell_fd() into
  * its own poll/epoll loop and calls cortex_doorbell_drain() on POLLIN.  A
- * socket, and not an eventfd, because the kernel tells each end when the
- * other one is gone (the last holder closed it, or the process died): then
- * signal returns -EPIPE and wait returns -EPIPE at once instead of sleeping
- * forever.  An eventfd is one object that both sides share, so it cannot
- * tell that the peer died; it is the better tool between threads of one
- * process (see docs/doorbell.md).
+ * socket, and not only an eventfd, because the kernel tells each end when
+ * the other one is gone (the last holder closed it, or the process died):
+ * then signal returns -EPIPE and wait returns -EPIPE at once instead of
+ * sleeping forever.
+ *
+ * **Wake path (Linux).**  cortex_doorbell_pair() also gives the two ends a
+ * shared page (a sealed memfd) and one eventfd each.  A peer that waits in
+ * cortex_doorbell_wait() is rung through them: a flag in the page, and an
+ * eventfd write only if it sleeps; it sleeps in an epoll set of its eventfd
+ * and the socket, so the peer's death still wakes it at once.  An end whose
+ * socket you poll yourself (cortex_doorbell_fd()) is rung on the socket.
+ * The page and eventfds reach an end handed to another process in a setup
+ * message queued on its socket at pair time, which cortex_doorbell_from_fd()
+ * takes and checks; an end handed on after it was used falls back to the
+ * socket alone (same behaviour, slower).  On Linux an end holds three fds:
+ * the socket, its epoll set and the peer's eventfd.
  *
  * Rings coalesce: while one ring is unread, further rings are not queued
  * (signal returns CORTEX_DOORBELL_PENDING) and the waiter wakes once.  The
@@ -56,12 +66,16 @@ CORTEX_BEGIN_DECLS
  * use CORTEX_DOORBELL_INIT for an end that holds nothing (fd -1).
  */
 typedef struct cortex_doorbell {
-    int fd;   /**< The socket, or -1 (private). */
-    int type; /**< SOCK_SEQPACKET or SOCK_STREAM (private). */
+    int fd;           /**< The socket, or -1 (private). */
+    int type;         /**< SOCK_SEQPACKET or SOCK_STREAM (private). */
+    int peer_wake_fd; /**< Eventfd the peer sleeps on, when @c shared is set (private). */
+    int poll_fd;      /**< Epoll set of this end's eventfd and @c fd, when @c shared is set (private). */
+    unsigned side;    /**< This end's line in the shared page, 0 or 1 (private). */
+    void *shared;     /**< The pair's shared page (fast wake path), or NULL (private). */
 } cortex_doorbell;
 
 /** An end that holds nothing; closing it is a no-op. */
-#define CORTEX_DOORBELL_INIT {-1, 0}
+#define CORTEX_DOORBELL_INIT {-1, 0, -1, -1, 0, NULL}
 
 /** cortex_doorbell_signal(): the ring was sent. */
 #define CORTEX_DOORBELL_SENT 0
@@ -71,7 +85,12 @@ typedef struct cortex_doorbell {
 /**
  * Makes a connected pair of doorbell ends (close-on-exec, non-blocking).
  * Keep one, hand the other to the peer (cortex_spawn(), cortex_fd_send(),
- * or cortex_fd_inherit() after fork) and close your copy of it.
+ * or cortex_fd_inherit() after fork) and close your copy of it.  On Linux
+ * the pair also gets its shared page and eventfds (the wake path, see the
+ * file's description); if they cannot be made (out of fds), the pair is
+ * made without them and rings on the socket alone.  Each end's socket then
+ * holds one setup message until the end first reads it: a new end's fd may
+ * show POLLIN once, and a drain of it returns 0.
  * @return 0; -EMFILE/-ENFILE (out of fds) or another -errno of socketpair.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_doorbell_pair(cortex_doorbell *ret_a, cortex_doorbell *ret_b);
@@ -79,7 +98,10 @@ CORTEX_API CORTEX_NODISCARD int cortex_doorbell_pair(cortex_doorbell *ret_a, cor
 /**
  * Takes over @p fd (inherited or received) as a doorbell end after checking
  * that it is an open AF_UNIX socket of a doorbell's type; makes it
- * close-on-exec and non-blocking.  On success the doorbell owns @p fd; on
+ * close-on-exec and non-blocking.  If the pair's setup message is still
+ * queued on it, takes the shared page and eventfds from it (checked: a
+ * sealed memfd of a page and two eventfds; anything else is closed and the
+ * end rings on the socket alone).  On success the doorbell owns @p fd; on
  * failure @p fd is left as it was (still open, the caller's).
  * @return 0; -EBADF (not open), -ENOTSOCK (another kind of file, named in
  *         the message), -EPROTO (a socket of another family or type).
@@ -87,10 +109,14 @@ CORTEX_API CORTEX_NODISCARD int cortex_doorbell_pair(cortex_doorbell *ret_a, cor
 CORTEX_API CORTEX_NODISCARD int cortex_doorbell_from_fd(cortex_doorbell *ret, int fd);
 
 /**
- * Rings the peer.  Never blocks.
+ * Rings the peer.  Never blocks.  A peer that waits in
+ * cortex_doorbell_wait() is rung through the shared page (no system call
+ * while it is awake, one eventfd write while it sleeps).
  * @return CORTEX_DOORBELL_SENT, CORTEX_DOORBELL_PENDING (the peer has not
  *         consumed the previous ring yet: coalesced), -EPIPE (the peer's end
- *         is closed: the peer is gone), -EBADF (this end is closed).
+ *         is closed: the peer is gone), -EBADF (this end is closed).  A
+ *         peer that died inside wait may take one more ring as SENT; the
+ *         ring after that reports -EPIPE.
  */
 CORTEX_API int cortex_doorbell_signal(cortex_doorbell *bell);
 
@@ -113,12 +139,21 @@ CORTEX_API int cortex_doorbell_wait(cortex_doorbell *bell, int64_t timeout_ns);
  */
 CORTEX_API int cortex_doorbell_drain(cortex_doorbell *bell);
 
-/** The fd to watch for POLLIN (POLLHUP: peer gone), or -1. Do not read or close it yourself. */
+/**
+ * The fd to watch for POLLIN (POLLHUP: peer gone), or -1.  Do not read or
+ * close it yourself.  From this call on, the peer rings this end on the
+ * socket (so your poll sees it) until this end waits in
+ * cortex_doorbell_wait() again with a timeout other than 0 (then get the
+ * fd again before you go back to polling it).  A ring sent while an end that has waited
+ * switches to your poll loop may be held in the shared page: call
+ * cortex_doorbell_drain() once after this call, before the first poll.
+ */
 CORTEX_API int cortex_doorbell_fd(const cortex_doorbell *bell);
 
 /**
  * Gives up the fd without closing it (for handing it on); the end then
- * holds nothing.  @return the fd, or -1.
+ * holds nothing (its page and eventfds are closed; the peer then rings on
+ * the socket).  @return the fd, or -1.
  */
 CORTEX_API int cortex_doorbell_release(cortex_doorbell *bell);
 

@@ -26,13 +26,44 @@
  * -EBADMSG the peer's index is impossible (corrupt or hostile memory; the
  * handle stays poisoned), -ETIMEDOUT from the *_wait calls.
  *
- * ## Shared layout (ABI, version 1), offsets from the ring's first byte
+ * ## Publication schemes (chosen at create, recorded in the header)
+ *
+ * - **index** (CORTEX_RING_SCHEME_INDEX, any element): the producer
+ *   publishes its index after the slot bytes, the consumer its index after
+ *   reading them; each side caches the other's index and reloads it only
+ *   when the ring looks full/empty.  A message is visible as soon as its
+ *   push returns.
+ * - **marks** (CORTEX_RING_SCHEME_MARKS, 8-byte elements with a value that
+ *   means "empty": cortex_ring_init_marked(), cortex_ring_create_marked(),
+ *   CORTEX_SPSC_RING_DECLARE_MARKED): FastForward-style.  A slot holding the
+ *   empty value is free, any other value is a message; the consumer writes
+ *   the empty value back.  Neither side reads the other's index on its
+ *   path, so the only cache lines that move per message are the slot lines
+ *   (one per 8 messages each way) instead of the index line per message.
+ *   A message is visible as soon as its push returns (its slot store is the
+ *   publication); pushing the empty value is -EINVAL.  The indices are still
+ *   kept (the producer's counts claimed slots, the consumer's taken ones)
+ *   for cortex_ring_len(), inspection and a role takeover.
+ * - **batch** (CORTEX_RING_SCHEME_BATCH, any element:
+ *   cortex_ring_init_batched(), cortex_ring_create_batched(),
+ *   CORTEX_SPSC_RING_DECLARE_BATCHED): MCRingBuffer-style.  The producer
+ *   publishes its index when it completes a group of CORTEX_RING_BATCH slots
+ *   (or the capacity, if smaller), so the consumer's index reads pull the
+ *   producer's line once per group instead of once per message.  The price
+ *   is an explicit visibility rule: a pushed message becomes visible at the
+ *   latest when the group completes, when the producer finds the ring full,
+ *   when a consumer asleep in cortex_ring_pop_wait() is woken by a later
+ *   push, at cortex_ring_flush(), or at close.  **A producer that stops
+ *   pushing must call cortex_ring_flush()** (cortex_ring_push_n() and
+ *   cortex_ring_commit() publish at once, like a flush).
+ *
+ * ## Shared layout (ABI, version 2), offsets from the ring's first byte
  *
  * | offset | field | written by |
  * |---:|---|---|
- * | 0   | magic "NCRING01", version, header size, elem size/align, capacity, slots offset, total size, checksum | init, then immutable |
- * | 64  | producer index (u64, free-running)  | producer |
- * | 128 | consumer index (u64, free-running)  | consumer |
+ * | 0   | magic "NCRING01", version, header size, elem size/align, capacity, scheme, slots offset, total size, empty value, checksum | init, then immutable |
+ * | 64  | producer index (u64, free-running; marks: slots claimed)  | producer |
+ * | 128 | consumer index (u64, free-running; marks: slots taken)  | consumer |
  * | 192 | roles: pid, start time, stamp per side, closed flags, fence modes; image tokens | attach/close |
  * | 256 | consumer sleeper: announcement flag, futex word | consumer (producer clears) |
  * | 320 | producer sleeper: announcement flag, futex word | producer (consumer clears) |
@@ -87,8 +118,16 @@ typedef enum cortex_role {
 
 /** "NCRING01" read as a little-endian 64-bit number. */
 #define CORTEX_RING_MAGIC UINT64_C(0x31304e49524e434e)
-/** Version of the ring layout. */
-#define CORTEX_RING_VERSION 1u
+/** Version of the ring layout (2: the header records the publication scheme and the empty value). */
+#define CORTEX_RING_VERSION 2u
+/** Publication scheme: index publication with cached peer indices (any element type). */
+#define CORTEX_RING_SCHEME_INDEX 0u
+/** Publication scheme: per-slot empty marks (8-byte elements with a reserved "empty" value). */
+#define CORTEX_RING_SCHEME_MARKS 1u
+/** Publication scheme: the producer publishes its index once per CORTEX_RING_BATCH slots (any element type). */
+#define CORTEX_RING_SCHEME_BATCH 2u
+/** Batch scheme: slots per index publication (or the capacity, if smaller). */
+#define CORTEX_RING_BATCH 32u
 /** Bytes of ring control data before the slots (slots start here or later). */
 #define CORTEX_RING_HEADER_SIZE 384u
 /** Largest capacity (a power of two). */
@@ -97,6 +136,7 @@ typedef enum cortex_role {
 #define CORTEX_RING_MAX_ELEM (UINT32_C(1) << 20)
 
 /** @cond internal: ABI offsets the inline fast paths use (checked in lib/ring/ring.c). */
+#define CORTEX_RING_OFF_SCHEME 28u
 #define CORTEX_RING_OFF_PROD 64u
 #define CORTEX_RING_OFF_CONS 128u
 #define CORTEX_RING_OFF_CONS_CLOSED 220u
@@ -131,19 +171,25 @@ typedef struct cortex_ring {
     int32_t holder;               /**< pid of the process that opened this handle: a close elsewhere (a forked child) only detaches. */
     int32_t took_over;            /**< Set by create/attach: pid of the certainly dead holder whose role this handle took over, or of this process's image before an exec(); 0 if the role was free. */
     struct cortex_region *region; /**< Segment form: the region; raw form: NULL. */
+    uint64_t empty;               /**< Marks scheme: the value that means "slot empty". */
+    uint32_t marks;               /**< 1: marks scheme (CORTEX_RING_SCHEME_MARKS), 0: index scheme. */
+    uint32_t group;               /**< Marks scheme: slots per cache line (the producer frees a line at once). */
+    uint32_t batch;               /**< Batch scheme: slots per index publication - 1 (a mask); 0: every push. */
     /** Producer side: its own index and its cached copy of the consumer's. */
     CORTEX_RING_ALIGN64 struct {
         uint64_t head;      /**< Next index to write (private; published to shared). */
-        uint64_t cons;      /**< Last consumer index seen (cached). */
+        uint64_t cons;      /**< Last consumer index seen (cached); marks: slots known free end - capacity. */
         uint64_t reserved;  /**< Slots handed out by cortex_ring_reserve(). */
         int64_t next_check; /**< When to check the consumer's liveness next (ns). */
         uint32_t polls;     /**< Full polls since the last liveness check. */
         uint32_t bad;       /**< 1: a corrupt consumer index was seen; pushes return -EBADMSG. */
+        uint64_t stage[8];  /**< Marks scheme: cortex_ring_reserve()'s span (committed by copying). */
+        uint64_t pub;       /**< The index last published (batch scheme: head may be ahead of it). */
     } p;
     /** Consumer side: its own index and its cached copy of the producer's. */
     CORTEX_RING_ALIGN64 struct {
         uint64_t tail;      /**< Next index to read (private; published to shared). */
-        uint64_t prod;      /**< Last producer index seen (cached). */
+        uint64_t prod;      /**< Last producer index seen (cached); marks: index at which pop takes the slow path. */
         uint64_t peeked;    /**< Slots handed out by cortex_ring_peek(). */
         int64_t next_check; /**< When to check the producer's liveness next (ns). */
         uint32_t polls;     /**< Empty polls since the last liveness check. */
@@ -181,6 +227,32 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_init(cortex_ring *r, void *mem, size
                                                  size_t elem_size, size_t elem_align);
 
 /**
+ * As cortex_ring_init() for a ring of the marks scheme (see above): 8-byte
+ * elements, @p empty is the value that means "slot empty" and cannot be
+ * pushed.  Every slot is set to @p empty.
+ * @return 0; -EINVAL as cortex_ring_init().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_init_marked(cortex_ring *r, void *mem, size_t len, uint32_t capacity,
+                                                        size_t elem_align, uint64_t empty);
+
+/**
+ * As cortex_ring_init() for a ring of the batch scheme (see above): the
+ * producer publishes its index once per CORTEX_RING_BATCH slots, and must
+ * call cortex_ring_flush() when it stops pushing.
+ * @return 0; -EINVAL as cortex_ring_init().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_init_batched(cortex_ring *r, void *mem, size_t len, uint32_t capacity,
+                                                         size_t elem_size, size_t elem_align);
+
+/**
+ * Makes everything this producer pushed visible to the consumer now (and
+ * wakes it if it sleeps).  Needed only for the batch scheme, when the
+ * producer stops pushing; harmless (no store) on the others.
+ * @return 0; -EINVAL (NULL, closed, or not a producer handle).
+ */
+CORTEX_API int cortex_ring_flush(cortex_ring *r);
+
+/**
  * Joins a ring that another handle laid over memory this process maps too
  * (raw form across processes, or tools).  Validates the ring header against
  * @p len and the expected element (@p elem_size / @p elem_align 0: do not
@@ -211,6 +283,28 @@ CORTEX_API CORTEX_NODISCARD int cortex_ring_attach_mem(cortex_ring *r, void *mem
 CORTEX_API CORTEX_NODISCARD int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity,
                                                    size_t elem_size, size_t elem_align, const char *type_name,
                                                    cortex_role role, const cortex_opts *opts);
+
+/**
+ * As cortex_ring_create() for a ring of the marks scheme: 8-byte elements
+ * (aligned to @p elem_align <= 8), @p empty is the value that means "slot
+ * empty".  Attaching needs nothing special: cortex_ring_attach() reads the
+ * scheme from the header.
+ * @return as cortex_ring_create().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_create_marked(cortex_ring *r, cortex_key key, uint32_t capacity,
+                                                          size_t elem_align, const char *type_name, uint64_t empty,
+                                                          cortex_role role, const cortex_opts *opts);
+
+/**
+ * As cortex_ring_create() for a ring of the batch scheme (any element type;
+ * see cortex_ring_init_batched()).  cortex_ring_attach() reads the scheme
+ * from the header.
+ * @return as cortex_ring_create().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_ring_create_batched(cortex_ring *r, cortex_key key, uint32_t capacity,
+                                                           size_t elem_size, size_t elem_align,
+                                                           const char *type_name, cortex_role role,
+                                                           const cortex_opts *opts);
 
 /**
  * Attaches to a ring segment and takes @p role.
@@ -303,6 +397,10 @@ CORTEX_API int cortex_ring_pop_wait(cortex_ring *r, void *out, int64_t timeout_n
  * Zero-copy write: up to @p want contiguous free slots starting at the
  * producer's index; *@p span points at the first.  Fill them, then
  * cortex_ring_commit().  A later reserve replaces an uncommitted one.
+ * Marks scheme: a slot is its own publication flag and cannot be filled in
+ * place, so the span is a staging area of at most 8 elements in the handle,
+ * and cortex_ring_commit() copies it into the slots (-EINVAL if it holds
+ * the empty value).
  * @return the number of slots (>= 1), -EAGAIN (full), -EPIPE, -EBADMSG,
  *         -EINVAL (@p want 0 or not a producer).
  */
@@ -335,6 +433,8 @@ typedef struct cortex_ring_info {
     uint32_t capacity;         /**< Slots. */
     uint32_t elem_size;        /**< Bytes per element. */
     uint32_t elem_align;       /**< Element alignment. */
+    uint32_t scheme;           /**< CORTEX_RING_SCHEME_INDEX or CORTEX_RING_SCHEME_MARKS. */
+    uint64_t empty;            /**< Marks scheme: the value that means "slot empty". */
     uint64_t slots_offset;     /**< Where the slots start, from the ring start. */
     uint64_t prod;             /**< Producer index (free-running). */
     uint64_t cons;             /**< Consumer index (free-running). */
@@ -403,10 +503,26 @@ static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_
                                                   memory_order_relaxed),
                          0))
         return cortex_ring_push_lib(r, elem);
-    memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
-    r->p.head = h + 1;
-    atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
-                          memory_order_release);
+    if (elem_size == 8 && r->marks) {
+        /* marks: claim the slot in the index (only a takeover reads it), then the slot store publishes */
+        uint64_t v;
+        memcpy(&v, elem, 8);
+        if (__builtin_expect(v == r->empty, 0))
+            return cortex_ring_push_lib(r, elem); /* -EINVAL */
+        r->p.head = h + 1;
+        atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
+                              memory_order_relaxed);
+        atomic_store_explicit((_Atomic uint64_t *)(void *)(r->slots + (size_t)(h & r->mask) * 8), v,
+                              memory_order_release);
+    } else {
+        memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
+        r->p.head = h + 1;
+        if (((h + 1) & r->batch) == 0) { /* batch scheme: only when a group completes */
+            r->p.pub = h + 1;
+            atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
+                                  memory_order_release);
+        }
+    }
     cortex_ring__wake_check_(r, CORTEX_RING_OFF_CONS_WAITING, cortex_ring__wake_cons);
     return 0;
 }
@@ -417,10 +533,24 @@ static inline int cortex_ring_pop_sized(cortex_ring *r, void *out, size_t elem_s
     uint64_t t = r->c.tail;
     if (__builtin_expect(t == r->c.prod, 0))
         return cortex_ring_pop_lib(r, out);
-    memcpy(out, r->slots + (size_t)(t & r->mask) * elem_size, elem_size);
-    r->c.tail = t + 1;
-    atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_CONS), t + 1,
-                          memory_order_release);
+    if (elem_size == 8 && r->marks) {
+        /* marks: the slot itself says whether it holds a message; no load of the producer's index */
+        _Atomic uint64_t *slot = (_Atomic uint64_t *)(void *)(r->slots + (size_t)(t & r->mask) * 8);
+        uint64_t v = atomic_load_explicit(slot, memory_order_acquire);
+        if (v == r->empty)
+            return cortex_ring_pop_lib(r, out);
+        memcpy(out, &v, 8);
+        r->c.tail = t + 1;
+        /* taken (index first, for a takeover), then freed */
+        atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_CONS), t + 1,
+                              memory_order_relaxed);
+        atomic_store_explicit(slot, r->empty, memory_order_release);
+    } else {
+        memcpy(out, r->slots + (size_t)(t & r->mask) * elem_size, elem_size);
+        r->c.tail = t + 1;
+        atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_CONS), t + 1,
+                              memory_order_release);
+    }
     cortex_ring__wake_check_(r, CORTEX_RING_OFF_PROD_WAITING, cortex_ring__wake_prod);
     return 0;
 }

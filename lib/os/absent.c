@@ -89,17 +89,22 @@ bool cortex__os_membarrier_register(void) { return false; }
 
 int cortex__os_membarrier(void) { return -ENOSYS; }
 
-int cortex__os_sock_unread(int fd)
-{
-    CORTEX_UNUSED(fd);
-    return -ENOSYS;
-}
-
-int cortex__os_recv_batch(int fd, int max, bool *eof)
+int cortex__os_recv_batch(int fd, int max, void *bufs, size_t size, size_t *lens, bool *eof)
 {
     CORTEX_UNUSED(fd);
     CORTEX_UNUSED(max);
+    CORTEX_UNUSED(bufs);
+    CORTEX_UNUSED(size);
+    CORTEX_UNUSED(lens);
     *eof = false;
+    return -ENOSYS;
+}
+
+int cortex__os_eventfd(void) { return -ENOSYS; }
+
+int cortex__os_is_eventfd(int fd)
+{
+    CORTEX_UNUSED(fd);
     return -ENOSYS;
 }
 

@@ -10,7 +10,7 @@
  *     fchmod on it is refused, so the umask narrows its mode (never widens);
  *     fstat reports no S_IFREG for it.
  *   - no memfd: an unlinked shm object stands in, unsealable.
- *   - no futex: waits poll (lib/os/posix.c); no membarrier; no SIOCOUTQ;
+ *   - no futex: waits poll (lib/os/posix.c); no membarrier; no eventfd;
  *     no recvmmsg; no accept4.
  *   - everything else is in absent.c (lib/os/posix.c fallbacks).
  *   - no /proc: a process's start time comes from proc_pidinfo

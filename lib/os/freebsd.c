@@ -10,7 +10,7 @@
  *     object fails with ENODEV (before 14.0): the object is then sized by
  *     ftruncate only, not reserved (posix.c), so a full swap shows later.
  *   - memfd_create with seals from 13.0; before it an unlinked shm object.
- *   - no membarrier, no SIOCOUTQ for AF_UNIX peers.
+ *   - no membarrier, no eventfd (the doorbell rings on its socket).
  *   - no /proc by default: start times from sysctl KERN_PROC_PID
  *     (kinfo_proc.ki_start), with kill(pid, 0) for existence.
  */

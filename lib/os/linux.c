@@ -14,7 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -33,10 +33,6 @@
 #define NC_MEMBARRIER_CMD_QUERY 0
 #define NC_MEMBARRIER_CMD_GLOBAL_EXPEDITED (1 << 1)
 #define NC_MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED (1 << 2)
-/* <linux/sockios.h>: SIOCOUTQ is TIOCOUTQ, which <sys/ioctl.h> has with the right value per architecture. */
-#if !defined(SIOCOUTQ) && defined(TIOCOUTQ)
-#define SIOCOUTQ TIOCOUTQ
-#endif
 
 /*
  * The futex call whose timespec matches ours.  A 32-bit target whose time_t
@@ -210,23 +206,9 @@ int cortex__os_membarrier(void)
 
 /* ---- sockets ------------------------------------------------------------------ */
 
-int cortex__os_sock_unread(int fd)
-{
-#ifdef SIOCOUTQ
-    if (cortex__os_no(CORTEX__OS_NO_OUTQ))
-        return -ENOSYS;
-    int queued = 0;
-    return ioctl(fd, SIOCOUTQ, &queued) == 0 ? queued : -errno;
-#else
-    CORTEX_UNUSED(fd);
-    return -ENOSYS;
-#endif
-}
-
-int cortex__os_recv_batch(int fd, int max, bool *eof)
+int cortex__os_recv_batch(int fd, int max, void *bufs, size_t size, size_t *lens, bool *eof)
 {
     enum { BATCH = 16 };
-    char buf[64];
     struct mmsghdr mm[BATCH];
     struct iovec iov[BATCH];
     *eof = false;
@@ -234,8 +216,8 @@ int cortex__os_recv_batch(int fd, int max, bool *eof)
         max = BATCH;
     memset(mm, 0, sizeof mm);
     for (int i = 0; i < max; i++) {
-        iov[i].iov_base = buf; /* contents are not looked at */
-        iov[i].iov_len = sizeof buf;
+        iov[i].iov_base = (char *)bufs + (size_t)i * size;
+        iov[i].iov_len = size;
         mm[i].msg_hdr.msg_iov = &iov[i];
         mm[i].msg_hdr.msg_iovlen = 1;
     }
@@ -244,10 +226,29 @@ int cortex__os_recv_batch(int fd, int max, bool *eof)
         return errno == EWOULDBLOCK ? -EAGAIN : -errno;
     /* At end of file recvmmsg reports empty messages: count the ones before the first. */
     int n = 0;
-    while (n < got && mm[n].msg_len > 0)
+    while (n < got && mm[n].msg_len > 0) {
+        lens[n] = mm[n].msg_len;
         n++;
+    }
     *eof = n < got;
     return n;
+}
+
+int cortex__os_eventfd(void)
+{
+    int fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    return fd < 0 ? -errno : fd;
+}
+
+int cortex__os_is_eventfd(int fd)
+{
+    char path[64], target[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    ssize_t n = readlink(path, target, sizeof target - 1);
+    if (n < 0)
+        return -errno;
+    target[n] = '\0';
+    return strcmp(target, "anon_inode:[eventfd]") == 0;
 }
 
 int cortex__os_accept(int listen_fd)

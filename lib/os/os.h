@@ -33,7 +33,6 @@ enum {
     CORTEX__OS_NO_FUTEX = 1u << 0,      /* waits poll with short sleeps (macOS, other Unix) */
     CORTEX__OS_NO_MEMFD = 1u << 1,      /* memfd keys: an unlinked, unsealable shm object (macOS) */
     CORTEX__OS_NO_MEMBARRIER = 1u << 2, /* rings use real fences on both sides */
-    CORTEX__OS_NO_OUTQ = 1u << 3,       /* doorbells cannot see unread rings: always send */
     CORTEX__OS_NO_PROC_START = 1u << 4, /* no /proc start time: kill(pid, 0) only (unknown, or dead on ESRCH) */
     CORTEX__OS_NO_FALLOCATE = 1u << 5,  /* shm sized with ftruncate only (FreeBSD refuses posix_fallocate on shm) */
 };
@@ -71,14 +70,18 @@ int cortex__os_fd_sealed(int fd);
 bool cortex__os_membarrier_register(void);
 /* A barrier on every running thread of every registered process.  0 or -errno. */
 int cortex__os_membarrier(void);
-/* Bytes this end of a socket sent that its peer has not read; -ENOSYS if the platform cannot tell. */
-int cortex__os_sock_unread(int fd);
 /*
- * Reads up to @max seqpacket messages without blocking (contents dropped).
- * > 0 messages read (*eof: an end of file followed them), 0 end of file,
- * -EAGAIN none queued, other -errno.  -ENOSYS: no batch read here.
+ * Reads up to @max seqpacket messages without blocking, message i's first
+ * @size bytes into @bufs + i * @size and its length into @lens[i] (fds that
+ * came with one are closed by the kernel).  > 0 messages read (*eof: an end
+ * of file followed them), 0 end of file, -EAGAIN none queued, other -errno.
+ * -ENOSYS: no batch read here (recv one at a time).
  */
-int cortex__os_recv_batch(int fd, int max, bool *eof);
+int cortex__os_recv_batch(int fd, int max, void *bufs, size_t size, size_t *lens, bool *eof);
+/* A close-on-exec, non-blocking eventfd (the doorbell's fast wake, Linux).  fd or -errno; -ENOSYS elsewhere. */
+int cortex__os_eventfd(void);
+/* Is @fd an eventfd?  1 yes, 0 no, -errno cannot tell. */
+int cortex__os_is_eventfd(int fd);
 /* accept() with close-on-exec set.  fd or -errno. */
 int cortex__os_accept(int listen_fd);
 /* semtimedop() with a relative timeout.  0, -errno; -ENOSYS where there is none (callers poll). */

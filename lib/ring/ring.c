@@ -55,6 +55,39 @@
  *     addresses are always (index & mask) * elem_size < capacity * elem_size,
  *     and a batch is at most capacity long, so no value in shared memory can
  *     make a side read or write outside the slots.
+ *
+ * (5) Marks scheme (FastForward, 8-byte slots, one reserved "empty" value).
+ *     The slot is its own flag: the producer stores a message into a slot it
+ *     saw empty (RELEASE), the consumer loads it (ACQUIRE), and stores the
+ *     empty value back (RELEASE) once it has the message.  Neither side loads
+ *     the other's index on its path, so a waiting consumer pulls only the
+ *     slot line it waits on, never a line the producer writes per message.
+ *     Line-aware producer: the consumer frees slots in index order with
+ *     release stores, so when the LAST slot of a cache line (group of 8, or
+ *     the capacity if smaller) reads empty (ACQUIRE), every earlier slot of
+ *     that line is free too, and the producer fills the line without
+ *     looking at the others.  A hostile peer can only put wrong values in
+ *     slots: addresses are masked indices as in (4).
+ *     The indices are kept for len/inspect and for a takeover:
+ *       producer: store prod = h + n (claim), then the slots h..h+n-1;
+ *       consumer: store cons = t + n (taken), then the empty marks.
+ *     So a slot below prod that reads empty and is at or above cons was
+ *     claimed and never written (a dead producer's hole), and a slot below
+ *     cons that still holds a message while prod - cons < capacity was taken
+ *     and not freed (a dead consumer's leftover); take_role() repairs both
+ *     (marks_adopt_*), which keeps a takeover exact without any wait.
+ *     Waits and close are as in (2) and (3), with "the slot at my index is
+ *     full/empty" as the condition.
+ *
+ * (6) Batch scheme (MCRingBuffer).  As (1), but the producer's release store
+ *     of prod happens only when a push completes a group of r->batch + 1
+ *     slots, in the slow path when the ring looks full, when the wake check
+ *     finds the consumer asleep (cortex_ring__wake_cons publishes before the
+ *     FUTEX_WAKE, so (2)'s argument covers the pending messages), in the
+ *     batch calls, at cortex_ring_flush() and at close.  p.pub is the last
+ *     value stored.  Nothing else changes: the consumer still acquires prod
+ *     before reading slots below it.  A takeover starts at the published
+ *     prod (what a dead producer never published was never visible).
  */
 #define _GNU_SOURCE
 #include "ring_layout.h"
@@ -146,9 +179,15 @@ static int validate_header(const cortex_ring_shared *live, uint64_t len, uint64_
     if (check != h.check)
         return cortex__fail(EBADMSG, "%s: ring header checksum 0x%08x does not match its contents (0x%08x)", what,
                             h.check, check);
-    if (h.header_size != CORTEX_RING_HEADER_SIZE || h.flags != 0)
-        return cortex__fail(EBADMSG, "%s: ring header size %u / flags 0x%x, expected %u / 0", what, h.header_size,
-                            h.flags, CORTEX_RING_HEADER_SIZE);
+    if (h.header_size != CORTEX_RING_HEADER_SIZE)
+        return cortex__fail(EBADMSG, "%s: ring header size %u, expected %u", what, h.header_size,
+                            CORTEX_RING_HEADER_SIZE);
+    if (h.scheme > CORTEX_RING_SCHEME_BATCH ||
+        (h.scheme == CORTEX_RING_SCHEME_MARKS && (h.elem_size != 8 || h.elem_align > 8)) ||
+        (h.scheme != CORTEX_RING_SCHEME_MARKS && h.empty != 0))
+        return cortex__fail(EBADMSG, "%s: ring publication scheme %u with %u-byte elements (align %u, empty value "
+                            "0x%llx) cannot be (0: index, 1: marks with 8-byte elements, 2: batch)",
+                            what, h.scheme, h.elem_size, h.elem_align, (unsigned long long)h.empty);
     int rc = check_geometry(h.capacity, h.elem_size, h.elem_align, what);
     if (rc < 0) {
         char why[CORTEX_ERROR_MESSAGE_MAX]; /* the message is formatted into the buffer it came from */
@@ -171,7 +210,9 @@ static int validate_header(const cortex_ring_shared *live, uint64_t len, uint64_
     return 0;
 }
 
-static void write_header(cortex_ring_shared *sh, uint32_t capacity, uint32_t elem_size, uint32_t elem_align)
+/* Fills the header (and, for the marks scheme, every slot with the empty value). */
+static void write_header(cortex_ring_shared *sh, uint32_t capacity, uint32_t elem_size, uint32_t elem_align,
+                         uint32_t scheme, uint64_t empty)
 {
     memset(sh, 0, sizeof *sh);
     sh->magic = CORTEX_RING_MAGIC;
@@ -180,8 +221,15 @@ static void write_header(cortex_ring_shared *sh, uint32_t capacity, uint32_t ele
     sh->elem_size = elem_size;
     sh->elem_align = elem_align;
     sh->capacity = capacity;
+    sh->scheme = scheme;
+    sh->empty = scheme == CORTEX_RING_SCHEME_MARKS ? empty : 0;
     sh->slots_offset = slots_offset_for(elem_align);
     sh->total_size = sh->slots_offset + (uint64_t)capacity * elem_size;
+    if (scheme == CORTEX_RING_SCHEME_MARKS) {
+        cortex__a64 *slot = (cortex__a64 *)(void *)((unsigned char *)sh + sh->slots_offset);
+        for (uint32_t i = 0; i < capacity; i++)
+            cortex__st64(&slot[i], empty, CX_RELAXED);
+    }
     sh->check = cortex__fnv1a32(sh, offsetof(cortex_ring_shared, check));
 }
 
@@ -197,6 +245,11 @@ static void handle_fill(cortex_ring *r, void *mem, const cortex_ring_shared *h, 
     r->capacity = h->capacity;
     r->role = (uint32_t)role;
     r->region = region;
+    r->marks = h->scheme == CORTEX_RING_SCHEME_MARKS;
+    r->empty = h->empty;
+    r->group = h->capacity < CORTEX_CACHELINE / 8 ? h->capacity : CORTEX_CACHELINE / 8;
+    r->batch = h->scheme != CORTEX_RING_SCHEME_BATCH ? 0
+               : (h->capacity < CORTEX_RING_BATCH ? h->capacity : CORTEX_RING_BATCH) - 1;
     cortex_ring_shared *sh = mem;
     uint64_t prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
     uint64_t cons = cortex__ld64(&sh->cons, CX_ACQUIRE);
@@ -325,7 +378,8 @@ static void release_side(cortex_ring_shared *sh, int side)
 /* ---- waking -------------------------------------------------------------- */
 
 /* The waker's half of (2): called after a publish or a close. */
-static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *futex)
+/* The waker's fence of (2): its store (publish, slot or close) before its read of the sleeper flag. */
+static void waker_fence(cortex_ring *r)
 {
 #if !defined(CORTEX_SEED_RING_NO_WAIT_FENCE)
     if (!r->light)
@@ -337,6 +391,11 @@ static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *f
 #else
     CORTEX_UNUSED(r);
 #endif
+}
+
+static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *futex)
+{
+    waker_fence(r);
     if (cortex__ld32(waiting, CX_RELAXED) && cortex__xchg32(waiting, 0, CX_ACQ_REL)) {
         cortex__fadd32(futex, 1, CX_RELEASE);
         cortex__futex_wake(futex, 1);
@@ -347,6 +406,10 @@ static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *f
 void cortex_ring__wake_cons(cortex_ring *r)
 {
     cortex_ring_shared *sh = SH(r);
+    if (r->p.pub != r->p.head && !r->marks) { /* batch scheme: a sleeping consumer gets what is pushed at once */
+        r->p.pub = r->p.head;
+        cortex__st64(&sh->prod, r->p.head, PUBLISH_ORDER);
+    }
     if (cortex__xchg32(&sh->cons_waiting, 0, CX_ACQ_REL)) {
         cortex__fadd32(&sh->cons_futex, 1, CX_RELEASE);
         cortex__futex_wake(&sh->cons_futex, 1);
@@ -364,7 +427,7 @@ void cortex_ring__wake_prod(cortex_ring *r)
 
 static inline void publish_prod(cortex_ring *r, uint64_t h)
 {
-    r->p.head = h;
+    r->p.head = r->p.pub = h;
     cortex__st64(&SH(r)->prod, h, PUBLISH_ORDER);
     wake_if_waiting(r, &SH(r)->cons_waiting, &SH(r)->cons_futex);
 }
@@ -414,6 +477,157 @@ static int64_t prod_refresh(cortex_ring *r)
     }
     r->p.cons = c;
     return (int64_t)(r->capacity - (h - c));
+}
+
+/* Batch scheme: publishes what this producer pushed since its last publication (a no-op otherwise). */
+static void publish_pending(cortex_ring *r)
+{
+    if (r->batch && r->p.pub != r->p.head && !r->p.bad)
+        publish_prod(r, r->p.head);
+}
+
+/*
+ * Producer, after writing the slots below @h: publishes (index scheme; batch
+ * scheme when a group completes), else only checks for a sleeping consumer,
+ * which cortex_ring__wake_cons() gives the pending group (see (6)).
+ */
+static void push_done(cortex_ring *r, uint64_t h)
+{
+    if ((h & r->batch) == 0) {
+        publish_prod(r, h);
+        return;
+    }
+    r->p.head = h;
+    waker_fence(r);
+    if (cortex__ld32(&SH(r)->cons_waiting, CX_RELAXED))
+        cortex_ring__wake_cons(r);
+}
+
+/* ---- the marks scheme's slots (see (5)) --------------------------------- */
+
+static inline cortex__a64 *mslot(const cortex_ring *r, uint64_t i)
+{
+    return (cortex__a64 *)(void *)(r->slots + (size_t)(i & r->mask) * 8);
+}
+
+/*
+ * Producer, marks: extends the known-free run at the head (p.cons + capacity)
+ * by whole cache lines (one load of the line's last slot) or single slots,
+ * until @want are known free or a slot still holds a message.  Returns the
+ * free slots known now (>= 0).
+ */
+static int64_t marks_free(cortex_ring *r, uint64_t want)
+{
+    uint64_t h = r->p.head, end = r->p.cons + r->capacity, g = r->group;
+    if (end - h > r->capacity)
+        end = h;
+    while (end - h < want && end - h < r->capacity) {
+        uint64_t last = end | (g - 1); /* the last slot of end's line (groups are aligned indices) */
+#if defined(CORTEX_SEED_RING_MARKS_LINE_FIRST)
+        /* seeded bug: judges the line by its first free slot, not its last */
+        if (last - h < r->capacity && cortex__ld64(mslot(r, end), CX_ACQUIRE) == r->empty)
+#else
+        if (last - h < r->capacity && cortex__ld64(mslot(r, last), CX_ACQUIRE) == r->empty)
+#endif
+            end = last + 1;
+        else if (cortex__ld64(mslot(r, end), CX_ACQUIRE) == r->empty)
+            end++;
+        else
+            break;
+    }
+    r->p.cons = end - r->capacity;
+    return (int64_t)(end - h);
+}
+
+/* Consumer, marks: messages at the tail (up to @want), by their slots. */
+static int64_t marks_filled(cortex_ring *r, uint64_t want)
+{
+    uint64_t t = r->c.tail, k = 0;
+    while (k < want && k < r->capacity && cortex__ld64(mslot(r, t + k), CX_ACQUIRE) != r->empty)
+        k++;
+    if (k)
+        r->c.prod = t + r->capacity; /* re-arm the inline path's check (see cortex_ring_pop_sized) */
+    return (int64_t)k;
+}
+
+/* Producer, marks: claims [h, h+n) in the index, then stores the messages (each store publishes one). */
+static void marks_put(cortex_ring *r, uint64_t h, const void *src, uint64_t n)
+{
+    r->p.head = h + n;
+    cortex__st64(&SH(r)->prod, h + n, CX_RELAXED);
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const unsigned char *)src + i * 8, 8);
+        cortex__st64(mslot(r, h + i), v, PUBLISH_ORDER);
+    }
+    wake_if_waiting(r, &SH(r)->cons_waiting, &SH(r)->cons_futex);
+}
+
+/* Consumer, marks: records [t, t+n) as taken in the index, then frees the slots in order. */
+static void marks_free_slots(cortex_ring *r, uint64_t t, uint64_t n)
+{
+    r->c.tail = t + n;
+    cortex__st64(&SH(r)->cons, t + n, CX_RELAXED);
+    for (uint64_t i = 0; i < n; i++)
+        cortex__st64(mslot(r, t + i), r->empty, CX_RELEASE);
+    wake_if_waiting(r, &SH(r)->prod_waiting, &SH(r)->prod_futex);
+}
+
+static void marks_take(cortex_ring *r, uint64_t t, void *dst, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t v = cortex__ld64(mslot(r, t + i), CX_ACQUIRE);
+        memcpy((unsigned char *)dst + i * 8, &v, 8);
+    }
+    marks_free_slots(r, t, n);
+}
+
+/* -EINVAL if one of @n messages at @src is the ring's empty value (it could never be popped). */
+static int marks_refuse_empty(const cortex_ring *r, const void *src, uint64_t n, const char *op)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint64_t v;
+        memcpy(&v, (const unsigned char *)src + i * 8, 8);
+        if (v == r->empty)
+            return cortex__fail(EINVAL, "%s: element %llu is 0x%llx, the value this ring reserves for an empty slot",
+                                op, (unsigned long long)i, (unsigned long long)v);
+    }
+    return 0;
+}
+
+/*
+ * A new producer of a marks ring: a dead predecessor may have claimed slots
+ * (prod) that it never wrote.  Those holes are the empty slots at the top
+ * of [cons, prod); an empty slot there that was written and then taken has
+ * cons above it (cons is stored before the empty mark).  Returns the head.
+ */
+static uint64_t marks_adopt_prod(cortex_ring *r, uint64_t prod, uint64_t cons)
+{
+    uint64_t top = prod;
+    while (top - cons > 0 && top - cons <= r->capacity && cortex__ld64(mslot(r, top - 1), CX_ACQUIRE) == r->empty)
+        top--;
+    uint64_t c = cortex__ld64(&SH(r)->cons, CX_ACQUIRE);
+    uint64_t head = c - top <= r->capacity && c != top ? c : top; /* the larger of the two (wrap-safe) */
+    if (head != prod)
+        cortex__st64(&SH(r)->prod, head, CX_RELAXED);
+    return head;
+}
+
+/*
+ * A new consumer of a marks ring: a dead predecessor may have taken messages
+ * (cons) without freeing their slots.  Such a slot below cons still holds a
+ * message while the producer has not claimed it again (prod - index <=
+ * capacity); free those, lowest first (the producer's line check relies on
+ * the order).
+ */
+static void marks_adopt_cons(cortex_ring *r, uint64_t cons)
+{
+    uint64_t lo = cons;
+    while (cons - (lo - 1) <= r->capacity && cortex__ld64(mslot(r, lo - 1), CX_ACQUIRE) != r->empty &&
+           cortex__ld64(&SH(r)->prod, CX_ACQUIRE) - (lo - 1) <= r->capacity)
+        lo--;
+    for (uint64_t i = lo; i != cons; i++)
+        cortex__st64(mslot(r, i), r->empty, CX_RELEASE);
 }
 
 /* Is the peer side gone (closed, or its holder died)?  Liveness only when @check_pid. */
@@ -471,7 +685,8 @@ static int64_t prod_space(cortex_ring *r, uint64_t want, const char *op)
     /* Enough by the cached index: no load of the consumer's line.  Else one refresh. */
     if (avail >= want && !cortex__ld32(&SH(r)->side[SIDE_CONS].closed, CX_RELAXED))
         return (int64_t)avail;
-    int64_t n = prod_refresh(r);
+    publish_pending(r); /* batch scheme: a full ring publishes what is pending */
+    int64_t n = r->marks ? marks_free(r, want) : prod_refresh(r);
     if (n < 0)
         return n;
     if (peer_gone(r, SIDE_CONS, false))
@@ -488,15 +703,21 @@ static int64_t cons_avail(cortex_ring *r, uint64_t want, const char *op)
 {
     if (!r || r->c.bad || r->closed || !is_cons(r))
         return not_open(r, false, op);
-    uint64_t avail = r->c.prod - r->c.tail;
-    if (avail >= want) /* enough by the cached index; else one refresh */
-        return (int64_t)avail;
-    int64_t n = cons_refresh(r);
+    if (r->marks) {
+        int64_t k = marks_filled(r, want);
+        if (k != 0)
+            return k;
+    } else {
+        uint64_t avail = r->c.prod - r->c.tail;
+        if (avail >= want) /* enough by the cached index; else one refresh */
+            return (int64_t)avail;
+    }
+    int64_t n = r->marks ? 0 : cons_refresh(r);
     if (n != 0)
         return n;
     if (peer_gone_polled(r, SIDE_PROD, &r->c.polls, &r->c.next_check)) {
         /* Gone: anything it published before closing is still ours (closed was read with acquire). */
-        n = cons_refresh(r);
+        n = r->marks ? marks_filled(r, want) : cons_refresh(r);
         if (n != 0)
             return n;
         return cortex__fail(EPIPE, "%s: the producer closed the ring or died, and the ring is drained", op);
@@ -536,8 +757,14 @@ int cortex_ring_push_lib(cortex_ring *r, const void *elem)
     if (!elem)
         return cortex__fail(EINVAL, "cortex_ring_push: NULL element");
     uint64_t h = r->p.head;
+    if (r->marks) {
+        int rc = marks_refuse_empty(r, elem, 1, "cortex_ring_push");
+        if (rc == 0)
+            marks_put(r, h, elem, 1);
+        return rc;
+    }
     copy_in(r, h, elem, 1);
-    publish_prod(r, h + 1);
+    push_done(r, h + 1);
     return 0;
 }
 
@@ -549,6 +776,10 @@ int cortex_ring_pop_lib(cortex_ring *r, void *out)
     if (!out)
         return cortex__fail(EINVAL, "cortex_ring_pop: NULL output");
     uint64_t t = r->c.tail;
+    if (r->marks) {
+        marks_take(r, t, out, 1);
+        return 0;
+    }
     copy_out(r, t, out, 1);
     publish_cons(r, t + 1);
     return 0;
@@ -565,6 +796,13 @@ ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, size_t n)
         return (ssize_t)space;
     uint64_t k = n < (uint64_t)space ? n : (uint64_t)space;
     uint64_t h = r->p.head;
+    if (r->marks) {
+        int rc = marks_refuse_empty(r, elems, k, "cortex_ring_push_n");
+        if (rc < 0)
+            return rc;
+        marks_put(r, h, elems, k);
+        return (ssize_t)k;
+    }
     copy_in(r, h, elems, k); /* at most two contiguous spans */
     publish_prod(r, h + k);  /* one publication for the whole batch */
     return (ssize_t)k;
@@ -581,6 +819,10 @@ ssize_t cortex_ring_pop_n_lib(cortex_ring *r, void *out, size_t n)
         return (ssize_t)avail;
     uint64_t k = n < (uint64_t)avail ? n : (uint64_t)avail;
     uint64_t t = r->c.tail;
+    if (r->marks) {
+        marks_take(r, t, out, k);
+        return (ssize_t)k;
+    }
     copy_out(r, t, out, k);
     publish_cons(r, t + k);
     return (ssize_t)k;
@@ -595,6 +837,14 @@ ssize_t cortex_ring_reserve(cortex_ring *r, size_t want, void **span)
         return (ssize_t)n;
     uint64_t at = r->p.head & r->mask;
     uint64_t k = (uint64_t)n;
+    if (r->marks) { /* a marked slot publishes itself when written: stage the span, commit copies it */
+        uint64_t room = sizeof r->p.stage / sizeof r->p.stage[0];
+        k = k < room ? k : room;
+        k = k < want ? k : want;
+        r->p.reserved = k;
+        *span = r->p.stage;
+        return (ssize_t)k;
+    }
     if (k > r->capacity - at)
         k = r->capacity - at; /* contiguous only */
     if (k > want)
@@ -618,6 +868,12 @@ int cortex_ring_commit(cortex_ring *r, size_t n)
                             n);
     }
     r->p.reserved = 0;
+    if (n && r->marks) {
+        int rc = marks_refuse_empty(r, r->p.stage, n, "cortex_ring_commit");
+        if (rc == 0)
+            marks_put(r, r->p.head, r->p.stage, n);
+        return rc;
+    }
     if (n)
         publish_prod(r, r->p.head + n);
     return 0;
@@ -648,14 +904,17 @@ int cortex_ring_release(cortex_ring *r, size_t n)
     if (n > r->c.peeked)
         return cortex__fail(EINVAL, "cortex_ring_release: %zu slots released, only %llu peeked", n,
                             (unsigned long long)r->c.peeked);
-    /* A pop between peek and release moved tail: never release what was not published. */
-    if (n > r->c.prod - r->c.tail) { /* wrap-safe: prod - tail is what is published */
+    /* A pop between peek and release moved tail: never release what was not published
+     * (marks: a slot that holds no message; the producer never writes one that does). */
+    if (r->marks ? marks_filled(r, n) < (int64_t)n : n > r->c.prod - r->c.tail) { /* wrap-safe */
         r->c.peeked = 0;
         return cortex__fail(EINVAL, "cortex_ring_release: %zu slots are not filled any more (popped since the peek?)",
                             n);
     }
     r->c.peeked = 0;
-    if (n)
+    if (n && r->marks)
+        marks_free_slots(r, r->c.tail, n);
+    else if (n)
         publish_cons(r, r->c.tail + n);
     return 0;
 }
@@ -698,6 +957,8 @@ int cortex_ring_leak(cortex_ring *r)
     if (!region)
         return cortex_last_error()->code;
     /* Give the role back without closing the side: a later attach takes it and goes on. */
+    if (is_prod(r))
+        publish_pending(r); /* batch: the next producer goes on from the published index */
     if (r->role == CORTEX_PRODUCER)
         release_side(SH(r), SIDE_PROD);
     else if (r->role == CORTEX_CONSUMER)
@@ -745,10 +1006,17 @@ static void sleep_once(cortex_ring *r, int peer, cortex__a32 *waiting, cortex__a
     cortex__st32(waiting, 0, CX_RELAXED);
 }
 
-static bool cons_ready(cortex_ring *r) { return cortex__ld64(&SH(r)->prod, CX_ACQUIRE) != r->c.tail; }
+static bool cons_ready(cortex_ring *r)
+{
+    if (r->marks)
+        return cortex__ld64(mslot(r, r->c.tail), CX_ACQUIRE) != r->empty;
+    return cortex__ld64(&SH(r)->prod, CX_ACQUIRE) != r->c.tail;
+}
 
 static bool prod_ready(cortex_ring *r)
 {
+    if (r->marks)
+        return cortex__ld64(mslot(r, r->p.head), CX_ACQUIRE) == r->empty;
     return r->p.head - cortex__ld64(&SH(r)->cons, CX_ACQUIRE) < r->capacity;
 }
 
@@ -857,8 +1125,17 @@ static int take_role(cortex_ring *r, cortex_role role, const char *what)
         return cortex__fail(EBADMSG, "%s: producer index %llu and consumer index %llu cannot be (capacity %u)",
                             what, (unsigned long long)prod, (unsigned long long)cons, r->capacity);
     }
-    r->p.head = r->c.prod = prod;
+    /* Marks: repair what a dead predecessor of this role left half done (see (5)). */
+    if (r->marks && role == CORTEX_PRODUCER)
+        prod = marks_adopt_prod(r, prod, cons);
+    else if (r->marks && role == CORTEX_CONSUMER)
+        marks_adopt_cons(r, cons);
+    r->p.head = r->c.prod = r->p.pub = prod;
     r->p.cons = r->c.tail = cons;
+    if (r->marks) { /* nothing known free yet; the consumer's inline check re-arms at tail + capacity */
+        r->p.cons = r->p.head - r->capacity;
+        r->c.prod = r->c.tail + r->capacity;
+    }
     /* The side this handle does not play always takes the slow path (which refuses it). */
     if (!is_prod(r))
         r->p.cons = r->p.head - r->capacity;
@@ -867,7 +1144,8 @@ static int take_role(cortex_ring *r, cortex_role role, const char *what)
     return 0;
 }
 
-int cortex_ring_init(cortex_ring *r, void *mem, size_t len, uint32_t capacity, size_t elem_size, size_t elem_align)
+static int init_scheme(cortex_ring *r, void *mem, size_t len, uint32_t capacity, size_t elem_size,
+                       size_t elem_align, uint32_t scheme, uint64_t empty)
 {
     int rc;
     if (!r || !mem)
@@ -883,9 +1161,43 @@ int cortex_ring_init(cortex_ring *r, void *mem, size_t len, uint32_t capacity, s
         return cortex__fail(EINVAL, "cortex_ring_init: memory at %p is not %llu-byte aligned", mem,
                             (unsigned long long)a);
     cortex_ring_shared *sh = mem;
-    write_header(sh, capacity, (uint32_t)elem_size, (uint32_t)elem_align);
+    write_header(sh, capacity, (uint32_t)elem_size, (uint32_t)elem_align, scheme, empty);
     handle_fill(r, mem, sh, CORTEX_BOTH_SIDES, NULL);
     return take_role(r, CORTEX_BOTH_SIDES, "cortex_ring_init");
+}
+
+int cortex_ring_init(cortex_ring *r, void *mem, size_t len, uint32_t capacity, size_t elem_size, size_t elem_align)
+{
+    return init_scheme(r, mem, len, capacity, elem_size, elem_align, CORTEX_RING_SCHEME_INDEX, 0);
+}
+
+static int check_marked(size_t elem_align, const char *what)
+{
+    if (elem_align > 8)
+        return cortex__fail(EINVAL, "%s: a marked ring holds 8-byte elements aligned to at most 8 (align %zu given)",
+                            what, elem_align);
+    return 0;
+}
+
+int cortex_ring_init_batched(cortex_ring *r, void *mem, size_t len, uint32_t capacity, size_t elem_size,
+                             size_t elem_align)
+{
+    return init_scheme(r, mem, len, capacity, elem_size, elem_align, CORTEX_RING_SCHEME_BATCH, 0);
+}
+
+int cortex_ring_flush(cortex_ring *r)
+{
+    if (!r || r->p.bad || r->closed || !is_prod(r))
+        return not_open(r, true, "cortex_ring_flush");
+    publish_pending(r);
+    return 0;
+}
+
+int cortex_ring_init_marked(cortex_ring *r, void *mem, size_t len, uint32_t capacity, size_t elem_align,
+                            uint64_t empty)
+{
+    int rc = check_marked(elem_align, "cortex_ring_init_marked");
+    return rc < 0 ? rc : init_scheme(r, mem, len, capacity, 8, elem_align, CORTEX_RING_SCHEME_MARKS, empty);
 }
 
 static int attach_common(cortex_ring *r, void *mem, uint64_t len, size_t elem_size, size_t elem_align,
@@ -919,14 +1231,15 @@ int cortex_ring_attach_mem(cortex_ring *r, void *mem, size_t len, size_t elem_si
 }
 
 struct ring_init_ctx {
-    uint32_t capacity, elem_size, elem_align;
+    uint32_t capacity, elem_size, elem_align, scheme;
+    uint64_t empty;
 };
 
 static int ring_region_init(cortex_region *region, void *payload, void *ctx)
 {
     CORTEX_UNUSED(region);
     struct ring_init_ctx *c = ctx;
-    write_header(payload, c->capacity, c->elem_size, c->elem_align);
+    write_header(payload, c->capacity, c->elem_size, c->elem_align, c->scheme, c->empty);
     return 0;
 }
 
@@ -946,8 +1259,9 @@ static int attach_region(cortex_ring *r, cortex_region *region, size_t elem_size
     return rc;
 }
 
-int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_size, size_t elem_align,
-                       const char *type_name, cortex_role role, const cortex_opts *opts)
+static int create_scheme(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_size, size_t elem_align,
+                         const char *type_name, cortex_role role, const cortex_opts *opts, uint32_t scheme,
+                         uint64_t empty)
 {
     int rc;
     if (!r)
@@ -964,12 +1278,35 @@ int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity, size_t
                             .elem_size = (uint32_t)elem_size,
                             .elem_align = (uint32_t)elem_align,
                             .type_name = cortex__type_tag(opts, type_name)};
-    struct ring_init_ctx ctx = {capacity, (uint32_t)elem_size, (uint32_t)elem_align};
+    struct ring_init_ctx ctx = {capacity, (uint32_t)elem_size, (uint32_t)elem_align, scheme, empty};
     cortex_region *region = NULL;
     if ((rc = cortex_region_create(&region, key, &layout, opts, ring_region_init, &ctx)) < 0)
         return rc;
     /* Created, or (open-or-create) found: either way validate and claim like an attach. */
     return attach_region(r, region, elem_size, elem_align, role);
+}
+
+int cortex_ring_create(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_size, size_t elem_align,
+                       const char *type_name, cortex_role role, const cortex_opts *opts)
+{
+    return create_scheme(r, key, capacity, elem_size, elem_align, type_name, role, opts, CORTEX_RING_SCHEME_INDEX,
+                         0);
+}
+
+int cortex_ring_create_batched(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_size,
+                               size_t elem_align, const char *type_name, cortex_role role, const cortex_opts *opts)
+{
+    return create_scheme(r, key, capacity, elem_size, elem_align, type_name, role, opts, CORTEX_RING_SCHEME_BATCH,
+                         0);
+}
+
+int cortex_ring_create_marked(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_align,
+                              const char *type_name, uint64_t empty, cortex_role role, const cortex_opts *opts)
+{
+    int rc = check_marked(elem_align, "cortex_ring_create_marked");
+    return rc < 0 ? rc
+                  : create_scheme(r, key, capacity, 8, elem_align, type_name, role, opts, CORTEX_RING_SCHEME_MARKS,
+                                  empty);
 }
 
 int cortex_ring_attach(cortex_ring *r, cortex_key key, size_t elem_size, size_t elem_align, const char *type_name,
@@ -997,6 +1334,10 @@ int cortex_ring_close(cortex_ring *r)
     cortex_ring_shared *sh = SH(r);
     /* A forked child's copy of the handle only detaches: the role stays with the process that claimed it. */
     if (r->holder == (int32_t)cortex__self_pid()) {
+#if !defined(CORTEX_SEED_RING_BATCH_CLOSE_NO_PUBLISH) /* seeded bug: close strands the pending group */
+        if (is_prod(r)) /* batch: what was pushed goes out first */
+            publish_pending(r);
+#endif
         if (is_prod(r))
             cortex__st32(&sh->side[SIDE_PROD].closed, 1, CX_SEQ_CST);
         if (is_cons(r))
@@ -1025,7 +1366,7 @@ int cortex__ring_set_indices(cortex_ring *r, uint64_t start)
         return cortex__fail(EBUSY, "cortex__ring_set_indices: the ring is not empty");
     cortex__st64(&sh->cons, start, CX_RELEASE);
     cortex__st64(&sh->prod, start, CX_RELEASE);
-    r->p.head = r->p.cons = r->c.tail = r->c.prod = start;
+    r->p.head = r->p.cons = r->c.tail = r->c.prod = r->p.pub = start;
     return 0;
 }
 
@@ -1045,6 +1386,8 @@ int cortex_ring_inspect_mem(const void *mem, size_t len, cortex_ring_info *out)
     out->capacity = h.capacity;
     out->elem_size = h.elem_size;
     out->elem_align = h.elem_align;
+    out->scheme = h.scheme;
+    out->empty = h.empty;
     out->slots_offset = h.slots_offset;
     out->prod = cortex__ld64(&sh->prod, CX_ACQUIRE);
     out->cons = cortex__ld64(&sh->cons, CX_ACQUIRE);

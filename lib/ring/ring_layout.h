@@ -28,11 +28,12 @@ typedef struct cortex_ring_shared {
     uint32_t elem_size;
     uint32_t elem_align;
     uint32_t capacity;     /* power of two */
-    uint32_t flags;        /* 0 */
+    uint32_t scheme;       /* CORTEX_RING_SCHEME_INDEX or CORTEX_RING_SCHEME_MARKS */
     uint64_t slots_offset; /* from the ring's first byte; >= header_size, aligned */
     uint64_t total_size;   /* slots_offset + capacity * elem_size */
-    uint32_t check;        /* FNV-1a 32 of bytes [0, 48) */
-    uint8_t pad0[12];
+    uint64_t empty;        /* MARKS: the 8-byte value that means "slot empty"; INDEX: 0 */
+    uint32_t check;        /* FNV-1a 32 of bytes [0, 56) */
+    uint8_t pad0[4];
     /* line 1: the producer's index (producer writes, consumer reads) */
     cortex__a64 prod;
     uint8_t pad1[56];
@@ -53,7 +54,8 @@ typedef struct cortex_ring_shared {
 } cortex_ring_shared;
 
 _Static_assert(sizeof(cortex_ring_shared) == CORTEX_RING_HEADER_SIZE, "ring header is 6 cache lines");
-_Static_assert(offsetof(cortex_ring_shared, check) == 48, "check covers bytes [0, 48)");
+_Static_assert(offsetof(cortex_ring_shared, check) == 56, "check covers bytes [0, 56)");
+_Static_assert(offsetof(cortex_ring_shared, scheme) == CORTEX_RING_OFF_SCHEME, "scheme offset (ABI)");
 _Static_assert(offsetof(cortex_ring_shared, prod) == CORTEX_RING_OFF_PROD, "producer index offset (ABI)");
 _Static_assert(offsetof(cortex_ring_shared, cons) == CORTEX_RING_OFF_CONS, "consumer index offset (ABI)");
 _Static_assert(offsetof(cortex_ring_shared, side) == 192, "roles line offset (ABI)");

@@ -209,6 +209,14 @@ Test(last_error, rings, .init = setup_full_ring)
     cr_assert_eq(cortex_ring_close(&raw), 0);
     FAILS(-EINVAL, "closed", cortex_ring_push_n_lib(&raw, out, 1));
     FAILS(-EINVAL, "closed", cortex_ring_leak(&raw));
+    FAILS(-EINVAL, "closed", cortex_ring_flush(&raw));
+    FAILS(-EINVAL, "power of two", cortex_ring_init_marked(&raw, mem, sizeof mem, 3, 8, 0));
+    FAILS(-EINVAL, "aligned to at most 8", cortex_ring_init_marked(&raw, mem, sizeof mem, 4, 16, 0));
+    FAILS(-EINVAL, "power of two", cortex_ring_init_batched(&raw, mem, sizeof mem, 3, 4, 4));
+    FAILS(-EINVAL, "power of two",
+          cortex_ring_create_marked(&r, CORTEX_KEY_NAME(name), 3, 8, "u64", 0, CORTEX_PRODUCER, NULL));
+    FAILS(-EINVAL, "power of two",
+          cortex_ring_create_batched(&r, CORTEX_KEY_NAME(name), 3, 4, 4, "u32", CORTEX_PRODUCER, NULL));
 
     /* A peer that closed: -EPIPE on both sides. */
     cr_assert_eq(cortex_ring_create(&r, CORTEX_KEY_NAME(name), 4, 4, 4, "u32", CORTEX_PRODUCER, NULL), 0);

@@ -2,8 +2,8 @@
 /*
  * The portable fallbacks of lib/os, forced on Linux (cortex__os_force(), the
  * run-time form of -Dforce_fallback), so the logic macOS, FreeBSD and other
- * systems run is tested here: no futex, no memfd, no membarrier, no SIOCOUTQ,
- * no /proc start time, no posix_fallocate.  Each test also checks that the
+ * systems run is tested here: no futex, no memfd, no membarrier, no /proc
+ * start time, no posix_fallocate.  Each test also checks that the
  * Linux call is what runs when nothing is forced.
  */
 #define _GNU_SOURCE
@@ -163,27 +163,6 @@ Test(os_fallback, no_memfd_gives_an_unlinked_unsealed_object)
     cr_assert_eq(nct_wait(pid, 10000), 0);
     cr_assert_str_eq(cortex_region_payload(seg), "child");
     cortex_region_close(seg);
-}
-
-Test(os_fallback, no_siocoutq_doorbell_always_sends)
-{
-    cortex_doorbell a, b;
-    cortex__os_force(0);
-    cr_assert_eq(cortex_doorbell_pair(&a, &b), 0);
-    cr_assert_geq(cortex__os_sock_unread(cortex_doorbell_fd(&a)), 0, "Linux reads the peer's unread count");
-    cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_SENT);
-    cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_PENDING, "unread ring seen: coalesced");
-    cr_assert_eq(cortex_doorbell_drain(&b), 1);
-
-    cortex__os_force(CORTEX__OS_NO_OUTQ);
-    cr_assert_eq(cortex__os_sock_unread(cortex_doorbell_fd(&a)), -ENOSYS);
-    cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_SENT);
-    cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_SENT, "cannot see the unread ring: sends again");
-    cr_assert_eq(cortex_doorbell_wait(&b, 1000000000), 0);
-    cr_assert_eq(cortex_doorbell_drain(&b), 0, "the wait consumed both rings");
-    cortex_doorbell_close(&b);
-    cr_assert_eq(cortex_doorbell_signal(&a), -EPIPE, "a closed peer is still reported");
-    cortex_doorbell_close(&a);
 }
 
 static pid_t pausing_child(void)

@@ -105,7 +105,7 @@ static inline int seq_produce(seq_ring *r, uint64_t n, enum seq_mode mode, uint6
             return rc;
         }
     }
-    return 0;
+    return seq_ring_flush(r); /* the producer stops: a batched ring publishes its last group */
 }
 
 /* Pops n numbers and checks each.  Returns 0, -EILSEQ on a wrong number, or a negative errno. */

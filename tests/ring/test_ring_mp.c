@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * SPSC ring across processes: sequence numbers through a process pair (single,
- * batches, spans, waits), a sleeping pop_wait woken by another process, -EPIPE
+ * batches, spans, waits; index, per-slot-marks and batch schemes), a sleeping pop_wait woken by another process, -EPIPE
  * after the producer closes or is SIGKILLed (also while the consumer sleeps),
  * a third process writing garbage into the indices, -EBUSY for a second
  * producer, and taking over the role of a killed producer.  Children report
@@ -29,24 +29,37 @@ static uint64_t pair_count(void)
     return 10000000u * (uint64_t)nct_scale();
 }
 
-/* Parent: consumer (creates); child: producer (attaches by key). */
-static void process_pair(enum seq_mode mode, uint64_t n)
+/*
+ * Parent: consumer (creates); child: producer (attaches by key, and learns
+ * the scheme from the header).  Marks scheme: UINT64_MAX means "empty" (the
+ * numbers 0..n-1 never reach it).  Batch scheme: the producer's close
+ * publishes its last group.
+ */
+static void process_pair_scheme(enum seq_mode mode, uint64_t n, uint32_t scheme)
 {
     int key = nct_sysv_key();
     seq_ring c;
-    cr_assert_eq(seq_ring_create(&c, CORTEX_KEY_SYSV(key), 1024, CORTEX_CONSUMER, NULL), 0, "%s",
-                 cortex_last_error()->message);
+    int rc = scheme == CORTEX_RING_SCHEME_MARKS
+                 ? cortex_ring_create_marked(&c.ring, CORTEX_KEY_SYSV(key), 1024, _Alignof(uint64_t), "uint64_t",
+                                             UINT64_MAX, CORTEX_CONSUMER, NULL)
+             : scheme == CORTEX_RING_SCHEME_BATCH
+                 ? cortex_ring_create_batched(&c.ring, CORTEX_KEY_SYSV(key), 1024, 8, _Alignof(uint64_t), "uint64_t",
+                                              CORTEX_CONSUMER, NULL)
+                 : seq_ring_create(&c, CORTEX_KEY_SYSV(key), 1024, CORTEX_CONSUMER, NULL);
+    cr_assert_eq(rc, 0, "%s", cortex_last_error()->message);
     pid_t pid = fork();
     cr_assert_neq(pid, -1);
     if (pid == 0) {
         seq_ring p;
         if (seq_ring_attach(&p, CORTEX_KEY_SYSV(key), CORTEX_PRODUCER, NULL) != 0)
             _exit(10);
+        if (p.ring.marks != (scheme == CORTEX_RING_SCHEME_MARKS) || (p.ring.batch != 0) != (scheme == CORTEX_RING_SCHEME_BATCH))
+            _exit(12);
         int rc = seq_produce(&p, n, mode, 77);
         seq_ring_close(&p);
         _exit(rc == 0 ? 0 : 11);
     }
-    int rc = seq_consume(&c, n, mode, 78);
+    rc = seq_consume(&c, n, mode, 78);
     int st = nct_wait(pid, 60000);
     cr_assert_eq(rc, 0, "consumer: %d", rc);
     cr_assert_eq(st, 0, "producer child exited %d", st);
@@ -54,6 +67,19 @@ static void process_pair(enum seq_mode mode, uint64_t n)
     cr_assert_eq(seq_ring_pop(&c, &v), -EPIPE, "after the producer closed and the ring drained");
     cr_assert_eq(seq_ring_close(&c), 0);
 }
+
+static void process_pair(enum seq_mode mode, uint64_t n) { process_pair_scheme(mode, n, CORTEX_RING_SCHEME_INDEX); }
+
+#define MARKS CORTEX_RING_SCHEME_MARKS
+#define BATCH CORTEX_RING_SCHEME_BATCH
+Test(ring_mp, marked_process_pair_single) { process_pair_scheme(SEQ_SINGLE, pair_count(), MARKS); }
+Test(ring_mp, marked_process_pair_random_batches) { process_pair_scheme(SEQ_BATCH, pair_count(), MARKS); }
+Test(ring_mp, marked_process_pair_reserve_commit) { process_pair_scheme(SEQ_SPAN, pair_count(), MARKS); }
+Test(ring_mp, marked_process_pair_wait) { process_pair_scheme(SEQ_WAIT, pair_count() / 10, MARKS); }
+Test(ring_mp, batched_process_pair_single) { process_pair_scheme(SEQ_SINGLE, pair_count(), BATCH); }
+Test(ring_mp, batched_process_pair_random_batches) { process_pair_scheme(SEQ_BATCH, pair_count(), BATCH); }
+Test(ring_mp, batched_process_pair_reserve_commit) { process_pair_scheme(SEQ_SPAN, pair_count(), BATCH); }
+Test(ring_mp, batched_process_pair_wait) { process_pair_scheme(SEQ_WAIT, pair_count() / 10, BATCH); }
 
 Test(ring_mp, process_pair_single) { process_pair(SEQ_SINGLE, pair_count()); }
 Test(ring_mp, process_pair_random_batches) { process_pair(SEQ_BATCH, pair_count()); }

@@ -55,14 +55,27 @@ static int run_pair(seq_ring *p, seq_ring *c, uint64_t n, enum seq_mode mode, co
     return 0;
 }
 
+/* Lays the ring over @p mem with the publication @p scheme (marks: UINT64_MAX is "empty"). */
+static int init_ring(seq_ring *r, void *mem, size_t len, uint32_t cap, uint32_t scheme)
+{
+    if (scheme == CORTEX_RING_SCHEME_MARKS)
+        return cortex_ring_init_marked(&r->ring, mem, len, cap, 8, UINT64_MAX);
+    if (scheme == CORTEX_RING_SCHEME_BATCH)
+        return cortex_ring_init_batched(&r->ring, mem, len, cap, 8, 8);
+    return seq_ring_init(r, mem, len, cap);
+}
+
+static const char *const scheme_names[] = {"index", "marks", "batch"};
+
 int main(void)
 {
     /* 10 M; the sanitizers are 3-15x slower: 2 M under ASan, 1 M under TSan (still 1000+ laps). */
     uint64_t n = (SEQ_TSAN ? 1000000u : SEQ_ASAN ? 2000000u : 10000000u) * (uint64_t)nct_scale();
     uint32_t caps[] = {1024, 64, 1};
     int fails = 0;
-    for (size_t ci = 0; ci < sizeof caps / sizeof caps[0]; ci++) {
-        uint32_t cap = caps[ci];
+    for (size_t ci = 0; ci < 3 * sizeof caps / sizeof caps[0]; ci++) {
+        uint32_t cap = caps[ci % (sizeof caps / sizeof caps[0])];
+        uint32_t scheme = (uint32_t)(ci / (sizeof caps / sizeof caps[0])); /* every case with each scheme */
         size_t len = seq_ring_required_size(cap);
         void *mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (mem == MAP_FAILED)
@@ -75,22 +88,22 @@ int main(void)
             char what[96];
             /* One handle for both sides. */
             seq_ring both;
-            if (seq_ring_init(&both, mem, len, cap) != 0) {
+            if (init_ring(&both, mem, len, cap, scheme) != 0) {
                 fprintf(stderr, "init: %s\n", cortex_last_error()->message);
                 return 1;
             }
-            snprintf(what, sizeof what, "cap %u %s, one handle", cap, names[mode]);
+            snprintf(what, sizeof what, "%s cap %u %s, one handle", scheme_names[scheme], cap, names[mode]);
             fails += run_pair(&both, &both, (mode == SEQ_WAIT ? n / 10 : n) / 50, (enum seq_mode)mode, what);
             seq_ring_close(&both);
             /* A handle per side, as two processes would have. */
             seq_ring p, c;
-            if (seq_ring_init(&both, mem, len, cap) != 0 ||
+            if (init_ring(&both, mem, len, cap, scheme) != 0 ||
                 cortex_ring_attach_mem(&p.ring, mem, len, 8, 8, CORTEX_PRODUCER) != 0 ||
                 cortex_ring_attach_mem(&c.ring, mem, len, 8, 8, CORTEX_CONSUMER) != 0) {
                 fprintf(stderr, "attach: %s\n", cortex_last_error()->message);
                 return 1;
             }
-            snprintf(what, sizeof what, "cap %u %s, two handles", cap, names[mode]);
+            snprintf(what, sizeof what, "%s cap %u %s, two handles", scheme_names[scheme], cap, names[mode]);
             fails += run_pair(&p, &c, mode == SEQ_WAIT ? m / 10 : m, (enum seq_mode)mode, what);
             seq_ring_close(&p);
             seq_ring_close(&c);

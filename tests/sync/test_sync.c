@@ -330,6 +330,8 @@ Test(sync, semaphore_undo_eintr_and_timeouts)
 
 #endif
 
+#if CORTEX_HAVE_FUTEX /* liveness of the futex lock holder */
+
 /* A holder whose main thread called pthread_exit() while another thread runs is alive: no takeover. */
 Test(sync, futex_holder_alive_after_main_thread_exit_keeps_the_lock)
 {
@@ -450,3 +452,4 @@ Test(sync, futex_pid_reused_while_a_waiter_watches_is_dead)
     cr_assert_eq(st, 0, "the waiter trusted a reused pid as the holder (status %d)", st);
     munmap(l, 4096);
 }
+#endif /* CORTEX_HAVE_FUTEX */

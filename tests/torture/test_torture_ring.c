@@ -3,7 +3,8 @@
  * SIGKILL torture for the ring: a producer and a consumer process are
  * started, killed at random moments (mid-push, mid-pop, asleep in a wait),
  * and replaced by new processes that take the dead roles over, hundreds of
- * times.  Every element carries its own position in the stream, so after
+ * times, over a ring of each publication scheme (index, per-slot marks).
+ * Every element carries its own position in the stream, so after
  * all the kills the consumers must have seen 0, 1, 2, ... with nothing
  * torn, lost, duplicated or out of order, and every wait must be bounded.
  *
@@ -146,7 +147,8 @@ static void check_child(pid_t pid, const char *who)
     cr_assert(st == 128 + SIGKILL || st == 0, "%s ended with status %d (a wait that never returned?)", who, st);
 }
 
-static void torture(bool batch)
+/* @marked: the ring uses per-slot empty marks (UINT64_MAX is "empty"; positions never reach it). */
+static void torture(bool batch, bool marked)
 {
     char name[64];
     nct_name(name, "tring");
@@ -156,7 +158,11 @@ static void torture(bool batch)
                  cortex_last_error()->message);
     cortex_ring parent_view;
     uint8_t *mem = (uint8_t *)cortex_region_payload(reg) + 64;
-    cr_assert_eq(cortex_ring_init(&parent_view, mem, ring_bytes(), CAP, sizeof(uint64_t), _Alignof(uint64_t)), 0);
+    if (marked)
+        cr_assert_eq(cortex_ring_init_marked(&parent_view, mem, ring_bytes(), CAP, _Alignof(uint64_t), UINT64_MAX), 0);
+    else
+        cr_assert_eq(cortex_ring_init(&parent_view, mem, ring_bytes(), CAP, sizeof(uint64_t), _Alignof(uint64_t)),
+                     0);
     progress *pg = cortex_region_payload(reg);
 
     srand((unsigned)getpid());
@@ -185,6 +191,14 @@ static void torture(bool batch)
     check_child(prod, "producer");
     kill(cons, SIGKILL);
     check_child(cons, "consumer");
+    if (marked) {
+        /* A marked ring's dead producer may have claimed slots it never wrote: a producer that takes
+         * the role over gives them back (and closes, so the consumer below ends with -EPIPE). */
+        cortex_ring last;
+        cr_assert_eq(cortex_ring_attach_mem(&last, mem, ring_bytes(), 8, 8, CORTEX_PRODUCER), 0, "%s",
+                     cortex_last_error()->message);
+        cr_assert_eq(cortex_ring_close(&last), 0);
+    }
     /*
      * A last consumer takes the role over and drains what the dead producer
      * published (the previous one may have left on its own with -EPIPE while
@@ -205,11 +219,15 @@ static void torture(bool batch)
     cr_assert_eq(pg->errors, 0, "%llu elements were not their position (first: %llu)",
                  (unsigned long long)pg->errors, (unsigned long long)pg->last_error);
     cr_assert_gt(info.cons, 1000, "the stream moved (%llu elements)", (unsigned long long)info.cons);
-    cr_log_info("%s: %d rounds, %d producer and %d consumer kills, %llu elements in order", batch ? "batch" : "wait",
-                rounds, prod_kills, cons_kills, (unsigned long long)info.cons);
+    cr_log_info("%s%s: %d rounds, %d producer and %d consumer kills, %llu elements in order", marked ? "marks " : "",
+                batch ? "batch" : "wait", rounds, prod_kills, cons_kills, (unsigned long long)info.cons);
     cr_assert_eq(cortex_region_close(reg), 0);
 }
 
-Test(torture_ring, kill_producers_and_consumers_with_waits) { torture(false); }
+Test(torture_ring, kill_producers_and_consumers_with_waits) { torture(false, false); }
 
-Test(torture_ring, kill_producers_and_consumers_in_batches) { torture(true); }
+Test(torture_ring, kill_producers_and_consumers_in_batches) { torture(true, false); }
+
+Test(torture_ring, marked_ring_kill_producers_and_consumers_with_waits) { torture(false, true); }
+
+Test(torture_ring, marked_ring_kill_producers_and_consumers_in_batches) { torture(true, true); }
