@@ -20,9 +20,11 @@
 #include <neocortex/ring.h>
 #include <neocortex/slab.h>
 #include <neocortex/doorbell.h>
+#include <neocortex/channel.h>
 #include <neocortex/declare_cell.h>
 #include <neocortex/declare_ring.h>
 #include <neocortex/declare_slab.h>
 #include <neocortex/declare_pool.h>
+#include <neocortex/declare_channel.h>
 
 #endif

@@ -3,9 +3,12 @@
  * bench/slab zero-copy: messages/s between two processes for 64 B, 4 KiB
  * and 64 KiB messages, four ways in the same run:
  *
- *   zero-copy   the producer allocates a pool slot, writes the message in
- *               place, sends it and pushes its 8-byte handle through an
- *               SPSC ring; the consumer pops, receives, reads in place, frees
+ *   zero-copy   a channel (neocortex/channel.h), used as docs/channel.md
+ *               recommends: a 64-byte message is written in place in the
+ *               loaned slot; a 4 KiB or 64 KiB one is built in a local
+ *               buffer and published with cortex_channel_publish_copy()
+ *               (fast-string or non-temporal stores into the slot); the
+ *               consumer takes it, reads it in place and releases it
  *   ring copy   the same bytes copied into a ring of message-sized elements
  *               and copied out again (cortex_ring_push_wait / pop_wait)
  *   pipe        write() / read() of the whole message
@@ -15,7 +18,10 @@
  * first 8 bytes are a sequence number) and the consumer checks the
  * sequence number and the message's last byte: a lost, repeated or torn
  * message fails the run.  Variants are interleaved rep by rep; min /
- * median / max messages/s and the ratio of the medians to zero-copy.
+ * median / max messages/s and the ratio of the medians to zero-copy.  The
+ * first line is the host's cache-line round trip (a line bounced between
+ * two processes, RTT/2), so a slow-interconnect host can be told from a
+ * fast one.
  *
  *   build-rel/bench/slab/bench-zerocopy [reps]
  */
@@ -53,7 +59,7 @@ static int check(const unsigned char *p, size_t size, uint64_t seq)
 }
 
 enum { V_ZC, V_RING, V_PIPE, V_SOCK, NV };
-static const char *vname[NV] = {"zero-copy (pool + ring of handles)", "ring copy (message-sized elements)", "pipe",
+static const char *vname[NV] = {"zero-copy (channel)", "ring copy (message-sized elements)", "pipe",
                                 "socketpair"};
 
 static int rw_full(int fd, void *buf, size_t n, int writing)
@@ -76,23 +82,25 @@ static int rw_full(int fd, void *buf, size_t n, int writing)
 static double run(int v, size_t size, long count)
 {
     uint32_t cap = size >= 65536 ? 32 : size >= 4096 ? 256 : 1024;
-    size_t ring_elem = v == V_ZC ? sizeof(cortex_handle) : size;
-    size_t ring_len = cortex_ring_required_size(cap, ring_elem);
-    cortex_pool_class cls = {(uint32_t)size, cap * 2};
-    size_t pool_len = v == V_ZC ? cortex_pool_required_size(&cls, 1) : 0;
-    size_t len = ring_len + pool_len + 64;
+    size_t ring_len = cortex_ring_required_size(cap, size);
     unsigned char *mem = NULL;
     int fds[2] = {-1, -1};
-    cortex_pool *pool = NULL;
     cortex_ring init, prod;
-    if (v == V_ZC || v == V_RING) {
-        mem = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    cortex_channel *ch = NULL;
+    char name[64];
+    snprintf(name, sizeof name, "/nc-bench-zc-%d", (int)getpid());
+    if (v == V_ZC) {
+        cortex_pool_class cls = {(uint32_t)size, cap * 2};
+        if (cortex_channel_create(&ch, CORTEX_KEY_NAME(name), &cls, 1, 1, 8, "bytes", CORTEX_PRODUCER, NULL) < 0) {
+            fprintf(stderr, "channel: %s\n", cortex_last_error()->message);
+            return -1;
+        }
+    } else if (v == V_RING) {
+        mem = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
         if (mem == MAP_FAILED)
             return -1;
-        if (cortex_ring_init(&init, mem, ring_len, cap, ring_elem, 8) < 0 ||
-            cortex_ring_attach_mem(&prod, mem, ring_len, ring_elem, 8, CORTEX_PRODUCER) < 0)
-            return -1;
-        if (v == V_ZC && cortex_pool_init(&pool, mem + ((ring_len + 63) & ~(size_t)63), pool_len, &cls, 1) < 0)
+        if (cortex_ring_init(&init, mem, ring_len, cap, size, 8) < 0 ||
+            cortex_ring_attach_mem(&prod, mem, ring_len, size, 8, CORTEX_PRODUCER) < 0)
             return -1;
     } else if (v == V_PIPE) {
         if (pipe(fds) != 0)
@@ -106,17 +114,21 @@ static double run(int v, size_t size, long count)
     if (pid == 0) { /* consumer */
         int bad = 0;
         cortex_ring cons;
-        if ((v == V_ZC || v == V_RING) && cortex_ring_attach_mem(&cons, mem, ring_len, ring_elem, 8, CORTEX_CONSUMER) < 0)
+        cortex_channel *cc = NULL;
+        if (v == V_RING && cortex_ring_attach_mem(&cons, mem, ring_len, size, 8, CORTEX_CONSUMER) < 0)
+            _exit(3);
+        if (v == V_ZC && cortex_channel_attach(&cc, CORTEX_KEY_NAME(name), 1, 8, "bytes", CORTEX_CONSUMER, NULL) < 0)
             _exit(3);
         if (v == V_PIPE || v == V_SOCK)
             close(fds[1]);
         for (long i = 1; i <= count && !bad; i++) {
             if (v == V_ZC) {
-                cortex_handle h;
-                if (cortex_ring_pop_wait(&cons, &h, 10000000000) < 0 || cortex_pool_receive(pool, &h) < 0)
+                const void *p;
+                size_t n;
+                int rc;
+                if ((rc = cortex_channel_take_wait(cc, &p, &n, 10000000000)) < 0)
                     _exit(4);
-                const unsigned char *p = cortex_pool_get(pool, h, NULL);
-                bad = !p || !check(p, size, (uint64_t)i) || cortex_pool_free(pool, h) < 0;
+                bad = n != size || !check(p, size, (uint64_t)i) || cortex_channel_release(cc, p) < 0;
             } else if (v == V_RING) {
                 if (cortex_ring_pop_wait(&cons, buf, 10000000000) < 0)
                     _exit(4);
@@ -127,23 +139,26 @@ static double run(int v, size_t size, long count)
                 bad = !check(buf, size, (uint64_t)i);
             }
         }
+        if (cc)
+            cortex_channel_close(cc);
         _exit(bad ? 5 : 0);
     }
     if (v == V_PIPE || v == V_SOCK)
         close(fds[0]);
     int bad = 0;
     for (long i = 1; i <= count && !bad; i++) {
-        if (v == V_ZC) {
-            cortex_handle h;
+        if (v == V_ZC && size < 512) { /* small: in place */
+            void *slot;
             int rc;
-            while ((rc = cortex_pool_alloc(pool, size, &h)) == -ENOSPC)
-                ; /* every slot is in flight: the consumer frees them */
-            if (rc < 0)
+            if ((rc = cortex_channel_loan_wait(ch, size, &slot, 10000000000)) < 0)
                 bad = 1;
             else {
-                fill(cortex_pool_get(pool, h, NULL), size, (uint64_t)i);
-                bad = cortex_pool_send(pool, h) < 0 || cortex_ring_push_wait(&prod, &h, 10000000000) < 0;
+                fill(slot, size, (uint64_t)i);
+                bad = cortex_channel_publish(ch, slot, size) < 0;
             }
+        } else if (v == V_ZC) { /* large: built locally, copied in with fast stores */
+            fill(buf, size, (uint64_t)i);
+            bad = cortex_channel_publish_copy(ch, buf, size, 10000000000) < 0;
         } else if (v == V_RING) {
             fill(buf, size, (uint64_t)i);
             bad = cortex_ring_push_wait(&prod, buf, 10000000000) < 0;
@@ -158,16 +173,46 @@ static double run(int v, size_t size, long count)
     if (v == V_PIPE || v == V_SOCK)
         close(fds[1]);
     free(buf);
-    if (v == V_ZC || v == V_RING) {
+    if (v == V_RING) {
         cortex_ring_close(&prod);
-        cortex_pool_close(pool);
-        munmap(mem, len);
+        munmap(mem, ring_len);
     }
+    if (ch)
+        cortex_channel_close(ch);
     if (bad || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
         fprintf(stderr, "%s, %zu B: failed (consumer status 0x%x)\n", vname[v], size, st);
         return -1;
     }
     return (double)count * 1e9 / (double)dt;
+}
+
+/* One-way time of a cache line between two processes: a word bounced 100000 times, RTT/2 in ns (-1: failed). */
+static double line_probe_ns(void)
+{
+    enum { ROUNDS = 100000 };
+    uint64_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (w == MAP_FAILED)
+        return -1;
+    *w = 0;
+    pid_t pid = fork();
+    if (pid == 0) {
+        for (uint64_t i = 1; i < 2 * ROUNDS; i += 2) {
+            while (__atomic_load_n(w, __ATOMIC_ACQUIRE) != i)
+                ;
+            __atomic_store_n(w, i + 1, __ATOMIC_RELEASE);
+        }
+        _exit(0);
+    }
+    int64_t t0 = now_ns();
+    for (uint64_t i = 1; i < 2 * ROUNDS; i += 2) {
+        __atomic_store_n(w, i, __ATOMIC_RELEASE);
+        while (__atomic_load_n(w, __ATOMIC_ACQUIRE) != i + 1)
+            ;
+    }
+    double ns = (double)(now_ns() - t0) / ROUNDS / 2;
+    waitpid(pid, NULL, 0);
+    munmap(w, 4096);
+    return ns;
 }
 
 static int cmp_d(const void *a, const void *b)
@@ -185,6 +230,8 @@ int main(int argc, char **argv)
     int failed = 0;
     printf("zero-copy messaging between two processes, messages/s (%d reps, interleaved; every message checked)\n",
            reps);
+    printf("cache line between the two processes (RTT/2): %.0f ns (the project's hosts: ~30 to ~300)\n",
+           line_probe_ns());
     for (int si = 0; si < 3; si++) {
         size_t size = sizes[si];
         long count = size >= 65536 ? 8000 : size >= 4096 ? 40000 : 200000;

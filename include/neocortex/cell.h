@@ -12,6 +12,11 @@
  * lock backend's bytes (neocortex/sync.h).
  *
  * - **Write**: lock, sequence to odd, copy, sequence to even, unlock.
+ *   With the futex backend the lock *is* the sequence word (holder pid in
+ *   its high bits): a write is one CAS that takes it and makes it odd, the
+ *   copy, and one store that makes it even and free.  Pids must then be
+ *   below 2^24 (Linux: at most 2^22); a larger one makes the lock fail
+ *   with -EOVERFLOW (use the semaphore backend there).
  * - **Read**: optimistic: no lock and no store to shared memory; a read
  *   that overlaps a write retries, and after CORTEX_CELL_READ_RETRIES
  *   losses it takes the lock, so every read finishes.
@@ -24,7 +29,8 @@
  *   value or cortex_cell_consistent() accepts it.
  *
  * - **Versions**: the sequence number is the value's version: even, and
- *   larger after every write.  cortex_cell_read_version() returns the
+ *   larger after every write (it is 40 bits wide and wraps after 2^39
+ *   writes).  cortex_cell_read_version() returns the
  *   version of the value it copied; cortex_cell_wait() sleeps until the
  *   version differs from the one the caller has seen.
  * - **Waiting** (cortex_cell_wait()): a futex wait on a waiters word in

@@ -50,7 +50,8 @@ typedef enum cortex_kind {
     CORTEX_KIND_CELL = 2, /**< A typed cell (neocortex/cell.h). */
     CORTEX_KIND_RING = 3, /**< An SPSC ring (neocortex/ring.h). */
     CORTEX_KIND_SLAB = 4, /**< A slab (neocortex/slab.h). */
-    CORTEX_KIND_POOL = 5  /**< Size-class slabs in one segment. */
+    CORTEX_KIND_POOL = 5, /**< Size-class slabs in one segment. */
+    CORTEX_KIND_CHANNEL = 6 /**< A zero-copy channel: slabs plus a ring of handles (neocortex/channel.h). */
 } cortex_kind;
 
 /** cortex_seg_header::state values. */

@@ -8,12 +8,16 @@
  *   [sync_offset, +m)   the lock backend's bytes, on their own cache line
  *
  * The sequence shares a cache line with the start of the value, so a reader
- * of a small value touches one line; the lock word lives on another.
+ * of a small value touches one line.  With the futex backend the sequence
+ * word is also the lock word (lib/cell/cellword.h: holder pid in its high
+ * bits) and the lock bytes keep only the owner record and the creator's pid
+ * namespace; other backends lock their own bytes, on another line.
  */
 #include "internal.h"
 #include "atomic.h"
 #include "cell/seqlock.h"
 #if CORTEX_HAVE_FUTEX
+#include "cell/cellword.h"
 #include "sync/futex_lock.h"
 #include "sync/ident.h"
 #endif
@@ -25,7 +29,7 @@
 #include <string.h>
 
 #define CELL_MAGIC 0x4c4c4543u /* "CELL" */
-#define CELL_VERSION 1u
+#define CELL_VERSION 2u /* 2: the futex backend's lock is the sequence word's high bits (cellword.h) */
 
 typedef struct cell_head {
     uint32_t magic;        /* CELL_MAGIC */
@@ -36,7 +40,7 @@ typedef struct cell_head {
     uint32_t value_offset; /* value, from the payload start */
     uint32_t value_size;
     uint32_t value_align;
-    cortex__a64 seq;          /* odd while a write is in progress */
+    cortex__a64 seq;          /* counter (odd while a write is in progress) | futex holder pid << 40 */
     cortex__a32 inconsistent; /* 1: a writer died mid-write */
     cortex__a32 waiters;      /* futex word: bit 0 a waiter sleeps, the rest a wake generation (seqlock.h) */
 } cell_head;
@@ -344,13 +348,36 @@ int cortex_cell_attach(cortex_cell **ret, cortex_key key, size_t size, size_t al
 
 /* ---- the lock ------------------------------------------------------------ */
 
+#if CORTEX_HAVE_FUTEX
+static __attribute__((noinline)) int pid_too_large(uint32_t pid)
+{
+    return cortex__fail(EOVERFLOW, "cell: pid %u does not fit the futex cell's lock word (pids below %u); "
+                        "nothing was changed: use the semaphore backend on this system",
+                        pid, CORTEX__CELLWORD_PID_MAX + 1u);
+}
+
+static inline cortex__a64 *cell_record(cortex_cell *c) { return &((cortex__futex_lock *)c->sync)->record; }
+#endif
+
+/* The lock holder's pid (1) or 0 (free), -ENOTSUP when the backend cannot tell. */
+static int cell_holder(cortex_cell *c, int32_t *pid)
+{
+#if CORTEX_HAVE_FUTEX
+    if (c->futex) {
+        *pid = (int32_t)cortex__cellword_holder(cortex__ld64(&c->head->seq, CX_RELAXED));
+        return *pid != 0;
+    }
+#endif
+    return c->ops->holder ? c->ops->holder(c->sync, pid) : -ENOTSUP;
+}
+
 /* -ETIMEDOUT from a lock wait, naming the holder when the backend can tell. */
 static __attribute__((noinline)) int lock_timeout(cortex_cell *c, int64_t timeout_ns, const char *op)
 {
     char what[256];
     describe_region(c->region, what, sizeof what);
     int32_t pid = 0;
-    int held = c->ops->holder ? c->ops->holder(c->sync, &pid) : -ENOTSUP;
+    int held = cell_holder(c, &pid);
     if (held == 1 && pid > 0)
         return cortex__fail(ETIMEDOUT, "%s: %s: the '%s' lock was not free within %lld ns (held by pid %d); nothing "
                             "was changed",
@@ -408,37 +435,60 @@ static __attribute__((noinline)) int ops_unlock(cortex_cell *c, int rc)
 /*
  * 0 with the lock held (a dead holder's lock counts), or a negative errno:
  * -ETIMEDOUT when @timeout_ns (< 0: forever) passed first.  @op names the
- * operation in messages.
+ * operation in messages.  @writing (futex backend): take the word with the
+ * counter odd, a write starts (other backends: the caller does it).
  */
-static inline int cell_lock(cortex_cell *c, int64_t timeout_ns, const char *op)
+static inline int cell_lock(cortex_cell *c, int64_t timeout_ns, const char *op, uint64_t writing)
 {
 #if CORTEX_HAVE_FUTEX
     if (__builtin_expect(c->futex, 1)) {
         uint64_t id = cortex__sync_ident();
-        int rc = cortex__futex_lock_acquire_as(c->sync, (uint32_t)id, (uint32_t)(id >> 32), timeout_ns);
+        if (__builtin_expect((uint32_t)id > CORTEX__CELLWORD_PID_MAX, 0))
+            return pid_too_large((uint32_t)id);
+        int rc = cortex__cellword_lock(&c->head->seq, cell_record(c), &c->head->waiters, (uint32_t)id,
+                                       (uint32_t)(id >> 32), writing, timeout_ns);
         if (__builtin_expect(rc == 0 || rc == -EOWNERDEAD, 1))
             return 0;
         return rc == -ETIMEDOUT ? lock_timeout(c, timeout_ns, op) : rc;
     }
 #endif
+    CORTEX_UNUSED(writing);
     return ops_lock(c, timeout_ns, op);
 }
 
-static inline int cell_unlock(cortex_cell *c)
+#if CORTEX_HAVE_FUTEX
+static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
+{
+    char what[256];
+    describe_region(c->region, what, sizeof what);
+    return cortex__fail(EPERM, "%s: unlock by pid %d, but the cell's lock word names pid %u (changed by another "
+                        "process?); nothing was released",
+                        what, (int)cortex__self_pid(),
+                        (unsigned)cortex__cellword_holder(cortex__ld64(&c->head->seq, CX_RELAXED)));
+}
+#endif
+
+/*
+ * Release the lock (a futex write in progress ends there) and wake waiters
+ * if the sequence moved (@changed) or, for the futex word, whenever one
+ * announced itself (lock waiters sleep on the same word).
+ */
+static inline int cell_unlock(cortex_cell *c, bool changed)
 {
 #if CORTEX_HAVE_FUTEX
     if (__builtin_expect(c->futex, 1)) {
-        int rc = cortex__futex_lock_release_as(c->sync, (uint32_t)cortex__sync_ident());
-        return __builtin_expect(rc == 0, 1) ? 0 : ops_unlock(c, rc);
+        int rc = cortex__cellword_unlock(&c->head->seq, cell_record(c), &c->head->waiters,
+                                         (uint32_t)cortex__sync_ident());
+        return __builtin_expect(rc == 0, 1) ? 0 : word_unlock_failed(c);
     }
 #endif
-    return ops_unlock(c, 1);
+    int rc = ops_unlock(c, 1);
+    if (changed)
+        cortex__cell_wake(&c->head->waiters);
+    return rc;
 }
 
 /* ---- waiting for a change ------------------------------------------------ */
-
-/* After the sequence moved (lock released or not): one fence and one branch while nobody waits. */
-static inline void cell_wake(cortex_cell *c) { cortex__cell_wake(&c->head->waiters); }
 
 static int wait_timeout(cortex_cell *c, uint64_t seen, uint64_t now, int64_t timeout_ns)
 {
@@ -457,7 +507,7 @@ int cortex_cell_wait(cortex_cell *c, uint64_t *seen, int64_t timeout_ns)
 {
     if (!c || !seen)
         return cortex__fail(EINVAL, "cortex_cell_wait: NULL %s", c ? "seen" : "cell");
-    uint64_t s = cortex__ld64(&c->head->seq, CX_ACQUIRE);
+    uint64_t s = cortex__cell_counter(cortex__ld64(&c->head->seq, CX_ACQUIRE));
     if (s != *seen && !(s & 1u)) {
         *seen = s;
         return 0;
@@ -502,15 +552,13 @@ static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t
             return inconsistent_error(c, "read");
     }
     /* Kept losing to writers (or a writer died mid-write): read under the lock. */
-    int rc = cell_lock(c, -1, "read");
+    int rc = cell_lock(c, -1, "read", 0);
     if (rc < 0)
         return rc;
     bool repaired = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-    *version = cortex__ld64(&c->head->seq, CX_RELAXED);
+    *version = cortex__cell_counter(cortex__ld64(&c->head->seq, CX_RELAXED));
     uint32_t f = cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, out, size);
-    rc = cell_unlock(c);
-    if (repaired)
-        cell_wake(c);
+    rc = cell_unlock(c, repaired);
     if (rc < 0)
         return rc;
     return f ? inconsistent_error(c, "read") : 0;
@@ -543,14 +591,16 @@ static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t ti
 {
     if (!c || size != c->size || !value)
         return bad_size(c, size, fn);
-    int rc = cell_lock(c, timeout_ns, "write");
+    int rc = cell_lock(c, timeout_ns, "write", 1);
     if (rc < 0)
         return rc;
-    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-    cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
-    rc = cell_unlock(c);
-    cell_wake(c);
-    return rc;
+    if (c->futex) { /* odd already; the unlock makes it even (a dead writer's torn value is replaced whole) */
+        cortex__cell_write_body(&c->head->inconsistent, c->value, value, size, 0);
+    } else {
+        cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
+    }
+    return cell_unlock(c, true);
 }
 
 int cortex_cell_write(cortex_cell *c, const void *value, size_t size)
@@ -585,14 +635,12 @@ static int update_impl(cortex_cell *c, cortex_cell_update_fn fn, cortex_cell_upd
         return bad_size(c, size, name);
     if (!fn && !fn_if)
         return cortex__fail(EINVAL, "%s: no function given", name);
-    int rc = cell_lock(c, timeout_ns, "update");
+    int rc = cell_lock(c, timeout_ns, "update", 0);
     if (rc < 0)
         return rc;
     bool repaired = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
     if (cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size)) {
-        rc = cell_unlock(c);
-        if (repaired)
-            cell_wake(c);
+        rc = cell_unlock(c, repaired);
         return rc < 0 ? rc : inconsistent_error(c, "update");
     }
     int keep = 0;
@@ -602,9 +650,7 @@ static int update_impl(cortex_cell *c, cortex_cell_update_fn fn, cortex_cell_upd
         fn(scratch, ctx);
     if (keep == 0)
         cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size, 0);
-    rc = cell_unlock(c);
-    if (keep == 0)
-        cell_wake(c);
+    rc = cell_unlock(c, keep == 0);
     if (rc < 0)
         return rc;
     return keep == 0 ? 0 : update_cancelled(c, keep);
@@ -631,7 +677,7 @@ int cortex_cell_consistent(cortex_cell *c)
 {
     if (!c)
         return cortex__fail(EINVAL, "cortex_cell_consistent: NULL cell");
-    int rc = cell_lock(c, -1, "consistent");
+    int rc = cell_lock(c, -1, "consistent", 0);
     if (rc < 0)
         return rc;
     bool changed = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
@@ -639,10 +685,7 @@ int cortex_cell_consistent(cortex_cell *c)
         cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, NULL, 0, 0);
         changed = true;
     }
-    rc = cell_unlock(c);
-    if (changed)
-        cell_wake(c);
-    return rc;
+    return cell_unlock(c, changed);
 }
 
 /* ---- ownership ----------------------------------------------------------- */
@@ -725,7 +768,8 @@ int cortex_cell_inspect(const cortex_region *r, cortex_cell_info *out)
         (uint64_t)h.sync_offset + h.sync_size > psize)
         return cortex__fail(EBADMSG, "cell lock bytes (%u at %u) do not fit its %llu-byte payload", h.sync_size,
                             h.sync_offset, (unsigned long long)psize);
-    out->sequence = cortex__ld64(&lh->seq, CX_ACQUIRE);
+    uint64_t word = cortex__ld64(&lh->seq, CX_ACQUIRE);
+    out->sequence = cortex__cell_counter(word);
     out->consistent = cortex__ld32(&lh->inconsistent, CX_RELAXED) == 0;
     out->value_size = h.value_size;
     out->value_align = h.value_align;
@@ -735,7 +779,12 @@ int cortex_cell_inspect(const cortex_region *r, cortex_cell_info *out)
     out->lock_state = -ENOTSUP;
     if (ops && cortex_sync_available(ops) && ops->holder && h.sync_size >= ops->shared_size) {
         int32_t pid = 0;
-        out->lock_state = ops->holder(p + h.sync_offset, &pid);
+        if (h.lock_id == CORTEX_SYNC_ID_FUTEX) { /* the holder is in the sequence word (cellword.h) */
+            pid = (int32_t)(word >> CORTEX__CELL_SEQ_BITS);
+            out->lock_state = pid != 0;
+        } else {
+            out->lock_state = ops->holder(p + h.sync_offset, &pid);
+        }
         if (out->lock_state == 1 && pid > 0) {
             out->holder_pid = pid;
             out->holder_alive = cortex__pid_alive(pid, 0);

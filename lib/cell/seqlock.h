@@ -14,7 +14,16 @@
  *   seq = s + 1      (relaxed)     words = value (acquire, each)
  *   value = words    (release)     f = flag (acquire)
  *   flag = f'        (release)     s1 = seq (relaxed)
- *   seq = s + 2      (release)     ok when s1 == s0
+ *   seq = s + 2      (release)     ok when s1 == s0 (the counters)
+ *
+ * The sequence word (64 bits): the low CORTEX__CELL_SEQ_BITS bits are the
+ * counter (odd while a write is in progress; the value's version when
+ * even), the high ones the holder's pid when the word is also the lock
+ * (the futex backend, lib/cell/cellword.h), 0 otherwise.  Readers and
+ * waiters compare counters only, so taking or releasing the lock without a
+ * write is not a change of value.  The counter wraps at 2^40 (2^39 writes):
+ * a reader would have to sleep through exactly that many writes between
+ * its two loads to accept a torn copy.
  *
  * If the reader's copy saw any word of a newer write, that word's release
  * store made "seq = s + 1" visible before it (acquire), so s1 != s0 and the
@@ -45,6 +54,18 @@
 #else
 #define CORTEX__SEQ_PUBLISH CX_RELEASE
 #endif
+
+#define CORTEX__CELL_SEQ_BITS 40
+#define CORTEX__CELL_SEQ_MASK ((UINT64_C(1) << CORTEX__CELL_SEQ_BITS) - 1u)
+
+/* The counter of sequence word @w (its version when even). */
+static inline uint64_t cortex__cell_counter(uint64_t w) { return w & CORTEX__CELL_SEQ_MASK; }
+
+/* Sequence word @w with its counter advanced by @by (wrapping), holder bits kept. */
+static inline uint64_t cortex__cell_advance(uint64_t w, uint64_t by)
+{
+    return (w & ~CORTEX__CELL_SEQ_MASK) | ((w + by) & CORTEX__CELL_SEQ_MASK);
+}
 
 /* Bytes of shared value area for a value of @n bytes (whole words). */
 static inline size_t cortex__cell_words_size(size_t n) { return (n + 7u) & ~(size_t)7u; }
@@ -84,9 +105,10 @@ static inline void cortex__cell_load_value(void *dst, const void *shared, size_t
 }
 
 /*
- * Lock held: repair what a dead writer left.  An odd sequence means the
- * previous holder died between "seq = odd" and "seq = even": mark the value
- * inconsistent and make the sequence even again.  Returns true if it was odd.
+ * Lock held: repair what a dead writer left.  An odd counter means the
+ * previous holder died between "counter odd" and "counter even": mark the
+ * value inconsistent and make the counter even again.  Returns true if it
+ * was odd.
  */
 static inline bool cortex__cell_repair(cortex__a64 *seq, cortex__a32 *flag)
 {
@@ -94,8 +116,17 @@ static inline bool cortex__cell_repair(cortex__a64 *seq, cortex__a32 *flag)
     if (!(s & 1u))
         return false;
     cortex__st32(flag, 1, CORTEX__SEQ_PUBLISH);
-    cortex__st64(seq, s + 1, CORTEX__SEQ_PUBLISH);
+    cortex__st64(seq, cortex__cell_advance(s, 1), CORTEX__SEQ_PUBLISH);
     return true;
+}
+
+/* Counter odd: store the value (if @src) and set the flag to @inconsistent. */
+static inline void cortex__cell_write_body(cortex__a32 *flag, void *shared, const void *src, size_t n,
+                                           uint32_t inconsistent)
+{
+    if (src)
+        cortex__cell_store_value(shared, src, n);
+    cortex__st32(flag, inconsistent, CORTEX__SEQ_PUBLISH);
 }
 
 /* Lock held, sequence even: replace the value and set the flag to @inconsistent. */
@@ -103,11 +134,9 @@ static inline void cortex__cell_write_locked(cortex__a64 *seq, cortex__a32 *flag
                                              size_t n, uint32_t inconsistent)
 {
     uint64_t s = cortex__ld64(seq, CX_RELAXED);
-    cortex__st64(seq, s + 1, CX_RELAXED);
-    if (src)
-        cortex__cell_store_value(shared, src, n);
-    cortex__st32(flag, inconsistent, CORTEX__SEQ_PUBLISH);
-    cortex__st64(seq, s + 2, CORTEX__SEQ_PUBLISH);
+    cortex__st64(seq, cortex__cell_advance(s, 1), CX_RELAXED);
+    cortex__cell_write_body(flag, shared, src, n, inconsistent);
+    cortex__st64(seq, cortex__cell_advance(s, 2), CORTEX__SEQ_PUBLISH);
 }
 
 /*
@@ -124,9 +153,9 @@ static inline int cortex__cell_read_try_version(cortex__a64 *seq, cortex__a32 *f
     cortex__cell_load_value(dst, shared, n);
     uint32_t f = cortex__ld32(flag, CX_ACQUIRE);
     uint64_t s1 = cortex__ld64(seq, CX_RELAXED);
-    if (s1 != s0)
+    if (cortex__cell_counter(s1 ^ s0) != 0)
         return -1;
-    *version = s0; /* the (even) sequence of the write whose value was copied */
+    *version = cortex__cell_counter(s0); /* the (even) counter of the write whose value was copied */
     return f ? 1 : 0;
 }
 
@@ -198,12 +227,11 @@ static inline void cortex__cell_wake(cortex__a32 *waiters)
 }
 
 /*
- * Waiter: sleep until the sequence is even and differs from *seen, then store
- * it in *seen: 0.  -ETIMEDOUT once @deadline (monotonic ns; INT64_MAX: none)
- * has passed, with the sequence last seen in *now.
+ * Waiter (for a new value or for the lock, cellword.h): set bit 0 of the
+ * waiters word, fence, and load the sequence word into *s.  Returns the
+ * waiters value to FUTEX_WAIT on if *s shows nothing to act on.
  */
-static inline int cortex__cell_wait_change(cortex__a64 *seq, cortex__a32 *waiters, uint64_t *seen, uint64_t *now,
-                                           int64_t deadline)
+static inline uint32_t cortex__cell_announce(cortex__a32 *waiters, cortex__a64 *seq, uint64_t *s)
 {
     for (;;) {
         uint32_t w = cortex__ld32(waiters, CX_RELAXED);
@@ -216,7 +244,23 @@ static inline int cortex__cell_wait_change(cortex__a64 *seq, cortex__a32 *waiter
             w |= CORTEX__CELL_WAITING;
         }
         cortex__fence(CX_SEQ_CST);
-        uint64_t s = cortex__ld64(seq, CX_ACQUIRE);
+        *s = cortex__ld64(seq, CX_ACQUIRE);
+        return w;
+    }
+}
+
+/*
+ * Waiter: sleep until the counter is even and differs from *seen, then store
+ * it in *seen: 0.  -ETIMEDOUT once @deadline (monotonic ns; INT64_MAX: none)
+ * has passed, with the counter last seen in *now.
+ */
+static inline int cortex__cell_wait_change(cortex__a64 *seq, cortex__a32 *waiters, uint64_t *seen, uint64_t *now,
+                                           int64_t deadline)
+{
+    for (;;) {
+        uint64_t s;
+        uint32_t w = cortex__cell_announce(waiters, seq, &s);
+        s = cortex__cell_counter(s);
         *now = s;
         if (s != *seen && !(s & 1u)) {
             *seen = s;

@@ -31,6 +31,7 @@ const char *cortex_kind_name(uint32_t kind)
     case CORTEX_KIND_RING: return "ring";
     case CORTEX_KIND_SLAB: return "slab";
     case CORTEX_KIND_POOL: return "pool";
+    case CORTEX_KIND_CHANNEL: return "channel";
     default: return "unknown";
     }
 }
@@ -97,7 +98,7 @@ int cortex_header_validate(const cortex_seg_header *h, uint64_t mapped, const co
     if (check != h->check)
         return cortex__fail(EBADMSG, "%s: header checksum 0x%08x does not match its contents (0x%08x): corrupt",
                             what, h->check, check);
-    if (h->kind < CORTEX_KIND_RAW || h->kind > CORTEX_KIND_POOL)
+    if (h->kind < CORTEX_KIND_RAW || h->kind > CORTEX_KIND_CHANNEL)
         return cortex__fail(EBADMSG, "%s: unknown kind %u", what, h->kind);
     if (!cortex__is_pow2(h->payload_align) || h->payload_align > CORTEX_MAX_ALIGN)
         return cortex__fail(EBADMSG, "%s: payload alignment %u is not a power of two <= %u", what,

@@ -315,7 +315,7 @@ static int check_layout(const cortex_layout *l, uint32_t *align)
 {
     if (!l)
         return cortex__fail(EINVAL, "no layout given");
-    if (l->kind < CORTEX_KIND_RAW || l->kind > CORTEX_KIND_POOL)
+    if (l->kind < CORTEX_KIND_RAW || l->kind > CORTEX_KIND_CHANNEL)
         return cortex__fail(EINVAL, "unknown segment kind %u", l->kind);
     uint32_t a = l->payload_align ? l->payload_align : CORTEX_CACHELINE;
     if (!cortex__is_pow2(a) || a > CORTEX_MAX_ALIGN)

@@ -77,29 +77,36 @@ typedef struct cortex__futex_seen {
 } cortex__futex_seen;
 
 /*
- * Is the holder named by lock word @w certainly dead?  Reads /proc (tens of
+ * Is the process @pid that holds a lock certainly dead?  Reads /proc (tens of
  * us): only called after a whole check interval without progress.  The
  * record (stamp, pid) names the holder exactly (lib/os/proc.c); a holder
  * still between its CAS and its record store is judged by the pid alone,
  * plus "a process that started after a waiter saw the pid in the word is
- * not the holder" (@seen).  Unknown (hidden /proc, ...) is not dead.
+ * not the holder" (@seen).  Unknown (hidden /proc, ...) is not dead.  Also
+ * used by the cell's merged lock word (lib/cell/cellword.h).
  */
-static inline bool cortex__futex_lock_holder_dead(cortex__futex_lock *l, uint32_t w, cortex__futex_seen *seen)
+static inline bool cortex__futex_pid_dead(uint32_t pid, cortex__a64 *record, cortex__futex_seen *seen)
 {
-    cortex__proc_id id = {.pid = (int32_t)(w & CORTEX__FUTEX_PID_MASK)};
+    cortex__proc_id id = {.pid = (int32_t)pid};
     if (id.pid == 0)
         return false;
-    uint64_t rec = cortex__ld64(&l->record, CX_ACQUIRE);
-    if ((uint32_t)rec == (uint32_t)id.pid && (rec >> 32) != 0) {
+    uint64_t rec = cortex__ld64(record, CX_ACQUIRE);
+    if ((uint32_t)rec == pid && (rec >> 32) != 0) {
         id.stamp = (uint32_t)(rec >> 32);
     } else if (seen) {
-        if (seen->pid != (uint32_t)id.pid) {
-            seen->pid = (uint32_t)id.pid;
+        if (seen->pid != pid) {
+            seen->pid = pid;
             seen->at = cortex__boot_ticks();
         }
         id.seen = seen->at;
     }
-    if (cortex__proc_verdict(&id, NULL) != CORTEX__DEAD)
+    return cortex__proc_verdict(&id, NULL) == CORTEX__DEAD;
+}
+
+/* Is the holder named by lock word @w certainly dead (and the word still @w)? */
+static inline bool cortex__futex_lock_holder_dead(cortex__futex_lock *l, uint32_t w, cortex__futex_seen *seen)
+{
+    if (!cortex__futex_pid_dead(w & CORTEX__FUTEX_PID_MASK, &l->record, seen))
         return false;
     /* Dead, if nothing moved meanwhile. */
     return cortex__ld32(&l->word, CX_RELAXED) == w;

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <neocortex.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/ipc.h>
 #include <sys/sem.h>
@@ -295,6 +296,64 @@ Test(cell, torn_value_is_eownerdead_until_write_or_consistent)
     }
 }
 
+/*
+ * Futex backend: the lock is the sequence word.  A dead holder's word is
+ * taken over; -EOWNERDEAD exactly when its sequence was odd (it died in
+ * mid-copy), not when it only held the word (inside an update function).
+ */
+Test(cell, futex_word_dead_holder_takeover_is_exact)
+{
+    if (!CORTEX_HAVE_FUTEX)
+        cr_skip_test("futex backend not built");
+    cortex_opts o = opts_with(&cortex_sync_futex);
+    int_cell c;
+    cr_assert_eq(int_cell_create(&c, CORTEX_KEY_SYSV(nct_sysv_key()), 10, &o), 0);
+    cortex__a64 *seq = cell_seq_of(int_cell_region(&c));
+    pid_t gone = fork();
+    if (gone == 0)
+        _exit(0);
+    cr_assert_eq(nct_wait(gone, 5000), 0);
+    uint64_t dead = (uint64_t)(uint32_t)gone << 40;
+
+    /* Held (sequence even), holder dead: taken over, value whole, nothing to report. */
+    uint64_t s = cortex__ld64(seq, CX_RELAXED);
+    cortex__st64(seq, dead | s, CX_RELAXED);
+    cortex_cell_info info;
+    cr_assert_eq(cortex_cell_inspect(int_cell_region(&c), &info), 0);
+    cr_assert_eq(info.lock_state, 1);
+    cr_assert_eq(info.holder_pid, gone);
+    cr_assert_eq(info.sequence, s, "the holder bits are not part of the version");
+    ran = 0;
+    cr_assert_eq(int_cell_update(&c, count_runs, NULL), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(ran, 1);
+    int v = 0;
+    cr_assert_eq(int_cell_read(&c, &v), 0);
+    cr_assert_eq(v, 11);
+
+    /* Held in mid-copy (sequence odd), holder dead: -EOWNERDEAD until a write. */
+    s = cortex__ld64(seq, CX_RELAXED);
+    cr_assert_eq(s >> 40, 0, "released");
+    cortex__st64(seq, dead | (s + 1), CX_RELAXED);
+    ran = 0;
+    cr_assert_eq(int_cell_update(&c, count_runs, NULL), -EOWNERDEAD);
+    cr_assert_eq(ran, 0);
+    cr_assert_eq(int_cell_read(&c, &v), -EOWNERDEAD);
+    cr_assert_eq(int_cell_write(&c, 12), 0);
+    cr_assert_eq(int_cell_read(&c, &v), 0);
+    cr_assert_eq(v, 12);
+
+    /* A write that takes a dead writer's odd word over replaces the value whole. */
+    s = cortex__ld64(seq, CX_RELAXED);
+    cortex__st64(seq, dead | (s + 1), CX_RELAXED);
+    cr_assert_eq(int_cell_write(&c, 13), 0);
+    cr_assert_eq(int_cell_read(&c, &v), 0);
+    cr_assert_eq(v, 13);
+    s = cortex__ld64(seq, CX_RELAXED);
+    cr_assert_eq(s & 1, 0);
+    cr_assert_eq(s >> 40, 0);
+    cr_assert_eq(int_cell_close(&c), 0);
+}
+
 Test(cell, inspect_reports_and_survives_corruption)
 {
     FOR_EACH_BACKEND(ops) {
@@ -361,6 +420,29 @@ static void hold_lock(int *v, void *ctx)
     *v += 1;
 }
 
+/* A cell made by a build with another layout version (1: separate futex lock word) is refused, not misread. */
+Test(cell, other_layout_version_is_refused)
+{
+    FOR_EACH_BACKEND(ops) {
+        cortex_opts o = opts_with(ops);
+        cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
+        int_cell c, b;
+        cr_assert_eq(int_cell_create(&c, key, 3, &o), 0);
+        uint32_t *version = (uint32_t *)((char *)cortex_region_payload(int_cell_region(&c)) + 4);
+        uint32_t ours = *version;
+        cr_assert_geq(ours, 2u, "the merged futex word bumped the cell layout");
+        *version = 1;
+        cr_assert_eq(int_cell_attach(&b, key, NULL), -EBADMSG, "%s", ops->name);
+        cr_assert(strstr(cortex_last_error()->message, "version 1"), "%s", cortex_last_error()->message);
+        cortex_cell_info info;
+        cr_assert_eq(cortex_cell_inspect(int_cell_region(&c), &info), -EBADMSG);
+        *version = ours;
+        cr_assert_eq(int_cell_attach(&b, key, NULL), 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(int_cell_close(&b), 0);
+        cr_assert_eq(int_cell_close(&c), 0);
+    }
+}
+
 Test(cell, inspect_shows_the_holder)
 {
     FOR_EACH_BACKEND(ops) {
@@ -386,6 +468,20 @@ Test(cell, inspect_shows_the_holder)
         cr_assert_eq(info.lock_state, 1, "%s: held", ops->name);
         cr_assert_eq(info.holder_pid, pid, "%s: holder %d, child %d", ops->name, info.holder_pid, (int)pid);
         cr_assert(info.holder_alive);
+        /* An update that has not written yet does not stop readers (futex: the word is held but even). */
+        uint64_t before = info.sequence;
+        int now = 0;
+        uint64_t version = 1;
+        cr_assert_eq(int_cell_read_version(&c, &now, &version), 0, "%s: %s", ops->name, cortex_last_error()->message);
+        cr_assert_eq(now, 1, "%s", ops->name);
+        cr_assert_eq(version, before, "%s: version %llu while held, %llu before", ops->name,
+                     (unsigned long long)version, (unsigned long long)before);
+        cr_assert_eq(version & 1, 0);
+        /* A timed write names the holder. */
+        cr_assert_eq(int_cell_write_timed(&c, 5, 1000000), -ETIMEDOUT, "%s", ops->name);
+        char pidtxt[32];
+        snprintf(pidtxt, sizeof pidtxt, "held by pid %d", (int)pid);
+        cr_assert(strstr(cortex_last_error()->message, pidtxt), "%s: %s", ops->name, cortex_last_error()->message);
         cr_assert_eq(write(down[1], "g", 1), 1);
         cr_assert_eq(nct_wait(pid, 5000), 0);
         cr_assert_eq(cortex_cell_inspect(int_cell_region(&c), &info), 0);

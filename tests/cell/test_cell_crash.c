@@ -1,7 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * tests/cell/test_cell_crash.c: writers SIGKILLed inside name_update at
- * random points, hundreds of times per backend (suite crash).
+ * tests/cell/test_cell_crash.c: writers SIGKILLed inside name_update or
+ * name_write at random points, hundreds of times per backend and operation
+ * (suite crash).  With the futex backend the write takes the cell's merged
+ * lock + sequence word (lib/cell/cellword.h), the update takes it without a
+ * write and makes it odd only for the copy: both are hit.
  *
  * After each kill: nobody deadlocks; the survivor's update gets the lock
  * within CORTEX_SYNC_DEAD_OWNER_BOUND_NS; it returns -EOWNERDEAD exactly
@@ -46,7 +49,7 @@ static bool whole(const big *b)
     return true;
 }
 
-static void kill_loop(const cortex_sync_ops *ops, int rounds)
+static void kill_loop(const cortex_sync_ops *ops, bool by_write, int rounds)
 {
     cortex_opts o = opts_with(ops);
     cortex_key key = CORTEX_KEY_SYSV(nct_sysv_key());
@@ -67,9 +70,18 @@ static void kill_loop(const cortex_sync_ops *ops, int rounds)
             char ch = 's';
             if (write(up[1], &ch, 1) != 1)
                 _exit(3);
-            for (;;)
-                if (big_cell_update(&b, restamp, NULL) != 0)
+            static big mine;
+            if (by_write && big_cell_read(&b, &mine) != 0)
+                _exit(5);
+            for (;;) {
+                if (by_write) {
+                    restamp(&mine, NULL);
+                    if (big_cell_write(&b, mine) != 0)
+                        _exit(4);
+                } else if (big_cell_update(&b, restamp, NULL) != 0) {
                     _exit(4);
+                }
+            }
         }
         char ch;
         cr_assert_eq(read(up[0], &ch, 1), 1);
@@ -125,8 +137,8 @@ static void kill_loop(const cortex_sync_ops *ops, int rounds)
         if (!(round & 1))
             cr_assert_eq(nct_wait(pid, 5000), 128 + SIGKILL);
     }
-    cr_log_info("%s: %d kills, %d mid-copy (odd), %d with the lock held, worst recovery %lld us", ops->name,
-                rounds, odd_kills, held_kills, (long long)(worst_ns / 1000));
+    cr_log_info("%s %s: %d kills, %d mid-copy (odd), %d with the lock held, worst recovery %lld us", ops->name,
+                by_write ? "write" : "update", rounds, odd_kills, held_kills, (long long)(worst_ns / 1000));
     cr_assert_gt(odd_kills, 0, "%s: no kill hit the copy in %d rounds", ops->name, rounds);
     cr_assert_gt(even_kills, 0);
     cr_assert_eq(big_cell_close(&c), 0);
@@ -137,12 +149,26 @@ Test(cell_crash, sigkill_inside_update_futex)
 {
     if (!CORTEX_HAVE_FUTEX)
         cr_skip_test("futex backend not built");
-    kill_loop(&cortex_sync_futex, 200 * nct_scale());
+    kill_loop(&cortex_sync_futex, false, 200 * nct_scale());
+}
+
+Test(cell_crash, sigkill_inside_write_futex)
+{
+    if (!CORTEX_HAVE_FUTEX)
+        cr_skip_test("futex backend not built");
+    kill_loop(&cortex_sync_futex, true, 200 * nct_scale());
 }
 
 Test(cell_crash, sigkill_inside_update_semaphore)
 {
     if (!CORTEX_HAVE_SEMAPHORE)
         cr_skip_test("semaphore backend not built");
-    kill_loop(&cortex_sync_semaphore, 200 * nct_scale());
+    kill_loop(&cortex_sync_semaphore, false, 200 * nct_scale());
+}
+
+Test(cell_crash, sigkill_inside_write_semaphore)
+{
+    if (!CORTEX_HAVE_SEMAPHORE)
+        cr_skip_test("semaphore backend not built");
+    kill_loop(&cortex_sync_semaphore, true, 200 * nct_scale());
 }

@@ -19,10 +19,12 @@
  *   cortex_ring_region, cortex_slab_region, cortex_pool_region,
  *   cortex_cell_region, cortex_region_payload, cortex_region_header,
  *   cortex_cell_lock_ops, cortex_pool_class_slab, cortex_sync_default,
- *   cortex_sync_builtin: accessors, NULL only for a NULL or absent object;
+ *   cortex_sync_builtin, cortex_channel_region, cortex_channel_class_slab:
+ *   accessors, NULL only for a NULL or absent object;
  *   cortex_ring_new: NULL only when out of memory (-ENOMEM is set);
  *   cortex_region_close, cortex_cell_close, cortex_ring_close,
- *   cortex_ring_free, cortex_slab_close, cortex_pool_close: accept NULL and
+ *   cortex_ring_free, cortex_slab_close, cortex_pool_close,
+ *   cortex_channel_close: accept NULL and
  *   closed handles; negative only when the kernel refuses to remove the
  *   object, which the region layer reports (dirty; tests/region);
  *   cortex_last_error, cortex_strerror, cortex_errname, cortex_key_describe,
@@ -389,6 +391,38 @@ Test(last_error, doorbells_and_fds, .init = setup_full_ring)
 
 SPSC_RING_DECLARE(le_ring, uint64_t);
 SLAB_DECLARE(le_slab, uint64_t);
+
+Test(last_error, channels, .init = setup_full_ring)
+{
+    char name[64];
+    nct_name(name, "le-channel");
+    cortex_channel *p = NULL, *c = NULL;
+    cortex_pool_class cls = {64, 2};
+    FAILS(-EINVAL, "size classes", cortex_channel_create(&p, CORTEX_KEY_NAME(name), NULL, 0, 8, 8, "x",
+                                                         CORTEX_PRODUCER, NULL));
+    FAILS(-ENOENT, name, cortex_channel_attach(&c, CORTEX_KEY_NAME(name), 8, 8, "x", CORTEX_CONSUMER, NULL));
+    cr_assert_eq(cortex_channel_create(&p, CORTEX_KEY_NAME(name), &cls, 1, 8, 8, "x", CORTEX_PRODUCER, NULL), 0);
+    cr_assert_eq(cortex_channel_attach(&c, CORTEX_KEY_NAME(name), 8, 8, "x", CORTEX_CONSUMER, NULL), 0);
+    void *v;
+    const void *cv;
+    uint64_t local[16] = {0};
+    FAILS(-EINVAL, "not its producer", cortex_channel_loan(c, 8, &v));
+    FAILS(-ERANGE, "the largest slot", cortex_channel_loan(p, 65, &v));
+    FAILS(-ERANGE, "the largest slot", cortex_channel_publish_copy(p, local, 100, 0));
+    FAILS(-EINVAL, "not a slot", cortex_channel_publish(p, local, 8));
+    FAILS(-EINVAL, "not a slot", cortex_channel_unloan(p, local));
+    FAILS(-EINVAL, "not its consumer", cortex_channel_take(p, &cv, NULL));
+    FAILS(-ETIMEDOUT, "timeout", cortex_channel_take_wait(c, &cv, NULL, 1000000));
+    FAILS(-EINVAL, "not a slot", cortex_channel_release(c, local));
+    cr_assert_eq(cortex_channel_loan(p, 8, &v), 0);
+    cr_assert_eq(cortex_channel_loan(p, 8, &v), 0);
+    FAILS(-EAGAIN, "no free slot", cortex_channel_loan(p, 8, &v));
+    FAILS(-ETIMEDOUT, "timeout", cortex_channel_loan_wait(p, 8, &v, 1000000));
+    FAILS(-EINVAL, "NULL channel", cortex_channel_reclaim(NULL));
+    FAILS(-EINVAL, "NULL argument", cortex_channel_stats_get(NULL, NULL));
+    cr_assert_eq(cortex_channel_close(c), 0);
+    cr_assert_eq(cortex_channel_close(p), 0);
+}
 
 Test(last_error, typed_wrappers_and_the_inline_paths, .init = setup_full_ring)
 {

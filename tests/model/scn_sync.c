@@ -4,8 +4,10 @@
  * (lib/sync/futex_lock.h) and the real cell sequence (lib/cell/seqlock.h),
  * both run on plain memory exactly as lib/cell/cell.c runs them on a
  * segment.  Built with -DCORTEX_MODEL (and once more with
- * -DCORTEX_SEED_CELL_RELAXED_SEQ and with -DCORTEX_SEED_CELL_NO_WAKE_FENCE,
- * whose scenarios must fail).
+ * -DCORTEX_SEED_CELL_RELAXED_SEQ, -DCORTEX_SEED_CELL_NO_WAKE_FENCE and
+ * -DCORTEX_SEED_CELLWORD_EVEN_HELD, whose scenarios must fail).  The
+ * cellword_* scenarios run the futex cell's merged lock and sequence word
+ * (lib/cell/cellword.h) the way cell.c does.
  *
  * The futex lock's contended path spins CORTEX__FUTEX_SPIN times before it
  * sleeps; the model build sets it to 1 (meson.build) so that the sleeping
@@ -14,6 +16,7 @@
 #include "explorer.h"
 
 #include "atomic.h"
+#include "cell/cellword.h"
 #include "cell/seqlock.h"
 #include "sync/futex_lock.h"
 
@@ -130,9 +133,24 @@ static void cl_write(int id, uint64_t k)
     MC_ASSERT(rc == 0, "unlock returned %d", rc);
 }
 
+/* The lock a reader falls back to: the futex lock (@word false) or the futex cell's merged word (cellword.h). */
+static void cl_fallback_lock(int id, bool word)
+{
+    int rc = word ? cortex__cellword_lock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id), 0, 0, -1)
+                  : cortex__futex_lock_acquire_as(&cl.lock, pid_of(id), 0, -1);
+    MC_ASSERT(rc == 0, "lock returned %d", rc);
+}
+
+static void cl_fallback_unlock(int id, bool word)
+{
+    int rc = word ? cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id))
+                  : cortex__futex_lock_release_as(&cl.lock, pid_of(id));
+    MC_ASSERT(rc == 0, "unlock returned %d", rc);
+}
+
 /* cortex_cell_read: optimistic tries (cell.c makes CORTEX_CELL_READ_RETRIES = 64; 2 here, so the
  * fallback under the lock is reached within the bound), then the lock */
-static void cl_read(int id)
+static void cl_read_with(int id, bool word)
 {
     uint64_t v[CELL_WORDS];
     int r = -1;
@@ -142,12 +160,10 @@ static void cl_read(int id)
             cortex__spin_hint();
     }
     if (r < 0) {
-        int rc = cortex__futex_lock_acquire_as(&cl.lock, pid_of(id), 0, -1);
-        MC_ASSERT(rc == 0, "lock returned %d", rc);
+        cl_fallback_lock(id, word);
         cortex__cell_repair(&cl.seq, &cl.flag);
         r = (int)cortex__cell_read_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v);
-        rc = cortex__futex_lock_release_as(&cl.lock, pid_of(id));
-        MC_ASSERT(rc == 0, "unlock returned %d", rc);
+        cl_fallback_unlock(id, word);
     }
     MC_ASSERT(r == 0, "read saw the inconsistent flag (%d) with no writer dead", r);
     MC_ASSERT(v[0] == v[1], "torn value accepted: {%llu, %llu}", (unsigned long long)v[0],
@@ -155,6 +171,8 @@ static void cl_read(int id)
     MC_ASSERT(v[0] <= (uint64_t)(cl.writers * cl.writes), "value %llu was never written",
               (unsigned long long)v[0]);
 }
+
+static void cl_read(int id) { cl_read_with(id, false); }
 
 static void cl_thread(int id)
 {
@@ -221,7 +239,85 @@ static const mc_scenario cell_wait_two = {
     "cell_wait_two_waiters", "cell: 2 waiters, 1 write: both woken (the generation bump and the waiters bit)", 3,
     cw_setup_2waiters, cw_thread, cl_check, 2, 3, 0, 0, true, false};
 
+/* ---- cell: the futex backend's merged lock + sequence word (cellword.h) ---- */
+
+/* cortex_cell_write with the futex backend: one CAS makes the word held and odd, the unlock makes it even */
+static void cwd_write(int id, uint64_t k)
+{
+    int rc = cortex__cellword_lock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id), 0, 1, -1);
+    MC_ASSERT(rc == 0, "lock returned %d", rc);
+    uint64_t v[CELL_WORDS] = {k, k};
+    cortex__cell_write_body(&cl.flag, cl.value, v, sizeof v, 0);
+    rc = cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id));
+    MC_ASSERT(rc == 0, "unlock returned %d", rc);
+}
+
+static void cwd_thread(int id)
+{
+    if (id <= cl.writers) {
+        for (int k = 0; k < cl.writes; k++)
+            cwd_write(id, (uint64_t)((id - 1) * cl.writes + k + 1));
+    } else {
+        cl_read_with(id, true);
+    }
+}
+
+/*
+ * cortex_cell_update with the futex backend: the word taken with the
+ * counter even (readers carry on), a locked copy, +1, and a write under it.
+ * Lost increments mean no exclusion; a lost wakeup of a sleeping locker is a
+ * deadlock the explorer reports.
+ */
+static void cwd_update_thread(int id)
+{
+    for (int k = 0; k < cl.writes; k++) {
+        int rc = cortex__cellword_lock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id), 0, 0, -1);
+        MC_ASSERT(rc == 0, "lock returned %d", rc);
+        MC_ASSERT(!(cortex__ld64(&cl.seq, CX_RELAXED) & 1u), "word taken for an update is odd");
+        uint64_t v[CELL_WORDS];
+        cortex__cell_read_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v);
+        v[0]++;
+        v[1]++;
+        cortex__cell_write_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v, 0);
+        rc = cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id));
+        MC_ASSERT(rc == 0, "unlock returned %d", rc);
+    }
+}
+
+static void cwd_check(void)
+{
+    cl_check();
+    MC_ASSERT(cortex__cellword_holder(cortex__ld64(&cl.seq, CX_RELAXED)) == 0, "word still held after every unlock");
+    MC_ASSERT(cortex__ld64(&cl.lock.record, CX_RELAXED) == 0, "owner record not cleared");
+    MC_ASSERT(cortex__ld32(&cl.flag, CX_RELAXED) == 0, "inconsistent flag set with no writer dead");
+}
+
+static void cwd_update_check(void)
+{
+    cwd_check();
+    uint64_t v[CELL_WORDS];
+    cortex__cell_read_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v);
+    MC_ASSERT(v[0] == (uint64_t)(cl.writers * cl.writes) && v[1] == v[0], "value {%llu, %llu} after %d updates",
+              (unsigned long long)v[0], (unsigned long long)v[1], cl.writers * cl.writes);
+}
+
+static void cwd_setup_updates(void) { cl_setup_n(2, 2); }
+
+static const mc_scenario cellword_1w1r = {
+    "cellword_write_read", "futex cell word: 1 writer (2 writes, lock and sequence in one word) vs 1 optimistic "
+                           "reader: no torn or invented value accepted",
+    2, cl_setup_1w, cwd_thread, cwd_check, 3, 3, 0, 0, true, false};
+static const mc_scenario cellword_2w1r = {
+    "cellword_writers_reader", "futex cell word: 2 writers contend for the word vs 1 reader (falls back to the word); "
+                               "bound 1 (the sleeping path is cellword_updates')",
+    3, cl_setup_2w, cwd_thread, cwd_check, 1, 2, 0, 0, true, false};
+static const mc_scenario cellword_updates = {
+    "cellword_updates", "futex cell word: 2 updaters x 2 contend, sleepers woken through the waiters word "
+                        "(exclusion, no lost increment, no lost wakeup)",
+    2, cwd_setup_updates, cwd_update_thread, cwd_update_check, 2, 3, 0, 0, true, false};
+
 static const mc_scenario *const all[] = {&futex_mutex2, &futex_handoff3, &cell_1w1r, &cell_2w1r,
-                                         &cell_wait_writes, &cell_wait_two, NULL};
+                                         &cell_wait_writes, &cell_wait_two, &cellword_1w1r, &cellword_2w1r,
+                                         &cellword_updates, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -412,6 +412,22 @@ Test(slab_mp, reused_pid_is_not_the_owner)
     cortex_slab_close(s);
 }
 
+/* Waits (up to 5 s) until process @p pid holds a slot of @p s: a victim killed before it ran holds nothing. */
+static void wait_until_holding(cortex_slab *s, pid_t pid)
+{
+    struct cortex__slab_shared *sh = (struct cortex__slab_shared *)cortex_region_payload(cortex_slab_region(s));
+    struct cortex__slot_meta *m = (struct cortex__slot_meta *)(void *)((uint8_t *)sh + sh->hdr.meta_off);
+    for (int tries = 0; tries < 50000; tries++) {
+        for (int i = 0; i < SLOTS; i++) {
+            uint64_t w = atomic_load(&m[i].word);
+            uint32_t st = CX_W_STATE(w);
+            if (!CX_IS_FREE(st) && CX_W_PID(w) == ((uint32_t)pid & 0x3fffffu))
+                return;
+        }
+        usleep(100);
+    }
+}
+
 /* Reclaim runs while a live worker keeps hammering: it frees the dead one's slots and never the live one's. */
 Test(slab_mp, reclaim_while_others_run, .timeout = 60)
 {
@@ -432,6 +448,7 @@ Test(slab_mp, reclaim_while_others_run, .timeout = 60)
         if (live == 0)
             _exit(hammer_ex(s, 1, 1L << 40, stop, dead));
         usleep(5000);
+        wait_until_holding(s, victim); /* on a loaded host the victim may not have run yet */
         kill(victim, SIGKILL);
         int vrc = nct_wait(victim, 5000);
         cr_assert_eq(vrc, 128 + SIGKILL, "round %d: the victim ended by itself (%d) before the kill", round, vrc);
