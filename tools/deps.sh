@@ -28,6 +28,7 @@ if [ "$want" = test ] || [ "$want" = bench ]; then
     echo 'int main(void) { return 0; }' | gcc -m32 -x c - -o /dev/null >/dev/null 2>&1 || need+=(gcc-multilib)
     have_cmd qemu-i386 || need+=(qemu-user)
   fi
+  have_cmd musl-gcc || need+=(musl-tools)   # the musl stage of tools/test.sh
 fi
 if [ "$want" = bench ]; then
   [ -e /usr/include/ck_ring.h ] || need+=(libck-dev)

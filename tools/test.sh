@@ -20,6 +20,11 @@
 #            stage's abi-peers test runs it under qemu-i386 against x86-64
 #            peers (a cell, a slab, a ring of handles, a live role holder).
 #            SKIP, with the reason, without gcc-multilib or qemu-user.
+#   musl     musl-gcc, -Werror, static, no kernel headers: the library, then
+#            tests/os/smoke.c (Criterion-free: Criterion is glibc-built) linked
+#            against it and run: cells on both lock backends, a ring, a memfd
+#            segment and a doorbell across fork; once more with every lib/os
+#            fallback forced (-Dforce_fallback=...)
 # and it fails if any SysV segment, semaphore or /dev/shm entry that was not
 # there before is left behind.
 set -euo pipefail
@@ -100,6 +105,26 @@ stage_i386() {
   echo "=== i386: $((SECONDS - t0)) s"
 }
 
+# musl_stage NAME SETUP_ARGS...: the library with musl-gcc, and the smoke program run against it.
+musl_stage() {
+  local name=$1; shift
+  local dir=$out/$name t0=$SECONDS
+  echo "=== $name: CC=musl-gcc meson setup $*"
+  local again=()
+  [ -d "$dir/meson-private" ] && again=(--reconfigure)
+  CC=musl-gcc meson setup "${again[@]}" "$dir" -Dwerror=true -Dtests=disabled -Dbench=disabled -Dexamples=disabled \
+    -Dmodel=disabled -Ddefault_library=static "$@" >"$out/$name.setup.log" 2>&1 ||
+    { cat "$out/$name.setup.log"; failed+=("$name(setup)"); return 0; }
+  if ! ninja -C "$dir" >"$out/$name.build.log" 2>&1 ||
+     ! musl-gcc -std=gnu11 -Wall -Wextra -Werror -Iinclude -Igen -I"$dir" -I"$dir/include" tests/os/smoke.c "$dir/libneocortex.a" \
+       -lpthread -static -o "$dir/os-smoke" >>"$out/$name.build.log" 2>&1; then
+    grep -E "error|warning|FAILED" "$out/$name.build.log" | head -n 40
+    failed+=("$name(build)"); return 0
+  fi
+  "$dir/os-smoke" || failed+=("$name")
+  echo "=== $name: $((SECONDS - t0)) s"
+}
+
 mkdir -p "$out"
 before=$(snapshot)
 
@@ -122,6 +147,8 @@ if [ "$mode" != quick ] && [ "$mode" != done ]; then
     -Db_lundef=false -Dmodel=disabled -- --suite tsan
   CC=clang stage fuzz -Dtests=enabled -Dbench=disabled -Dexamples=disabled -Dfuzz=enabled -Dmodel=disabled \
     -Db_sanitize=address,undefined -Db_lundef=false -Dc_args=-fsanitize=fuzzer-no-link -- --suite fuzz --verbose
+  musl_stage musl
+  musl_stage musl-fallback "-Dforce_fallback=futex,memfd,membarrier,proc_start,fallocate"
 fi
 
 after=$(snapshot)

@@ -36,9 +36,9 @@ typedef struct cortex_key {
     const char *str;      /**< NAME/FILE: the name or path; MEMFD: a debug name. */
 } cortex_key;
 
-/** Longest POSIX shm name accepted, excluding the leading '/' (Linux NAME_MAX). */
+/** Longest POSIX shm name accepted, excluding the leading '/' (Linux NAME_MAX; macOS PSHMNAMLEN 31 counts the '/'). */
 #ifdef __APPLE__
-#define CORTEX_NAME_MAX 31
+#define CORTEX_NAME_MAX 30
 #else
 #define CORTEX_NAME_MAX 255
 #endif

@@ -8,6 +8,7 @@
  */
 #define _GNU_SOURCE
 #include "doorbell_internal.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -116,43 +117,35 @@ static int read_rings(cortex_doorbell *b, bool *more)
     char buf[64];
     *more = false;
     for (;;) {
-        ssize_t n;
-#ifdef __linux__
+        ssize_t n = -2; /* -2: no batch read, one recv below */
         if (b->type == SOCK_SEQPACKET) {
             enum { BATCH = 16 };
-            struct mmsghdr mm[BATCH];
-            struct iovec iov[BATCH];
             char msgs[BATCH][16]; /* a ring is one byte; a setup message is not a ring */
-            memset(mm, 0, sizeof mm);
-            for (int i = 0; i < BATCH; i++) {
-                iov[i].iov_base = msgs[i];
-                iov[i].iov_len = sizeof msgs[i];
-                mm[i].msg_hdr.msg_iov = &iov[i];
-                mm[i].msg_hdr.msg_iovlen = 1;
-            }
-            int got = recvmmsg(b->fd, mm, BATCH, MSG_DONTWAIT, NULL);
-            if (got > 0) {
-                /* At end of file recvmmsg reports empty messages: count the rings before the first. */
-                int msgs_read = 0, rings = 0;
-                while (msgs_read < got && mm[msgs_read].msg_len > 0) {
-                    /* Its fds, if any, were closed by the kernel (no room for them: MSG_CTRUNC). */
-                    if (!cortex__db_is_setup(msgs[msgs_read], mm[msgs_read].msg_len))
+            size_t lens[BATCH];
+            bool eof;
+            /* lib/os: recvmmsg on Linux; -ENOSYS where there is no batch read (then recv below). */
+            int got = cortex__os_recv_batch(b->fd, BATCH, msgs, sizeof msgs[0], lens, &eof);
+            if (got >= 0) {
+                /* Fds that came with a message were closed by the kernel (no room for them: MSG_CTRUNC). */
+                int rings = 0;
+                for (int i = 0; i < got; i++)
+                    if (!cortex__db_is_setup(msgs[i], lens[i]))
                         rings++;
-                    msgs_read++;
-                }
-                if (msgs_read == 0)
+                if (got == 0)
                     return -EPIPE;
-                *more = msgs_read == BATCH; /* if it stopped at end of file, the next read reports it */
-                if (rings == 0 && msgs_read < got)
+                *more = got == BATCH; /* if it stopped at end of file, the next read reports it */
+                if (rings == 0 && eof)
                     return -EPIPE; /* only setup messages, then end of file */
                 if (rings == 0 && *more)
                     continue;
                 return rings;
             }
-            n = got; /* 0: end of file; < 0: errno */
-        } else
-#endif
-        {
+            if (got != -ENOSYS) {
+                n = -1;
+                errno = -got;
+            }
+        }
+        if (n == -2) {
             n = recv(b->fd, buf, sizeof buf, MSG_DONTWAIT);
             if (n > 0) {
                 /* seqpacket: one message is one ring; stream: one byte is one ring. */

@@ -6,6 +6,7 @@
  */
 #define _GNU_SOURCE
 #include "doorbell_internal.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -95,13 +96,9 @@ int cortex_unix_accept(int listen_fd, int *ret_fd, int64_t timeout_ns)
         int rc = wait_fd(listen_fd, POLLIN, deadline, timeout_ns, "accept");
         if (rc < 0)
             return rc;
-#ifdef __linux__
-        int fd = accept4(listen_fd, NULL, NULL, SOCK_CLOEXEC);
-#else
-        int fd = accept(listen_fd, NULL, NULL);
-        if (fd >= 0)
-            cortex__set_cloexec(fd, true);
-#endif
+        int fd = cortex__os_accept(listen_fd); /* accept4 where the platform has it */
+        if (fd < 0)
+            errno = -fd;
         if (fd >= 0) {
             *ret_fd = fd;
             return 0;

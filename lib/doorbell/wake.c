@@ -31,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include "doorbell_internal.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -169,13 +170,14 @@ static int send_setup(int from, unsigned side, int memfd, int efd_side, int efd_
 void cortex__db_fast_pair(cortex_doorbell *a, cortex_doorbell *b)
 {
     /* Best effort: without the fast path both ends ring on the socket, as before. */
-    int memfd = memfd_create("neocortex-doorbell", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+    bool sealed;
+    const char *call;
+    int memfd = cortex__os_memfd("neocortex-doorbell", DB_PAGE, &sealed, &call); /* lib/os: sized and sealed */
     if (memfd < 0)
         return;
-    int efd[2] = {eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK), eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK)};
+    int efd[2] = {cortex__os_eventfd(), cortex__os_eventfd()}; /* lib/os: close-on-exec, non-blocking */
     int dups[2] = {-1, -1};
-    if (efd[0] < 0 || efd[1] < 0 || ftruncate(memfd, DB_PAGE) != 0 ||
-        fcntl(memfd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
+    if (efd[0] < 0 || efd[1] < 0 || !sealed) /* unsealed (no memfd): the peer would refuse the page */
         goto fail;
     if (send_setup(b->fd, 0, memfd, efd[0], efd[1]) != 0 || send_setup(a->fd, 1, memfd, efd[1], efd[0]) != 0)
         goto fail_queued;
@@ -253,16 +255,7 @@ void cortex__db_discard_setup(cortex_doorbell *b)
 }
 
 /* Is @fd an eventfd?  (An fd that came from a peer could be anything.) */
-static bool is_eventfd(int fd)
-{
-    char path[64], target[64];
-    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
-    ssize_t n = readlink(path, target, sizeof target - 1);
-    if (n < 0)
-        return false;
-    target[n] = '\0';
-    return strcmp(target, "anon_inode:[eventfd]") == 0;
-}
+static bool is_eventfd(int fd) { return cortex__os_is_eventfd(fd) == 1; }
 
 /* Checks the received shared page: a sealed memfd of at least one page. */
 static bool page_ok(int fd)
@@ -270,8 +263,7 @@ static bool page_ok(int fd)
     struct stat st;
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < DB_PAGE)
         return false;
-    int seals = fcntl(fd, F_GET_SEALS);
-    return seals >= 0 && (seals & F_SEAL_SHRINK);
+    return cortex__os_fd_sealed(fd) == 1; /* lib/os: F_GET_SEALS */
 }
 
 void cortex__db_fast_take(cortex_doorbell *b)

@@ -1,7 +1,11 @@
 /* SPDX-License-Identifier: MIT */
-/* lib/os/posix.c: clocks, randomness, this process's cached identity, fd flags. */
+/*
+ * lib/os/posix.c: clocks, randomness, this process's cached identity, fd
+ * flags, and the portable fallbacks every platform file (lib/os/linux.c,
+ * darwin.c, freebsd.c, generic.c) falls back on.
+ */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -12,9 +16,19 @@
 #include <time.h>
 #include <unistd.h>
 #include <pthread.h>
-#if CORTEX_HAVE_GETRANDOM
-#include <sys/random.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+
+#ifndef CORTEX_OS_FORCE
+#define CORTEX_OS_FORCE 0u
 #endif
+
+static unsigned forced = CORTEX_OS_FORCE;
+
+unsigned cortex__os_forced(void) { return __atomic_load_n(&forced, __ATOMIC_RELAXED); }
+
+void cortex__os_force(unsigned mask) { __atomic_store_n(&forced, mask, __ATOMIC_RELAXED); }
 
 int64_t cortex__now_ns(void)
 {
@@ -50,20 +64,8 @@ void cortex__sleep_ns(int64_t ns)
 int cortex__random(void *buf, size_t len)
 {
     unsigned char *p = buf;
-#if CORTEX_HAVE_GETRANDOM
-    while (len > 0) {
-        ssize_t n = getrandom(p, len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            break;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    if (len == 0)
+    if (cortex__os_getrandom(buf, len) == 0)
         return 0;
-#endif
     int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
@@ -161,4 +163,137 @@ uint64_t cortex__fnv1a64(const void *data, size_t len)
         h *= UINT64_C(1099511628211);
     }
     return h;
+}
+
+/* ---- portable fallbacks ---------------------------------------------------- */
+
+/* Without futexes a waiter polls: wakes cost nothing and are never lost, a wait costs up to 50 us. */
+int cortex__os_poll_wait(cortex__a32 *addr, uint32_t expected, int64_t timeout_ns)
+{
+    if (atomic_load_explicit(addr, memory_order_acquire) != expected)
+        return -EAGAIN;
+    int64_t step = 50000; /* 50 us */
+    if (timeout_ns >= 0 && timeout_ns < step)
+        step = timeout_ns;
+    cortex__sleep_ns(step);
+    return timeout_ns >= 0 && timeout_ns <= step ? -ETIMEDOUT : 0;
+}
+
+/* macOS refuses O_CLOEXEC (and O_NOFOLLOW) in shm_open: set FD_CLOEXEC afterwards instead. */
+int cortex__os_shm_open_posix(const char *name, int oflag, unsigned mode)
+{
+    int fd = shm_open(name, oflag & ~(O_CLOEXEC | O_NOFOLLOW), (mode_t)mode);
+    if (fd < 0)
+        return -errno;
+    int rc = cortex__set_cloexec(fd, true);
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
+int cortex__os_size_fd_posix(int fd, uint64_t size, bool reserve, const char **call)
+{
+    if ((uint64_t)(off_t)size != size || (off_t)size < 0) {
+        *call = "ftruncate";
+        return -EFBIG;
+    }
+    if (ftruncate(fd, (off_t)size) != 0) {
+        *call = "ftruncate";
+        return -errno;
+    }
+#if CORTEX_HAVE_POSIX_FALLOCATE
+    if (reserve && !cortex__os_no(CORTEX__OS_NO_FALLOCATE)) {
+        int e = posix_fallocate(fd, 0, (off_t)size);
+        /* Refused for this kind of object (FreeBSD shm: ENODEV; tmpfs without it: EOPNOTSUPP): sized, not reserved. */
+        if (e != 0 && e != EOPNOTSUPP && e != EINVAL && e != ENODEV) {
+            *call = "posix_fallocate";
+            return -e;
+        }
+    }
+#else
+    CORTEX_UNUSED(reserve);
+#endif
+    return 0;
+}
+
+/*
+ * Where there is no memfd: a shm object under a random name, unlinked at
+ * once, so only the fd (inherited or passed) reaches it.  It cannot be
+ * sealed: attachers must accept it with CORTEX_TRUST_UNSEALED_FD.
+ */
+int cortex__os_anon_shm(uint64_t size, const char **call)
+{
+    for (int tries = 0; tries < 16; tries++) {
+        uint64_t rnd = 0;
+        char name[32];
+        if (cortex__random(&rnd, sizeof rnd) < 0)
+            rnd = (uint64_t)cortex__now_ns() ^ ((uint64_t)getpid() << 32) ^ (uint64_t)tries;
+        snprintf(name, sizeof name, "/ncanon.%016llx", (unsigned long long)rnd);
+        int fd = cortex__os_shm_open_posix(name, O_RDWR | O_CREAT | O_EXCL, 0600);
+        if (fd == -EEXIST)
+            continue;
+        if (fd < 0) {
+            *call = "shm_open";
+            return fd;
+        }
+        shm_unlink(name);
+        int rc = cortex__os_size_fd_posix(fd, size, true, call);
+        if (rc < 0) {
+            close(fd);
+            return rc;
+        }
+        return fd;
+    }
+    *call = "shm_open";
+    return -EEXIST;
+}
+
+/*
+ * Sizes a new memfd, then seals it: a peer may not shrink it under us
+ * (SIGBUS) or grow it.  @fd, or -errno with @fd closed.
+ */
+int cortex__os_seal_memfd(int fd, uint64_t size, bool *sealed, const char **call)
+{
+    int rc = cortex__os_size_fd(fd, size, call);
+#ifdef F_ADD_SEALS
+    if (rc == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0) {
+        *call = "fcntl(F_ADD_SEALS)";
+        rc = -errno;
+    }
+#else
+    if (rc == 0) {
+        *call = "fcntl(F_ADD_SEALS)";
+        rc = -ENOTSUP;
+    }
+#endif
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    *sealed = true;
+    return fd;
+}
+
+int cortex__os_fd_sealed_posix(int fd)
+{
+#ifdef F_GET_SEALS
+    int seals = fcntl(fd, F_GET_SEALS);
+    if (seals < 0)
+        return errno == EINVAL ? -ENOTSUP : -errno; /* EINVAL: not a sealable file (not a memfd) */
+    return (seals & F_SEAL_SHRINK) ? 1 : 0;
+#else
+    CORTEX_UNUSED(fd);
+    return -ENOTSUP;
+#endif
+}
+
+int cortex__os_accept_posix(int listen_fd)
+{
+    int fd = accept(listen_fd, NULL, NULL);
+    if (fd < 0)
+        return -errno;
+    cortex__set_cloexec(fd, true);
+    return fd;
 }

@@ -26,7 +26,7 @@
  * Only "dead" may lead to a takeover or a reclaim.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "os.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -45,7 +45,7 @@ static int hide_proc;
 void cortex__proc_test_hide(int mode) { hide_proc = mode; }
 
 /* /proc/PID/stat reports USER_HZ ticks; Linux fixes USER_HZ at 100 for user space. */
-static uint64_t ticks_per_sec(void)
+uint64_t cortex__ticks_per_sec(void)
 {
     static long hz;
     long v = __atomic_load_n(&hz, __ATOMIC_RELAXED);
@@ -58,6 +58,14 @@ static uint64_t ticks_per_sec(void)
     return (uint64_t)v;
 }
 
+uint64_t cortex__wall_to_ticks(int64_t wall_ns)
+{
+    int64_t age = cortex__realtime_ns() - wall_ns;
+    uint64_t hz = cortex__ticks_per_sec(), now = cortex__boot_ticks();
+    uint64_t back = age > 0 ? (uint64_t)age / (1000000000u / hz) : 0;
+    return now > back ? now - back : 1;
+}
+
 uint64_t cortex__boot_ticks(void)
 {
     struct timespec ts;
@@ -65,7 +73,7 @@ uint64_t cortex__boot_ticks(void)
     if (clock_gettime(CLOCK_BOOTTIME, &ts) != 0)
 #endif
         clock_gettime(CLOCK_MONOTONIC, &ts);
-    uint64_t hz = ticks_per_sec();
+    uint64_t hz = cortex__ticks_per_sec();
     return (uint64_t)ts.tv_sec * hz + (uint64_t)ts.tv_nsec / (1000000000u / hz);
 }
 
@@ -113,7 +121,7 @@ static int read_stat(const char *dir, char *state, uint64_t *start)
  */
 static bool proc_usable(void)
 {
-    if (hide_proc >= 2)
+    if (hide_proc >= 2 || cortex__os_no(CORTEX__OS_NO_PROC_START))
         return false;
     char link[32];
     ssize_t n = readlink("/proc/self", link, sizeof link - 1);
@@ -127,8 +135,10 @@ uint64_t cortex__pid_start_time(pid_t pid)
 {
     char st, dir[24];
     uint64_t start = 0;
-    if (pid <= 0 || !proc_usable() || (hide_proc && pid != getpid()))
+    if (pid <= 0 || (hide_proc && pid != getpid()))
         return 0;
+    if (!proc_usable()) /* sysctl or proc_pidinfo where there is no /proc (lib/os/darwin.c, freebsd.c) */
+        return cortex__os_pid_info(pid, &st, &start) == 0 ? start : 0;
     snprintf(dir, sizeof dir, "%d", (int)pid);
     return read_stat(dir, &st, &start) == 0 ? start : 0;
 }
@@ -178,16 +188,26 @@ static cortex__liveness by_signal(pid_t pid, const char **why, const char *reaso
     return verdict(CORTEX__UNKNOWN, why, reason);
 }
 
+static cortex__liveness by_start(const cortex__proc_id *id, uint64_t s, uint64_t slack, const char **why);
+
 cortex__liveness cortex__proc_verdict(const cortex__proc_id *id, const char **why)
 {
     pid_t pid = id->pid;
     if (pid <= 0)
         return verdict(CORTEX__DEAD, why, "no pid recorded");
-    if (!proc_usable())
-        return by_signal(pid, why, "the pid exists but /proc cannot tell which process it is (no /proc, "
-                                   "or a /proc of another pid namespace)");
     char st, dir[24];
     uint64_t s = 0;
+    if (!proc_usable()) {
+        int rc = cortex__os_pid_info(pid, &st, &s);
+        if (rc == -ESRCH)
+            return verdict(CORTEX__DEAD, why, "no process has that pid");
+        if (rc < 0)
+            return by_signal(pid, why, "the pid exists but /proc cannot tell which process it is (no /proc, "
+                                       "or a /proc of another pid namespace)");
+        if (st == 'Z')
+            return verdict(CORTEX__DEAD, why, "the process has exited (a zombie)");
+        return by_start(id, s, 2, why);
+    }
     snprintf(dir, sizeof dir, "%d", (int)pid);
     int rc = (hide_proc && pid != getpid()) ? -ENOENT : read_stat(dir, &st, &s);
     if (rc < 0)
@@ -200,16 +220,28 @@ cortex__liveness cortex__proc_verdict(const cortex__proc_id *id, const char **wh
         if (running == 0)
             return verdict(CORTEX__DEAD, why, "the process has exited (a zombie)");
     }
-    if (id->start != 0 && s == id->start)
+    return by_start(id, s, 0, why);
+}
+
+/*
+ * A process started at @s runs at the recorded pid: is it the recorded one?
+ * @slack: ticks by which two readings of one start time may differ (0 from
+ * /proc; a start time carried over from the wall clock, as proc_pidinfo and
+ * sysctl give it, may move by a tick between readings).  Within the slack
+ * nothing is dead: ambiguity is "unknown" or, for the same start, alive.
+ */
+static cortex__liveness by_start(const cortex__proc_id *id, uint64_t s, uint64_t slack, const char **why)
+{
+    if (id->start != 0 && s <= id->start + slack && s + slack >= id->start)
         return verdict(CORTEX__ALIVE, why, "running, same start time");
     if (id->stamp != 0) {
         uint64_t w = widen_stamp(id->stamp, cortex__boot_ticks());
-        if (s < w)
+        if (s + slack < w)
             return verdict(CORTEX__ALIVE, why, "running since before its record was written");
-        if (s > w)
+        if (s > w + slack)
             return verdict(CORTEX__DEAD, why, "the pid was reused: its process started after the record");
     }
-    if (id->seen != 0 && s > id->seen)
+    if (id->seen != 0 && s > id->seen + slack)
         return verdict(CORTEX__DEAD, why, "the pid was reused: its process started after it was seen recorded");
     if (id->start != 0 && id->stamp == 0)
         return verdict(CORTEX__DEAD, why, "the pid was reused: another start time");
@@ -273,7 +305,7 @@ uint32_t cortex__make_stamp(void)
     uint64_t start = cortex__self_start();
     uint64_t now = cortex__boot_ticks();
     while (start != 0 && now <= start) {
-        cortex__sleep_ns((int64_t)(1000000000u / ticks_per_sec()) / 4);
+        cortex__sleep_ns((int64_t)(1000000000u / cortex__ticks_per_sec()) / 4);
         now = cortex__boot_ticks();
     }
     uint32_t s = (uint32_t)now;

@@ -5,6 +5,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -69,6 +70,19 @@ static int check_name(const char *name, char *what)
         return cortex__fail(ENAMETOOLONG, "POSIX shm name of %zu bytes is longer than this platform allows (%d)",
                             len, CORTEX_NAME_MAX);
     return 0;
+}
+
+/* A POSIX name through lib/os (shm_open), a file with open(): fd, or -1 with errno set. */
+static int open_named(bool is_name, const char *str, int flags, unsigned mode)
+{
+    if (!is_name)
+        return open(str, flags | O_NOFOLLOW | O_CLOEXEC, (mode_t)mode);
+    int fd = cortex__os_shm_open(str, flags | O_NOFOLLOW, mode);
+    if (fd < 0) {
+        errno = -fd;
+        return -1;
+    }
+    return fd;
 }
 
 static cortex_region *region_new(cortex_key key)
@@ -155,18 +169,13 @@ static int destroy_object(cortex_region *r)
     return rc;
 }
 
-/* Reserve the space now so a full /dev/shm is -ENOSPC here, not a SIGBUS later. */
+/* Reserve the space now so a full /dev/shm is -ENOSPC here, not a SIGBUS later (lib/os: where it can). */
 static int size_fd(int fd, uint64_t size, const char *what)
 {
-    if (ftruncate(fd, (off_t)size) != 0)
-        return cortex__fail_sys(errno == EFBIG ? EFBIG : errno, "ftruncate", errno, "could not size %s to %llu bytes",
-                                what, (unsigned long long)size);
-#if CORTEX_HAVE_POSIX_FALLOCATE
-    int e = posix_fallocate(fd, 0, (off_t)size);
-    if (e != 0 && e != EOPNOTSUPP && e != EINVAL)
-        return cortex__fail_sys(e == ENOSPC ? ENOSPC : e, "posix_fallocate", e,
-                                "could not reserve %llu bytes for %s", (unsigned long long)size, what);
-#endif
+    const char *call = "ftruncate";
+    int rc = cortex__os_size_fd(fd, size, &call);
+    if (rc < 0)
+        return cortex__fail_sys(-rc, call, -rc, "could not size %s to %llu bytes", what, (unsigned long long)size);
     return 0;
 }
 
@@ -254,8 +263,7 @@ static int open_new(cortex_region *r, cortex_key key, uint64_t size, const corte
     case CORTEX_KEYKIND_NAME:
     case CORTEX_KEYKIND_FILE: {
         bool is_name = key.kind == CORTEX_KEYKIND_NAME;
-        int fd = is_name ? shm_open(key.str, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, (mode_t)perm)
-                         : open(key.str, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, (mode_t)perm);
+        int fd = open_named(is_name, key.str, O_RDWR | O_CREAT | O_EXCL, perm);
         if (fd < 0) {
             if (errno == EEXIST) {
                 if (mode == CORTEX_CREATE_EXCL)
@@ -267,8 +275,8 @@ static int open_new(cortex_region *r, cortex_key key, uint64_t size, const corte
         }
         r->fd = fd;
         /* The umask may have narrowed the mode; restore exactly what was asked (never wider). */
-        if (fchmod(fd, (mode_t)perm) != 0)
-            return cortex__fail_sys(errno, "fchmod", errno, "could not set mode %o on %s", perm, what);
+        if ((rc = cortex__os_set_mode(fd, perm)) < 0)
+            return cortex__fail_sys(-rc, "fchmod", -rc, "could not set mode %o on %s", perm, what);
         if ((rc = size_fd(fd, size, what)) < 0)
             return rc;
         if ((rc = map_fd(r, size, what)) < 0)
@@ -276,22 +284,16 @@ static int open_new(cortex_region *r, cortex_key key, uint64_t size, const corte
         return OPENED_NEW;
     }
     case CORTEX_KEYKIND_MEMFD: {
-#if CORTEX_HAVE_MEMFD
-        int fd = memfd_create(key.str ? key.str : "neocortex", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+        bool sealed;
+        const char *call = "memfd_create";
+        /* lib/os: a sealed memfd, or where there is none an unlinked shm object that cannot be sealed. */
+        int fd = cortex__os_memfd(key.str, size, &sealed, &call);
         if (fd < 0)
-            return cortex__fail_sys(errno, "memfd_create", errno, "could not create %s", what);
+            return cortex__fail_sys(-fd, call, -fd, "could not create %s", what);
         r->fd = fd;
-        if ((rc = size_fd(fd, size, what)) < 0)
-            return rc;
-        /* A peer may not shrink it under us (SIGBUS) or grow it. */
-        if (fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL) != 0)
-            return cortex__fail_sys(errno, "fcntl", errno, "could not seal %s", what);
         if ((rc = map_fd(r, size, what)) < 0)
             return rc;
         return OPENED_NEW;
-#else
-        return cortex__fail(ENOTSUP, "%s: memfd is not available on this platform", what);
-#endif
     }
     case CORTEX_KEYKIND_HEAP: {
         void *p = NULL;
@@ -513,26 +515,18 @@ static int check_seals(int fd, const cortex_opts *opts, const char *what)
 {
     if (opts && (opts->trust & CORTEX_TRUST_UNSEALED_FD))
         return 0;
-#if CORTEX_HAVE_MEMFD
-    int seals = fcntl(fd, F_GET_SEALS);
-    if (seals >= 0 && (seals & F_SEAL_SHRINK))
+    int sealed = cortex__os_fd_sealed(fd); /* lib/os: F_GET_SEALS where seals exist */
+    if (sealed == 1)
         return 0;
-    if (seals < 0)
-        return cortex__fail_sys(EACCES, "fcntl", errno,
-                                "%s cannot be sealed (not a memfd), so its sender could shrink it under us: refused "
-                                "(CORTEX_TRUST_UNSEALED_FD accepts it)",
+    if (sealed < 0)
+        return cortex__fail_sys(EACCES, "fcntl", -sealed,
+                                "%s cannot be sealed (not a memfd, or a platform without seals), so its sender could "
+                                "shrink it under us: refused (CORTEX_TRUST_UNSEALED_FD accepts it)",
                                 what);
     return cortex__fail(EACCES,
-                        "%s is not sealed against shrinking (seals 0x%x, no F_SEAL_SHRINK), so its sender could "
+                        "%s is not sealed against shrinking (no F_SEAL_SHRINK), so its sender could "
                         "shrink it under us: refused (CORTEX_TRUST_UNSEALED_FD accepts it)",
-                        what, (unsigned)seals);
-#else
-    CORTEX_UNUSED(fd);
-    return cortex__fail(EACCES,
-                        "%s: this platform cannot seal an fd against shrinking; pass CORTEX_TRUST_UNSEALED_FD "
-                        "if its sender is trusted",
                         what);
-#endif
 }
 
 static int open_existing(cortex_region *r, cortex_key key, const cortex_opts *opts, const char *what,
@@ -563,8 +557,7 @@ static int open_existing(cortex_region *r, cortex_key key, const cortex_opts *op
         if (key.kind == CORTEX_KEYKIND_FILE && (!key.str || !key.str[0]))
             return cortex__fail(EINVAL, "file key without a path");
         bool is_name = key.kind == CORTEX_KEYKIND_NAME;
-        int fd = is_name ? shm_open(key.str, O_RDWR | O_NOFOLLOW | O_CLOEXEC, 0)
-                         : open(key.str, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
+        int fd = open_named(is_name, key.str, O_RDWR, 0);
         if (fd < 0 && errno == ELOOP)
             return cortex__fail_sys(EACCES, is_name ? "shm_open" : "open", errno,
                                     "%s is a symbolic link: refused (a segment is opened only where it is)", what);
@@ -594,7 +587,7 @@ static int open_existing(cortex_region *r, cortex_key key, const cortex_opts *op
     }
     if (fstat(r->fd, st) != 0)
         return cortex__fail_sys(errno, "fstat", errno, "cannot stat %s", what);
-    if (!S_ISREG(st->st_mode))
+    if (!cortex__os_segment_mode((unsigned)st->st_mode))
         return cortex__fail(ENODEV, "%s is not a shared memory object or regular file", what);
     if (key.kind == CORTEX_KEYKIND_FD) /* whoever handed us the fd vouched for its owner; not for its size */
         return check_seals(r->fd, opts, what);
@@ -647,8 +640,7 @@ static int remove_stale(cortex_region *r, cortex_key key, const char *what)
     if (fstat(r->fd, &mine) != 0)
         return cortex__fail_sys(errno, "fstat", errno, "cannot stat %s", what);
     bool is_name = key.kind == CORTEX_KEYKIND_NAME;
-    int fd = is_name ? shm_open(key.str, O_RDONLY | O_NOFOLLOW | O_CLOEXEC, 0)
-                     : open(key.str, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_named(is_name, key.str, O_RDONLY, 0);
     if (fd < 0)
         return errno == ENOENT ? 0 : cortex__fail_sys(errno, is_name ? "shm_open" : "open", errno,
                                                       "cannot reopen the stale %s", what);

@@ -7,6 +7,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <neocortex/sync.h>
@@ -121,11 +122,10 @@ static int sem_attach(void *shared, const cortex_sync_env *env, void **local)
     if (ds.sem_nsems != SEM_NSEMS)
         return cortex__fail(EBADMSG, "%s has %lu semaphores, expected %d: not this segment's lock", set,
                             (unsigned long)ds.sem_nsems, SEM_NSEMS);
-#if defined(__linux__) && defined(__GLIBC__)
-    if (c.key == 0 && ds.sem_perm.__key != IPC_PRIVATE)
+    int32_t set_key; /* lib/os: the key field has a private name where the platform shows it at all */
+    if (c.key == 0 && cortex__os_ipc_key(&ds.sem_perm, &set_key) == 0 && set_key != (int32_t)IPC_PRIVATE)
         return cortex__fail(EBADMSG, "%s is the set of SysV key 0x%08x, not a private one: not this segment's lock",
-                            set, (unsigned)ds.sem_perm.__key);
-#endif
+                            set, (unsigned)set_key);
     int tag = semctl(c.semid, 1, GETVAL);
     if (tag < 0)
         return cortex__fail_sys(errno, "semctl", errno, "%s: cannot read its tag", set);
@@ -156,22 +156,24 @@ static int sem_lock(void *shared, void *local, int64_t timeout_ns)
     for (;;) {
         int r;
         if (timeout_ns > 0) {
-#ifdef __linux__
             int64_t left = deadline - cortex__now_ns();
             if (left <= 0)
                 return -ETIMEDOUT;
-            struct timespec ts = {.tv_sec = (time_t)(left / 1000000000), .tv_nsec = (long)(left % 1000000000)};
-            r = semtimedop(id, &op, 1, &ts);
-#else
-            op.sem_flg |= IPC_NOWAIT;
-            r = semop(id, &op, 1);
-            if (r != 0 && errno == EAGAIN) {
-                if (cortex__now_ns() >= deadline)
-                    return -ETIMEDOUT;
-                cortex__sleep_ns(100000);
-                continue;
+            r = cortex__os_semtimedop(id, &op, left); /* lib/os: semtimedop where the platform has it */
+            if (r < 0) {
+                errno = -r;
+                r = -1;
             }
-#endif
+            if (r != 0 && errno == ENOSYS) { /* without it: poll */
+                op.sem_flg |= IPC_NOWAIT;
+                r = semop(id, &op, 1);
+                if (r != 0 && errno == EAGAIN) {
+                    if (cortex__now_ns() >= deadline)
+                        return -ETIMEDOUT;
+                    cortex__sleep_ns(100000);
+                    continue;
+                }
+            }
         } else {
             r = semop(id, &op, 1);
         }

@@ -8,6 +8,7 @@
 #include "seg.h"
 
 #include "internal.h"
+#include "os/os.h"
 
 #include <ctype.h>
 #include <dirent.h>
@@ -27,7 +28,6 @@
 #include <neocortex/sync.h>
 #endif
 
-#define SHM_DIR "/dev/shm"
 
 static nc_seg *list_push(nc_list *l)
 {
@@ -166,7 +166,7 @@ typedef bool (*want_fn)(const nc_seg *s, void *ctx);
 
 static int scan_sysv(nc_list *l, want_fn want, void *ctx)
 {
-    FILE *f = fopen("/proc/sysvipc/shm", "re");
+    FILE *f = cortex__os_sysv_table(); /* lib/os: /proc/sysvipc/shm */
     if (!f)
         return -errno;
     l->sysv_listed = true;
@@ -216,9 +216,9 @@ static int scan_sysv(nc_list *l, want_fn want, void *ctx)
 
 static int scan_posix(nc_list *l, want_fn want, void *ctx)
 {
-    int dirfd = open(SHM_DIR, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    int dirfd = cortex__os_shm_dir_open(); /* lib/os: /dev/shm */
     if (dirfd < 0)
-        return -errno;
+        return dirfd;
     DIR *d = fdopendir(dirfd);
     if (!d) {
         close(dirfd);
@@ -272,7 +272,9 @@ static void count_posix_maps(nc_list *l)
         }
     if (nposix == 0)
         return;
-    DIR *proc = opendir("/proc");
+    const char *shm_dir = cortex__os_shm_dir();
+    size_t shm_len = shm_dir ? strlen(shm_dir) : 0;
+    DIR *proc = shm_dir ? cortex__os_proc_list() : NULL; /* lib/os: /proc */
     if (!proc) {
         for (size_t i = 0; i < l->n; i++)
             if (l->v[i].backing == NC_POSIX)
@@ -285,13 +287,12 @@ static void count_posix_maps(nc_list *l)
         return;
     }
     struct dirent *e;
-    char path[64], line[4096 + 128];
+    char line[4096 + 128];
     while ((e = readdir(proc)) != NULL) {
         if (!isdigit((unsigned char)e->d_name[0]))
             continue;
         pid_t pid = (pid_t)atoi(e->d_name);
-        snprintf(path, sizeof path, "/proc/%d/maps", (int)pid);
-        FILE *f = fopen(path, "re");
+        FILE *f = cortex__os_proc_maps(pid);
         if (!f) {
             if (errno == EACCES || errno == EPERM)
                 l->maps_partial = true;
@@ -303,7 +304,7 @@ static void count_posix_maps(nc_list *l)
             if (sscanf(line, "%*s %*s %*s %*s %llu %n", &ino, &off) != 1 || off == 0)
                 continue;
             const char *p = line + off;
-            if (strncmp(p, SHM_DIR "/", sizeof SHM_DIR) != 0 || ino == 0)
+            if (strncmp(p, shm_dir, shm_len) != 0 || p[shm_len] != '/' || ino == 0)
                 continue;
             size_t len = strlen(p);
             if (len && p[len - 1] == '\n')
