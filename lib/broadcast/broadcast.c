@@ -659,9 +659,11 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     uint32_t cur = cortex__ld32(&sh->wpid, CX_ACQUIRE);
     if (cur != 0 && cur != self && !holder_dead((int32_t)cur, cortex__ld64(&sh->wstart, CX_RELAXED)))
         return cortex__fail(EBUSY, "%s: the writer role is held by live pid %d", what, (int)cur);
-    if (!cortex__cas32(&sh->wpid, &cur, self, CX_ACQ_REL, CX_ACQUIRE))
+    /* Claimed as -pid until our start time is recorded: the previous writer's start must not judge us. */
+    if (!cortex__cas32(&sh->wpid, &cur, (uint32_t)-(int32_t)self, CX_ACQ_REL, CX_ACQUIRE))
         return cortex__fail(EBUSY, "%s: another process took the writer role", what);
     cortex__st64(&sh->wstart, cortex__self_start(), CX_RELAXED);
+    cortex__st32(&sh->wpid, self, CX_RELEASE);
     b->pos = cortex__ld64(&sh->head, CX_ACQUIRE);
     b->seen = b->pos - b->capacity; /* unknown minimum: the first push scans */
     return 0;
