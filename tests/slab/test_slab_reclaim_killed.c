@@ -53,8 +53,10 @@ int main(void)
             _exit(1);
         _exit(0);
     }
-    if (run(owner) != 0)
+    if (run(owner) != 0) {
+        cortex_slab_close(s);
         return 2;
+    }
     /* A reclaimer is killed right after it marks the first slot FREEING, before linking it. */
     pid_t reclaimer = fork();
     if (reclaimer == 0) {
@@ -68,6 +70,7 @@ int main(void)
     int rc = run(reclaimer);
     if (rc != 128 + SIGKILL) {
         printf("reclaimer ended with %d, not SIGKILL in the window\n", rc);
+        cortex_slab_close(s);
         return 3;
     }
     /* The next reclaim (no repair) must bring back both slots. */
@@ -77,6 +80,8 @@ int main(void)
     while (got < N && cortex_slab_alloc(s, &h[got]) == 0)
         got++;
     printf("second reclaim freed %d; %d of %d slots allocatable\n", n, got, N);
+    cortex_slab_close(s); /* the handle's memory (LeakSanitizer checks it) */
+    munmap(mem, len);
     if (got != N) {
         printf("FAIL: a slot the killed reclaimer had marked FREEING is unreachable\n");
         return 1;
