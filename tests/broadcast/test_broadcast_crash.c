@@ -36,13 +36,21 @@ static unsigned seed_now(void)
     return s;
 }
 
-/* Writer child: creates the ring and publishes forever (until killed). */
-static void writer_forever(int key, unsigned flags)
+/*
+ * Writer child: creates the ring and publishes until killed, or until the
+ * test process is gone (a failed assertion there must not leave a writer
+ * spinning forever with the segment attached).
+ */
+static void writer_forever(int key, unsigned flags, pid_t parent)
 {
     elem_bc w;
     if (elem_bc_create(&w, CORTEX_KEY_SYSV(key), 64, 2, flags, NULL) != 0)
         _exit(40);
     for (uint64_t s = 0;; s++) {
+        if ((s & 255) == 0 && getppid() != parent) {
+            elem_bc_close(&w);
+            _exit(42);
+        }
         int rc = elem_bc_push_wait(&w, bc_make(s), SEC);
         if (rc == -ETIMEDOUT) {
             s--;
@@ -58,10 +66,11 @@ static void kill_the_writer(unsigned flags, int rounds)
     unsigned seed = seed_now();
     for (int round = 0; round < rounds; round++) {
         int key = nct_sysv_key();
+        pid_t parent = getpid();
         pid_t kid = fork();
         cr_assert_neq(kid, -1);
         if (kid == 0)
-            writer_forever(key, flags);
+            writer_forever(key, flags, parent);
         elem_bc r;
         int rc = -ENOENT;
         for (int i = 0; i < 5000 && rc != 0; i++) {
