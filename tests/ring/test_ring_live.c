@@ -100,11 +100,17 @@ static void fork_child_close_case(bool via_exit)
     char name[64];
     u64_ring p;
     make(&p, name, via_exit ? "forkx" : "forkc", CORTEX_PRODUCER);
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
     pid_t cons = fork();
     if (cons == 0) {
         u64_ring c;
+        close(ready[0]);
         if (u64_ring_attach(&c, CORTEX_KEY_NAME(name), CORTEX_CONSUMER, NULL) != 0)
             _exit(10);
+        char one = 1;
+        if (write(ready[1], &one, 1) != 1) /* attached: the parent's close may remove the name now */
+            _exit(11);
         uint64_t v;
         for (uint64_t i = 0; i < 10; i++)
             if (u64_ring_pop_wait(&c, &v, 5 * SEC) != 0 || v != i)
@@ -113,6 +119,10 @@ static void fork_child_close_case(bool via_exit)
         u64_ring_close(&c);
         _exit(end == -EPIPE ? 0 : 40);
     }
+    close(ready[1]);
+    char one = 0;
+    cr_assert_eq(read(ready[0], &one, 1), 1, "the consumer did not attach");
+    close(ready[0]);
     child_closes_inherited(&p, via_exit); /* only a detach */
     for (uint64_t i = 0; i < 10; i++)
         cr_assert_eq(u64_ring_push_wait(&p, i, 5 * SEC), 0, "%s", cortex_last_error()->message);
