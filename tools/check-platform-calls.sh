@@ -15,7 +15,7 @@ pattern+='|\bmembarrier[[:space:]]*\(|\bioctl[[:space:]]*\(|SIOCOUTQ|\brecvmmsg[
 pattern+='|\bmemfd_create[[:space:]]*\(|F_ADD_SEALS|F_GET_SEALS|\bshm_open[[:space:]]*\(|\bfchmod[[:space:]]*\('
 pattern+='|\bposix_fallocate[[:space:]]*\(|\bgetrandom[[:space:]]*\(|\bgetentropy[[:space:]]*\(|\bsysctl[[:space:]]*\('
 pattern+='|\bproc_pidinfo[[:space:]]*\(|\b_umtx_op[[:space:]]*\(|\bsemtimedop[[:space:]]*\(|\beventfd[[:space:]]*\('
-pattern+='|\bpidfd_[a-z_]*[[:space:]]*\(|\bprctl[[:space:]]*\(|\bsem_perm\.__key|"/proc|"/dev/shm'
+pattern+='|\bpidfd_[a-z_]*[[:space:]]*\(|\bepoll_[a-z_0-9]*[[:space:]]*\(|<sys/epoll\.h>|\bprctl[[:space:]]*\(|\bsem_perm\.__key|"/proc|"/dev/shm'
 
 found=0
 while IFS= read -r f; do

@@ -90,6 +90,24 @@ stage_i386() {
            "$dir/libneocortex.a" -static -pthread -lrt -o "$dir/abi_peer"; }; then
     failed+=("i386(peer)"); return 0
   fi
+  # The library and the peer again with a 64-bit time_t (Debian armhf's default): timed futex waits must sleep.
+  local t64=$out/i386-t64 t64flags="['-m32', '-D_TIME_BITS=64', '-D_FILE_OFFSET_BITS=64']"
+  again=()
+  [ -d "$t64/meson-private" ] && again=(--reconfigure)
+  if ! meson setup "${again[@]}" "$t64" -Dwerror=true -Dtests=disabled -Dbench=disabled -Dexamples=disabled \
+         -Ddocs=disabled -Dmodel=disabled -Ddefault_library=static -Dc_args="$t64flags" -Dc_link_args=-m32 \
+         >"$out/i386-t64.setup.log" 2>&1; then
+    cat "$out/i386-t64.setup.log"; failed+=("i386-t64(setup)"); return 0
+  fi
+  if ! { ninja -C "$t64" >"$out/i386-t64.build.log" 2>&1 &&
+         gcc -m32 -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64 -std=c99 -pedantic -Wall -Wextra -Werror -I"$t64" \
+           -I"$t64/include" -Iinclude -Igen -Ilib -c tests/abi/abi_c99.c -o "$t64/abi_c99.o" &&
+         gcc -m32 -D_TIME_BITS=64 -D_FILE_OFFSET_BITS=64 -std=gnu11 -Wall -Wextra -Werror -I"$t64" -I"$t64/include" \
+           -Iinclude -Igen -Ilib tests/abi/abi_peer.c "$t64/abi_c99.o" "$t64/libneocortex.a" -static -pthread -lrt \
+           -o "$t64/abi_peer"; } >>"$out/i386-t64.build.log" 2>&1; then
+    grep -E "error|warning|FAILED" "$out/i386-t64.build.log" | head -n 40
+    failed+=("i386-t64(build)"); return 0
+  fi
   if ! command -v qemu-i386 >/dev/null 2>&1; then
     echo "=== i386: built; cross-ABI test SKIP (qemu-i386 not installed: Debian package qemu-user)"; return 0
   fi
@@ -102,6 +120,11 @@ stage_i386() {
   if ! CORTEX_I386_PEER="$PWD/$dir/abi_peer" meson test -C "$native" --no-rebuild --print-errorlogs abi-peers; then
     failed+=("i386")
   fi
+  # A 300 ms wait on an unchanged cell: -ETIMEDOUT after >= 250 ms, CPU under half of it (abi_peer timed-wait).
+  local peer
+  for peer in "$dir/abi_peer" "$t64/abi_peer"; do
+    qemu-i386 "$peer" timed-wait "i386-$$" || failed+=("i386(timed wait: $peer)")
+  done
   echo "=== i386: $((SECONDS - t0)) s"
 }
 

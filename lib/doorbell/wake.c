@@ -44,8 +44,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #ifdef CORTEX_DB_FAST
-#include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <sys/mman.h>
 #endif
 
@@ -112,19 +110,10 @@ static int fast_attach(cortex_doorbell *b, int memfd, unsigned side, int wake_fd
     void *p = mmap(NULL, DB_PAGE, PROT_READ | PROT_WRITE, MAP_SHARED, memfd, 0);
     if (p == MAP_FAILED)
         return -errno;
-    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int ep = cortex__os_wait_set(wake_fd, EV_WAKE, b->fd, EV_SOCK); /* lib/os: epoll, the eventfd edge-triggered */
     if (ep < 0) {
-        int e = errno;
         munmap(p, DB_PAGE);
-        return -e;
-    }
-    struct epoll_event wake = {.events = EPOLLIN | EPOLLET, .data.u32 = EV_WAKE};
-    struct epoll_event sock = {.events = EPOLLIN, .data.u32 = EV_SOCK};
-    if (epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &wake) != 0 || epoll_ctl(ep, EPOLL_CTL_ADD, b->fd, &sock) != 0) {
-        int e = errno;
-        close(ep);
-        munmap(p, DB_PAGE);
-        return -e;
+        return ep;
     }
     b->shared = p;
     b->side = side;
@@ -356,12 +345,12 @@ int cortex__db_fast_sleep(cortex_doorbell *b, int ms, bool *ret_sock)
     int rang = atomic_exchange_explicit(&me->pending, 0, memory_order_seq_cst) != 0;
     int rc = 0;
     if (!rang) {
-        struct epoll_event ev[2];
-        int n = epoll_wait(b->poll_fd, ev, 2, ms);
-        if (n < 0 && errno != EINTR)
-            rc = cortex__fail_sys(errno, "epoll_wait", errno, "could not wait on doorbell fd %d", b->fd);
+        uint32_t tags[2];
+        int n = cortex__os_wait_set_wait(b->poll_fd, tags, 2, ms);
+        if (n < 0 && n != -EINTR)
+            rc = cortex__fail_sys(-n, "epoll_wait", -n, "could not wait on doorbell fd %d", b->fd);
         for (int i = 0; i < n; i++)
-            if (ev[i].data.u32 == EV_SOCK)
+            if (tags[i] == EV_SOCK)
                 *ret_sock = true;
     }
     atomic_store_explicit(&me->sleeping, 0, memory_order_seq_cst);

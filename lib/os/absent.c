@@ -108,6 +108,24 @@ int cortex__os_is_eventfd(int fd)
     return -ENOSYS;
 }
 
+int cortex__os_wait_set(int edge_fd, uint32_t edge_tag, int level_fd, uint32_t level_tag)
+{
+    CORTEX_UNUSED(edge_fd);
+    CORTEX_UNUSED(edge_tag);
+    CORTEX_UNUSED(level_fd);
+    CORTEX_UNUSED(level_tag);
+    return -ENOSYS;
+}
+
+int cortex__os_wait_set_wait(int set, uint32_t *tags, int max, int ms)
+{
+    CORTEX_UNUSED(set);
+    CORTEX_UNUSED(tags);
+    CORTEX_UNUSED(max);
+    CORTEX_UNUSED(ms);
+    return -ENOSYS;
+}
+
 int cortex__os_semtimedop(int semid, struct sembuf *op, int64_t timeout_ns)
 {
     CORTEX_UNUSED(semid);

@@ -14,6 +14,7 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -249,6 +250,34 @@ int cortex__os_is_eventfd(int fd)
         return -errno;
     target[n] = '\0';
     return strcmp(target, "anon_inode:[eventfd]") == 0;
+}
+
+int cortex__os_wait_set(int edge_fd, uint32_t edge_tag, int level_fd, uint32_t level_tag)
+{
+    int set = epoll_create1(EPOLL_CLOEXEC);
+    if (set < 0)
+        return -errno;
+    struct epoll_event edge = {.events = EPOLLIN | EPOLLET, .data.u32 = edge_tag};
+    struct epoll_event level = {.events = EPOLLIN, .data.u32 = level_tag};
+    if (epoll_ctl(set, EPOLL_CTL_ADD, edge_fd, &edge) != 0 || epoll_ctl(set, EPOLL_CTL_ADD, level_fd, &level) != 0) {
+        int e = errno;
+        close(set);
+        return -e;
+    }
+    return set;
+}
+
+int cortex__os_wait_set_wait(int set, uint32_t *tags, int max, int ms)
+{
+    struct epoll_event ev[8];
+    if (max > 8)
+        max = 8;
+    int n = epoll_wait(set, ev, max, ms);
+    if (n < 0)
+        return -errno;
+    for (int i = 0; i < n; i++)
+        tags[i] = ev[i].data.u32;
+    return n;
 }
 
 int cortex__os_accept(int listen_fd)

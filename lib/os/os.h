@@ -82,6 +82,14 @@ int cortex__os_recv_batch(int fd, int max, void *bufs, size_t size, size_t *lens
 int cortex__os_eventfd(void);
 /* Is @fd an eventfd?  1 yes, 0 no, -errno cannot tell. */
 int cortex__os_is_eventfd(int fd);
+/*
+ * A close-on-exec wait set (epoll) holding @edge_fd edge-triggered (never
+ * read to clear it) and @level_fd level-triggered, reported as @edge_tag and
+ * @level_tag.  fd or -errno; -ENOSYS where there is none.
+ */
+int cortex__os_wait_set(int edge_fd, uint32_t edge_tag, int level_fd, uint32_t level_tag);
+/* Waits up to @ms (-1: forever) on @set; the tags of up to @max ready fds into @tags.  count, or -errno (-EINTR). */
+int cortex__os_wait_set_wait(int set, uint32_t *tags, int max, int ms);
 /* accept() with close-on-exec set.  fd or -errno. */
 int cortex__os_accept(int listen_fd);
 /* semtimedop() with a relative timeout.  0, -errno; -ENOSYS where there is none (callers poll). */

@@ -18,6 +18,13 @@
  *                              -EFBIG on a 32-bit build, 0 on a 64-bit one.
  *   abi_peer checks            C99 and C11 layout alignments agree; on a
  *                              32-bit build, sizes past SIZE_MAX are -EFBIG.
+ *   abi_peer timed-wait BASE   create a cell, wait 300 ms on it unchanged:
+ *                              -ETIMEDOUT after >= 250 ms of wall time, with
+ *                              user + system CPU under 10% of it and at most
+ *                              50 sleeps (a futex call given the wrong
+ *                              timespec layout, as the old SYS_futex with
+ *                              -D_TIME_BITS=64 on i386, sees a zero timeout:
+ *                              thousands of sleeps, about 20% CPU under qemu).
  *
  * Names are POSIX shm names "/nct-abi-BASE-{cell,slab,ring,bad}".  Exit 0 on
  * success; otherwise a code naming the step (see fail()), with the reason
@@ -31,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -287,6 +295,59 @@ static int attach_file(const char *path)
     return rc == want ? 0 : fail(50, "attach of a 4 GiB file segment", rc);
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* User + system CPU time so far; the voluntary context switches (sleeps) into *sleeps. */
+static int64_t cpu_ns(long *sleeps)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    *sleeps = ru.ru_nvcsw;
+    return ((int64_t)ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) * 1000000000 +
+           ((int64_t)ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1000;
+}
+
+/* A timed wait on an unchanged cell must sleep for its timeout, not spin. */
+static int timed_wait(const char *base)
+{
+    char name[96];
+    name_of(name, sizeof name, base, "tw");
+    abi_cell cell;
+    int rc = abi_cell_create(&cell, CORTEX_KEY_NAME(name), sample(1), NULL);
+    if (rc < 0)
+        return fail(60, "create cell", rc);
+    abi_sample now;
+    uint64_t seen = 0;
+    int code = 0;
+    if ((rc = abi_cell_read_version(&cell, &now, &seen)) < 0) {
+        code = fail(61, "read cell", rc);
+        goto out;
+    }
+    long sleeps0, sleeps;
+    int64_t wall = mono_ns(), cpu = cpu_ns(&sleeps0);
+    rc = abi_cell_wait(&cell, &seen, 300 * INT64_C(1000000));
+    wall = mono_ns() - wall;
+    cpu = cpu_ns(&sleeps) - cpu;
+    sleeps -= sleeps0;
+    fprintf(stderr, "abi_peer(%u-bit, time_t %u-bit): 300 ms wait: %d after %lld ms, %lld us CPU, %ld sleeps\n",
+            (unsigned)(sizeof(void *) * 8), (unsigned)(sizeof(time_t) * 8), rc, (long long)(wall / 1000000),
+            (long long)(cpu / 1000), sleeps);
+    if (rc != -ETIMEDOUT)
+        code = fail(62, "timed wait on an unchanged cell", rc);
+    else if (wall < 250 * INT64_C(1000000))
+        code = fail(63, "timed wait returned early", 0);
+    else if (cpu * 10 >= wall || sleeps > 50)
+        code = fail(64, "timed wait spun (woke at once, again and again) instead of sleeping", 0);
+out:
+    abi_cell_close(&cell); /* the owner: removes it */
+    return code;
+}
+
 int main(int argc, char **argv)
 {
     if (argc >= 3 && !strcmp(argv[1], "serve"))
@@ -299,6 +360,8 @@ int main(int argc, char **argv)
         return attach_file(argv[2]);
     if (argc >= 2 && !strcmp(argv[1], "checks"))
         return checks();
-    fprintf(stderr, "usage: abi_peer serve|use|hold BASE [cross] | checks\n");
+    if (argc >= 3 && !strcmp(argv[1], "timed-wait"))
+        return timed_wait(argv[2]);
+    fprintf(stderr, "usage: abi_peer serve|use|hold|timed-wait BASE [cross] | checks\n");
     return 2;
 }
