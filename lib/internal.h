@@ -132,6 +132,14 @@ void cortex__header_set_abi(struct cortex_seg_header *h);
 int cortex__header_bad_magic(uint64_t magic, const char *what);
 /* -EXDEV if a segment that records pids was made in another pid namespace or boot. */
 int cortex__region_check_domain(const struct cortex_seg_header *h, const char *what);
+/*
+ * The common head of every part's cortex_X_inspect(region, out): -EINVAL for
+ * a NULL argument, -EPROTO (and @p out zeroed) when @p region holds another
+ * kind than @p kind; 0 when the part may inspect its payload.  @p fn names
+ * the caller, @p noun what it wanted ("a ring").
+ */
+int cortex__region_inspect_kind(const struct cortex_region *region, uint32_t kind, void *out, size_t out_size,
+                                const char *fn, const char *noun);
 
 /* Deadline in CLOCK_MONOTONIC ns for a timeout: < 0 waits forever (INT64_MAX); never overflows. */
 int64_t cortex__deadline(int64_t timeout_ns);

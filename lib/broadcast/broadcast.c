@@ -904,14 +904,8 @@ int cortex_broadcast_inspect_mem(const void *mem, size_t len, cortex_broadcast_i
 
 int cortex_broadcast_inspect(const struct cortex_region *region, cortex_broadcast_info *out)
 {
-    if (!region || !out)
-        return cortex__fail(EINVAL, "cortex_broadcast_inspect: NULL %s", region ? "output" : "region");
-    const cortex_seg_header *hdr = cortex_region_header(region);
-    uint32_t kind = hdr ? hdr->kind : 0;
-    if (kind != CORTEX_KIND_BROADCAST) {
-        memset(out, 0, sizeof *out);
-        return cortex__fail(EPROTO, "cortex_broadcast_inspect: the segment holds a %s, not a broadcast ring",
-                            cortex_kind_name(kind));
-    }
+    int rc = cortex__region_inspect_kind(region, CORTEX_KIND_BROADCAST, out, sizeof *out, "cortex_broadcast_inspect", "a broadcast ring");
+    if (rc < 0)
+        return rc;
     return cortex_broadcast_inspect_mem(cortex_region_payload(region), cortex_region_payload_size(region), out);
 }

@@ -855,3 +855,17 @@ cortex_key cortex_region_key(const cortex_region *r)
     default: return cortex_key_make_(CORTEX_KEYKIND_NONE, 0, -1, NULL);
     }
 }
+
+int cortex__region_inspect_kind(const struct cortex_region *region, uint32_t kind, void *out, size_t out_size,
+                                const char *fn, const char *noun)
+{
+    if (!region || !out)
+        return cortex__fail(EINVAL, "%s: NULL %s", fn, region ? "output" : "region");
+    const cortex_seg_header *hdr = cortex_region_header(region);
+    uint32_t have = hdr ? hdr->kind : 0;
+    if (have != kind) {
+        memset(out, 0, out_size);
+        return cortex__fail(EPROTO, "%s: the segment holds a %s, not %s", fn, cortex_kind_name(have), noun);
+    }
+    return 0;
+}

@@ -1410,14 +1410,8 @@ int cortex_ring_inspect_mem(const void *mem, size_t len, cortex_ring_info *out)
 
 int cortex_ring_inspect(const struct cortex_region *region, cortex_ring_info *out)
 {
-    if (!region || !out)
-        return cortex__fail(EINVAL, "cortex_ring_inspect: NULL %s", region ? "output" : "region");
-    const cortex_seg_header *hdr = cortex_region_header(region);
-    uint32_t kind = hdr ? hdr->kind : 0;
-    if (kind != CORTEX_KIND_RING) {
-        memset(out, 0, sizeof *out);
-        return cortex__fail(EPROTO, "cortex_ring_inspect: the segment holds a %s, not a ring",
-                            cortex_kind_name(kind));
-    }
+    int rc = cortex__region_inspect_kind(region, CORTEX_KIND_RING, out, sizeof *out, "cortex_ring_inspect", "a ring");
+    if (rc < 0)
+        return rc;
     return cortex_ring_inspect_mem(cortex_region_payload(region), cortex_region_payload_size(region), out);
 }
