@@ -31,6 +31,8 @@
 #include "internal.h"
 #if CORTEX_HAVE_FUTEX
 #include "sync/futex_lock.h"
+
+#include "../line_probe.h"
 #endif
 
 CORTEX_DECLARE(f64_cell, double);
@@ -321,6 +323,7 @@ int main(int argc, char **argv)
     int ms = argc > 2 ? atoi(argv[2]) : 20;
     if (reps < 1)
         reps = 1;
+    bench_print_line_cost();
     variant vs[MAXV];
     int nv = 0;
     f64_cell cells[2];

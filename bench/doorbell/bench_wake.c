@@ -41,6 +41,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../line_probe.h"
+
 enum { V_DOORBELL, V_FUTEX, V_EVENTFD, V_PIPE, V_SEM, V_SPIN, NV };
 static const char *vname[NV] = {"doorbell", "futex", "eventfd", "pipe", "sysv-sem", "spin+futex"};
 
@@ -327,6 +329,7 @@ int main(int argc, char **argv)
     if (sh == MAP_FAILED)
         die("mmap");
     long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    bench_print_line_cost();
     int bad = 0;
     if ((strcmp(place, "all") == 0 || strcmp(place, "cross") == 0) && ncpu >= 2)
         bad |= run("cross", 0, 1, reps, ms);

@@ -29,6 +29,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../line_probe.h"
+
 #define SLOTS 1024u
 #define SLOT 64u
 
@@ -290,6 +292,7 @@ int main(int argc, char **argv)
     int reps = argc > 1 ? atoi(argv[1]) : 21;
     if (reps < 3 || reps > 1001)
         reps = 21;
+    bench_print_line_cost();
 
     size_t len = cortex_slab_required_size(SLOTS, SLOT, 8);
     void *mem = NULL;

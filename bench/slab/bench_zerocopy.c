@@ -38,6 +38,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../line_probe.h"
+
 static int64_t now_ns(void)
 {
     struct timespec ts;
@@ -186,35 +188,6 @@ static double run(int v, size_t size, long count)
     return (double)count * 1e9 / (double)dt;
 }
 
-/* One-way time of a cache line between two processes: a word bounced 100000 times, RTT/2 in ns (-1: failed). */
-static double line_probe_ns(void)
-{
-    enum { ROUNDS = 100000 };
-    uint64_t *w = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (w == MAP_FAILED)
-        return -1;
-    *w = 0;
-    pid_t pid = fork();
-    if (pid == 0) {
-        for (uint64_t i = 1; i < 2 * ROUNDS; i += 2) {
-            while (__atomic_load_n(w, __ATOMIC_ACQUIRE) != i)
-                ;
-            __atomic_store_n(w, i + 1, __ATOMIC_RELEASE);
-        }
-        _exit(0);
-    }
-    int64_t t0 = now_ns();
-    for (uint64_t i = 1; i < 2 * ROUNDS; i += 2) {
-        __atomic_store_n(w, i, __ATOMIC_RELEASE);
-        while (__atomic_load_n(w, __ATOMIC_ACQUIRE) != i + 1)
-            ;
-    }
-    double ns = (double)(now_ns() - t0) / ROUNDS / 2;
-    waitpid(pid, NULL, 0);
-    munmap(w, 4096);
-    return ns;
-}
-
 static int cmp_d(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -230,8 +203,7 @@ int main(int argc, char **argv)
     int failed = 0;
     printf("zero-copy messaging between two processes, messages/s (%d reps, interleaved; every message checked)\n",
            reps);
-    printf("cache line between the two processes (RTT/2): %.0f ns (the project's hosts: ~30 to ~300)\n",
-           line_probe_ns());
+    bench_print_line_cost();
     for (int si = 0; si < 3; si++) {
         size_t size = sizes[si];
         long count = size >= 65536 ? 8000 : size >= 4096 ? 40000 : 200000;
