@@ -24,6 +24,10 @@ roudi_pid=
 iox_shm() { ls /dev/shm 2>/dev/null | grep -E "^(iceoryx_mgmt|$(id -gn)|ncb-iox-.*)\$" || true; }
 stop_roudi() {
   [ -n "$roudi_pid" ] || return 0
+  # After a failure or Ctrl-C the bench's processes may have died registered:
+  # RouDi's monitoring unregisters them within 1.5 s; stopped before that, it
+  # tries to SIGTERM them, fails and aborts, leaving its segments behind.
+  [ "${1:-}" = clean ] || sleep 3
   kill -TERM "$roudi_pid" 2>/dev/null || true
   for _ in $(seq 100); do kill -0 "$roudi_pid" 2>/dev/null || break; sleep 0.1; done
   if kill -0 "$roudi_pid" 2>/dev/null; then
@@ -32,14 +36,16 @@ stop_roudi() {
   fi
   wait "$roudi_pid" 2>/dev/null || true
   roudi_pid=
-  local left
+  # RouDi's and the bench's names (its processes' sockets /tmp/ncbench-*)
+  local left tmp
   left=$(iox_shm)
-  if [ -n "$left" ] || [ -e /tmp/roudi ] || [ -e /tmp/roudi.lock ]; then
-    echo "iceoryx: left behind after iox-roudi stopped, removing:" $left /tmp/roudi* >&2
+  tmp=$(ls -d /tmp/roudi /tmp/roudi.lock /tmp/iox-unique-roudi.lock /tmp/ncbench-* 2>/dev/null || true)
+  if [ -n "$left$tmp" ]; then
+    echo "iceoryx: left behind after iox-roudi stopped, removing:" $left $tmp >&2
     for f in $left; do rm -f "/dev/shm/$f"; done
-    rm -f /tmp/roudi /tmp/roudi.lock /tmp/iox-unique-roudi.lock
+    rm -f $tmp
   else
-    echo "iceoryx: iox-roudi stopped; /dev/shm has no iceoryx or bench entries left"
+    echo "iceoryx: iox-roudi stopped; /dev/shm and /tmp hold none of iceoryx's or the bench's names"
   fi
 }
 run_iceoryx() {
@@ -60,7 +66,8 @@ run_iceoryx() {
   trap stop_roudi EXIT
   trap 'exit 130' INT
   trap 'exit 143' TERM
-  iox-roudi -c bench/iceoryx/roudi.toml -l warning >"$log" 2>&1 &
+  # its own session: a Ctrl-C reaches the bench, and RouDi stops once, by stop_roudi
+  setsid iox-roudi -c bench/iceoryx/roudi.toml -l warning >"$log" 2>&1 &
   roudi_pid=$!
   for _ in $(seq 100); do
     [ -S /tmp/roudi ] && [ -e /dev/shm/iceoryx_mgmt ] && break
@@ -76,7 +83,7 @@ run_iceoryx() {
   echo "iceoryx: iox-roudi $roudi_pid up ($(iox-roudi -v 2>&1 | head -n1), config bench/iceoryx/roudi.toml)"
   local rc=0
   "$exe" || rc=$?
-  stop_roudi
+  if [ $rc -eq 0 ]; then stop_roudi clean; else stop_roudi; fi
   trap - EXIT INT TERM
   return $rc
 }

@@ -77,6 +77,22 @@ static int64_t now_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* Set by the parent (a shared page) on Ctrl-C or a failure: the workers end
+ * their rep, then close their endpoints and leave RouDi cleanly (a process
+ * that RouDi still has registered when it stops makes it abort). */
+static volatile int *stop_flag;
+
+static bool give_up_now(int64_t end)
+{
+    return *stop_flag || now_ns() > end;
+}
+
+/* In a polling loop: looks at the clock every 1024 polls. */
+static bool give_up(unsigned *polls, int64_t end)
+{
+    return (++*polls & 1023) == 0 && give_up_now(end);
+}
+
 /* ---- the message: written whole, read whole ---------------------------- */
 
 static void fill(void *p, size_t size, uint64_t seq)
@@ -105,7 +121,7 @@ static bool check(const void *msg, size_t size, uint64_t seq)
 
 /* ---- commands between the parent and the two workers ------------------- */
 
-enum { OP_LAT, OP_STREAM, OP_QUIT };
+enum { OP_LAT, OP_STREAM };
 typedef struct {
     int op, lib, mode, si;
     long count;
@@ -295,7 +311,7 @@ static bool send_msg(int lib, cortex_channel *c, iox_pub_t pub, size_t size, uin
     if (lib == L_NC) {
         int rc;
         while ((rc = cortex_channel_loan(c, size, &slot)) == -EAGAIN)
-            if ((++spins & 1023) == 0 && now_ns() > end)
+            if (give_up(&spins, end))
                 return false;
         if (rc < 0)
             return false;
@@ -304,7 +320,7 @@ static bool send_msg(int lib, cortex_channel *c, iox_pub_t pub, size_t size, uin
     }
     enum iox_AllocationResult ar;
     while ((ar = iox_pub_loan_chunk(pub, &slot, (uint32_t)size)) == AllocationResult_RUNNING_OUT_OF_CHUNKS)
-        if ((++spins & 1023) == 0 && now_ns() > end)
+        if (give_up(&spins, end))
             return false;
     if (ar != AllocationResult_SUCCESS) {
         fprintf(stderr, "bench-iceoryx: iox_pub_loan_chunk: result %d\n", (int)ar);
@@ -324,10 +340,16 @@ static bool recv_msg(int lib, int mode, cortex_channel *c, iox_sub_t sub, iox_ws
         size_t n;
         int rc;
         for (;;) {
-            rc = mode == M_BLOCK ? cortex_channel_take_wait(c, &p, &n, end - now_ns()) : cortex_channel_take(c, &p, &n);
-            if (rc != -EAGAIN)
+            if (mode == M_BLOCK) {
+                if ((rc = cortex_channel_take_wait(c, &p, &n, 100000000)) != -ETIMEDOUT)
+                    break;
+                if (give_up_now(end))
+                    return false;
+                continue;
+            }
+            if ((rc = cortex_channel_take(c, &p, &n)) != -EAGAIN)
                 break;
-            if ((++spins & 1023) == 0 && now_ns() > end)
+            if (give_up(&spins, end))
                 return false;
         }
         if (rc < 0) {
@@ -343,11 +365,13 @@ static bool recv_msg(int lib, int mode, cortex_channel *c, iox_sub_t sub, iox_ws
         if (mode == M_BLOCK) {
             iox_notification_info_t info[NSIZE];
             uint64_t missed = 0;
-            struct timespec to = {1, 0};
+            struct timespec to = {0, 100000000};
             (void)iox_ws_timed_wait(ws, to, info, NSIZE, &missed);
-        }
-        if ((++spins & 1023) == 0 && now_ns() > end)
+            if (give_up_now(end))
+                return false;
+        } else if (give_up(&spins, end)) {
             return false;
+        }
     }
     if (r != ChunkReceiveResult_SUCCESS) {
         fprintf(stderr, "bench-iceoryx: iox_sub_take_chunk: result %d\n", (int)r);
@@ -417,6 +441,8 @@ static int pipe_io(int fd, void *buf, size_t n, int writing)
 
 static void worker_main(bool is_a, bool iox, int cmd_fd, int res_fd, pid_t parent)
 {
+    signal(SIGINT, SIG_IGN); /* a Ctrl-C reaches the parent, which stops the workers */
+    signal(SIGTERM, SIG_DFL);
     prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (getppid() != parent)
         _exit(9);
@@ -429,7 +455,7 @@ static void worker_main(bool is_a, bool iox, int cmd_fd, int res_fd, pid_t paren
         exit(3);
     }
     command cmd;
-    while (pipe_io(cmd_fd, &cmd, sizeof cmd, 0) == 0 && cmd.op != OP_QUIT) {
+    while (pipe_io(cmd_fd, &cmd, sizeof cmd, 0) == 0) { /* until the parent closes the pipe */
         result r = run_cmd(&w, &cmd);
         if (pipe_io(res_fd, &r, sizeof r, 1) < 0)
             break;
@@ -503,15 +529,61 @@ static bool roudi_up(void)
     return stat("/dev/shm/iceoryx_mgmt", &st) == 0 && stat("/tmp/roudi", &st) == 0 && S_ISSOCK(st.st_mode);
 }
 
-static void remove_leftovers(void)
+/* The channel names of this run, made once: the signal handler removes them. */
+static char leftover[3 * NSIZE][96];
+
+static void name_leftovers(void)
 {
     static const char *what[] = {"ping", "pong", "stream"};
     for (int k = 0; k < 3; k++)
-        for (int si = 0; si < NSIZE; si++) {
-            char name[96];
-            chan_name(name, sizeof name, what[k], si);
-            shm_unlink(name); /* only if a worker died before its close */
+        for (int si = 0; si < NSIZE; si++)
+            chan_name(leftover[k * NSIZE + si], sizeof leftover[0], what[k], si);
+}
+
+/* Only a worker that died before its close leaves one. */
+static void remove_leftovers(void)
+{
+    for (int i = 0; i < 3 * NSIZE; i++)
+        shm_unlink(leftover[i]);
+}
+
+static volatile pid_t worker_pid[2];
+static volatile int worker_cmd[2] = {-1, -1};
+
+/* Ends the workers: the stop flag ends their rep, the closed command pipe
+ * their loop; a worker still there after 10 s is killed.  Then removes
+ * what a killed worker left.  Async-signal-safe. */
+static void stop_workers(void)
+{
+    *stop_flag = 1;
+    for (int i = 0; i < 2; i++)
+        if (worker_cmd[i] >= 0) {
+            close(worker_cmd[i]);
+            worker_cmd[i] = -1;
         }
+    for (int i = 0; i < 2; i++) {
+        pid_t pid = worker_pid[i];
+        if (pid <= 0)
+            continue;
+        int t = 0;
+        while (waitpid(pid, NULL, WNOHANG) == 0 && t++ < 1000) {
+            struct timespec ten_ms = {0, 10000000};
+            nanosleep(&ten_ms, NULL);
+        }
+        if (t > 1000) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+        }
+        worker_pid[i] = 0;
+    }
+    remove_leftovers();
+}
+
+/* Ctrl-C or SIGTERM: the workers go, and nothing of ours stays in /dev/shm. */
+static void on_signal(int sig)
+{
+    stop_workers();
+    _exit(128 + sig);
 }
 
 enum { MAXREP = 51 };
@@ -535,11 +607,23 @@ int main(int argc, char **argv)
                "`bash tools/bench.sh iceoryx` starts one. Only neocortex is measured.\n");
     fflush(stdout);
 
-    worker_proc a, b;
-    if (spawn(&b, false, iox) < 0 || spawn(&a, true, iox) < 0) {
-        perror("bench-iceoryx: fork");
+    name_leftovers();
+    struct sigaction sa_int = {.sa_handler = on_signal};
+    sigaction(SIGINT, &sa_int, NULL);
+    sigaction(SIGTERM, &sa_int, NULL);
+    stop_flag = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (stop_flag == MAP_FAILED) {
+        perror("bench-iceoryx: mmap");
         return 1;
     }
+    worker_proc a = {-1, -1, -1}, b = {-1, -1, -1};
+    if (spawn(&b, false, iox) < 0 || (worker_pid[0] = b.pid, worker_cmd[0] = b.cmd_fd, spawn(&a, true, iox) < 0)) {
+        perror("bench-iceoryx: fork");
+        stop_workers();
+        return 1;
+    }
+    worker_pid[1] = a.pid;
+    worker_cmd[1] = a.cmd_fd;
     result ra, rb;
     bool ok = pipe_io(a.res_fd, &ra, sizeof ra, 0) == 0 && ra.ok && pipe_io(b.res_fd, &rb, sizeof rb, 0) == 0 &&
               rb.ok;
@@ -573,18 +657,7 @@ int main(int argc, char **argv)
                     fprintf(stderr, "bench-iceoryx: %s stream %zu B failed\n", lib_name[lib], sizes[si]);
             }
     }
-    command quit = {OP_QUIT, 0, 0, 0, 0};
-    if (ok) {
-        (void)pipe_io(b.cmd_fd, &quit, sizeof quit, 1);
-        (void)pipe_io(a.cmd_fd, &quit, sizeof quit, 1);
-    } else {
-        kill(a.pid, SIGKILL);
-        kill(b.pid, SIGKILL);
-    }
-    int sa = 0, sb = 0;
-    waitpid(a.pid, &sa, 0);
-    waitpid(b.pid, &sb, 0);
-    remove_leftovers();
+    stop_workers(); /* their command pipe closes: they close their endpoints and leave */
     if (!ok) {
         printf("FAILED: a rep failed or a message was lost or wrong (see stderr)\n");
         return 1;
