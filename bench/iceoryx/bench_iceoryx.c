@@ -23,8 +23,10 @@
  *               cortex_channel_take_wait (spins ~20 us, yields, then naps)
  *
  * Streams use a queue of 256 messages on both sides (the largest iceoryx
- * subscriber queue; a 256-slot channel), with iceoryx's publisher waiting
- * for a full subscriber queue (no message dropped).  Variants are
+ * subscriber queue; a 256-slot channel); a sender that finds it full waits
+ * the library's way: iceoryx's publisher blocks in publish (its policy
+ * WAIT_FOR_CONSUMER: no message dropped), ours in cortex_channel_loan_wait
+ * (spins ~20 us, then yields).  Variants are
  * interleaved rep by rep (the order flips every rep); min / median / max
  * and the ratio of the medians, ours / iceoryx, with the issue's targets.
  * The first line is the host's cache-line round trip (bench/line_probe.h).
@@ -307,11 +309,12 @@ static bool send_msg(int lib, cortex_channel *c, iox_pub_t pub, size_t size, uin
                      int64_t end)
 {
     void *slot = NULL;
-    unsigned spins = 0;
     if (lib == L_NC) {
+        /* a full channel: wait as iceoryx's publisher does for a full queue
+         * (spin, then yield), not spin through the consumer's time slice */
         int rc;
-        while ((rc = cortex_channel_loan(c, size, &slot)) == -EAGAIN)
-            if (give_up(&spins, end))
+        while ((rc = cortex_channel_loan_wait(c, size, &slot, 100000000)) == -ETIMEDOUT)
+            if (give_up_now(end))
                 return false;
         if (rc < 0)
             return false;
@@ -319,6 +322,7 @@ static bool send_msg(int lib, cortex_channel *c, iox_pub_t pub, size_t size, uin
         return cortex_channel_publish(c, slot, size) == 0;
     }
     enum iox_AllocationResult ar;
+    unsigned spins = 0;
     while ((ar = iox_pub_loan_chunk(pub, &slot, (uint32_t)size)) == AllocationResult_RUNNING_OUT_OF_CHUNKS)
         if (give_up(&spins, end))
             return false;
