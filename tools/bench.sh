@@ -50,6 +50,10 @@ stop_roudi() {
 }
 run_iceoryx() {
   local exe=$1 log=$dir/iox-roudi.log
+  if [ ! -x "$exe" ] && [ -e /usr/include/iceoryx/v2.0.3/iceoryx_binding_c/runtime.h ]; then
+    # installed after $dir was configured: look again
+    meson setup --reconfigure "$dir" >/dev/null && ninja -C "$dir" >/dev/null
+  fi
   if [ ! -x "$exe" ]; then
     echo "iceoryx: SKIPPED: bench-iceoryx not built (no iceoryx 2.0 C binding: apt-get install iceoryx libiceoryx-binding-c-dev)"
     return 0
