@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/deps.sh [demo|test]: makes sure what neocortex needs is installed.
+# tools/deps.sh [demo|test|bench]: makes sure what neocortex needs is installed.
 # Installs missing Debian packages with apt-get when run as root (or with
 # sudo available); otherwise says exactly what to install and exits 1.
 set -euo pipefail
@@ -33,6 +33,17 @@ fi
 if [ "$want" = bench ]; then
   [ -e /usr/include/ck_ring.h ] || need+=(libck-dev)
   [ -e /usr/include/boost/lockfree/spsc_queue.hpp ] || need+=(libboost-dev)
+fi
+
+# Optional for the bench: iceoryx 2.0 (bench-iceoryx); installed when apt
+# can, else its rows are skipped with a message (tools/bench.sh iceoryx).
+if [ "$want" = bench ] && { ! have_cmd iox-roudi || [ ! -e /usr/include/iceoryx/v2.0.3/iceoryx_binding_c/runtime.h ]; }; then
+  iox_install() { DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends iceoryx libiceoryx-binding-c-dev >/dev/null 2>&1; }
+  if [ "$(id -u)" -eq 0 ] && have_cmd apt-get && { iox_install || { apt-get update -qq >/dev/null 2>&1 && iox_install; }; }; then
+    echo "neocortex: installed iceoryx libiceoryx-binding-c-dev (bench-iceoryx)"
+  else
+    echo "neocortex: iceoryx not installed (apt-get install iceoryx libiceoryx-binding-c-dev): its bench rows will be skipped"
+  fi
 fi
 
 [ ${#need[@]} -eq 0 ] && exit 0
