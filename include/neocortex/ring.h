@@ -135,6 +135,12 @@ typedef enum cortex_role {
 /** Largest element size in bytes. */
 #define CORTEX_RING_MAX_ELEM (UINT32_C(1) << 20)
 
+/** @cond internal: how far ahead a producer prefetches slot lines for writing (batch calls, batch scheme). */
+#define CORTEX_RING_PREFETCH_LINES 8u
+#define CORTEX_RING_PREFETCH_SLOTS(esz) \
+    ((esz) >= 64u * CORTEX_RING_PREFETCH_LINES ? 1u : 64u * CORTEX_RING_PREFETCH_LINES / (uint32_t)(esz))
+/** @endcond */
+
 /** @cond internal: ABI offsets the inline fast paths use (checked in lib/ring/ring.c). */
 #define CORTEX_RING_OFF_SCHEME 28u
 #define CORTEX_RING_OFF_PROD 64u
@@ -549,6 +555,11 @@ static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_
     } else {
         memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
         r->p.head = h + 1;
+        /* batch scheme: ask for the line CORTEX_RING_PREFETCH_LINES ahead for writing now, so its
+         * transfer from the consumer overlaps the pushes before it instead of stalling the store buffer */
+        if (r->batch && CORTEX_RING_PREFETCH_SLOTS(elem_size) < r->capacity / 2)
+            __builtin_prefetch(r->slots + (size_t)((h + CORTEX_RING_PREFETCH_SLOTS(elem_size)) & r->mask) * elem_size,
+                               1);
         if (((h + 1) & r->batch) == 0) { /* batch scheme: only when a group completes */
             r->p.pub = h + 1;
             atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
