@@ -135,6 +135,12 @@ typedef enum cortex_role {
 /** Largest element size in bytes. */
 #define CORTEX_RING_MAX_ELEM (UINT32_C(1) << 20)
 
+/** @cond internal: how far ahead a producer prefetches slot lines for writing (batch calls, batch scheme). */
+#define CORTEX_RING_PREFETCH_LINES 8u
+#define CORTEX_RING_PREFETCH_SLOTS(esz) \
+    ((esz) >= 64u * CORTEX_RING_PREFETCH_LINES ? 1u : 64u * CORTEX_RING_PREFETCH_LINES / (uint32_t)(esz))
+/** @endcond */
+
 /** @cond internal: ABI offsets the inline fast paths use (checked in lib/ring/ring.c). */
 #define CORTEX_RING_OFF_SCHEME 28u
 #define CORTEX_RING_OFF_PROD 64u
@@ -175,6 +181,8 @@ typedef struct cortex_ring {
     uint32_t marks;               /**< 1: marks scheme (CORTEX_RING_SCHEME_MARKS), 0: index scheme. */
     uint32_t group;               /**< Marks scheme: slots per cache line (the producer frees a line at once). */
     uint32_t batch;               /**< Batch scheme: slots per index publication - 1 (a mask); 0: every push. */
+    uint32_t lazy;                /**< Marks scheme: slots the consumer frees at once - 1 (a mask; 0: every pop). */
+    int64_t spin_ns;              /**< Spin phase of this handle's *_wait calls in ns; -1: the process default. */
     /** Producer side: its own index and its cached copy of the consumer's. */
     CORTEX_RING_ALIGN64 struct {
         uint64_t head;      /**< Next index to write (private; published to shared). */
@@ -194,6 +202,7 @@ typedef struct cortex_ring {
         int64_t next_check; /**< When to check the producer's liveness next (ns). */
         uint32_t polls;     /**< Empty polls since the last liveness check. */
         uint32_t bad;       /**< 1: a corrupt producer index was seen; pops return -EBADMSG. */
+        uint64_t freed;     /**< Marks scheme: the lowest index taken and not yet freed (tail: none pending). */
     } c;
 } cortex_ring;
 
@@ -378,8 +387,8 @@ CORTEX_API ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, siz
 CORTEX_API ssize_t cortex_ring_pop_n_lib(cortex_ring *r, void *out, size_t n);
 
 /**
- * Pushes one element, waiting while the ring is full: spins about 20 us,
- * then sleeps on a futex in the ring (bounded naps, so a dead consumer is
+ * Pushes one element, waiting while the ring is full: spins about 20 us
+ * (cortex_ring_set_spin()), then sleeps on a futex in the ring (bounded naps, so a dead consumer is
  * noticed).  @p timeout_ns < 0 waits forever, 0 never blocks.
  * @return 0, -ETIMEDOUT, -EPIPE (consumer closed or died), -EBADMSG.
  */
@@ -392,6 +401,35 @@ CORTEX_API int cortex_ring_push_wait(cortex_ring *r, const void *elem, int64_t t
  *         drained), -EBADMSG.
  */
 CORTEX_API int cortex_ring_pop_wait(cortex_ring *r, void *out, int64_t timeout_ns);
+
+/** Default spin phase of the *_wait calls, in ns (about 20 us). */
+#define CORTEX_RING_SPIN_DEFAULT_NS INT64_C(20000)
+/** Longest spin phase the setters accept, in ns (1 s). */
+#define CORTEX_RING_SPIN_MAX_NS INT64_C(1000000000)
+
+/**
+ * Sets how long this handle's cortex_ring_push_wait() and
+ * cortex_ring_pop_wait() spin (polling the ring, no system call) before
+ * they announce themselves and sleep on the ring's futex.  0 sleeps at
+ * once (the waiter is asleep, its waiting word set, right after its first
+ * failed try: no CPU burnt, but each wake costs a FUTEX_WAKE and the
+ * scheduler's wake-up); a longer spin answers an active peer within a cache
+ * round trip.  The handle starts with the process default.
+ * @param r       an open handle.
+ * @param spin_ns in [0, CORTEX_RING_SPIN_MAX_NS], or -1 for the process
+ *                default (cortex_ring_set_default_spin()).
+ * @return 0; -EINVAL (NULL or closed handle, @p spin_ns out of range).
+ */
+CORTEX_API int cortex_ring_set_spin(cortex_ring *r, int64_t spin_ns);
+
+/**
+ * Sets the process-wide spin phase of the *_wait calls of every handle
+ * left at -1 (see cortex_ring_set_spin()); initially
+ * CORTEX_RING_SPIN_DEFAULT_NS.  Takes effect at their next wait.
+ * @param spin_ns in [0, CORTEX_RING_SPIN_MAX_NS].
+ * @return 0; -EINVAL (out of range).
+ */
+CORTEX_API int cortex_ring_set_default_spin(int64_t spin_ns);
 
 /**
  * Zero-copy write: up to @p want contiguous free slots starting at the
@@ -517,6 +555,11 @@ static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_
     } else {
         memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
         r->p.head = h + 1;
+        /* batch scheme: ask for the line CORTEX_RING_PREFETCH_LINES ahead for writing now, so its
+         * transfer from the consumer overlaps the pushes before it instead of stalling the store buffer */
+        if (r->batch && CORTEX_RING_PREFETCH_SLOTS(elem_size) < r->capacity / 2)
+            __builtin_prefetch(r->slots + (size_t)((h + CORTEX_RING_PREFETCH_SLOTS(elem_size)) & r->mask) * elem_size,
+                               1);
         if (((h + 1) & r->batch) == 0) { /* batch scheme: only when a group completes */
             r->p.pub = h + 1;
             atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
@@ -541,10 +584,16 @@ static inline int cortex_ring_pop_sized(cortex_ring *r, void *out, size_t elem_s
             return cortex_ring_pop_lib(r, out);
         memcpy(out, &v, 8);
         r->c.tail = t + 1;
-        /* taken (index first, for a takeover), then freed */
+        /* taken (index first, for a takeover); the slots are freed when the consumer leaves their
+         * cache line (lowest first), so it never writes into the line the producer fills next */
         atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_CONS), t + 1,
                               memory_order_relaxed);
-        atomic_store_explicit(slot, r->empty, memory_order_release);
+        if (((t + 1) & r->lazy) != 0)
+            return 0; /* nothing freed: a sleeping producer has nothing to wake for */
+        for (uint64_t i = r->c.freed; i != t + 1; i++)
+            atomic_store_explicit((_Atomic uint64_t *)(void *)(r->slots + (size_t)(i & r->mask) * 8), r->empty,
+                                  memory_order_release);
+        r->c.freed = t + 1;
     } else {
         memcpy(out, r->slots + (size_t)(t & r->mask) * elem_size, elem_size);
         r->c.tail = t + 1;

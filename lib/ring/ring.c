@@ -68,9 +68,21 @@
  *     that line is free too, and the producer fills the line without
  *     looking at the others.  A hostile peer can only put wrong values in
  *     slots: addresses are masked indices as in (4).
+ *     Lazy freeing: the consumer writes the empty marks of a cache line only
+ *     when it leaves the line (or finds the ring empty), lowest slot first,
+ *     never per message: a store into the line the producer fills next would
+ *     take that line away from the producer and, x86 committing stores in
+ *     order, hold the consumer's next store (its own reply, in a ping-pong)
+ *     behind that transfer: two line transfers per message instead of one.
+ *     c.freed is the lowest slot taken and not yet freed.  A producer blocked
+ *     on a taken-not-freed slot implies at least capacity - group + 1 messages
+ *     up to and past the consumer's line end, so the consumer always reaches
+ *     the end of its line (no deadlock); the price is that up to group - 1
+ *     slots the consumer took are not yet free while it reads a line, so
+ *     rings of fewer than two lines (16 slots) free every slot at once.
  *     The indices are kept for len/inspect and for a takeover:
  *       producer: store prod = h + n (claim), then the slots h..h+n-1;
- *       consumer: store cons = t + n (taken), then the empty marks.
+ *       consumer: store cons = t + n (taken), later the empty marks.
  *     So a slot below prod that reads empty and is at or above cons was
  *     claimed and never written (a dead producer's hole), and a slot below
  *     cons that still holds a message while prod - cons < capacity was taken
@@ -103,8 +115,9 @@
 #define PUBLISH_ORDER CX_RELEASE
 #endif
 
-/* Spin before sleeping (see BASELINES.md: a blocking cross-core hand-off costs ~40 us one-way). */
-#define RING_SPIN_NS INT64_C(20000)
+/* Spin before sleeping (see BASELINES.md: a blocking cross-core hand-off costs ~40 us one-way);
+ * handles left at -1 use this process default (cortex_ring_set_default_spin). */
+static cortex__a64 ring_default_spin = CORTEX_RING_SPIN_DEFAULT_NS;
 /* Longest single futex nap: a sleeper re-checks its peer's liveness this often. */
 #define RING_NAP_NS INT64_C(10000000)
 /* Nap when the peer relies on membarrier but the call failed (cannot prove the wake). */
@@ -113,6 +126,14 @@
 #define RING_LIVENESS_NS INT64_C(5000000)
 
 enum { SIDE_PROD = 0, SIDE_CONS = 1 };
+
+/* Marks scheme: slots per cache line.  The model checker uses lines of 2 slots, so that its small
+ * rings have several lines and exercise the line check and the lazy freeing across lines. */
+#if defined(CORTEX_MODEL)
+#define RING_MARKS_LINE 2u
+#else
+#define RING_MARKS_LINE (CORTEX_CACHELINE / 8u)
+#endif
 
 static inline cortex_ring_shared *SH(const cortex_ring *r) { return (cortex_ring_shared *)(void *)r->base; }
 
@@ -247,7 +268,10 @@ static void handle_fill(cortex_ring *r, void *mem, const cortex_ring_shared *h, 
     r->region = region;
     r->marks = h->scheme == CORTEX_RING_SCHEME_MARKS;
     r->empty = h->empty;
-    r->group = h->capacity < CORTEX_CACHELINE / 8 ? h->capacity : CORTEX_CACHELINE / 8;
+    r->group = h->capacity < RING_MARKS_LINE ? h->capacity : RING_MARKS_LINE;
+    /* lazy freeing (see (5)) from two lines up: a smaller ring would lose too much of its capacity */
+    r->lazy = h->capacity >= 2 * RING_MARKS_LINE ? RING_MARKS_LINE - 1 : 0;
+    r->spin_ns = -1; /* the process default */
     r->batch = h->scheme != CORTEX_RING_SCHEME_BATCH ? 0
                : (h->capacity < CORTEX_RING_BATCH ? h->capacity : CORTEX_RING_BATCH) - 1;
     cortex_ring_shared *sh = mem;
@@ -255,7 +279,7 @@ static void handle_fill(cortex_ring *r, void *mem, const cortex_ring_shared *h, 
     uint64_t cons = cortex__ld64(&sh->cons, CX_ACQUIRE);
     r->p.head = prod;
     r->p.cons = cons;
-    r->c.tail = cons;
+    r->c.tail = r->c.freed = cons;
     r->c.prod = prod;
 }
 
@@ -539,11 +563,15 @@ static int64_t marks_free(cortex_ring *r, uint64_t want)
     return (int64_t)(end - h);
 }
 
-/* Consumer, marks: messages at the tail (up to @want), by their slots. */
+/*
+ * Consumer, marks: messages at the tail (up to @want), by their slots.  The
+ * scan stops a lap after c.freed: from there on a slot still holds a message
+ * this consumer took and has not freed yet (see lazy freeing in (5)).
+ */
 static int64_t marks_filled(cortex_ring *r, uint64_t want)
 {
-    uint64_t t = r->c.tail, k = 0;
-    while (k < want && k < r->capacity && cortex__ld64(mslot(r, t + k), CX_ACQUIRE) != r->empty)
+    uint64_t t = r->c.tail, k = 0, room = r->capacity - (t - r->c.freed);
+    while (k < want && k < room && cortex__ld64(mslot(r, t + k), CX_ACQUIRE) != r->empty)
         k++;
     if (k)
         r->c.prod = t + r->capacity; /* re-arm the inline path's check (see cortex_ring_pop_sized) */
@@ -563,14 +591,40 @@ static void marks_put(cortex_ring *r, uint64_t h, const void *src, uint64_t n)
     wake_if_waiting(r, &SH(r)->cons_waiting, &SH(r)->cons_futex);
 }
 
-/* Consumer, marks: records [t, t+n) as taken in the index, then frees the slots in order. */
+/*
+ * Consumer, marks: frees the taken slots [c.freed, @upto) lowest first (the
+ * producer's line check relies on the order) and wakes a producer asleep on
+ * a full ring.  A no-op when none are pending below @upto.
+ */
+static void marks_give_back(cortex_ring *r, uint64_t upto)
+{
+    uint64_t from = r->c.freed;
+    if ((int64_t)(upto - from) <= 0)
+        return;
+#if defined(CORTEX_SEED_RING_MARKS_FREE_TOP_FIRST)
+    /* seeded bug: frees the line highest slot first, so the producer's line check passes too early */
+    for (uint64_t i = upto; i != from; i--)
+        cortex__st64(mslot(r, i - 1), r->empty, CX_RELEASE);
+#else
+    for (uint64_t i = from; i != upto; i++)
+        cortex__st64(mslot(r, i), r->empty, CX_RELEASE);
+#endif
+    r->c.freed = upto;
+    wake_if_waiting(r, &SH(r)->prod_waiting, &SH(r)->prod_futex);
+}
+
+/*
+ * Consumer, marks: records [t, t+n) as taken in the index, then frees every
+ * cache line (group) it has left.  Slots of the line it is still reading
+ * stay taken until it leaves the line or finds the ring empty
+ * (marks_give_back from cons_avail): a consumer keeping pace with the
+ * producer then never writes into the line the producer fills next.
+ */
 static void marks_free_slots(cortex_ring *r, uint64_t t, uint64_t n)
 {
     r->c.tail = t + n;
     cortex__st64(&SH(r)->cons, t + n, CX_RELAXED);
-    for (uint64_t i = 0; i < n; i++)
-        cortex__st64(mslot(r, t + i), r->empty, CX_RELEASE);
-    wake_if_waiting(r, &SH(r)->prod_waiting, &SH(r)->prod_futex);
+    marks_give_back(r, (t + n) & ~(uint64_t)r->lazy);
 }
 
 static void marks_take(cortex_ring *r, uint64_t t, void *dst, uint64_t n)
@@ -707,6 +761,7 @@ static int64_t cons_avail(cortex_ring *r, uint64_t want, const char *op)
         int64_t k = marks_filled(r, want);
         if (k != 0)
             return k;
+        marks_give_back(r, r->c.tail); /* caught up: the producer may need the slots of this line */
     } else {
         uint64_t avail = r->c.prod - r->c.tail;
         if (avail >= want) /* enough by the cached index; else one refresh */
@@ -749,6 +804,28 @@ static void copy_out(cortex_ring *r, uint64_t t, void *dst, uint64_t n)
 
 /* ---- operations ---------------------------------------------------------- */
 
+/*
+ * Producer: asks for the slot lines the next batch will write, for writing
+ * (SPSC-DESIGNS.md: prefetchw a few lines ahead hides the line transfers
+ * from the consumer where lines are slow).  Up to CORTEX_RING_PREFETCH_LINES
+ * lines, never more than half the ring ahead (those lines may still be the
+ * consumer's), and never for the marks scheme (where it measured worse).
+ */
+static void prefetch_ahead(const cortex_ring *r, uint64_t h)
+{
+#if !defined(CORTEX_MODEL)
+    uint64_t step = r->elem_size >= 64 ? 1 : 64 / r->elem_size;
+    uint64_t ahead = CORTEX_RING_PREFETCH_SLOTS(r->elem_size);
+    if (r->marks || ahead >= r->capacity / 2)
+        return;
+    for (uint64_t i = 0; i < ahead; i += step)
+        __builtin_prefetch(r->slots + (size_t)((h + i) & r->mask) * r->elem_size, 1);
+#else
+    CORTEX_UNUSED(r);
+    CORTEX_UNUSED(h);
+#endif
+}
+
 int cortex_ring_push_lib(cortex_ring *r, const void *elem)
 {
     int64_t n = prod_space(r, 1, "cortex_ring_push");
@@ -765,6 +842,9 @@ int cortex_ring_push_lib(cortex_ring *r, const void *elem)
     }
     copy_in(r, h, elem, 1);
     push_done(r, h + 1);
+    if (r->batch && CORTEX_RING_PREFETCH_SLOTS(r->elem_size) < r->capacity / 2) /* as the inline push */
+        __builtin_prefetch(r->slots + (size_t)((h + CORTEX_RING_PREFETCH_SLOTS(r->elem_size)) & r->mask) *
+                                          r->elem_size, 1);
     return 0;
 }
 
@@ -805,6 +885,7 @@ ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, size_t n)
     }
     copy_in(r, h, elems, k); /* at most two contiguous spans */
     publish_prod(r, h + k);  /* one publication for the whole batch */
+    prefetch_ahead(r, h + k);
     return (ssize_t)k;
 }
 
@@ -1031,11 +1112,12 @@ static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *
     int64_t deadline = cortex__deadline(timeout_ns);
     /* Spin first: an active peer answers within a cache round trip, no system call. */
 #if defined(CORTEX_MODEL)
-    int64_t spin_until = 0;
+    int64_t spin = 1, spin_until = 0; /* one try, then the sleep protocol */
 #else
-    int64_t spin_until = cortex__now_ns() + RING_SPIN_NS;
+    int64_t spin = r->spin_ns >= 0 ? r->spin_ns : (int64_t)cortex__ld64(&ring_default_spin, CX_RELAXED);
+    int64_t spin_until = cortex__now_ns() + spin;
 #endif
-    for (unsigned i = 1;; i++) {
+    for (unsigned i = 1; spin > 0; i++) {
         cortex__spin_hint();
         if ((rc = try_op(r, arg)) != -EAGAIN)
             return rc;
@@ -1060,6 +1142,26 @@ static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *
                                 peer == SIDE_PROD ? "producer" : "consumer");
         }
     }
+}
+
+int cortex_ring_set_spin(cortex_ring *r, int64_t spin_ns)
+{
+    if (!r || !r->base || r->closed)
+        return cortex__fail(EINVAL, "cortex_ring_set_spin: %s", r ? "the handle is closed or not open" : "NULL ring");
+    if (spin_ns < -1 || spin_ns > CORTEX_RING_SPIN_MAX_NS)
+        return cortex__fail(EINVAL, "cortex_ring_set_spin: spin %lld ns is outside [0, %lld] (or -1: the default)",
+                            (long long)spin_ns, (long long)CORTEX_RING_SPIN_MAX_NS);
+    r->spin_ns = spin_ns;
+    return 0;
+}
+
+int cortex_ring_set_default_spin(int64_t spin_ns)
+{
+    if (spin_ns < 0 || spin_ns > CORTEX_RING_SPIN_MAX_NS)
+        return cortex__fail(EINVAL, "cortex_ring_set_default_spin: spin %lld ns is outside [0, %lld]",
+                            (long long)spin_ns, (long long)CORTEX_RING_SPIN_MAX_NS);
+    cortex__st64(&ring_default_spin, (uint64_t)spin_ns, CX_RELAXED);
+    return 0;
 }
 
 static int try_push(cortex_ring *r, void *elem) { return cortex_ring_push_lib(r, elem); }
@@ -1131,7 +1233,7 @@ static int take_role(cortex_ring *r, cortex_role role, const char *what)
     else if (r->marks && role == CORTEX_CONSUMER)
         marks_adopt_cons(r, cons);
     r->p.head = r->c.prod = r->p.pub = prod;
-    r->p.cons = r->c.tail = cons;
+    r->p.cons = r->c.tail = r->c.freed = cons;
     if (r->marks) { /* nothing known free yet; the consumer's inline check re-arms at tail + capacity */
         r->p.cons = r->p.head - r->capacity;
         r->c.prod = r->c.tail + r->capacity;
@@ -1366,7 +1468,7 @@ int cortex__ring_set_indices(cortex_ring *r, uint64_t start)
         return cortex__fail(EBUSY, "cortex__ring_set_indices: the ring is not empty");
     cortex__st64(&sh->cons, start, CX_RELEASE);
     cortex__st64(&sh->prod, start, CX_RELEASE);
-    r->p.head = r->p.cons = r->c.tail = r->c.prod = r->p.pub = start;
+    r->p.head = r->p.cons = r->c.tail = r->c.prod = r->p.pub = r->c.freed = start;
     return 0;
 }
 

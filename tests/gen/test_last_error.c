@@ -214,6 +214,8 @@ Test(last_error, rings, .init = setup_full_ring)
     FAILS(-EINVAL, "closed", cortex_ring_push_n_lib(&raw, out, 1));
     FAILS(-EINVAL, "closed", cortex_ring_leak(&raw));
     FAILS(-EINVAL, "closed", cortex_ring_flush(&raw));
+    FAILS(-EINVAL, "closed", cortex_ring_set_spin(&raw, 0));
+    FAILS(-EINVAL, "outside", cortex_ring_set_default_spin(-5));
     FAILS(-EINVAL, "power of two", cortex_ring_init_marked(&raw, mem, sizeof mem, 3, 8, 0));
     FAILS(-EINVAL, "aligned to at most 8", cortex_ring_init_marked(&raw, mem, sizeof mem, 4, 16, 0));
     FAILS(-EINVAL, "power of two", cortex_ring_init_batched(&raw, mem, sizeof mem, 3, 4, 4));

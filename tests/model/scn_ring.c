@@ -9,7 +9,8 @@
  *
  * Seeded bugs (separate programs): CORTEX_SEED_RING_RELAXED_PUBLISH (the
  * producer's index store is relaxed) and CORTEX_SEED_RING_NO_WAIT_FENCE (the
- * wait protocol's seq_cst fences are gone).
+ * wait protocol's seq_cst fences are gone), and for the marks scheme
+ * CORTEX_SEED_RING_MARKS_LINE_FIRST and CORTEX_SEED_RING_MARKS_FREE_TOP_FIRST.
  */
 #include "explorer.h"
 
@@ -390,7 +391,8 @@ static void marks_thread(int id)
     }
 }
 
-/* capacity 4 (one line of 4 slots): the producer frees the line by its last slot */
+/* capacity 4: two model lines of 2 slots (RING_MARKS_LINE), so the producer's line check and the
+ * consumer's lazy freeing (it frees a line when it leaves it or finds the ring empty) both run */
 static void marks_setup(void) { ring_setup_scheme(4, 6, 0, CORTEX_RING_SCHEME_MARKS); }
 
 static const mc_scenario ring_marks = {

@@ -4,8 +4,12 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <neocortex.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include "nctest.h"
@@ -495,4 +499,103 @@ Test(ring, type_tag_overrides_the_type_spelling)
     cr_assert_eq(u64ring_attach(&c, CORTEX_KEY_SYSV(key), CORTEX_CONSUMER, &o), 0);
     cr_assert_eq(u64ring_close(&c), 0);
     cr_assert_eq(u64ring_close(&p), 0);
+}
+
+/* ---- the spin phase of *_wait (cortex_ring_set_spin / cortex_ring_set_default_spin) ---- */
+
+struct spin_waiter {
+    cortex_ring *c;
+    pthread_t thread;
+    _Atomic pid_t tid;
+    int rc;
+    uint64_t got;
+};
+
+static void *spin_waiter_main(void *arg)
+{
+    struct spin_waiter *w = arg;
+    atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
+    w->rc = cortex_ring_pop_wait(w->c, &w->got, 5 * INT64_C(1000000000));
+    return NULL;
+}
+
+/* The scheduler state letter of thread @p tid of this process ('S': asleep in the futex). */
+static char thread_state(pid_t tid)
+{
+    char path[64], buf[512];
+    snprintf(path, sizeof path, "/proc/self/task/%d/stat", (int)tid);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return '?';
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *close_paren = strrchr(buf, ')');
+    return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
+}
+
+/* Starts a consumer in pop_wait on an empty ring; true if it announced its sleep within @p within_ms. */
+static bool waiter_sleeps_within(struct spin_waiter *w, cortex_ring *c, void *mem, int within_ms)
+{
+    memset(w, 0, sizeof *w);
+    w->c = c;
+    cr_assert_eq(pthread_create(&w->thread, NULL, spin_waiter_main, w), 0);
+    cortex__a32 *waiting = &((cortex_ring_shared *)mem)->cons_waiting;
+    for (int i = 0; i < within_ms * 10; i++) {
+        if (cortex__ld32(waiting, CX_ACQUIRE))
+            return true;
+        usleep(100);
+    }
+    return false;
+}
+
+static void waiter_finish(struct spin_waiter *w, cortex_ring *p, uint64_t v)
+{
+    cr_assert_eq(cortex_ring_push_lib(p, &v), 0);
+    pthread_join(w->thread, NULL);
+    cr_assert_eq(w->rc, 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(w->got, v);
+}
+
+Test(ring, wait_spin_knob_zero_sleeps_at_once_and_long_spins_stay_awake)
+{
+    size_t len;
+    void *m = ring_mem(8, 8, &len);
+    cortex_ring init, p, c;
+    cr_assert_eq(cortex_ring_init(&init, m, len, 8, 8, 8), 0);
+    cr_assert_eq(cortex_ring_attach_mem(&p, m, len, 8, 8, CORTEX_PRODUCER), 0);
+    cr_assert_eq(cortex_ring_attach_mem(&c, m, len, 8, 8, CORTEX_CONSUMER), 0);
+    cr_assert_eq(c.spin_ns, -1, "a handle starts with the process default");
+    struct spin_waiter w;
+
+    /* a process default of 1 s: the waiter still spins 100 ms later, not announced, not asleep */
+    cr_assert_eq(cortex_ring_set_default_spin(CORTEX_RING_SPIN_MAX_NS), 0);
+    cr_assert_not(waiter_sleeps_within(&w, &c, m, 100), "a 1 s spin phase announced a sleep within 100 ms");
+    waiter_finish(&w, &p, 1);
+
+    /* the handle's 0 overrides it: asleep (announced, then blocked in the kernel) right after the call */
+    cr_assert_eq(cortex_ring_set_spin(&c, 0), 0);
+    /* (within half the 1 s default: a handle that ignored its 0 would still be spinning) */
+    cr_assert(waiter_sleeps_within(&w, &c, m, 500), "spin 0: the waiter did not announce its sleep at once");
+    char st = '?';
+    for (int i = 0; i < 2000 && (st = thread_state(atomic_load(&w.tid))) != 'S'; i++)
+        usleep(1000);
+    cr_assert_eq(st, 'S', "spin 0: the waiter is in state %c, not asleep", st);
+    waiter_finish(&w, &p, 2);
+
+    /* back to the process default; then a default of 0 does the same for every handle left at -1 */
+    cr_assert_eq(cortex_ring_set_spin(&c, -1), 0);
+    cr_assert_eq(cortex_ring_set_default_spin(0), 0);
+    cr_assert(waiter_sleeps_within(&w, &c, m, 2000), "default 0: the waiter never announced its sleep");
+    waiter_finish(&w, &p, 3);
+    cr_assert_eq(cortex_ring_set_default_spin(CORTEX_RING_SPIN_DEFAULT_NS), 0);
+
+    /* range checks */
+    cr_assert_eq(cortex_ring_set_spin(&c, -2), -EINVAL);
+    cr_assert_eq(cortex_ring_set_spin(&c, CORTEX_RING_SPIN_MAX_NS + 1), -EINVAL);
+    cr_assert_eq(cortex_ring_set_default_spin(-1), -EINVAL);
+    cr_assert_eq(cortex_ring_close(&c), 0);
+    cr_assert_eq(cortex_ring_set_spin(&c, 0), -EINVAL);
+    cr_assert_eq(cortex_ring_close(&p), 0);
+    free(m);
 }

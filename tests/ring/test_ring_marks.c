@@ -82,6 +82,8 @@ static void edges(uint32_t cap, uint64_t start)
             cr_assert_eq(v, expect++);
         }
     }
+    /* the consumer finding the ring empty gives back the slots of the line it was reading (lazy freeing) */
+    cr_assert_eq(hring_pop(&r, &v), -EAGAIN);
     uint64_t in[2100], out[2100];
     for (size_t i = 0; i < 2100; i++)
         in[i] = seq + i;
@@ -101,6 +103,66 @@ Test(ring_marks, edges_capacity_8) { edges(8, 0); }
 Test(ring_marks, edges_capacity_1024) { edges(1024, 0); }
 Test(ring_marks, edges_across_2_pow_64_capacity_4) { edges(4, UINT64_MAX - 2); }
 Test(ring_marks, edges_across_2_pow_64_capacity_1024) { edges(1024, UINT64_MAX - 700); }
+
+/*
+ * Lazy freeing: from 16 slots up the consumer writes a cache line's empty
+ * marks when it leaves the line (8 slots) or finds the ring empty, never per
+ * message; a smaller ring frees every slot at once.
+ */
+Test(ring_marks, the_consumer_frees_a_line_when_it_leaves_it_or_finds_the_ring_empty)
+{
+    size_t len;
+    void *m = ring_mem(32, &len);
+    hring p, c;
+    join_pair(m, len, 32, &p, &c);
+    uint64_t *slot = slot_word(m), v, seq = 1, expect = 1;
+    for (int i = 0; i < 32; i++)
+        cr_assert_eq(hring_push(&p, seq++), 0);
+    for (int i = 0; i < 3; i++) {
+        cr_assert_eq(hring_pop(&c, &v), 0);
+        cr_assert_eq(v, expect++);
+    }
+    for (int i = 0; i < 3; i++)
+        cr_assert_neq(slot[i], CORTEX_HANDLE_NULL, "slot %d: taken, still in the line being read", i);
+    cr_assert_eq(hring_push(&p, seq), -EAGAIN, "taken slots of the current line are not free yet");
+    for (int i = 3; i < 8; i++) {
+        cr_assert_eq(hring_pop(&c, &v), 0);
+        cr_assert_eq(v, expect++);
+    }
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(slot[i], CORTEX_HANDLE_NULL, "slot %d: freed when the consumer left its line", i);
+    cr_assert_eq(slot[8], 9);
+    for (int i = 0; i < 8; i++)
+        cr_assert_eq(hring_push(&p, seq++), 0, "push %d into the freed line", i);
+    cr_assert_eq(hring_push(&p, seq), -EAGAIN);
+    while (expect < seq) {
+        cr_assert_eq(hring_pop(&c, &v), 0);
+        cr_assert_eq(v, expect++);
+    }
+    cr_assert_eq(hring_push(&p, seq++), 0); /* index 40: the first of a line */
+    cr_assert_eq(hring_pop(&c, &v), 0);
+    cr_assert_eq(v, expect++);
+    cr_assert_neq(slot[40 % 32], CORTEX_HANDLE_NULL, "taken, in the line being read");
+    cr_assert_eq(hring_pop(&c, &v), -EAGAIN);
+    for (int i = 0; i < 32; i++)
+        cr_assert_eq(slot[i], CORTEX_HANDLE_NULL, "slot %d: freed once the consumer found the ring empty", i);
+    hring_close(&p);
+    hring_close(&c);
+    free(m);
+
+    /* below two lines every pop frees its slot */
+    m = ring_mem(8, &len);
+    join_pair(m, len, 8, &p, &c);
+    slot = slot_word(m);
+    cr_assert_eq(hring_push(&p, 5), 0);
+    cr_assert_eq(hring_push(&p, 6), 0);
+    cr_assert_eq(hring_pop(&c, &v), 0);
+    cr_assert_eq(slot[0], CORTEX_HANDLE_NULL);
+    cr_assert_eq(slot[1], 6);
+    hring_close(&p);
+    hring_close(&c);
+    free(m);
+}
 
 Test(ring_marks, the_empty_value_cannot_be_pushed)
 {
