@@ -29,6 +29,7 @@
 #include "atomic.h"
 #include "cortex_config.h"
 #include "internal.h"
+#include "os/os.h"
 #if CORTEX_HAVE_FUTEX
 #include "sync/futex_lock.h"
 
@@ -326,7 +327,7 @@ int main(int argc, char **argv)
     bench_print_line_cost();
     variant vs[MAXV];
     int nv = 0;
-    f64_cell cells[2];
+    f64_cell cells[2], fenced;
     const cortex_sync_ops *ops_list[2];
     int ncells = 0;
     if (cortex_sync_available(&cortex_sync_futex))
@@ -346,6 +347,20 @@ int main(int argc, char **argv)
             vs[nv++] = (variant){names[i][k], fns[k], &cells[i], 0, NULL};
         }
     }
+#if CORTEX_HAVE_FUTEX
+    /* The same futex cell with the wake fence kept (its first write runs with membarrier forced off). */
+    if (ncells > 0 && ops_list[0] == &cortex_sync_futex) {
+        cortex_opts o = CORTEX_OPTS_INIT;
+        o.lock = &cortex_sync_futex;
+        unsigned forced = cortex__os_forced();
+        cortex__os_force(forced | CORTEX__OS_NO_MEMBARRIER);
+        if (f64_cell_create(&fenced, CORTEX_KEY_SYSV_PRIVATE, 0.0, &o) != 0 || f64_cell_write(&fenced, 0.0) != 0)
+            die("create (fenced)");
+        cortex__os_force(forced);
+        vs[nv++] = (variant){"cell futex write, fenced wake", cell_write, &fenced, 0, NULL};
+        vs[nv++] = (variant){"cell futex write+read, fenced wake", cell_write_read, &fenced, 0, NULL};
+    }
+#endif
     /* Raw primitives, each in shared memory. */
     char *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     memset(shm, 0, 4096);
@@ -419,8 +434,10 @@ int main(int argc, char **argv)
         double wr = med_of(vs, nv, "cell futex write+read", reps);
         printf("futex write+read / (2 x POSIX sem pair, what the crate pays)  %6.2f   <= 0.60\n",
                wr / (2 * psem));
-        printf("futex write+read / crate-like write+read (same run)           %6.2f\n",
+        printf("futex write+read / crate-like write+read (same run)           %6.2f   <= 0.50\n",
                wr / med_of(vs, nv, "crate-like write+read (sem around copies)", reps));
+        printf("futex write: light wake / fenced wake (same run)              %6.2f   < 1\n",
+               med_of(vs, nv, "cell futex write", reps) / med_of(vs, nv, "cell futex write, fenced wake", reps));
         printf("futex write+read / 16.5 ns (the crate, BASELINES.md)          %6.2f\n", wr / 16.5);
         printf("futex optimistic read, ns                                     %6.2f   <= 5\n",
                med_of(vs, nv, "cell futex read", reps));
@@ -435,6 +452,10 @@ int main(int argc, char **argv)
 #endif
     for (int i = 0; i < ncells; i++)
         f64_cell_close(&cells[i]);
+#if CORTEX_HAVE_FUTEX
+    if (ncells > 0 && ops_list[0] == &cortex_sync_futex)
+        f64_cell_close(&fenced);
+#endif
     for (int i = 0; i < nv; i++)
         free(vs[i].samples);
     munmap(shm, 4096);
