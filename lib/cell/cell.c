@@ -60,8 +60,9 @@ struct cortex_cell {
     const cortex_sync_ops *ops;
     uint32_t size;
     bool futex;           /* ops is the built-in futex: call it inline */
-    bool light;           /* futex: light_for registered for membarrier and marked the cell (seqlock.h) */
-    uint32_t light_for;   /* the pid light was decided for, 0: not yet (a forked child decides again) */
+    /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
+     * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
+    cortex__a64 light_state;
 };
 
 struct layout_calc {
@@ -480,11 +481,18 @@ static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
  */
 static __attribute__((noinline, cold)) bool light_decide(cortex_cell *c, uint32_t self)
 {
-    c->light = cortex__os_membarrier_register();
-    if (c->light)
+    bool light = cortex__os_membarrier_register();
+    if (light)
         cortex__cell_light_join(&c->head->waiters);
-    c->light_for = self;
-    return c->light;
+    cortex__st64(&c->light_state, ((uint64_t)self << 1) | light, CX_RELAXED);
+    return light;
+}
+
+/* This process's wake path for @c: light (no fence) or not; decided at its first release. */
+static inline bool light_for(cortex_cell *c, uint32_t self)
+{
+    uint64_t ls = cortex__ld64(&c->light_state, CX_RELAXED);
+    return __builtin_expect(ls >> 1 == self, 1) ? (ls & 1u) != 0 : light_decide(c, self);
 }
 #endif
 
@@ -498,8 +506,7 @@ static inline int cell_unlock(cortex_cell *c, bool changed)
 #if CORTEX_HAVE_FUTEX
     if (__builtin_expect(c->futex, 1)) {
         uint32_t self = (uint32_t)cortex__sync_ident();
-        bool light = __builtin_expect(c->light_for == self, 1) ? c->light : light_decide(c, self);
-        int rc = cortex__cellword_unlock(&c->head->seq, cell_record(c), &c->head->waiters, self, light);
+        int rc = cortex__cellword_unlock(&c->head->seq, cell_record(c), &c->head->waiters, self, light_for(c, self));
         return __builtin_expect(rc == 0, 1) ? 0 : word_unlock_failed(c);
     }
 #endif
@@ -627,8 +634,7 @@ static inline int futex_write(cortex_cell *c, const void *value, size_t size, in
         return rc == -ETIMEDOUT ? lock_timeout(c, timeout_ns, "write") : rc;
     /* odd already; the unlock makes it even (a dead writer's torn value is replaced whole) */
     cortex__cell_write_body(&h->inconsistent, c->value, value, size, 0);
-    bool light = __builtin_expect(c->light_for == self, 1) ? c->light : light_decide(c, self);
-    rc = cortex__cellword_unlock(&h->seq, record, &h->waiters, self, light);
+    rc = cortex__cellword_unlock(&h->seq, record, &h->waiters, self, light_for(c, self));
     return __builtin_expect(rc == 0, 1) ? 0 : word_unlock_failed(c);
 }
 #endif
