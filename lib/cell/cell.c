@@ -481,9 +481,7 @@ static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
  */
 static __attribute__((noinline, cold)) bool light_decide(cortex_cell *c, uint32_t self)
 {
-    bool light = cortex__os_membarrier_register();
-    if (light)
-        cortex__cell_light_join(&c->head->waiters);
+    bool light = cortex__os_membarrier_register() && cortex__cell_light_join(&c->head->waiters);
     cortex__st64(&c->light_state, ((uint64_t)self << 1) | light, CX_RELAXED);
     return light;
 }

@@ -243,16 +243,20 @@ static inline int cortex__cell_membarrier(void) { return cortex__os_membarrier()
 /*
  * A process whose writes to this cell will take the light path (it
  * registered for expedited global membarrier) marks the cell first, with an
- * RMW (see above).  Sticky: nothing clears LIGHT.
+ * RMW (see above).  Sticky: nothing clears LIGHT.  False if the word kept
+ * changing under the CAS (a hostile peer): then the writer keeps its fence.
  */
-static inline void cortex__cell_light_join(cortex__a32 *waiters)
+static inline bool cortex__cell_light_join(cortex__a32 *waiters)
 {
 #ifndef CORTEX_SEED_CELL_LIGHT_UNJOINED
     uint32_t w = cortex__ld32(waiters, CX_RELAXED);
-    while (!cortex__cas32(waiters, &w, w | CORTEX__CELL_LIGHT, CX_RELAXED, CX_RELAXED))
-        ;
+    for (int tries = 0; tries < 1000; tries++)
+        if (cortex__cas32(waiters, &w, w | CORTEX__CELL_LIGHT, CX_RELAXED, CX_RELAXED))
+            return true;
+    return false;
 #else
     (void)waiters;
+    return true;
 #endif
 }
 

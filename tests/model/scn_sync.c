@@ -216,7 +216,7 @@ static void cw_setup_2waiters(void) { cl_setup_n(1, 1); }
 static bool light_wake(int k)
 {
     if (cl.light && k == 1)
-        cortex__cell_light_join(&cl.waiters);
+        MC_ASSERT(cortex__cell_light_join(&cl.waiters), "light bit not set");
     return cl.light;
 }
 
