@@ -68,6 +68,7 @@ void cortex__model_plain_write(void *dst, const void *src, size_t n);
 int cortex__model_futex_wait(void *addr, uint32_t expected, int64_t timeout_ns);
 int cortex__model_futex_wake(void *addr, uint32_t n);
 void cortex__model_spin(void);
+void cortex__model_membarrier(void); /* a seq_cst fence in every other live thread, where it stands */
 
 static inline uint32_t cortex__ld32(cortex__a32 *p, memory_order mo) { return (uint32_t)cortex__model_load((void *)p, 4, mo); }
 static inline uint64_t cortex__ld64(cortex__a64 *p, memory_order mo) { return cortex__model_load((void *)p, 8, mo); }

@@ -29,6 +29,7 @@
 #include "atomic.h"
 #include "cortex_config.h"
 #include "internal.h"
+#include "os/os.h"
 #if CORTEX_HAVE_FUTEX
 #include "sync/futex_lock.h"
 
@@ -189,8 +190,10 @@ struct race {
     int failed;
 };
 
-static void contended_child(const char *name, const cortex_sync_ops *ops, struct race *rc, int idx)
+static void contended_child(const char *name, const cortex_sync_ops *ops, bool fenced, struct race *rc, int idx)
 {
+    if (fenced) /* this process's writes keep the wake fence, so nobody marks the cell light */
+        cortex__os_force(cortex__os_forced() | CORTEX__OS_NO_MEMBARRIER);
     cortex_opts o = CORTEX_OPTS_INIT;
     o.lock = ops;
     f64_cell c;
@@ -212,9 +215,9 @@ static void contended_child(const char *name, const cortex_sync_ops *ops, struct
 
 /* updates/s of two processes hammering one cell for @ms; checks the total. */
 /* Smaller process's share of the updates in the last contended run, per backend (fairness). */
-static double last_share[2];
+static double last_share[3];
 
-static double contended(const cortex_sync_ops *ops, int ms, int slot)
+static double contended(const cortex_sync_ops *ops, bool fenced, int ms, int slot)
 {
     char name[64];
     snprintf(name, sizeof name, "/ncbench-%d-race", (int)getpid());
@@ -229,7 +232,7 @@ static double contended(const cortex_sync_ops *ops, int ms, int slot)
     for (int i = 0; i < 2; i++) {
         kids[i] = fork();
         if (kids[i] == 0)
-            contended_child(name, ops, rc, i);
+            contended_child(name, ops, fenced, rc, i);
     }
     usleep(20000);
     int64_t t0 = now_ns();
@@ -326,7 +329,7 @@ int main(int argc, char **argv)
     bench_print_line_cost();
     variant vs[MAXV];
     int nv = 0;
-    f64_cell cells[2];
+    f64_cell cells[2], fenced;
     const cortex_sync_ops *ops_list[2];
     int ncells = 0;
     if (cortex_sync_available(&cortex_sync_futex))
@@ -346,6 +349,20 @@ int main(int argc, char **argv)
             vs[nv++] = (variant){names[i][k], fns[k], &cells[i], 0, NULL};
         }
     }
+#if CORTEX_HAVE_FUTEX
+    /* The same futex cell with the wake fence kept (its first write runs with membarrier forced off). */
+    if (ncells > 0 && ops_list[0] == &cortex_sync_futex) {
+        cortex_opts o = CORTEX_OPTS_INIT;
+        o.lock = &cortex_sync_futex;
+        unsigned forced = cortex__os_forced();
+        cortex__os_force(forced | CORTEX__OS_NO_MEMBARRIER);
+        if (f64_cell_create(&fenced, CORTEX_KEY_SYSV_PRIVATE, 0.0, &o) != 0 || f64_cell_write(&fenced, 0.0) != 0)
+            die("create (fenced)");
+        cortex__os_force(forced);
+        vs[nv++] = (variant){"cell futex write, fenced wake", cell_write, &fenced, 0, NULL};
+        vs[nv++] = (variant){"cell futex write+read, fenced wake", cell_write_read, &fenced, 0, NULL};
+    }
+#endif
     /* Raw primitives, each in shared memory. */
     char *shm = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     memset(shm, 0, 4096);
@@ -401,17 +418,21 @@ int main(int argc, char **argv)
 
     /* Contended: 2 processes, interleaved per rep. */
     int creps = reps < 7 ? reps : 7;
-    double rates[2][7], shares[2][7];
+    /* Slot ncells: the futex cell again with the wake fence kept (no membarrier for sleeping lockers). */
+    bool fenced_race = ncells > 0 && ops_list[0] == &cortex_sync_futex;
+    int nraces = ncells + fenced_race;
+    double rates[3][7], shares[3][7];
     for (int r = 0; r < creps; r++)
-        for (int i = 0; i < ncells; i++) {
-            rates[i][r] = contended(ops_list[i], 100, i);
+        for (int i = 0; i < nraces; i++) {
+            rates[i][r] = contended(i < ncells ? ops_list[i] : ops_list[0], i == ncells, 100, i);
             shares[i][r] = last_share[i] * 100;
         }
     printf("\n%-40s %10s %10s %10s %14s\n", "2 processes, one counter (M updates/s)", "min", "median", "max",
            "smaller share");
-    for (int i = 0; i < ncells; i++)
-        printf("cell %-35s %10.2f %10.2f %10.2f %13.0f%%\n", ops_list[i]->name, minv(rates[i], creps) / 1e6,
-               median(rates[i], creps) / 1e6, maxv(rates[i], creps) / 1e6, median(shares[i], creps));
+    for (int i = 0; i < nraces; i++)
+        printf("cell %-35s %10.2f %10.2f %10.2f %13.0f%%\n", i < ncells ? ops_list[i]->name : "futex, fenced wake",
+               minv(rates[i], creps) / 1e6, median(rates[i], creps) / 1e6, maxv(rates[i], creps) / 1e6,
+               median(shares[i], creps));
 
     printf("\nratios (medians of this run)                                value   target\n");
     double psem = med_of(vs, nv, "POSIX sem_wait+sem_post pair", reps);
@@ -419,8 +440,10 @@ int main(int argc, char **argv)
         double wr = med_of(vs, nv, "cell futex write+read", reps);
         printf("futex write+read / (2 x POSIX sem pair, what the crate pays)  %6.2f   <= 0.60\n",
                wr / (2 * psem));
-        printf("futex write+read / crate-like write+read (same run)           %6.2f\n",
+        printf("futex write+read / crate-like write+read (same run)           %6.2f   <= 0.50\n",
                wr / med_of(vs, nv, "crate-like write+read (sem around copies)", reps));
+        printf("futex write: light wake / fenced wake (same run)              %6.2f   < 1\n",
+               med_of(vs, nv, "cell futex write", reps) / med_of(vs, nv, "cell futex write, fenced wake", reps));
         printf("futex write+read / 16.5 ns (the crate, BASELINES.md)          %6.2f\n", wr / 16.5);
         printf("futex optimistic read, ns                                     %6.2f   <= 5\n",
                med_of(vs, nv, "cell futex read", reps));
@@ -435,6 +458,10 @@ int main(int argc, char **argv)
 #endif
     for (int i = 0; i < ncells; i++)
         f64_cell_close(&cells[i]);
+#if CORTEX_HAVE_FUTEX
+    if (ncells > 0 && ops_list[0] == &cortex_sync_futex)
+        f64_cell_close(&fenced);
+#endif
     for (int i = 0; i < nv; i++)
         free(vs[i].samples);
     munmap(shm, 4096);

@@ -16,7 +16,8 @@
  * the others run.  Reps are interleaved (rep r of every variant before rep
  * r+1, in an order rotated by one each rep), each rep runs for --ms milliseconds; the table gives min / median /
  * max of the per-rep mean round trip, and the median over reps of the ratio
- * to the doorbell in the same rep.  Every message is checked (sequence
+ * to the doorbell in the same rep; a last line per placement gives the
+ * issue's figure the other way round, doorbell / eventfd, with its target.  Every message is checked (sequence
  * numbers); a wrong one fails the run.  Placements: A and B pinned to
  * different CPUs (cross), to the same CPU (same), or not pinned (free).
  *
@@ -296,6 +297,11 @@ static int run(const char *place, int cpu_a, int cpu_b, int reps, int ms)
         printf("%-12s %10.2f %10.2f %10.2f %14.2f %12llu\n", vname[v], tmp[0], med, tmp[reps - 1], ratio,
                (unsigned long long)iters[v]);
     }
+    /* The target, as a ratio line: doorbell over eventfd, per rep, then the median. */
+    for (int r = 0; r < reps; r++)
+        tmp[r] = rt[V_DOORBELL * reps + r] / rt[V_EVENTFD * reps + r];
+    printf("ratio doorbell / eventfd, placement %-5s (median of per-rep ratios) %6.2f   target <= 1.10\n", place,
+           median(tmp, reps));
     free(tmp);
     free(rt);
     cortex_doorbell_close(&bell[0]);

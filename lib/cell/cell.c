@@ -18,6 +18,7 @@
 #include "cell/seqlock.h"
 #if CORTEX_HAVE_FUTEX
 #include "cell/cellword.h"
+#include "os/os.h"
 #include "sync/futex_lock.h"
 #include "sync/ident.h"
 #endif
@@ -29,7 +30,7 @@
 #include <string.h>
 
 #define CELL_MAGIC 0x4c4c4543u /* "CELL" */
-#define CELL_VERSION 2u /* 2: the futex backend's lock is the sequence word's high bits (cellword.h) */
+#define CELL_VERSION 3u /* 2: the futex lock is the sequence word's high bits (cellword.h); 3: the waiters word's LIGHT bit (seqlock.h) */
 
 typedef struct cell_head {
     uint32_t magic;        /* CELL_MAGIC */
@@ -59,6 +60,9 @@ struct cortex_cell {
     const cortex_sync_ops *ops;
     uint32_t size;
     bool futex;           /* ops is the built-in futex: call it inline */
+    /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
+     * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
+    cortex__a64 light_state;
 };
 
 struct layout_calc {
@@ -468,6 +472,28 @@ static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
 }
 #endif
 
+#if CORTEX_HAVE_FUTEX
+/*
+ * First release by this process: take the light wake path (no fence) if it
+ * can register for expedited membarrier, after marking the cell so that
+ * its waiters call membarrier (seqlock.h).  Where it cannot (no membarrier,
+ * -Dforce_fallback=membarrier, a refused registration) the fence stays.
+ */
+static __attribute__((noinline, cold)) bool light_decide(cortex_cell *c, uint32_t self)
+{
+    bool light = cortex__os_membarrier_register() && cortex__cell_light_join(&c->head->waiters);
+    cortex__st64(&c->light_state, ((uint64_t)self << 1) | light, CX_RELAXED);
+    return light;
+}
+
+/* This process's wake path for @c: light (no fence) or not; decided at its first release. */
+static inline bool light_for(cortex_cell *c, uint32_t self)
+{
+    uint64_t ls = cortex__ld64(&c->light_state, CX_RELAXED);
+    return __builtin_expect(ls >> 1 == self, 1) ? (ls & 1u) != 0 : light_decide(c, self);
+}
+#endif
+
 /*
  * Release the lock (a futex write in progress ends there) and wake waiters
  * if the sequence moved (@changed) or, for the futex word, whenever one
@@ -477,14 +503,14 @@ static inline int cell_unlock(cortex_cell *c, bool changed)
 {
 #if CORTEX_HAVE_FUTEX
     if (__builtin_expect(c->futex, 1)) {
-        int rc = cortex__cellword_unlock(&c->head->seq, cell_record(c), &c->head->waiters,
-                                         (uint32_t)cortex__sync_ident());
+        uint32_t self = (uint32_t)cortex__sync_ident();
+        int rc = cortex__cellword_unlock(&c->head->seq, cell_record(c), &c->head->waiters, self, light_for(c, self));
         return __builtin_expect(rc == 0, 1) ? 0 : word_unlock_failed(c);
     }
 #endif
     int rc = ops_unlock(c, 1);
-    if (changed)
-        cortex__cell_wake(&c->head->waiters);
+    if (changed) /* other backends keep the fence: their unlock costs far more than it */
+        cortex__cell_wake(&c->head->waiters, false);
     return rc;
 }
 
@@ -587,19 +613,43 @@ int cortex_cell_read_version(cortex_cell *c, void *out, size_t size, uint64_t *v
     return read_impl(c, out, size, version, "cortex_cell_read_version");
 }
 
+#if CORTEX_HAVE_FUTEX
+/*
+ * A write with the futex backend, in one piece: one CAS takes the word odd,
+ * the value is stored, one plain store releases it even, and the wake check
+ * is a load (light) or a fence and a load.  The identity is read once.
+ */
+static inline int futex_write(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns)
+{
+    uint64_t id = cortex__sync_ident();
+    uint32_t self = (uint32_t)id;
+    if (__builtin_expect(self > CORTEX__CELLWORD_PID_MAX, 0))
+        return pid_too_large(self);
+    cell_head *h = c->head;
+    cortex__a64 *record = cell_record(c);
+    int rc = cortex__cellword_lock(&h->seq, record, &h->waiters, self, (uint32_t)(id >> 32), 1, timeout_ns);
+    if (__builtin_expect(rc != 0 && rc != -EOWNERDEAD, 0))
+        return rc == -ETIMEDOUT ? lock_timeout(c, timeout_ns, "write") : rc;
+    /* odd already; the unlock makes it even (a dead writer's torn value is replaced whole) */
+    cortex__cell_write_body(&h->inconsistent, c->value, value, size, 0);
+    rc = cortex__cellword_unlock(&h->seq, record, &h->waiters, self, light_for(c, self));
+    return __builtin_expect(rc == 0, 1) ? 0 : word_unlock_failed(c);
+}
+#endif
+
 static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns, const char *fn)
 {
     if (!c || size != c->size || !value)
         return bad_size(c, size, fn);
+#if CORTEX_HAVE_FUTEX
+    if (__builtin_expect(c->futex, 1))
+        return futex_write(c, value, size, timeout_ns);
+#endif
     int rc = cell_lock(c, timeout_ns, "write", 1);
     if (rc < 0)
         return rc;
-    if (c->futex) { /* odd already; the unlock makes it even (a dead writer's torn value is replaced whole) */
-        cortex__cell_write_body(&c->head->inconsistent, c->value, value, size, 0);
-    } else {
-        cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
-    }
+    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
     return cell_unlock(c, true);
 }
 

@@ -12,7 +12,9 @@
  *
  * A write is one CAS (free, counter c -> self, c + 1), the value stores and
  * one release store (0, c + 2): one read-modify-write instead of the two of
- * a separate lock, and the stores of the sequence ride on the lock's.  An
+ * a separate lock, and the stores of the sequence ride on the lock's.  The
+ * wake check after it costs a fence only where the process could not
+ * register for membarrier (seqlock.h, "Waiting for a change").  An
  * update, a read under the lock and consistent() take the word with the
  * counter unchanged (readers carry on: they compare counters only) and
  * make it odd only if they write.
@@ -24,7 +26,8 @@
  * only a certain "dead" counts), then announces itself on the cell's waiters
  * word and sleeps there for at most CORTEX_SYNC_CHECK_INTERVAL_NS; every
  * release is followed by cortex__cell_wake(), which wakes all sleepers (value
- * waiters and lock waiters) only if one announced itself.  A dead holder's
+ * waiters and lock waiters) only if one announced itself (the same wake rule
+ * as a value waiter's, light or full).  A dead holder's
  * word is taken over with a CAS that keeps its counter: -EOWNERDEAD, and an
  * odd counter then still says the value may be torn (cortex__cell_repair).
  *
@@ -117,9 +120,12 @@ static CORTEX__FUTEX_COLD int cortex__cellword_lock_slow(cortex__a64 *seq, corte
         if (nap > CORTEX_SYNC_CHECK_INTERVAL_NS)
             nap = CORTEX_SYNC_CHECK_INTERVAL_NS;
         uint64_t again;
-        uint32_t ws = cortex__cell_announce(waiters, seq, &again);
+        int64_t cap;
+        uint32_t ws = cortex__cell_announce(waiters, seq, &again, &cap);
         if (again != w)
             continue;
+        if (nap > cap)
+            nap = cap;
         /* A whole interval (or the deadline) passed with nobody releasing: check the holder. */
         if (cortex__futex_wait(waiters, ws, nap) == -ETIMEDOUT)
             check = true;
@@ -148,10 +154,18 @@ static inline int cortex__cellword_lock(cortex__a64 *seq, cortex__a64 *record, c
 
 /*
  * Release as @self: a write in progress (odd counter) ends, the counter
- * becomes even, the holder 0; then wakes sleepers if any announced itself.
- * -EPERM if @self does not hold the word (nothing changed).
+ * becomes even, the holder 0; then wakes sleepers if any announced itself
+ * (@light: without a fence, see cortex__cell_wake).  -EPERM if @self does
+ * not hold the word (nothing changed).
+ *
+ * The release is a plain store, not an RMW: while the word is held nobody
+ * else changes it.  Lockers CAS only a free word, a takeover only a word
+ * whose holder is certainly dead, and waiters announce on the separate
+ * waiters word.  A hostile peer that stores into the word anyway can only
+ * lose its own change (as it could with any other store).
  */
-static inline int cortex__cellword_unlock(cortex__a64 *seq, cortex__a64 *record, cortex__a32 *waiters, uint32_t self)
+static inline int cortex__cellword_unlock(cortex__a64 *seq, cortex__a64 *record, cortex__a32 *waiters, uint32_t self,
+                                          bool light)
 {
     uint64_t w = cortex__ld64(seq, CX_RELAXED);
     if (cortex__cellword_holder(w) != self)
@@ -164,7 +178,7 @@ static inline int cortex__cellword_unlock(cortex__a64 *seq, cortex__a64 *record,
 #endif
     cortex__st64(record, 0, CX_RELAXED);
     cortex__st64(seq, (c + step) & CORTEX__CELL_SEQ_MASK, CX_RELEASE);
-    cortex__cell_wake(waiters);
+    cortex__cell_wake(waiters, light);
     return 0;
 }
 

@@ -42,6 +42,9 @@
 
 #include "atomic.h"
 #include "internal.h"
+#ifndef CORTEX_MODEL
+#include "os/os.h"
+#endif
 
 #include <errno.h>
 #include <stdbool.h>
@@ -178,27 +181,47 @@ static inline uint32_t cortex__cell_read_locked(cortex__a64 *seq, cortex__a32 *f
 /*
  * Waiting for a change.  The waiters word (32 bits, in the cell header next
  * to the sequence) is the futex word: bit 0 (CORTEX__CELL_WAITING) says a
- * waiter sleeps or is about to; the other bits are a wake generation.
+ * waiter sleeps or is about to; bit 31 (CORTEX__CELL_LIGHT, sticky) says
+ * some process writes this cell without a wake fence; bits 1..30 are a wake
+ * generation.
  *
  *   waiter                            writer (after its sequence store)
- *   w = waiters; set bit 0 (CAS)      fence (seq_cst)
- *   fence (seq_cst)                   w = waiters (relaxed)
- *   s = seq; changed: done            bit 0 set: waiters = w + 1 (CAS: bit 0
- *   FUTEX_WAIT(waiters, w | 1)          cleared, generation advanced), FUTEX_WAKE all
+ *   CAS waiters: w -> w | 1           full writer: fence (seq_cst)
+ *     (always an RMW: it reads the    light writer: compiler barrier only
+ *     newest word, LIGHT included)    w = waiters (relaxed)
+ *   fence (seq_cst)                   bit 0 set: CAS waiters -> generation
+ *   LIGHT: membarrier(GLOBAL_EXP.)      + 1, bit 0 clear, LIGHT kept;
+ *   s = seq; changed: done              FUTEX_WAKE all
+ *   FUTEX_WAIT(waiters, w | 1)
  *
- * The fences make a store-buffering pair: either the writer sees bit 0, or
- * the waiter sees the new sequence; and a writer that sees bit 0 changes
- * the word the waiter sleeps on, so the kernel's compare (or the wake)
- * ends that sleep.  A writer whose load finds bit 0 clear pays one fence
- * and one branch.  A waiter that dies leaves bit 0 set: the next write
- * clears it at the cost of one FUTEX_WAKE.  Any value a hostile peer puts
- * in the word only causes extra wakes or a sleep until the timeout.
+ * A full writer and the waiter make a store-buffering pair of fences:
+ * either the writer sees bit 0, or the waiter sees the new sequence.  A
+ * light writer has no fence: its process registered for expedited global
+ * membarrier (lib/os) and set LIGHT with an RMW before its first write, so
+ * either the waiter's announcing CAS came after that RMW in the word's
+ * modification order, saw LIGHT and ran membarrier, which makes every
+ * running thread of the writer's process execute a full barrier somewhere
+ * in its "store seq; load waiters" (before the store: the load sees bit 0;
+ * after the load: the waiter sees the store; between: both); or the CAS
+ * came before it, and then the writer's later load, which coherence places
+ * after its own RMW, sees bit 0.  A writer that sees bit 0 changes the word
+ * the waiter sleeps on, so the kernel's compare (or the wake) ends that
+ * sleep.  A light-path writer pays no fence and one branch; the waiter's
+ * slow path pays one membarrier call.  If the call fails (the process is
+ * not allowed it), the waiter cannot prove the wake and sleeps at most
+ * CORTEX__CELL_UNPROVED_NAP_NS at a time.  A waiter that dies leaves bit 0
+ * set: the next write clears it at the cost of one FUTEX_WAKE.  Any value a
+ * hostile peer puts in the word only causes extra wakes, membarrier calls
+ * or a sleep until the timeout.
  *
- * Seeded bug for the model checker: with CORTEX_SEED_CELL_NO_WAKE_FENCE the
- * writer's fence is left out, so its load of the waiters word can be
- * ordered before its sequence store and a wakeup is lost.
+ * Seeded bugs for the model checker: CORTEX_SEED_CELL_NO_WAKE_FENCE leaves
+ * the full writer's fence out; CORTEX_SEED_CELL_NO_MEMBARRIER makes the
+ * waiter skip membarrier although LIGHT is set; CORTEX_SEED_CELL_LIGHT_UNJOINED
+ * makes a light writer skip setting LIGHT.  Each loses a wakeup.
  */
 #define CORTEX__CELL_WAITING 1u
+#define CORTEX__CELL_LIGHT (UINT32_C(1) << 31)
+#define CORTEX__CELL_UNPROVED_NAP_NS INT64_C(200000)
 
 #if defined(__GNUC__) || defined(__clang__)
 #define CORTEX__CELL_COLD __attribute__((noinline, cold, unused))
@@ -206,20 +229,61 @@ static inline uint32_t cortex__cell_read_locked(cortex__a64 *seq, cortex__a32 *f
 #define CORTEX__CELL_COLD
 #endif
 
+#ifdef CORTEX_MODEL
+/* The explorer runs a seq_cst fence in every other live thread where it stands. */
+static inline int cortex__cell_membarrier(void)
+{
+    cortex__model_membarrier();
+    return 0;
+}
+#else
+static inline int cortex__cell_membarrier(void) { return cortex__os_membarrier(); }
+#endif
+
+/*
+ * A process whose writes to this cell will take the light path (it
+ * registered for expedited global membarrier) marks the cell first, with an
+ * RMW (see above).  Sticky: nothing clears LIGHT.  False if the word kept
+ * changing under the CAS (a hostile peer): then the writer keeps its fence.
+ */
+static inline bool cortex__cell_light_join(cortex__a32 *waiters)
+{
+#ifndef CORTEX_SEED_CELL_LIGHT_UNJOINED
+    uint32_t w = cortex__ld32(waiters, CX_RELAXED);
+    for (int tries = 0; tries < 1000; tries++)
+        if (cortex__cas32(waiters, &w, w | CORTEX__CELL_LIGHT, CX_RELAXED, CX_RELAXED))
+            return true;
+    return false;
+#else
+    (void)waiters;
+    return true;
+#endif
+}
+
 static CORTEX__CELL_COLD void cortex__cell_wake_slow(cortex__a32 *waiters, uint32_t w)
 {
     while (w & CORTEX__CELL_WAITING) {
-        if (cortex__cas32(waiters, &w, w + 1, CX_RELAXED, CX_RELAXED))
+        uint32_t next = ((w + 1u) & ~CORTEX__CELL_LIGHT) | (w & CORTEX__CELL_LIGHT);
+        if (cortex__cas32(waiters, &w, next, CX_RELAXED, CX_RELAXED))
             break;
     }
     cortex__futex_wake(waiters, (uint32_t)INT32_MAX);
 }
 
-/* Writer: after a store that changed the sequence, wake the waiters if one announced itself. */
-static inline void cortex__cell_wake(cortex__a32 *waiters)
+/*
+ * Writer: after a store that changed the sequence (or released the lock),
+ * wake the waiters if one announced itself.  @light: this process marked
+ * the cell with cortex__cell_light_join() and is the one that registered.
+ */
+static inline void cortex__cell_wake(cortex__a32 *waiters, bool light)
 {
 #ifndef CORTEX_SEED_CELL_NO_WAKE_FENCE
-    cortex__fence(CX_SEQ_CST);
+    if (!light)
+        cortex__fence(CX_SEQ_CST);
+#endif
+#ifndef CORTEX_MODEL
+    if (light) /* the sleeper's membarrier is the CPU's fence; the compiler must not reorder either */
+        __asm__ __volatile__("" ::: "memory");
 #endif
     uint32_t w = cortex__ld32(waiters, CX_RELAXED);
     if (__builtin_expect((w & CORTEX__CELL_WAITING) != 0, 0))
@@ -228,25 +292,26 @@ static inline void cortex__cell_wake(cortex__a32 *waiters)
 
 /*
  * Waiter (for a new value or for the lock, cellword.h): set bit 0 of the
- * waiters word, fence, and load the sequence word into *s.  Returns the
- * waiters value to FUTEX_WAIT on if *s shows nothing to act on.
+ * waiters word, fence (and membarrier if LIGHT), and load the sequence word
+ * into *s.  Returns the waiters value to FUTEX_WAIT on if *s shows nothing
+ * to act on; *nap_cap is then the longest sleep that cannot miss a wake
+ * (INT64_MAX, or CORTEX__CELL_UNPROVED_NAP_NS if membarrier failed).
  */
-static inline uint32_t cortex__cell_announce(cortex__a32 *waiters, cortex__a64 *seq, uint64_t *s)
+static inline uint32_t cortex__cell_announce(cortex__a32 *waiters, cortex__a64 *seq, uint64_t *s, int64_t *nap_cap)
 {
-    for (;;) {
-        uint32_t w = cortex__ld32(waiters, CX_RELAXED);
-        if (!(w & CORTEX__CELL_WAITING)) {
-            uint32_t e = w;
-            if (!cortex__cas32(waiters, &e, w | CORTEX__CELL_WAITING, CX_RELAXED, CX_RELAXED)) {
-                cortex__spin_hint();
-                continue;
-            }
-            w |= CORTEX__CELL_WAITING;
-        }
-        cortex__fence(CX_SEQ_CST);
-        *s = cortex__ld64(seq, CX_ACQUIRE);
-        return w;
-    }
+    uint32_t w = cortex__ld32(waiters, CX_RELAXED);
+    /* An RMW even when bit 0 is set already: it must read the newest LIGHT. */
+    while (!cortex__cas32(waiters, &w, w | CORTEX__CELL_WAITING, CX_RELAXED, CX_RELAXED))
+        cortex__spin_hint();
+    w |= CORTEX__CELL_WAITING;
+    cortex__fence(CX_SEQ_CST);
+    *nap_cap = INT64_MAX;
+#ifndef CORTEX_SEED_CELL_NO_MEMBARRIER
+    if ((w & CORTEX__CELL_LIGHT) && cortex__cell_membarrier() < 0)
+        *nap_cap = CORTEX__CELL_UNPROVED_NAP_NS;
+#endif
+    *s = cortex__ld64(seq, CX_ACQUIRE);
+    return w;
 }
 
 /*
@@ -259,7 +324,8 @@ static inline int cortex__cell_wait_change(cortex__a64 *seq, cortex__a32 *waiter
 {
     for (;;) {
         uint64_t s;
-        uint32_t w = cortex__cell_announce(waiters, seq, &s);
+        int64_t cap;
+        uint32_t w = cortex__cell_announce(waiters, seq, &s, &cap);
         s = cortex__cell_counter(s);
         *now = s;
         if (s != *seen && !(s & 1u)) {
@@ -269,6 +335,8 @@ static inline int cortex__cell_wait_change(cortex__a64 *seq, cortex__a32 *waiter
         int64_t left = -1;
         if (deadline != INT64_MAX && (left = deadline - cortex__now_ns()) <= 0)
             return -ETIMEDOUT;
+        if (cap != INT64_MAX && (left < 0 || left > cap))
+            left = cap;
         cortex__futex_wait(waiters, w, left); /* 0, -EAGAIN, -EINTR, -ETIMEDOUT: look again */
     }
 }

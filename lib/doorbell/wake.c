@@ -13,6 +13,8 @@
  *   line[i].sleeping      end i is inside wait, asleep or about to be
  *   line[i].pending       a ring for end i through the page, not consumed yet
  *   line[i].sock_pending  a ring for end i on the socket, not read yet (coalescing)
+ *   line[i].looked        when end i last looked at the socket for a ring that
+ *                         coalesced into an awake peer's flag (its own note)
  *
  * A ring for a peer that waits in cortex_doorbell_wait() is one exchange on
  * shared memory, plus one eventfd write if the peer sleeps; the sleeper
@@ -60,8 +62,12 @@ typedef struct {
     _Atomic uint32_t sleeping;     /* inside wait, asleep or about to be */
     _Atomic uint32_t pending;      /* rung through the page, not consumed yet */
     _Atomic uint32_t sock_pending; /* rung on the socket, not read yet (coalescing) */
-    unsigned char pad[44];
+    uint32_t spare;
+    _Atomic uint64_t looked;       /* this end's last look at the socket for a coalesced ring (monotonic ns) */
+    unsigned char pad[32];
 } db_line;
+
+_Static_assert(sizeof(db_line) == 64, "one line per end");
 
 typedef struct {
     db_line line[2];
@@ -121,6 +127,7 @@ static int fast_attach(cortex_doorbell *b, int memfd, unsigned side, int wake_fd
     /* A new holder: it neither waits nor sleeps yet (whatever an earlier holder left). */
     atomic_store_explicit(&me->waits, 0, memory_order_seq_cst);
     atomic_store_explicit(&me->sleeping, 0, memory_order_seq_cst);
+    atomic_store_explicit(&me->looked, 0, memory_order_relaxed);
     atomic_store_explicit(&me->has_page, 1, memory_order_seq_cst);
     b->peer_wake_fd = peer_wake_fd;
     b->poll_fd = ep;
@@ -279,6 +286,7 @@ void cortex__db_fast_take(cortex_doorbell *b)
 }
 
 /* Is the peer gone?  One look at the socket, no reading. */
+#define DB_LOOK_EVERY_NS INT64_C(1000000)
 static bool peer_closed(const cortex_doorbell *b)
 {
     struct pollfd p = {.fd = b->fd, .events = POLLIN | POLLRDHUP};
@@ -293,7 +301,22 @@ int cortex__db_fast_signal(cortex_doorbell *b)
     bool waits = atomic_load_explicit(&peer->waits, memory_order_seq_cst) != 0;
     _Atomic uint32_t *flag = waits ? &peer->pending : &peer->sock_pending;
     if (atomic_exchange_explicit(flag, 1, memory_order_seq_cst) != 0) {
-        /* Coalesced: whoever raised the flag woke the peer.  It may have died since: look. */
+        /*
+         * Coalesced: whoever raised the flag woke the peer.  It may have
+         * died since: look at the socket.  Not every time for a peer awake
+         * in its wait protocol: its flag stays up whenever its loop finds
+         * the data there before it calls wait (a ping-pong does so half of
+         * the time), and a look is a system call.  Such a peer is looked at
+         * at most once a millisecond; a peer marked asleep (asleep, or
+         * killed asleep) and one rung on the socket at every such ring.
+         */
+        if (waits && atomic_load_explicit(&peer->sleeping, memory_order_seq_cst) == 0) {
+            _Atomic uint64_t *looked = &page_of(b)->line[b->side].looked;
+            uint64_t now = (uint64_t)cortex__now_ns(), last = atomic_load_explicit(looked, memory_order_relaxed);
+            if (now >= last && now - last < (uint64_t)DB_LOOK_EVERY_NS)
+                return CORTEX_DOORBELL_PENDING;
+            atomic_store_explicit(looked, now, memory_order_relaxed);
+        }
         if (peer_closed(b))
             return cortex__db_peer_gone(b, "poll", 0);
         return CORTEX_DOORBELL_PENDING;

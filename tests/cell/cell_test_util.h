@@ -90,5 +90,6 @@ static inline const cortex_sync_ops *untimed_over(const cortex_sync_ops *base)
 /* The cell's sequence and flag in a mapping (layout asserted in lib/cell/cell.c). */
 static inline cortex__a64 *cell_seq_of(cortex_region *r) { return (cortex__a64 *)((char *)cortex_region_payload(r) + 32); }
 static inline cortex__a32 *cell_flag_of(cortex_region *r) { return (cortex__a32 *)((char *)cortex_region_payload(r) + 40); }
+static inline cortex__a32 *cell_waiters_of(cortex_region *r) { return (cortex__a32 *)((char *)cortex_region_payload(r) + 44); }
 
 #endif

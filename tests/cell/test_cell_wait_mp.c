@@ -4,7 +4,8 @@
  * across processes (suite multiprocess), for every backend compiled in:
  * a forked writer wakes a waiter; a waiter whose writer died still
  * returns; a timed write fails with -ETIMEDOUT while another process holds
- * the lock and succeeds once it is released.
+ * the lock and succeeds once it is released; writers with and without the
+ * wake fence (membarrier forced off in one process) never lose a wakeup.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -17,6 +18,8 @@
 
 #include "cell_test_util.h"
 #include "nctest.h"
+#include "cell/seqlock.h"
+#include "os/os.h"
 
 TestSuite(cell_wait_mp, .fini = nct_cleanup, .timeout = 90);
 
@@ -286,4 +289,80 @@ Test(cell_wait_mp, a_waiter_whose_writer_dies_still_returns)
         wake_a_forked_waiter(&c, key, false, 8);
         cr_assert_eq(reading_cell_close(&c), 0);
     }
+}
+
+/*
+ * Ping-pong across processes on a futex cell: the parent writes 2i+1 and
+ * waits for the child's 2i+2, the child the other way round; every wait
+ * sleeps.  @parent_off and @child_off are the lib/os fallbacks each process
+ * forces: CORTEX__OS_NO_MEMBARRIER makes that process's writes keep the
+ * wake fence and its waits unable to run membarrier (they nap at most
+ * 200 us).  A lost wakeup shows as a wait that times out after 5 s.
+ */
+#define PING_ROUNDS 400
+#define PING_WAIT_NS INT64_C(5000000000)
+
+static int await_value(reading_cell *c, uint64_t *seen, uint64_t want)
+{
+    reading r;
+    int rc = reading_cell_read_version(c, &r, seen);
+    while (rc == 0 && r.n != want) {
+        if ((rc = reading_cell_wait(c, seen, PING_WAIT_NS)) == 0)
+            rc = reading_cell_read_version(c, &r, seen);
+    }
+    return rc;
+}
+
+static void ping_pong(unsigned parent_off, unsigned child_off)
+{
+    reading_cell c;
+    cortex_key key;
+    create(&c, &cortex_sync_futex, &key);
+    pid_t pid = fork();
+    if (pid == 0) {
+        cortex__os_force(child_off);
+        reading_cell b;
+        uint64_t seen = 0;
+        if (reading_cell_attach(&b, key, NULL) != 0)
+            _exit(2);
+        for (uint64_t i = 0; i < PING_ROUNDS; i++) {
+            if (await_value(&b, &seen, 2 * i + 1) != 0)
+                _exit(3);
+            if (reading_cell_write(&b, (reading){2 * i + 2, "child"}) != 0)
+                _exit(4);
+        }
+        reading_cell_close(&b);
+        _exit(0);
+    }
+    cortex__os_force(parent_off);
+    uint64_t seen = 0;
+    int rc = 0;
+    for (uint64_t i = 0; i < PING_ROUNDS && rc == 0; i++) {
+        rc = reading_cell_write(&c, (reading){2 * i + 1, "parent"});
+        if (rc == 0)
+            rc = await_value(&c, &seen, 2 * i + 2);
+    }
+    cortex_error err = *cortex_last_error();
+    bool light = cortex__os_membarrier_register();
+    cortex__os_force(CORTEX_OS_FORCE);
+    int st = nct_wait(pid, 20000);
+    cr_assert_eq(rc, 0, "parent off %#x, child off %#x: %s", parent_off, child_off, err.message);
+    cr_assert_eq(st, 0, "parent off %#x, child off %#x: child exit %d (3: a wait timed out)", parent_off, child_off,
+                 st);
+    uint32_t w = cortex__ld32(cell_waiters_of(reading_cell_region(&c)), CX_RELAXED);
+    if (light) /* a light writer marked the cell, so that its waiters run membarrier */
+        cr_assert(w & CORTEX__CELL_LIGHT, "waiters word %#x: no light mark after a light writer", w);
+    else if (child_off & CORTEX__OS_NO_MEMBARRIER)
+        cr_assert(!(w & CORTEX__CELL_LIGHT), "waiters word %#x: light mark with membarrier off in both", w);
+    cr_assert_eq(reading_cell_close(&c), 0);
+}
+
+Test(cell_wait_mp, light_and_fenced_writers_never_lose_a_wakeup)
+{
+    if (!CORTEX_HAVE_FUTEX)
+        cr_skip_test("the light wake path is the futex backend's");
+    ping_pong(CORTEX_OS_FORCE, CORTEX_OS_FORCE);
+    ping_pong(CORTEX_OS_FORCE | CORTEX__OS_NO_MEMBARRIER, CORTEX_OS_FORCE);
+    ping_pong(CORTEX_OS_FORCE, CORTEX_OS_FORCE | CORTEX__OS_NO_MEMBARRIER);
+    ping_pong(CORTEX_OS_FORCE | CORTEX__OS_NO_MEMBARRIER, CORTEX_OS_FORCE | CORTEX__OS_NO_MEMBARRIER);
 }

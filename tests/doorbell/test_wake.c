@@ -351,3 +351,54 @@ Test(wake, torture_peer_dies_again_and_again)
     }
     cr_assert_eq(nct_count_fds(), fds0);
 }
+
+/*
+ * A peer that waits through the page, then stays awake (its loop finds its
+ * data without calling wait), keeps its ring flag up: the next rings
+ * coalesce into it, and look at the socket at most once a millisecond.
+ * Killed there, it is reported by a ring within that interval, and every
+ * ring before is SENT or PENDING.
+ */
+Test(wake, a_peer_killed_awake_is_reported_within_the_look_interval)
+{
+    int fds0 = nct_count_fds();
+    cortex_doorbell a, b;
+    cr_assert_eq(cortex_doorbell_pair(&a, &b), 0, "%s", MSG);
+    int up[2];
+    cr_assert_eq(pipe(up), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        close(up[0]);
+        cortex_doorbell_close(&a);
+        if (cortex_doorbell_wait(&b, 10 * SEC) != 0) /* through the page, then awake for good */
+            _exit(3);
+        if (write(up[1], "w", 1) != 1)
+            _exit(4);
+        for (int i = 0; i < 600; i++) /* bounded: the parent kills it long before */
+            usleep(100000);
+        _exit(5);
+    }
+    close(up[1]);
+    cortex_doorbell_close(&b);
+    cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_SENT, "%s", MSG);
+    char ch;
+    cr_assert_eq(read(up[0], &ch, 1), 1, "the child woke");
+    close(up[0]);
+    /* The child is awake: this ring raises its flag, the next ones coalesce into it. */
+    cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_SENT, "%s", MSG);
+    for (int i = 0; i < 100; i++)
+        cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_PENDING, "ring %d: %s", i, MSG);
+    cr_assert_eq(kill(pid, SIGKILL), 0);
+    cr_assert_eq(nct_wait(pid, 10000), 128 + SIGKILL);
+    int64_t t0 = nct_now_ms();
+    int rc, rings = 0;
+    while ((rc = cortex_doorbell_signal(&a)) == CORTEX_DOORBELL_PENDING && nct_now_ms() - t0 < 5000)
+        rings++;
+    cr_assert_eq(rc, -EPIPE, "after %d rings in %lld ms: %d %s", rings, (long long)(nct_now_ms() - t0), rc, MSG);
+    /* 1 ms look interval; the bound leaves room for a loaded machine. */
+    cr_assert_lt(nct_now_ms() - t0, 1000, "reported %lld ms after the kill", (long long)(nct_now_ms() - t0));
+    cr_assert_eq(cortex_doorbell_wait(&a, -1), -EPIPE);
+    cortex_doorbell_close(&a);
+    cr_assert_eq(nct_count_fds(), fds0);
+}

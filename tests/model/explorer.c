@@ -9,8 +9,8 @@
  *    which runs the scenario's setup before and its check after them.  Only
  *    one thread runs at a time.
  *  - Every call into lib/atomic.h (load, store, exchange, fetch-add, CAS,
- *    seq_cst fence, plain read/write, futex wait/wake, spin) is a scheduling
- *    point.  Acquire/release/relaxed fences are thread-local (they only move
+ *    seq_cst fence, plain read/write, futex wait/wake, spin, membarrier) is
+ *    a scheduling point.  Acquire/release/relaxed fences are thread-local (they only move
  *    vector clocks), so they are not scheduling points.
  *  - Depth-first search over every choice (which thread runs next, which
  *    store a load reads, whether a futex wait times out), CHESS-style:
@@ -79,8 +79,12 @@
  *  - Mixed-size accesses: each atomic location has one width (4 or 8); a
  *    different width at the same address fails the execution.  Plain
  *    accesses of mc_racy ranges must use the same start and length.
- *  - Memory allocation, system calls other than futex, and time are not
- *    modelled; scenarios must keep them out of the explored threads.
+ *  - membarrier (cortex__model_membarrier) is a seq_cst fence executed by
+ *    every other started thread at the point where it stands, then by the
+ *    caller: the effect of MEMBARRIER_CMD_GLOBAL_EXPEDITED, not its cost.
+ *  - Memory allocation, system calls other than futex and membarrier, and
+ *    time are not modelled; scenarios must keep them out of the explored
+ *    threads.
  */
 #define _GNU_SOURCE
 #include "explorer.h"
@@ -218,10 +222,10 @@ typedef struct mthread {
 } mthread;
 
 enum opkind { OP_LOAD, OP_STORE, OP_XCHG, OP_FADD, OP_CAS_OK, OP_CAS_FAIL, OP_FENCE, OP_PREAD,
-              OP_PWRITE, OP_FWAIT, OP_FWAKE, OP_SPIN, OP_START, OP_END, OP_TIMEOUT };
+              OP_PWRITE, OP_FWAIT, OP_FWAKE, OP_SPIN, OP_START, OP_END, OP_TIMEOUT, OP_MEMBARRIER };
 static const char *const op_names[] = {"load", "store", "xchg", "fetch_add", "cas ok", "cas fail",
                                        "fence", "plain_read", "plain_write", "futex_wait",
-                                       "futex_wake", "spin", "start", "finish", "timeout"};
+                                       "futex_wake", "spin", "start", "finish", "timeout", "membarrier"};
 
 typedef struct mtrace {
     uint8_t tid, op, width, mo;
@@ -945,6 +949,36 @@ void cortex__model_fence(memory_order mo)
     if (mo == memory_order_seq_cst)
         sc_post(t);
     tr(OP_FENCE, 0, 0, 0, 0, mo, 0, 0, 0);
+}
+
+/*
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) by the running thread: every
+ * other started thread executes a seq_cst fence at the point where it stands
+ * (between two of its operations), then the caller executes one.  So the
+ * caller sees whatever the others stored before that point, and their
+ * loads after it see whatever the caller stored before the call.
+ */
+void cortex__model_membarrier(void)
+{
+    if (!E.running)
+        return;
+    sched_point();
+    mthread *t = &E.th[E.cur];
+    tick(t);
+    sc_pre(t);
+    sc_post(t);
+    for (int i = 1; i < NT; i++) {
+        mthread *o = &E.th[i];
+        if (i == E.cur || o->state == T_UNBORN) /* a finished thread passed a barrier as it ended */
+            continue;
+        sc_pre(o);
+        vc_join(&o->clk, &o->acq_pending);
+        o->rel_fence = o->clk;
+        o->has_rel_fence = true;
+        sc_post(o);
+    }
+    sc_pre(t);
+    tr(OP_MEMBARRIER, 0, 0, 0, 0, memory_order_seq_cst, 0, 0, 0);
 }
 
 /* ---- plain accesses ------------------------------------------------------ */

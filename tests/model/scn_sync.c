@@ -5,7 +5,9 @@
  * both run on plain memory exactly as lib/cell/cell.c runs them on a
  * segment.  Built with -DCORTEX_MODEL (and once more with
  * -DCORTEX_SEED_CELL_RELAXED_SEQ, -DCORTEX_SEED_CELL_NO_WAKE_FENCE and
- * -DCORTEX_SEED_CELLWORD_EVEN_HELD, whose scenarios must fail).  The
+ * -DCORTEX_SEED_CELLWORD_EVEN_HELD, -DCORTEX_SEED_CELL_NO_MEMBARRIER and
+ * -DCORTEX_SEED_CELL_LIGHT_UNJOINED, whose scenarios must fail).  The
+ * *_light scenarios run the wake rule without the writer's fence.  The
  * cellword_* scenarios run the futex cell's merged lock and sequence word
  * (lib/cell/cellword.h) the way cell.c does.
  *
@@ -101,6 +103,7 @@ static struct {
     cortex__a32 waiters; /* the waiters word (cell_wait_* scenarios) */
     cortex__a64 value[CELL_WORDS];
     int writers, writes;
+    bool light; /* writers take the light wake path (no fence; waiters run membarrier) */
 } cl;
 
 static void cl_setup_n(int writers, int writes)
@@ -117,6 +120,12 @@ static void cl_setup_n(int writers, int writes)
     mc_name(&cl.flag, 4, "cell.inconsistent");
     mc_name(&cl.waiters, 4, "cell.waiters");
     mc_name(cl.value, sizeof cl.value, "cell.value");
+}
+/* The same with light writers: no wake fence; sleepers run membarrier. */
+static void cl_setup_light_n(int writers, int writes)
+{
+    cl_setup_n(writers, writes);
+    cl.light = true;
 }
 static void cl_setup_1w(void) { cl_setup_n(1, 2); }
 static void cl_setup_2w(void) { cl_setup_n(2, 1); }
@@ -143,7 +152,7 @@ static void cl_fallback_lock(int id, bool word)
 
 static void cl_fallback_unlock(int id, bool word)
 {
-    int rc = word ? cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id))
+    int rc = word ? cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id), false)
                   : cortex__futex_lock_release_as(&cl.lock, pid_of(id));
     MC_ASSERT(rc == 0, "unlock returned %d", rc);
 }
@@ -203,6 +212,14 @@ static const mc_scenario cell_2w1r = {
 static void cw_setup_2writes(void) { cl_setup_n(1, 2); }
 static void cw_setup_2waiters(void) { cl_setup_n(1, 1); }
 
+/* A light writer marks the cell just before its first wake, as cell.c's first release does. */
+static bool light_wake(int k)
+{
+    if (cl.light && k == 1)
+        MC_ASSERT(cortex__cell_light_join(&cl.waiters), "light bit not set");
+    return cl.light;
+}
+
 /*
  * Thread 1 writes (the only writer, so no lock) and wakes as cell.c does;
  * the others wait with no timeout until the last version, so a lost wakeup
@@ -214,7 +231,7 @@ static void cw_thread(int id)
         for (int k = 1; k <= cl.writes; k++) {
             uint64_t v[CELL_WORDS] = {(uint64_t)k, (uint64_t)k};
             cortex__cell_write_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v, 0);
-            cortex__cell_wake(&cl.waiters);
+            cortex__cell_wake(&cl.waiters, light_wake(k));
         }
         return;
     }
@@ -235,6 +252,11 @@ static void cw_thread(int id)
 static const mc_scenario cell_wait_writes = {
     "cell_wait_wake", "cell: a waiter sleeps through 2 writes of 1 writer: no lost wakeup, no skipped version check",
     2, cw_setup_2writes, cw_thread, cl_check, 3, 3, 0, 0, true, false};
+static void cw_setup_light(void) { cl_setup_light_n(1, 2); }
+static const mc_scenario cell_wait_light = {
+    "cell_wait_light", "cell: a waiter sleeps through 2 writes of a light writer (no wake fence, it marks the cell "
+                       "before its first wake; the waiter runs membarrier): no lost wakeup",
+    2, cw_setup_light, cw_thread, cl_check, 3, 3, 0, 0, true, false};
 static const mc_scenario cell_wait_two = {
     "cell_wait_two_waiters", "cell: 2 waiters, 1 write: both woken (the generation bump and the waiters bit)", 3,
     cw_setup_2waiters, cw_thread, cl_check, 2, 3, 0, 0, true, false};
@@ -242,13 +264,13 @@ static const mc_scenario cell_wait_two = {
 /* ---- cell: the futex backend's merged lock + sequence word (cellword.h) ---- */
 
 /* cortex_cell_write with the futex backend: one CAS makes the word held and odd, the unlock makes it even */
-static void cwd_write(int id, uint64_t k)
+static void cwd_write(int id, int k)
 {
     int rc = cortex__cellword_lock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id), 0, 1, -1);
     MC_ASSERT(rc == 0, "lock returned %d", rc);
-    uint64_t v[CELL_WORDS] = {k, k};
+    uint64_t v[CELL_WORDS] = {(uint64_t)k, (uint64_t)k};
     cortex__cell_write_body(&cl.flag, cl.value, v, sizeof v, 0);
-    rc = cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id));
+    rc = cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id), false);
     MC_ASSERT(rc == 0, "unlock returned %d", rc);
 }
 
@@ -256,7 +278,7 @@ static void cwd_thread(int id)
 {
     if (id <= cl.writers) {
         for (int k = 0; k < cl.writes; k++)
-            cwd_write(id, (uint64_t)((id - 1) * cl.writes + k + 1));
+            cwd_write(id, (id - 1) * cl.writes + k + 1);
     } else {
         cl_read_with(id, true);
     }
@@ -279,7 +301,7 @@ static void cwd_update_thread(int id)
         v[0]++;
         v[1]++;
         cortex__cell_write_locked(&cl.seq, &cl.flag, cl.value, v, sizeof v, 0);
-        rc = cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id));
+        rc = cortex__cellword_unlock(&cl.seq, &cl.lock.record, &cl.waiters, pid_of(id), light_wake(k + 1));
         MC_ASSERT(rc == 0, "unlock returned %d", rc);
     }
 }
@@ -302,6 +324,7 @@ static void cwd_update_check(void)
 }
 
 static void cwd_setup_updates(void) { cl_setup_n(2, 2); }
+static void cwd_setup_updates_light(void) { cl_setup_light_n(2, 2); }
 
 static const mc_scenario cellword_1w1r = {
     "cellword_write_read", "futex cell word: 1 writer (2 writes, lock and sequence in one word) vs 1 optimistic "
@@ -315,9 +338,13 @@ static const mc_scenario cellword_updates = {
     "cellword_updates", "futex cell word: 2 updaters x 2 contend, sleepers woken through the waiters word "
                         "(exclusion, no lost increment, no lost wakeup)",
     2, cwd_setup_updates, cwd_update_thread, cwd_update_check, 2, 3, 0, 0, true, false};
+static const mc_scenario cellword_updates_light = {
+    "cellword_updates_light", "futex cell word: 2 light updaters x 2 (no wake fence; a sleeping locker runs "
+                              "membarrier): exclusion, no lost increment, no lost wakeup",
+    2, cwd_setup_updates_light, cwd_update_thread, cwd_update_check, 2, 3, 0, 0, true, false};
 
 static const mc_scenario *const all[] = {&futex_mutex2, &futex_handoff3, &cell_1w1r, &cell_2w1r,
                                          &cell_wait_writes, &cell_wait_two, &cellword_1w1r, &cellword_2w1r,
-                                         &cellword_updates, NULL};
+                                         &cellword_updates, &cell_wait_light, &cellword_updates_light, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }
