@@ -45,7 +45,7 @@ Test(broadcast, geometry_is_checked)
     cr_assert_eq(cortex_broadcast_required_size(4, 0, 8), 0);
     cr_assert_eq(cortex_broadcast_required_size(4, 65, 8), 0);
     cr_assert_eq(cortex_broadcast_required_size(4, 1, 0), 0);
-    cr_assert_eq(cortex_broadcast_required_size(4, 2, 8), 256 + 2 * 64 + 4 * 16);
+    cr_assert_eq(cortex_broadcast_required_size(4, 2, 8), 256 + 2 * 64 + 4 * 8);
     size_t len;
     void *m = raw(8, 2, 8, &len);
     u64_bc w;
@@ -290,13 +290,17 @@ Test(broadcast, hostile_head_cursor_and_sequence)
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_OLDEST), 0);
     uint64_t v;
     cr_assert_eq(u64_bc_pop(&r, &v), 0);
-    /* A slot sequence below what head promises. */
-    cortex_bc_slot *s1 = (cortex_bc_slot *)(void *)((unsigned char *)m + sh->slots_offset + sh->slot_size);
-    atomic_store(&s1->seq, 1);
+    /* A writer's claim below head, or more than a ring above it. */
+    uint64_t claim = atomic_load(&sh->claim);
+    atomic_store(&sh->claim, 1);
     cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
     cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "poisoned");
     u64_bc_close(&r);
-    atomic_store(&s1->seq, 4);
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_OLDEST), 0);
+    atomic_store(&sh->claim, UINT64_C(1) << 50);
+    cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
+    u64_bc_close(&r);
+    atomic_store(&sh->claim, claim);
     /* Head going backwards. */
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
     atomic_store(&sh->head, 1);

@@ -7,9 +7,10 @@
  * are 16 bytes (two words, the second the complement of the first), so a
  * torn copy is visible.
  *
- * Seeded bug (a separate program): CORTEX_SEED_BROADCAST_RELAXED_WORDS makes
- * the slot's word stores and loads relaxed, so the seqlock's re-check can
- * miss an overwrite and a lapped reader returns a torn element.
+ * Seeded bug (a separate program): CORTEX_SEED_BROADCAST_NO_CLAIM_FENCE drops
+ * the writer's release fence after its claim and the reader's acquire fence
+ * before its claim check, so the check can miss an overwrite and a lapped
+ * reader returns a torn element.
  */
 #include "explorer.h"
 
@@ -56,6 +57,7 @@ static void bc_setup(unsigned flags, uint32_t capacity, int items, int readers)
     }
     cortex_bc_shared *sh = (cortex_bc_shared *)(void *)bc.mem;
     mc_name(&sh->head, 8, "bc.head");
+    mc_name(&sh->claim, 8, "bc.claim");
     mc_name(&sh->closed, 4, "bc.closed");
     mc_name(&sh->data_waiters, 4, "bc.data_waiters");
     mc_name(&sh->data_futex, 4, "bc.data_futex");
