@@ -31,6 +31,9 @@
  *     until its next scan it overwrites only elements below that.  So a
  *     NEWEST join (start at h2) is lossless; an OLDEST join may still race
  *     one overwrite, which the claim check of (1) turns into a reported lap.
+ *     So a lossless reader checks the claim only for elements below h2
+ *     (b->guarded): from h2 on the writer never overwrites what it has not
+ *     read.
  *     (The model checker's bc_join_leave found the first version, which
  *     started at the head read before the fence.)
  *
@@ -598,6 +601,11 @@ static int read_run(cortex_broadcast *b, unsigned char *out, uint64_t max, uint6
         return LAPPED;
     uint64_t n = b->seen - i < max ? b->seen - i : max;
     copy_run(b, i, n, out, false);
+    if ((b->flags & CORTEX_BROADCAST_LOSSY) == 0 && i >= b->guarded) {
+        b->pos = i + n; /* lossless, and the writer has seen our entry since: it waits for us (see (2)) */
+        *got = n;
+        return GOT;
+    }
     claim_fence(CX_ACQUIRE); /* the words before the claim */
     c = cortex__ld64(&SH(b)->claim, CX_RELAXED);
     if (c - b->seen > (UINT64_C(1) << 62)) /* below the head we acquired before it */
@@ -834,6 +842,11 @@ static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
         b->index = i;
         b->pos = pos;
         b->published = pos;
+#if defined(CORTEX_SEED_BROADCAST_GUARD_HISTORY)
+        b->guarded = pos; /* seeded bug: trusts the history too */
+#else
+        b->guarded = h2;
+#endif
         b->seen = h2;
         return 0;
     }
