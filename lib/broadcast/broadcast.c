@@ -60,6 +60,7 @@
  */
 #define _GNU_SOURCE
 #include "broadcast_layout.h"
+#include "region/part_open.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -929,17 +930,10 @@ static int bc_region_init(cortex_region *region, void *payload, void *ctx)
 static int open_region(cortex_broadcast *b, cortex_region *region, size_t elem_size, size_t elem_align, uint32_t role,
                        unsigned from)
 {
-    char what[300];
-    char kd[256];
-    snprintf(what, sizeof what, "broadcast %s", cortex_key_describe(cortex_region_key(region), kd, sizeof kd));
+    char what[CORTEX__PART_WHAT_MAX];
     int rc = open_common(b, cortex_region_payload(region), cortex_region_payload_size(region), elem_size, elem_align,
-                         role, from, region, what);
-    if (rc < 0) {
-        cortex_error saved = *cortex_last_error();
-        cortex_region_close(region);
-        *cortex__error_slot() = saved;
-    }
-    return rc;
+                         role, from, region, cortex__part_what(region, "broadcast", what));
+    return rc < 0 ? cortex__part_open_failed(region, rc) : rc;
 }
 
 int cortex_broadcast_create(cortex_broadcast *b, cortex_key key, uint32_t capacity, uint32_t max_readers,
