@@ -202,9 +202,10 @@ CORTEX_API int cortex_broadcast_push_wait(cortex_broadcast *b, const void *elem,
 CORTEX_API int cortex_broadcast_pop(cortex_broadcast *b, void *out);
 
 /**
- * Reader: copies up to @p n elements.  @return the count (> 0), or -errno
- * as cortex_broadcast_pop() when nothing was copied (a lap after some
- * elements ends the batch early; the next call reports it).
+ * Reader: copies up to @p n elements, one contiguous run below the head it
+ * read once.  @return the count (> 0), or -errno as cortex_broadcast_pop():
+ * a run the writer lapped is reported by this call (-EOVERFLOW, counting
+ * only the elements overwritten; the next call reads on from the oldest).
  */
 CORTEX_API ssize_t cortex_broadcast_pop_n(cortex_broadcast *b, void *out, size_t n);
 

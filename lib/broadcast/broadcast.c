@@ -586,12 +586,12 @@ static int bad_claim(cortex_broadcast *b, uint64_t c, uint64_t h, const char *op
 /*
  * A run of up to @p max elements from b->pos into @p out (see (1)): GOT with
  * the count in *got, EMPTY, LAPPED, or -EBADMSG.  Head is re-read only when
- * the cached one is used up.
+ * the cached one does not cover @p max elements.
  */
 static int read_run(cortex_broadcast *b, unsigned char *out, uint64_t max, uint64_t *got, const char *op)
 {
     uint64_t i = b->pos, c = 0;
-    if (i == b->seen) {
+    if (b->seen - i < max) { /* the cached head does not cover the request: read it (once per call) */
         int rc = reload_head(b, op);
         if (rc < 0)
             return rc;
@@ -680,17 +680,11 @@ static ssize_t take(cortex_broadcast *b, void *out, uint64_t n, bool force, cons
         return not_open(b, ROLE_READER, op);
     if (!out)
         return cortex__fail(EINVAL, "%s: NULL output", op);
-    uint64_t k = 0;
-    for (int tries = 0; tries < 4;) {
+    for (int tries = 0; tries < 4; tries++) {
         uint64_t got = 0;
-        int rc = read_run(b, (unsigned char *)out + k * b->elem_size, n - k, &got, op);
-        if (rc == GOT) {
-            if ((k += got) == n)
-                break;
-            continue;
-        }
-        if (k)
-            break; /* empty, or a lap the next call reports; a corrupt line poisoned the handle */
+        int rc = read_run(b, out, n, &got, op);
+        if (rc == GOT)
+            return (ssize_t)got; /* one run: head is read once per call, like the SPSC ring's index */
         if (rc < 0)
             return rc;
         if (rc == LAPPED)
@@ -700,9 +694,8 @@ static ssize_t take(cortex_broadcast *b, void *out, uint64_t n, bool force, cons
         rc = empty_result(b, force, op);
         if (rc != RETRY)
             return rc;
-        tries++;
     }
-    return k ? (ssize_t)k : cortex__fail_fixed(&err_empty);
+    return cortex__fail_fixed(&err_empty);
 }
 
 static int pop_one(cortex_broadcast *b, void *out, bool force, const char *op)

@@ -39,6 +39,7 @@ static struct {
     uint64_t next[MAXR]; /* per reader: lowest acceptable item index */
     int got[MAXR];
     int end_rc[MAXR];
+    bool runs;        /* readers use pop_n (runs of 2) */
 } bc;
 
 static pair item(int i) { return (pair){0x100u + (uint64_t)i, ~(0x100u + (uint64_t)i)}; }
@@ -98,12 +99,22 @@ static void push_all(void)
     }
 }
 
-/* Pops until the last item arrived; laps (lossy) are counted by the library. */
+/* Pops (runs of up to 2 with pop_n when bc.runs) until the last item arrived; laps (lossy) are counted by the library. */
 static void pop_all(int k)
 {
     while (bc.next[k] < (uint64_t)bc.items) {
-        pair v;
-        int rc = cortex_broadcast_pop(&bc.r[k], &v);
+        pair v, two[2];
+        int rc;
+        if (bc.runs) {
+            ssize_t n = cortex_broadcast_pop_n(&bc.r[k], two, 2);
+            for (ssize_t i = 0; i < n; i++)
+                got(k, &two[i]);
+            rc = n > 0 ? 1 : (int)n;
+            if (rc == 1)
+                continue;
+        } else {
+            rc = cortex_broadcast_pop(&bc.r[k], &v);
+        }
         if (rc == -EAGAIN) {
             cortex__spin_hint();
             continue;
@@ -150,6 +161,16 @@ static const mc_scenario bc_lossy_one = {
     "bc_lossy_lapped", "broadcast lossy: capacity 2, 3 items, a writer that never waits laps the reader, also "
                        "mid-copy: never a torn element, received + missed == pushed",
     2, lossy_one_setup, fan_thread, check_fan, 2, 3, 0, 0, true, false};
+static void lossy_runs_setup(void)
+{
+    bc_setup(CORTEX_BROADCAST_LOSSY, 2, 3, 1);
+    bc.runs = true;
+}
+
+static const mc_scenario bc_lossy_runs = {
+    "bc_lossy_runs", "broadcast lossy: capacity 2, 3 items, the reader copies runs of 2 (pop_n) while the writer "
+                     "laps it: one claim check per run still catches every overwrite",
+    2, lossy_runs_setup, fan_thread, check_fan, 2, 3, 0, 0, true, false};
 static const mc_scenario bc_lossy_two = {
     "bc_lossy_two", "broadcast lossy: capacity 1, 2 items, writer vs two readers lapped independently",
     3, lossy_two_setup, fan_thread, check_fan, -1, 2, 0, 0, true, false};
@@ -274,7 +295,7 @@ static const mc_scenario bc_wait_lossy = {
                      "-EPIPE at the end",
     2, wait_lossy_setup, wait_thread, check_wait, 2, 3, 0, 0, true, false};
 
-static const mc_scenario *const all[] = {&bc_lossless_one, &bc_lossless_two, &bc_lossy_one, &bc_lossy_two,
+static const mc_scenario *const all[] = {&bc_lossless_one, &bc_lossless_two, &bc_lossy_one, &bc_lossy_runs, &bc_lossy_two,
                                          &bc_join_leave, &bc_join_oldest, &bc_wait_lossless, &bc_wait_lossy,
                                          NULL};
 
