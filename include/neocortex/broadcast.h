@@ -114,6 +114,7 @@ typedef struct cortex_broadcast {
     uint32_t polls;               /**< Empty/full polls since the last liveness check. */
     uint64_t published;           /**< Reader: its position at its last wake check for the writer. */
     uint64_t guarded;             /**< Reader, lossless: from this index on the writer waits for it. */
+    uint32_t light;               /**< Writer: registered for membarrier, so it publishes without a fence. */
 } cortex_broadcast;
 
 /**

@@ -40,7 +40,12 @@
  * (3) Sleeping.  Readers announce by incrementing data_waiters (SEQ_CST),
  *     fence, re-check head, then sleep on data_futex; the writer stores head,
  *     fences, and bumps data_futex + FUTEX_WAKE only when data_waiters != 0
- *     (store-buffering pattern: one of the two sees the other).  The
+ *     (store-buffering pattern: one of the two sees the other).  A writer
+ *     that could register for membarrier(GLOBAL_EXPEDITED) (b->light, told
+ *     to readers in wlight) skips its fence; a reader about to sleep calls
+ *     membarrier after its own fence, which makes the writer's threads
+ *     execute a full barrier: the ring's scheme (lib/ring/ring.c (2)).
+ *     Model-check builds never register, so the checker sees two fences.  The
  *     lossless writer sleeps on space_futex after setting space_waiting;
  *     a reader that moved its cursor fences and wakes it when the flag is set.
  *
@@ -61,6 +66,7 @@
 #define _GNU_SOURCE
 #include "broadcast_layout.h"
 #include "region/part_open.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -79,6 +85,8 @@ enum { ROLE_WRITER = 1, ROLE_READER = 2 };
 
 /* Spin before sleeping in the *_wait calls. */
 #define BC_SPIN_NS INT64_C(20000)
+/* Nap when the writer relies on membarrier but the call failed (the wake cannot be proven). */
+#define BC_SHORT_NAP_NS INT64_C(200000)
 
 static const cortex_error err_full = {
     -EAGAIN, 0, "", false,
@@ -369,10 +377,35 @@ static bool liveness_due(cortex_broadcast *b, bool force, bool polled)
 
 /* ---- writer -------------------------------------------------------------- */
 
-/* Wakes sleeping readers (after a publish or a close). */
-static void wake_readers(cortex_bc_shared *sh, bool always)
+/* Membarrier for (3): never in model-check builds (the checker sees two fences). */
+static bool bc_membarrier_register(void)
 {
-    cortex__fence(CX_SEQ_CST); /* our head/closed store before our read of the sleeper count */
+#if defined(CORTEX_MODEL)
+    return false;
+#else
+    return cortex__os_membarrier_register();
+#endif
+}
+
+static int bc_membarrier(void)
+{
+#if defined(CORTEX_MODEL)
+    return -ENOSYS;
+#else
+    return cortex__os_membarrier();
+#endif
+}
+
+/* Wakes sleeping readers (after a publish or a close). */
+static void wake_readers(cortex_broadcast *b, bool always)
+{
+    cortex_bc_shared *sh = SH(b);
+    if (always || !b->light)
+        cortex__fence(CX_SEQ_CST); /* our head/closed store before our read of the sleeper count */
+#if !defined(CORTEX_MODEL)
+    else /* a sleeper's membarrier supplies the CPU fence (see (3)); the compiler must not reorder either */
+        __asm__ __volatile__("" ::: "memory");
+#endif
     if (always || cortex__ld32(&sh->data_waiters, CX_RELAXED)) {
         cortex__fadd32(&sh->data_futex, 1, CX_RELEASE);
         cortex__futex_wake(&sh->data_futex, INT32_MAX);
@@ -463,7 +496,7 @@ static void publish(cortex_broadcast *b, const unsigned char *src, uint64_t n)
     copy_run(b, b->pos, n, (unsigned char *)(uintptr_t)src, true);
     b->pos = end;
     cortex__st64(&sh->head, end, CX_RELEASE);
-    wake_readers(sh, false);
+    wake_readers(b, false);
 }
 
 int cortex_broadcast_push(cortex_broadcast *b, const void *elem)
@@ -746,6 +779,9 @@ int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns
         uint32_t seen = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
         cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
         cortex__fence(CX_SEQ_CST); /* the announcement before the re-check */
+        /* A light writer publishes without a fence: make its threads execute one now (see (3)). */
+        if (cortex__ld32(&sh->wlight, CX_RELAXED) && bc_membarrier() < 0 && nap > BC_SHORT_NAP_NS)
+            nap = BC_SHORT_NAP_NS;
         if (cortex__ld64(&sh->head, CX_ACQUIRE) == b->pos && !cortex__ld32(&sh->closed, CX_ACQUIRE))
             cortex__futex_wait(&sh->data_futex, seen, nap);
         cortex__fadd32(&sh->data_waiters, (uint32_t)-1, CX_RELAXED);
@@ -787,6 +823,8 @@ static int claim_writer(cortex_broadcast *b, const char *what)
         return cortex__fail(EBUSY, "%s: another process took the writer role", what);
     cortex__st64(&sh->wstart, cortex__self_start(), CX_RELAXED);
     cortex__st32(&sh->wstamp, stamp, CX_RELAXED);
+    b->light = bc_membarrier_register() ? 1u : 0u;
+    cortex__st32(&sh->wlight, b->light, CX_RELAXED);
     cortex__st64(&sh->wimage, cortex__image_token(), CX_RELAXED);
     cortex__st32(&sh->wpid, self, CX_RELEASE);
     b->pos = cortex__ld64(&sh->head, CX_ACQUIRE);
@@ -978,7 +1016,7 @@ int cortex_broadcast_close(cortex_broadcast *b)
     bool mine = b->pid == (int32_t)cortex__self_pid(); /* a forked child holds nothing */
     if (mine && b->role == ROLE_WRITER) {
         cortex__st32(&sh->closed, 1, CX_SEQ_CST);
-        wake_readers(sh, true);
+        wake_readers(b, true);
     } else if (mine && b->role == ROLE_READER) {
         uint32_t self = (uint32_t)b->pid;
         cortex__cas32(&entry(b, b->index)->pid, &self, 0, CX_ACQ_REL, CX_RELAXED);

@@ -44,7 +44,8 @@ typedef struct cortex_bc_shared {
     cortex__a64 claim;     /* elements the writer has begun to write: head <= claim <= head + capacity */
     cortex__a64 wimage;    /* the writer's image token */
     cortex__a32 wstamp;    /* the writer's stamp */
-    uint8_t pad1[20];
+    cortex__a32 wlight;    /* 1: the writer fences nothing after a publish; sleepers call membarrier (see (3)) */
+    uint8_t pad1[16];
     /* line 2: readers asleep in pop_wait: a count, and the word they sleep on */
     cortex__a32 data_waiters;
     cortex__a32 data_futex;
