@@ -20,9 +20,9 @@
  *   cortex_broadcast_missed() (and from cortex_last_error()), and goes on
  *   from the oldest element still in the ring.
  *
- * In both modes every element slot carries a sequence number written
- * around the element (a seqlock): a reader copies the element out and
- * checks the sequence again, so it never returns a torn element.
+ * In both modes the writer announces the elements it is about to write (its
+ * claim) before it writes them: a reader copies a run of elements out and
+ * then checks the claim, so it never returns a torn element.
  *
  * Forms: cortex_broadcast_create() / cortex_broadcast_join() make or find a
  * CORTEX_KIND_BROADCAST segment (the creator is the writer);
@@ -32,20 +32,20 @@
  * Errors: -EAGAIN full (lossless writer) or empty (reader); -EOVERFLOW
  * lapped (lossy reader; the next pop goes on); -EPIPE the writer closed the
  * ring or died and everything it published was read; -EBUSY every reader
- * entry is taken; -EBADMSG an index, sequence or reader entry in shared
+ * entry is taken; -EBADMSG an index, claim or reader entry in shared
  * memory is impossible (corrupt or hostile; the handle stays poisoned);
  * -ETIMEDOUT from the *_wait calls.
  *
- * ## Shared layout (ABI, version 1), offsets from the broadcast's first byte
+ * ## Shared layout (ABI, version 2), offsets from the broadcast's first byte
  *
  * | offset | field | written by |
  * |---:|---|---|
  * | 0   | magic "NCBCAST1", version, header size, elem size/align, capacity, max readers, flags, slot size, slots offset, total size, checksum | create, then immutable |
- * | 64  | writer: head (u64, elements published), closed flag, pid, start time | writer |
+ * | 64  | writer: head (u64, elements published), closed flag, pid, start time, claim (u64 at 88, elements it began to write), image token, stamp | writer |
  * | 128 | readers' wake: sleeper count, futex word | readers (writer bumps the word) |
  * | 192 | writer's wake (lossless): announcement flag, futex word | writer (readers clear) |
- * | 256 | reader table: one 64-byte line per reader (pid, start time, cursor) | that reader (writer evicts the dead) |
- * | 256 + 64 * max_readers | slots: u64 sequence + element rounded up to 8 bytes | writer |
+ * | 256 | reader table: one 64-byte line per reader (pid, stamp, start time, cursor, image token) | that reader (writer evicts the dead) |
+ * | 256 + 64 * max_readers | slots: the element rounded up to 8 bytes, contiguous | writer |
  */
 #ifndef NEOCORTEX_BROADCAST_H
 #define NEOCORTEX_BROADCAST_H
@@ -79,7 +79,7 @@ CORTEX_BEGIN_DECLS
 /** "NCBCAST1" read as a little-endian 64-bit number. */
 #define CORTEX_BROADCAST_MAGIC UINT64_C(0x315453414342434e)
 /** Version of the broadcast layout. */
-#define CORTEX_BROADCAST_VERSION 1u
+#define CORTEX_BROADCAST_VERSION 2u
 /** Bytes of control data before the reader table. */
 #define CORTEX_BROADCAST_HEADER_SIZE 256u
 /** A full lossless writer checks the liveness of lagging readers at most this often (ns). */
@@ -103,7 +103,7 @@ typedef struct cortex_broadcast {
     uint64_t missed;              /**< Reader: elements lost to laps, in total. */
     int64_t next_check;           /**< When to check liveness next (ns). */
     uint32_t elem_size;           /**< Bytes per element. */
-    uint32_t slot_size;           /**< Bytes per slot (sequence + element, 8-byte multiple). */
+    uint32_t slot_size;           /**< Bytes per slot (the element rounded up to 8). */
     uint32_t capacity;            /**< Slots (power of two). */
     uint32_t max_readers;         /**< Entries in the reader table. */
     uint32_t flags;               /**< CORTEX_BROADCAST_LOSSY or LOSSLESS. */
@@ -112,6 +112,9 @@ typedef struct cortex_broadcast {
     uint32_t bad;                 /**< 1: corrupt shared state was seen; calls return -EBADMSG. */
     int32_t pid;                  /**< The pid that opened the handle. */
     uint32_t polls;               /**< Empty/full polls since the last liveness check. */
+    uint64_t published;           /**< Reader: its position at its last wake check for the writer. */
+    uint64_t guarded;             /**< Reader, lossless: from this index on the writer waits for it. */
+    uint32_t light;               /**< Writer: registered for membarrier, so it publishes without a fence. */
 } cortex_broadcast;
 
 /**
@@ -200,9 +203,10 @@ CORTEX_API int cortex_broadcast_push_wait(cortex_broadcast *b, const void *elem,
 CORTEX_API int cortex_broadcast_pop(cortex_broadcast *b, void *out);
 
 /**
- * Reader: copies up to @p n elements.  @return the count (> 0), or -errno
- * as cortex_broadcast_pop() when nothing was copied (a lap after some
- * elements ends the batch early; the next call reports it).
+ * Reader: copies up to @p n elements, one contiguous run below the head it
+ * read once.  @return the count (> 0), or -errno as cortex_broadcast_pop():
+ * a run the writer lapped is reported by this call (-EOVERFLOW, counting
+ * only the elements overwritten; the next call reads on from the oldest).
  */
 CORTEX_API ssize_t cortex_broadcast_pop_n(cortex_broadcast *b, void *out, size_t n);
 

@@ -4,16 +4,21 @@
  *
  * Memory-order argument
  * ---------------------
- * (1) Slots are seqlocks.  Element i lives in slot i & mask.  The writer
- *     stores seq = 2i+1 (relaxed), the element's 8-byte words (each a
- *     release store), then seq = 2i+2 (release), and after a batch head
- *     (release).  A reader that acquired head > i loads seq (acquire) and
- *     expects 2i+2; it loads the words (acquire each) and re-loads seq.  If
- *     any word came from a later write (element i + k*capacity), that word's
- *     release store carries the later "seq = odd" store with it, so the
- *     re-load cannot return the first value: a torn copy is always seen and
- *     reported as a lap, never returned.  No plain access races (the same
- *     scheme as lib/cell/seqlock.h), so ThreadSanitizer needs no annotation.
+ * (1) Claims, not per-slot sequences.  Element i lives in slot i & mask
+ *     (slot_size bytes, 8-byte words, contiguous like the SPSC ring's).  To
+ *     write elements [pos, pos + n) the writer stores claim = pos + n
+ *     (relaxed), a release fence, the words (relaxed atomic stores), then
+ *     head = pos + n (release).  A reader that acquired head copies a run
+ *     [i, j) below it (relaxed atomic loads), then an acquire fence, then
+ *     loads claim: claim <= i + capacity means no word of the run was
+ *     overwritten.  If a word came from a later lap (element k + capacity,
+ *     k >= i), the writer had stored claim >= k + capacity + 1 before it
+ *     (release fence -> word store read by our load -> acquire fence), so
+ *     claim - i > capacity and the run counts as lapped: a torn copy is
+ *     never returned.  Two shared loads per run, not per element.  Every
+ *     shared access is atomic, so ThreadSanitizer needs no annotation.
+ *     (The model checker's bc_lossy_lapped finds the variant without the
+ *     two fences: CORTEX_SEED_BROADCAST_NO_CLAIM_FENCE.)
  *
  * (2) Lossless mode.  Each reader publishes its cursor (release) after it
  *     copied the elements below it; the writer loads the cursors (acquire)
@@ -25,24 +30,43 @@
  *     sees the reader, or h2 is at least the head the writer had then, and
  *     until its next scan it overwrites only elements below that.  So a
  *     NEWEST join (start at h2) is lossless; an OLDEST join may still race
- *     one overwrite, which the slot sequence turns into a reported lap.
+ *     one overwrite, which the claim check of (1) turns into a reported lap.
+ *     So a lossless reader checks the claim only for elements below h2
+ *     (b->guarded): from h2 on the writer never overwrites what it has not
+ *     read.
  *     (The model checker's bc_join_leave found the first version, which
  *     started at the head read before the fence.)
  *
  * (3) Sleeping.  Readers announce by incrementing data_waiters (SEQ_CST),
  *     fence, re-check head, then sleep on data_futex; the writer stores head,
  *     fences, and bumps data_futex + FUTEX_WAKE only when data_waiters != 0
- *     (store-buffering pattern: one of the two sees the other).  The
+ *     (store-buffering pattern: one of the two sees the other).  A writer
+ *     that could register for membarrier(GLOBAL_EXPEDITED) (b->light, told
+ *     to readers in wlight) skips its fence; a reader about to sleep calls
+ *     membarrier after its own fence, which makes the writer's threads
+ *     execute a full barrier: the ring's scheme (lib/ring/ring.c (2)).
+ *     Model-check builds never register, so the checker sees two fences.  The
  *     lossless writer sleeps on space_futex after setting space_waiting;
  *     a reader that moved its cursor fences and wakes it when the flag is set.
  *
  * (4) Hostile memory.  Everything is range-checked before use: the header
  *     copy (line 0) is validated field by field; head never goes backwards;
- *     a cursor ahead of head is -EBADMSG; a slot sequence below what head
- *     promises is -EBADMSG; slot addresses are (i & mask) * slot_size.
+ *     a cursor ahead of head, or a claim below head or more than a ring
+ *     above it, is -EBADMSG; slot addresses are (i & mask) * slot_size.
+ *
+ * (6) A reader's cursor and the writer's wake.  A reader stores its cursor
+ *     (release) after every pop and pop_n, so the writer's back-pressure is
+ *     exact.  The store-load fence of (3) and the check of the writer's
+ *     space_waiting flag are not per pop: a reader takes them when it finds
+ *     the ring empty (if it moved since its last check), or at once when a
+ *     plain load already shows the flag set.  Enough: a writer asleep for
+ *     room publishes nothing, so the reader it waits for drains the ring and
+ *     finds it empty, and there the fences of (3) pair up as before.
  */
 #define _GNU_SOURCE
 #include "broadcast_layout.h"
+#include "region/part_open.h"
+#include "os/os.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -51,18 +75,18 @@
 #include <string.h>
 
 /* Seeded bug for the model checker (tests/model); never defined in normal builds. */
-#if defined(CORTEX_SEED_BROADCAST_RELAXED_WORDS)
-#define WORD_ORDER CX_RELAXED
-#define WORD_LOAD CX_RELAXED
+#if defined(CORTEX_SEED_BROADCAST_NO_CLAIM_FENCE)
+#define claim_fence(mo) ((void)0)
 #else
-#define WORD_ORDER CX_RELEASE
-#define WORD_LOAD CX_ACQUIRE
+#define claim_fence(mo) cortex__fence(mo)
 #endif
 
 enum { ROLE_WRITER = 1, ROLE_READER = 2 };
 
 /* Spin before sleeping in the *_wait calls. */
 #define BC_SPIN_NS INT64_C(20000)
+/* Nap when the writer relies on membarrier but the call failed (the wake cannot be proven). */
+#define BC_SHORT_NAP_NS INT64_C(200000)
 
 static const cortex_error err_full = {
     -EAGAIN, 0, "", false,
@@ -77,28 +101,42 @@ static inline cortex_bc_reader *entry(const cortex_broadcast *b, uint32_t i)
     return (cortex_bc_reader *)(void *)(b->base + CORTEX_BROADCAST_HEADER_SIZE + (size_t)i * 64u);
 }
 
-static inline cortex_bc_slot *slot_of(const cortex_broadcast *b, uint64_t i)
+static inline cortex_bc_word *slot_of(const cortex_broadcast *b, uint64_t i)
 {
-    return (cortex_bc_slot *)(void *)(b->slots + (size_t)(i & b->mask) * b->slot_size);
+    return (cortex_bc_word *)(void *)(b->slots + (size_t)(i & b->mask) * b->slot_size);
 }
 
 /*
- * The one liveness verdict of this file: true only when the holder is
- * certainly gone (pid < 0: a join in progress, only its pid is known).
+ * The one liveness verdict of this file, on the identity the ring's roles
+ * record too (lib/os/proc.c): true only when the holder is certainly gone.
+ * A holder at -pid (a join in progress) is judged by its pid alone: its
+ * start and stamp fields may still be the previous holder's.
  */
-static bool holder_dead(int32_t pid, uint64_t start)
+static bool holder_dead(int32_t pid, uint64_t start, uint32_t stamp)
 {
-    if (pid == 0)
+    if (pid == 0 || pid == INT32_MIN)
         return true;
-    if (pid == INT32_MIN)
-        return true;
-    cortex__proc_id id = {.pid = pid < 0 ? -pid : pid, .start = pid < 0 ? 0 : start};
+    cortex__proc_id id = {.pid = pid < 0 ? -pid : pid};
+    if (pid > 0) {
+        id.start = start;
+        id.stamp = stamp;
+    }
     return cortex__proc_verdict(&id, NULL) == CORTEX__DEAD; /* unknown is not dead */
+}
+
+static bool reader_dead(cortex_bc_reader *e, int32_t pid)
+{
+    return holder_dead(pid, cortex__ld64(&e->start, CX_RELAXED), cortex__ld32(&e->stamp, CX_RELAXED));
+}
+
+static bool writer_dead(cortex_bc_shared *sh, int32_t pid)
+{
+    return holder_dead(pid, cortex__ld64(&sh->wstart, CX_RELAXED), cortex__ld32(&sh->wstamp, CX_RELAXED));
 }
 
 /* ---- geometry and the header --------------------------------------------- */
 
-static uint64_t slot_size_for(uint64_t elem_size) { return 8 + cortex__align_up(elem_size, 8); }
+static uint64_t slot_size_for(uint64_t elem_size) { return cortex__align_up(elem_size, 8); }
 static uint64_t slots_offset_for(uint64_t max_readers) { return CORTEX_BROADCAST_HEADER_SIZE + 64 * max_readers; }
 
 static int check_geometry(uint64_t capacity, uint64_t max_readers, uint64_t elem_size, uint64_t elem_align,
@@ -216,33 +254,82 @@ static void handle_fill(cortex_broadcast *b, void *mem, const cortex_bc_shared *
 
 /* ---- slots --------------------------------------------------------------- */
 
-static void slot_store(cortex_bc_slot *s, uint64_t i, const unsigned char *src, uint32_t size)
+/*
+ * How a run is copied.  Release builds use memcpy over each contiguous part
+ * (what the seqlock readers of Linux or folly do: the claim check of (1)
+ * throws away any copy the writer raced with, and the fences order the
+ * copy against the claim for the compiler and the CPU).  The model checker
+ * and ThreadSanitizer judge by the C11 letter, where such a copy is a data
+ * race: there every word is a relaxed atomic access instead.
+ */
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define BC_WORD_COPY 1
+#endif
+#endif
+#if defined(CORTEX_MODEL) || defined(__SANITIZE_THREAD__)
+#define BC_WORD_COPY 1
+#endif
+
+#if defined(BC_WORD_COPY)
+static void put_words(cortex_bc_word *w, const unsigned char *src, size_t bytes)
 {
-    cortex__st64(&s->seq, 2 * i + 1, CX_RELAXED);
-    uint32_t full = size / 8, k;
-    for (k = 0; k < full; k++) {
-        uint64_t w;
-        memcpy(&w, src + 8 * k, 8);
-        cortex__st64(&s->word[k], w, WORD_ORDER);
+    size_t k = 0;
+    for (; k < bytes / 8; k++) {
+        uint64_t v;
+        memcpy(&v, src + 8 * k, 8);
+        cortex__st64(&w[k], v, CX_RELAXED);
     }
-    if (size & 7u) {
-        uint64_t w = 0;
-        memcpy(&w, src + 8 * k, size & 7u);
-        cortex__st64(&s->word[k], w, WORD_ORDER);
+    if (bytes & 7u) {
+        uint64_t v = 0;
+        memcpy(&v, src + 8 * k, bytes & 7u);
+        cortex__st64(&w[k], v, CX_RELAXED);
     }
-    cortex__st64(&s->seq, 2 * i + 2, CX_RELEASE);
 }
 
-static void slot_load(cortex_bc_slot *s, unsigned char *dst, uint32_t size)
+static void get_words(const cortex_bc_word *w, unsigned char *dst, size_t bytes)
 {
-    uint32_t full = size / 8, k;
-    for (k = 0; k < full; k++) {
-        uint64_t w = cortex__ld64(&s->word[k], WORD_LOAD);
-        memcpy(dst + 8 * k, &w, 8);
+    size_t k = 0;
+    for (; k < bytes / 8; k++) {
+        uint64_t v = cortex__ld64((cortex_bc_word *)(uintptr_t)&w[k], CX_RELAXED);
+        memcpy(dst + 8 * k, &v, 8);
     }
-    if (size & 7u) {
-        uint64_t w = cortex__ld64(&s->word[k], WORD_LOAD);
-        memcpy(dst + 8 * k, &w, size & 7u);
+    if (bytes & 7u) {
+        uint64_t v = cortex__ld64((cortex_bc_word *)(uintptr_t)&w[k], CX_RELAXED);
+        memcpy(dst + 8 * k, &v, bytes & 7u);
+    }
+}
+#else
+static inline void put_words(cortex_bc_word *w, const unsigned char *src, size_t bytes) { memcpy((void *)w, src, bytes); }
+static inline void get_words(const cortex_bc_word *w, unsigned char *dst, size_t bytes)
+{
+    memcpy(dst, (const void *)w, bytes);
+}
+#endif
+
+/* Elements [i, i + n) to (@p to_slots) or from their slots, @p buf packed as the caller's array. */
+static void copy_run(cortex_broadcast *b, uint64_t i, uint64_t n, unsigned char *buf, bool to_slots)
+{
+    uint32_t size = b->elem_size;
+    while (n) {
+        uint64_t run = b->capacity - (i & b->mask); /* up to the ring's end */
+        run = run < n ? run : n;
+        cortex_bc_word *w = slot_of(b, i);
+        if (size == b->slot_size) { /* slots as packed as the caller's array: one copy */
+            if (to_slots)
+                put_words(w, buf, (size_t)run * size);
+            else
+                get_words(w, buf, (size_t)run * size);
+        } else {
+            for (uint64_t e = 0; e < run; e++, w += b->slot_size / 8)
+                if (to_slots)
+                    put_words(w, buf + e * size, size);
+                else
+                    get_words(w, buf + e * size, size);
+        }
+        buf += run * size;
+        i += run;
+        n -= run;
     }
 }
 
@@ -290,10 +377,35 @@ static bool liveness_due(cortex_broadcast *b, bool force, bool polled)
 
 /* ---- writer -------------------------------------------------------------- */
 
-/* Wakes sleeping readers (after a publish or a close). */
-static void wake_readers(cortex_bc_shared *sh, bool always)
+/* Membarrier for (3): never in model-check builds (the checker sees two fences). */
+static bool bc_membarrier_register(void)
 {
-    cortex__fence(CX_SEQ_CST); /* our head/closed store before our read of the sleeper count */
+#if defined(CORTEX_MODEL)
+    return false;
+#else
+    return cortex__os_membarrier_register();
+#endif
+}
+
+static int bc_membarrier(void)
+{
+#if defined(CORTEX_MODEL)
+    return -ENOSYS;
+#else
+    return cortex__os_membarrier();
+#endif
+}
+
+/* Wakes sleeping readers (after a publish or a close). */
+static void wake_readers(cortex_broadcast *b, bool always)
+{
+    cortex_bc_shared *sh = SH(b);
+    if (always || !b->light)
+        cortex__fence(CX_SEQ_CST); /* our head/closed store before our read of the sleeper count */
+#if !defined(CORTEX_MODEL)
+    else /* a sleeper's membarrier supplies the CPU fence (see (3)); the compiler must not reorder either */
+        __asm__ __volatile__("" ::: "memory");
+#endif
     if (always || cortex__ld32(&sh->data_waiters, CX_RELAXED)) {
         cortex__fadd32(&sh->data_futex, 1, CX_RELEASE);
         cortex__futex_wake(&sh->data_futex, INT32_MAX);
@@ -318,7 +430,7 @@ static unsigned evict_dead(cortex_broadcast *b, bool force)
         uint64_t cur = cortex__ld64(&e->cursor, CX_ACQUIRE);
         if (b->pos - cur < b->capacity && (int32_t)pid > 0)
             continue; /* not holding the writer back */
-        if (holder_dead((int32_t)pid, cortex__ld64(&e->start, CX_RELAXED)) &&
+        if (reader_dead(e, (int32_t)pid) &&
             cortex__cas32(&e->pid, &pid, 0, CX_ACQ_REL, CX_RELAXED))
             n++;
     }
@@ -374,14 +486,17 @@ static int64_t writer_space(cortex_broadcast *b, uint64_t want, const char *op)
     return (int64_t)free_slots;
 }
 
+/* Claims, writes and publishes elements [pos, pos + n) from @p src (see (1)). */
 static void publish(cortex_broadcast *b, const unsigned char *src, uint64_t n)
 {
     cortex_bc_shared *sh = SH(b);
-    for (uint64_t k = 0; k < n; k++)
-        slot_store(slot_of(b, b->pos + k), b->pos + k, src + k * b->elem_size, b->elem_size);
-    b->pos += n;
-    cortex__st64(&sh->head, b->pos, CX_RELEASE);
-    wake_readers(sh, false);
+    uint64_t end = b->pos + n;
+    cortex__st64(&sh->claim, end, CX_RELEASE); /* release: the head before it (see recover_lap) */
+    claim_fence(CX_RELEASE);                   /* the claim before any word of the run */
+    copy_run(b, b->pos, n, (unsigned char *)(uintptr_t)src, true);
+    b->pos = end;
+    cortex__st64(&sh->head, end, CX_RELEASE);
+    wake_readers(b, false);
 }
 
 int cortex_broadcast_push(cortex_broadcast *b, const void *elem)
@@ -449,18 +564,32 @@ int cortex_broadcast_push_wait(cortex_broadcast *b, const void *elem, int64_t ti
 
 /* ---- reader -------------------------------------------------------------- */
 
-/* Publishes the reader's cursor; in lossless mode wakes a writer waiting for room. */
-static void publish_cursor(cortex_broadcast *b)
+/* Stores the reader's cursor (release): the writer may now overwrite every element below it. */
+static inline void store_cursor(cortex_broadcast *b)
+{
+    cortex__st64(&entry(b, b->index)->cursor, b->pos, CX_RELEASE);
+}
+
+/* The reader's half of (3)/(6): wakes a lossless writer asleep in push_wait for room. */
+static void wake_writer(cortex_broadcast *b)
 {
     cortex_bc_shared *sh = SH(b);
-    cortex__st64(&entry(b, b->index)->cursor, b->pos, CX_RELEASE);
     if (b->flags & CORTEX_BROADCAST_LOSSY)
         return;
+    b->published = b->pos;
     cortex__fence(CX_SEQ_CST); /* our cursor before our read of the writer's flag */
     if (cortex__ld32(&sh->space_waiting, CX_RELAXED) && cortex__xchg32(&sh->space_waiting, 0, CX_ACQ_REL)) {
         cortex__fadd32(&sh->space_futex, 1, CX_RELEASE);
         cortex__futex_wake(&sh->space_futex, 1);
     }
+}
+
+/* After a pop: the cursor, and the wake only when the writer's flag is already visible. */
+static inline void after_pop(cortex_broadcast *b)
+{
+    store_cursor(b);
+    if ((b->flags & CORTEX_BROADCAST_LOSSY) == 0 && cortex__ld32(&SH(b)->space_waiting, CX_RELAXED))
+        wake_writer(b);
 }
 
 /* Reloads head: 0, or -EBADMSG when it went backwards. */
@@ -479,11 +608,23 @@ static int reload_head(cortex_broadcast *b, const char *op)
 
 enum { GOT = 0, EMPTY = 1, LAPPED = 2, RETRY = 3 };
 
-/* One element at b->pos into @p out: GOT, EMPTY, LAPPED, or -EBADMSG. */
-static int read_one(cortex_broadcast *b, unsigned char *out, const char *op)
+/* -EBADMSG (handle poisoned) for a writer's claim @p c that no writer at head @p h can have made. */
+static int bad_claim(cortex_broadcast *b, uint64_t c, uint64_t h, const char *op)
 {
-    uint64_t i = b->pos;
-    if (i == b->seen) {
+    b->bad = 1;
+    return cortex__fail(EBADMSG, "%s: writer's claim %llu is outside [head %llu, head + %u]: corrupt or hostile "
+                                 "writer line", op, (unsigned long long)c, (unsigned long long)h, b->capacity);
+}
+
+/*
+ * A run of up to @p max elements from b->pos into @p out (see (1)): GOT with
+ * the count in *got, EMPTY, LAPPED, or -EBADMSG.  Head is re-read only when
+ * the cached one does not cover @p max elements.
+ */
+static int read_run(cortex_broadcast *b, unsigned char *out, uint64_t max, uint64_t *got, const char *op)
+{
+    uint64_t i = b->pos, c = 0;
+    if (b->seen - i < max) { /* the cached head does not cover the request: read it (once per call) */
         int rc = reload_head(b, op);
         if (rc < 0)
             return rc;
@@ -492,37 +633,44 @@ static int read_one(cortex_broadcast *b, unsigned char *out, const char *op)
     }
     if (b->seen - i > b->capacity)
         return LAPPED;
-    cortex_bc_slot *s = slot_of(b, i);
-    uint64_t want = 2 * i + 2;
-    uint64_t s0 = cortex__ld64(&s->seq, CX_ACQUIRE);
-    if (s0 != want) {
-        if (s0 - want < (UINT64_C(1) << 62))
-            return LAPPED; /* a later element is (being) written there */
-        b->bad = 1;
-        return cortex__fail(EBADMSG, "%s: slot of element %llu has sequence %llu, expected %llu (head %llu): "
-                                     "corrupt or hostile writer", op, (unsigned long long)i,
-                            (unsigned long long)s0, (unsigned long long)want, (unsigned long long)b->seen);
+    uint64_t n = b->seen - i < max ? b->seen - i : max;
+    copy_run(b, i, n, out, false);
+    if ((b->flags & CORTEX_BROADCAST_LOSSY) == 0 && i >= b->guarded) {
+        b->pos = i + n; /* lossless, and the writer has seen our entry since: it waits for us (see (2)) */
+        *got = n;
+        return GOT;
     }
-    slot_load(s, out, b->elem_size);
-    if (cortex__ld64(&s->seq, CX_RELAXED) != s0)
-        return LAPPED; /* overwritten while we copied: the copy may be torn */
-    b->pos = i + 1;
+    claim_fence(CX_ACQUIRE); /* the words before the claim */
+    c = cortex__ld64(&SH(b)->claim, CX_RELAXED);
+    if (c - b->seen > (UINT64_C(1) << 62)) /* below the head we acquired before it */
+        return bad_claim(b, c, b->seen, op);
+    if (c - i > b->capacity)
+        return LAPPED; /* the writer came round to the run while we copied: it may be torn */
+    b->pos = i + n;
+    *got = n;
     return GOT;
 }
 
 /* After a lap: skip to the oldest element still retained; -EOVERFLOW with the count. */
 static int recover_lap(cortex_broadcast *b, const char *op)
 {
+    /* The claim, then head: a writer had published head >= claim - capacity before it claimed. */
+    uint64_t c = cortex__ld64(&SH(b)->claim, CX_ACQUIRE);
     int rc = reload_head(b, op);
     if (rc < 0)
         return rc;
+    if (b->seen - c < (UINT64_C(1) << 62))
+        c = b->seen; /* the writer moved on since: its claim is at least head */
+    else if (c - b->seen > b->capacity)
+        return bad_claim(b, c, b->seen, op);
     uint64_t from = b->pos;
-    uint64_t oldest = b->seen >= b->capacity ? b->seen - b->capacity : 0;
+    uint64_t oldest = c >= b->capacity ? c - b->capacity : 0; /* the oldest no claim reached yet */
     uint64_t next = oldest > from ? oldest : from + 1;
     uint64_t lost = next - from;
     b->missed += lost;
     b->pos = next;
-    publish_cursor(b);
+    store_cursor(b);
+    wake_writer(b);
     return cortex__fail(EOVERFLOW, "%s: lapped by the writer: %llu element(s) lost (at %llu, writer at %llu, %llu "
                                    "lost in total); reading on from %llu", op, (unsigned long long)lost,
                         (unsigned long long)from, (unsigned long long)b->seen, (unsigned long long)b->missed,
@@ -538,7 +686,7 @@ static bool writer_gone(cortex_broadcast *b, bool force)
     if (!liveness_due(b, force, true))
         return false;
     int32_t pid = (int32_t)cortex__ld32(&sh->wpid, CX_ACQUIRE);
-    return pid != 0 && holder_dead(pid, cortex__ld64(&sh->wstart, CX_RELAXED));
+    return pid != 0 && writer_dead(sh, pid);
 }
 
 /* Empty: -EPIPE when the writer is gone and nothing is left, else -EAGAIN. */
@@ -554,22 +702,28 @@ static int empty_result(cortex_broadcast *b, bool force, const char *op)
     return cortex__fail(EPIPE, "%s: the writer closed the ring or died, and this reader read everything", op);
 }
 
-static int pop_common(cortex_broadcast *b, void *out, bool force, const char *op)
+/*
+ * Up to @p n elements into @p out: the count (> 0) or a negative errno.  The
+ * cursor is published here only when the ring is found empty or lapped; the
+ * callers publish it after what they took (see (6)).
+ */
+static ssize_t take(cortex_broadcast *b, void *out, uint64_t n, bool force, const char *op)
 {
     if (!usable(b, ROLE_READER))
         return not_open(b, ROLE_READER, op);
     if (!out)
         return cortex__fail(EINVAL, "%s: NULL output", op);
     for (int tries = 0; tries < 4; tries++) {
-        int rc = read_one(b, out, op);
-        if (rc == GOT) {
-            publish_cursor(b);
-            return 0;
-        }
+        uint64_t got = 0;
+        int rc = read_run(b, out, n, &got, op);
+        if (rc == GOT)
+            return (ssize_t)got; /* one run: head is read once per call, like the SPSC ring's index */
         if (rc < 0)
             return rc;
         if (rc == LAPPED)
             return recover_lap(b, op);
+        if (b->pos != b->published)
+            wake_writer(b); /* empty: the fenced check of (6) */
         rc = empty_result(b, force, op);
         if (rc != RETRY)
             return rc;
@@ -577,30 +731,31 @@ static int pop_common(cortex_broadcast *b, void *out, bool force, const char *op
     return cortex__fail_fixed(&err_empty);
 }
 
-int cortex_broadcast_pop(cortex_broadcast *b, void *out) { return pop_common(b, out, false, "cortex_broadcast_pop"); }
+static int pop_one(cortex_broadcast *b, void *out, bool force, const char *op)
+{
+    ssize_t rc = take(b, out, 1, force, op);
+    if (rc < 0)
+        return (int)rc;
+    after_pop(b);
+    return 0;
+}
+
+int cortex_broadcast_pop(cortex_broadcast *b, void *out) { return pop_one(b, out, false, "cortex_broadcast_pop"); }
 
 ssize_t cortex_broadcast_pop_n(cortex_broadcast *b, void *out, size_t n)
 {
-    const char *op = "cortex_broadcast_pop_n";
     if (n == 0)
         return 0;
-    int rc = pop_common(b, out, false, op);
-    if (rc < 0)
-        return rc;
-    size_t k = 1;
-    for (; k < n; k++) {
-        rc = read_one(b, (unsigned char *)out + k * b->elem_size, op);
-        if (rc != GOT)
-            break; /* empty, or a lap the next call reports; a corrupt line poisoned the handle */
-    }
-    publish_cursor(b);
-    return (ssize_t)k;
+    ssize_t k = take(b, out, n, false, "cortex_broadcast_pop_n");
+    if (k > 0)
+        after_pop(b);
+    return k;
 }
 
 int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns)
 {
     const char *op = "cortex_broadcast_pop_wait";
-    int rc = pop_common(b, out, false, op);
+    int rc = pop_one(b, out, false, op);
     if (rc != -EAGAIN)
         return rc;
     if (timeout_ns == 0)
@@ -611,7 +766,7 @@ int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns
     int64_t spin_until = cortex__now_ns() + BC_SPIN_NS;
     for (unsigned i = 1;; i++) {
         cortex__spin_hint();
-        if (cortex__ld64(&sh->head, CX_ACQUIRE) != b->pos && (rc = pop_common(b, out, false, op)) != -EAGAIN)
+        if (cortex__ld64(&sh->head, CX_ACQUIRE) != b->pos && (rc = pop_one(b, out, false, op)) != -EAGAIN)
             return rc;
         if ((i & 31) == 0 && cortex__now_ns() >= spin_until)
             break;
@@ -624,11 +779,14 @@ int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns
         uint32_t seen = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
         cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
         cortex__fence(CX_SEQ_CST); /* the announcement before the re-check */
+        /* A light writer publishes without a fence: make its threads execute one now (see (3)). */
+        if (cortex__ld32(&sh->wlight, CX_RELAXED) && bc_membarrier() < 0 && nap > BC_SHORT_NAP_NS)
+            nap = BC_SHORT_NAP_NS;
         if (cortex__ld64(&sh->head, CX_ACQUIRE) == b->pos && !cortex__ld32(&sh->closed, CX_ACQUIRE))
             cortex__futex_wait(&sh->data_futex, seen, nap);
         cortex__fadd32(&sh->data_waiters, (uint32_t)-1, CX_RELAXED);
         /* A dead writer never wakes us: check its liveness after every nap. */
-        if ((rc = pop_common(b, out, true, op)) != -EAGAIN)
+        if ((rc = pop_one(b, out, true, op)) != -EAGAIN)
             return rc;
     }
 }
@@ -656,13 +814,18 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     if (cortex__ld32(&sh->closed, CX_ACQUIRE))
         return cortex__fail(EPIPE, "%s: the writer closed this broadcast ring; make a new one", what);
     uint32_t self = (uint32_t)cortex__self_pid();
+    uint32_t stamp = cortex__self_stamp(); /* may wait a clock tick: before the role is claimed */
     uint32_t cur = cortex__ld32(&sh->wpid, CX_ACQUIRE);
-    if (cur != 0 && cur != self && !holder_dead((int32_t)cur, cortex__ld64(&sh->wstart, CX_RELAXED)))
+    if (cur != 0 && cur != self && !writer_dead(sh, (int32_t)cur))
         return cortex__fail(EBUSY, "%s: the writer role is held by live pid %d", what, (int)cur);
     /* Claimed as -pid until our start time is recorded: the previous writer's start must not judge us. */
     if (!cortex__cas32(&sh->wpid, &cur, (uint32_t)-(int32_t)self, CX_ACQ_REL, CX_ACQUIRE))
         return cortex__fail(EBUSY, "%s: another process took the writer role", what);
     cortex__st64(&sh->wstart, cortex__self_start(), CX_RELAXED);
+    cortex__st32(&sh->wstamp, stamp, CX_RELAXED);
+    b->light = bc_membarrier_register() ? 1u : 0u;
+    cortex__st32(&sh->wlight, b->light, CX_RELAXED);
+    cortex__st64(&sh->wimage, cortex__image_token(), CX_RELAXED);
     cortex__st32(&sh->wpid, self, CX_RELEASE);
     b->pos = cortex__ld64(&sh->head, CX_ACQUIRE);
     b->seen = b->pos - b->capacity; /* unknown minimum: the first push scans */
@@ -675,14 +838,20 @@ static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
     if (cortex__ld32(&sh->closed, CX_ACQUIRE))
         return cortex__fail(EPIPE, "%s: the writer closed this broadcast ring", what);
     int32_t self = (int32_t)cortex__self_pid();
+    uint64_t image = cortex__image_token();
+    uint32_t stamp = cortex__self_stamp(); /* may wait a clock tick: before the entry is claimed, not while */
     for (uint32_t i = 0; i < b->max_readers; i++) {
         cortex_bc_reader *e = entry(b, i);
         uint32_t cur = cortex__ld32(&e->pid, CX_ACQUIRE);
-        if (cur != 0 && !holder_dead((int32_t)cur, cortex__ld64(&e->start, CX_RELAXED)))
+        /* this very process before an exec() (another image token) holds nothing any more: take it back */
+        bool ours_before_exec = (int32_t)cur == self && cortex__ld64(&e->image, CX_ACQUIRE) != image;
+        if (cur != 0 && !ours_before_exec && !reader_dead(e, (int32_t)cur))
             continue;
         if (!cortex__cas32(&e->pid, &cur, (uint32_t)-self, CX_ACQ_REL, CX_RELAXED))
             continue;
         cortex__st64(&e->start, cortex__self_start(), CX_RELAXED);
+        cortex__st32(&e->stamp, stamp, CX_RELAXED);
+        cortex__st64(&e->image, image, CX_RELAXED);
         uint64_t h = cortex__ld64(&sh->head, CX_ACQUIRE);
         uint64_t pos = from == CORTEX_BROADCAST_OLDEST ? (h >= b->capacity ? h - b->capacity : 0) : h;
         cortex__st64(&e->cursor, pos, CX_RELEASE);
@@ -704,6 +873,12 @@ static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
         }
         b->index = i;
         b->pos = pos;
+        b->published = pos;
+#if defined(CORTEX_SEED_BROADCAST_GUARD_HISTORY)
+        b->guarded = pos; /* seeded bug: trusts the history too */
+#else
+        b->guarded = h2;
+#endif
         b->seen = h2;
         return 0;
     }
@@ -786,17 +961,10 @@ static int bc_region_init(cortex_region *region, void *payload, void *ctx)
 static int open_region(cortex_broadcast *b, cortex_region *region, size_t elem_size, size_t elem_align, uint32_t role,
                        unsigned from)
 {
-    char what[300];
-    char kd[256];
-    snprintf(what, sizeof what, "broadcast %s", cortex_key_describe(cortex_region_key(region), kd, sizeof kd));
+    char what[CORTEX__PART_WHAT_MAX];
     int rc = open_common(b, cortex_region_payload(region), cortex_region_payload_size(region), elem_size, elem_align,
-                         role, from, region, what);
-    if (rc < 0) {
-        cortex_error saved = *cortex_last_error();
-        cortex_region_close(region);
-        *cortex__error_slot() = saved;
-    }
-    return rc;
+                         role, from, region, cortex__part_what(region, "broadcast", what));
+    return rc < 0 ? cortex__part_open_failed(region, rc) : rc;
 }
 
 int cortex_broadcast_create(cortex_broadcast *b, cortex_key key, uint32_t capacity, uint32_t max_readers,
@@ -848,7 +1016,7 @@ int cortex_broadcast_close(cortex_broadcast *b)
     bool mine = b->pid == (int32_t)cortex__self_pid(); /* a forked child holds nothing */
     if (mine && b->role == ROLE_WRITER) {
         cortex__st32(&sh->closed, 1, CX_SEQ_CST);
-        wake_readers(sh, true);
+        wake_readers(b, true);
     } else if (mine && b->role == ROLE_READER) {
         uint32_t self = (uint32_t)b->pid;
         cortex__cas32(&entry(b, b->index)->pid, &self, 0, CX_ACQ_REL, CX_RELAXED);
@@ -884,7 +1052,7 @@ int cortex_broadcast_inspect_mem(const void *mem, size_t len, cortex_broadcast_i
     out->flags = h.flags;
     out->head = cortex__ld64(&sh->head, CX_ACQUIRE);
     out->writer_pid = (int32_t)cortex__ld32(&sh->wpid, CX_ACQUIRE);
-    out->writer_alive = out->writer_pid > 0 && !holder_dead(out->writer_pid, cortex__ld64(&sh->wstart, CX_RELAXED));
+    out->writer_alive = out->writer_pid > 0 && !writer_dead(sh, out->writer_pid);
     out->closed = cortex__ld32(&sh->closed, CX_ACQUIRE) != 0;
     for (uint32_t i = 0; i < h.max_readers; i++) {
         cortex_bc_reader *e = entry(&view, i);
@@ -893,7 +1061,7 @@ int cortex_broadcast_inspect_mem(const void *mem, size_t len, cortex_broadcast_i
         if (ri->pid == 0)
             continue;
         out->readers++;
-        ri->alive = !holder_dead(ri->pid, cortex__ld64(&e->start, CX_RELAXED));
+        ri->alive = !reader_dead(e, ri->pid);
         if (ri->pid < 0 && ri->pid != INT32_MIN)
             ri->pid = -ri->pid;
         ri->cursor = cortex__ld64(&e->cursor, CX_ACQUIRE);

@@ -11,13 +11,14 @@
 
 #include <neocortex/broadcast.h>
 
-/* One line per reader. */
+/* One line per reader.  pid, stamp, start and image are the identity the ring's roles use (lib/os/proc.c). */
 typedef struct cortex_bc_reader {
     cortex__a32 pid;    /* holder; 0 free; -pid while it joins */
-    uint32_t pad0;
-    cortex__a64 start;  /* holder's start time (pid reuse check) */
-    cortex__a64 cursor; /* next index it reads (it writes; the writer reads) */
-    uint8_t pad1[40];
+    cortex__a32 stamp;  /* holder's stamp */
+    cortex__a64 start;  /* holder's start time */
+    cortex__a64 cursor; /* next index it reads, published per batch (it writes; the writer reads) */
+    cortex__a64 image;  /* holder's image token: tells an exec'd image from its predecessor */
+    uint8_t pad1[32];
 } cortex_bc_reader;
 
 typedef struct cortex_bc_shared {
@@ -30,7 +31,7 @@ typedef struct cortex_bc_shared {
     uint32_t capacity;     /* power of two */
     uint32_t max_readers;  /* 1..64 */
     uint32_t flags;        /* CORTEX_BROADCAST_LOSSY or 0 */
-    uint32_t slot_size;    /* 8 + elem_size rounded up to 8 */
+    uint32_t slot_size;    /* elem_size rounded up to 8 */
     uint64_t slots_offset; /* header_size + 64 * max_readers */
     uint64_t total_size;   /* slots_offset + capacity * slot_size */
     uint32_t check;        /* FNV-1a 32 of bytes [0, 56) */
@@ -40,7 +41,11 @@ typedef struct cortex_bc_shared {
     cortex__a32 closed;    /* 1: the writer closed the ring */
     cortex__a32 wpid;      /* the writer's pid */
     cortex__a64 wstart;    /* the writer's start time */
-    uint8_t pad1[40];
+    cortex__a64 claim;     /* elements the writer has begun to write: head <= claim <= head + capacity */
+    cortex__a64 wimage;    /* the writer's image token */
+    cortex__a32 wstamp;    /* the writer's stamp */
+    cortex__a32 wlight;    /* 1: the writer fences nothing after a publish; sleepers call membarrier (see (3)) */
+    uint8_t pad1[16];
     /* line 2: readers asleep in pop_wait: a count, and the word they sleep on */
     cortex__a32 data_waiters;
     cortex__a32 data_futex;
@@ -54,14 +59,12 @@ typedef struct cortex_bc_shared {
 _Static_assert(sizeof(cortex_bc_shared) == CORTEX_BROADCAST_HEADER_SIZE, "broadcast header is 4 cache lines");
 _Static_assert(offsetof(cortex_bc_shared, check) == 56, "check covers bytes [0, 56)");
 _Static_assert(offsetof(cortex_bc_shared, head) == 64, "writer line (ABI)");
+_Static_assert(offsetof(cortex_bc_shared, claim) == 88, "writer's claim (ABI)");
 _Static_assert(offsetof(cortex_bc_shared, data_waiters) == 128, "readers' wake line (ABI)");
 _Static_assert(offsetof(cortex_bc_shared, space_waiting) == 192, "writer's wake line (ABI)");
 _Static_assert(sizeof(cortex_bc_reader) == 64, "one reader per cache line");
 
-/* Each slot: the sequence, then the element in 8-byte words. */
-typedef struct cortex_bc_slot {
-    cortex__a64 seq; /* 2*i+1 while element i is written, 2*i+2 once it is whole; 0 never written */
-    cortex__a64 word[];
-} cortex_bc_slot;
+/* Each slot: the element in 8-byte words (slot_size bytes); element i lives in slot i & (capacity - 1). */
+typedef cortex__a64 cortex_bc_word;
 
 #endif

@@ -103,6 +103,7 @@
  */
 #define _GNU_SOURCE
 #include "ring_layout.h"
+#include "region/part_open.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -1348,17 +1349,10 @@ static int ring_region_init(cortex_region *region, void *payload, void *ctx)
 static int attach_region(cortex_ring *r, cortex_region *region, size_t elem_size, size_t elem_align,
                          cortex_role role)
 {
-    char what[300];
-    char kd[256];
-    snprintf(what, sizeof what, "ring %s", cortex_key_describe(cortex_region_key(region), kd, sizeof kd));
+    char what[CORTEX__PART_WHAT_MAX];
     int rc = attach_common(r, cortex_region_payload(region), cortex_region_payload_size(region), elem_size,
-                           elem_align, role, region, what);
-    if (rc < 0) {
-        cortex_error saved = *cortex_last_error();
-        cortex_region_close(region);
-        *cortex__error_slot() = saved;
-    }
-    return rc;
+                           elem_align, role, region, cortex__part_what(region, "ring", what));
+    return rc < 0 ? cortex__part_open_failed(region, rc) : rc;
 }
 
 static int create_scheme(cortex_ring *r, cortex_key key, uint32_t capacity, size_t elem_size, size_t elem_align,

@@ -55,9 +55,11 @@ int main(int argc, char **argv)
     atomic_store(&sh->head, 2);
     put(dir, "head-behind", mem, len);
     atomic_store(&sh->head, 11);
-    cortex_bc_slot *s = (cortex_bc_slot *)(void *)((unsigned char *)mem + sh->slots_offset);
-    atomic_store(&s->seq, 3);
-    put(dir, "bad-sequence", mem, len);
+    atomic_store(&sh->claim, 3);
+    put(dir, "claim-below-head", mem, len);
+    atomic_store(&sh->claim, UINT64_C(1) << 50);
+    put(dir, "claim-far-ahead", mem, len);
+    atomic_store(&sh->claim, 11);
     put(dir, "truncated", mem, len - 8);
     sh->capacity = 1024;
     put(dir, "liar-capacity", mem, len);

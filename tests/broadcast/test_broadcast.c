@@ -4,8 +4,8 @@
  * element (raw memory and a segment), lossless back-pressure and leaving,
  * lossy laps with the missed count, NEWEST/OLDEST joins, batches, close ->
  * -EPIPE after draining, timed waits, reader table limits, and hostile bytes
- * in the header, head, cursors and slot sequences (-EBADMSG, never a read
- * outside the memory).
+ * in the header, head, claim and cursors (-EBADMSG, never a read outside
+ * the memory), and reader records judged by pid, start time and stamp.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -13,6 +13,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <neocortex.h>
 
@@ -45,7 +49,7 @@ Test(broadcast, geometry_is_checked)
     cr_assert_eq(cortex_broadcast_required_size(4, 0, 8), 0);
     cr_assert_eq(cortex_broadcast_required_size(4, 65, 8), 0);
     cr_assert_eq(cortex_broadcast_required_size(4, 1, 0), 0);
-    cr_assert_eq(cortex_broadcast_required_size(4, 2, 8), 256 + 2 * 64 + 4 * 16);
+    cr_assert_eq(cortex_broadcast_required_size(4, 2, 8), 256 + 2 * 64 + 4 * 8);
     size_t len;
     void *m = raw(8, 2, 8, &len);
     u64_bc w;
@@ -290,13 +294,17 @@ Test(broadcast, hostile_head_cursor_and_sequence)
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_OLDEST), 0);
     uint64_t v;
     cr_assert_eq(u64_bc_pop(&r, &v), 0);
-    /* A slot sequence below what head promises. */
-    cortex_bc_slot *s1 = (cortex_bc_slot *)(void *)((unsigned char *)m + sh->slots_offset + sh->slot_size);
-    atomic_store(&s1->seq, 1);
+    /* A writer's claim below head, or more than a ring above it. */
+    uint64_t claim = atomic_load(&sh->claim);
+    atomic_store(&sh->claim, 1);
     cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
     cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "poisoned");
     u64_bc_close(&r);
-    atomic_store(&s1->seq, 4);
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_OLDEST), 0);
+    atomic_store(&sh->claim, UINT64_C(1) << 50);
+    cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
+    u64_bc_close(&r);
+    atomic_store(&sh->claim, claim);
     /* Head going backwards. */
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
     atomic_store(&sh->head, 1);
@@ -320,6 +328,82 @@ Test(broadcast, hostile_head_cursor_and_sequence)
     cortex_broadcast_info info;
     cr_assert_eq(cortex_broadcast_inspect_mem(m, len, &info), 0);
     cr_assert_leq(info.reader[0].lag, 8, "the inspector clamps");
+    u64_bc_close(&r);
+    u64_bc_close(&w);
+    free(m);
+}
+
+/*
+ * Reader records are judged by the identity the ring's roles use (pid,
+ * start time as the holder read it, stamp): a forged entry naming a live
+ * process that started after the entry's stamp is a reused pid (dead,
+ * evicted by a full writer, its entry free for a join); one whose stamp is
+ * later than the process's start is that process, even when the start time
+ * it recorded differs (as under qemu-user), and holds the writer back.
+ */
+Test(broadcast, reader_records_judged_by_stamp_like_ring_roles)
+{
+    size_t len;
+    void *m = raw(4, 2, 8, &len);
+    u64_bc w, r;
+    cr_assert_eq(u64_bc_init(&w, m, len, 4, 2, CORTEX_BROADCAST_LOSSLESS), 0);
+    pid_t child = fork();
+    cr_assert_neq(child, -1);
+    if (child == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        for (;;)
+            pause();
+    }
+    usleep(30000); /* a few ticks old: a stamp taken now is strictly after its start */
+    uint64_t start = cortex__pid_start_time(child);
+    cr_assert_neq(start, 0);
+    uint32_t now = (uint32_t)cortex__boot_ticks();
+    cortex_bc_reader *e = (cortex_bc_reader *)(void *)((unsigned char *)m + CORTEX_BROADCAST_HEADER_SIZE);
+    for (int i = 0; i < 2; i++) {
+        atomic_store(&e[i].cursor, 0);
+        atomic_store(&e[i].start, start + 77); /* not the start the kernel shows: only the stamp can decide */
+        atomic_store(&e[i].image, 1);
+    }
+    atomic_store(&e[0].stamp, (uint32_t)start - 3); /* the child started after this record: a reused pid */
+    atomic_store(&e[1].stamp, now);                  /* the child ran at this pid when the record was made */
+    atomic_store(&e[0].pid, (uint32_t)child);
+    atomic_store(&e[1].pid, (uint32_t)child);
+    cortex_broadcast_info info;
+    cr_assert_eq(cortex_broadcast_inspect_mem(m, len, &info), 0);
+    cr_assert_eq(info.readers, 2);
+    cr_assert(!info.reader[0].alive, "pid reused after the stamp: dead");
+    cr_assert(info.reader[1].alive, "stamp after the start: the same process, alive");
+    for (uint64_t i = 0; i < 4; i++)
+        cr_assert_eq(u64_bc_push(&w, i), 0);
+    cr_assert_eq(u64_bc_push(&w, 4), -EAGAIN, "the live forged reader holds the lossless writer");
+    cr_assert_eq(atomic_load(&e[0].pid), 0, "the reused pid's entry was evicted");
+    cr_assert_eq(atomic_load(&e[1].pid), (uint32_t)child);
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0, "the freed entry takes a join");
+    cr_assert_eq(r.bc.index, 0);
+    cr_assert_eq(u64_bc_join_mem(&(u64_bc){0}, m, len, CORTEX_BROADCAST_NEWEST), -EBUSY, "entry 1 stays held");
+    kill(child, SIGKILL);
+    waitpid(child, NULL, 0);
+    u64_bc_close(&r);
+    u64_bc_close(&w);
+    free(m);
+}
+
+/* An entry naming this very process under another image token is its image before an exec(): a join takes it back. */
+Test(broadcast, entry_of_this_pid_before_exec_is_taken_back)
+{
+    size_t len;
+    void *m = raw(4, 1, 8, &len);
+    u64_bc w, r;
+    cr_assert_eq(u64_bc_init(&w, m, len, 4, 1, CORTEX_BROADCAST_LOSSLESS), 0);
+    cortex_bc_reader *e = (cortex_bc_reader *)(void *)((unsigned char *)m + CORTEX_BROADCAST_HEADER_SIZE);
+    atomic_store(&e[0].start, cortex__self_start());
+    atomic_store(&e[0].stamp, cortex__self_stamp());
+    atomic_store(&e[0].image, cortex__image_token() + 1);
+    atomic_store(&e[0].pid, (uint32_t)getpid());
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(atomic_load(&e[0].image), cortex__image_token());
+    cr_assert_eq(u64_bc_join_mem(&(u64_bc){0}, m, len, CORTEX_BROADCAST_NEWEST), -EBUSY,
+                 "held by this image now: not taken again");
     u64_bc_close(&r);
     u64_bc_close(&w);
     free(m);

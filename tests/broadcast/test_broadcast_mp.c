@@ -92,8 +92,10 @@ static void fan_out(unsigned flags, bool batches, uint64_t n)
         }
     }
     cr_assert_eq(elem_bc_close(&w), 0);
-    for (int i = 0; i < 4; i++)
-        cr_assert_eq(nct_wait(kids[i], 60000), 0, "reader %d", i);
+    for (int i = 0; i < 4; i++) {
+        int code = nct_wait(kids[i], 60000);
+        cr_assert_eq(code, 0, "reader %d exited with %d (see reader_child)", i, code);
+    }
 }
 
 Test(broadcast_mp, lossless_every_reader_gets_everything) { fan_out(CORTEX_BROADCAST_LOSSLESS, false, 200000); }

@@ -743,20 +743,26 @@ Test(inspect, show_ring_state)
 #if NC_HAVE_DECLARE_BROADCAST
 BROADCAST_DECLARE(nct_u64_bc, uint64_t);
 
+/* A broadcast of 16 (4 entries) under a fresh name, 5 pushed; reader a read 3 (lag 2), reader b none (lag 5). */
+static void two_readers(nct_u64_bc *w, nct_u64_bc *a, nct_u64_bc *b, char name[64], const char *tag, unsigned flags)
+{
+    cr_assert_eq(nct_u64_bc_create(w, CORTEX_KEY_NAME(nct_name(name, tag)), 16, 4, flags, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(nct_u64_bc_join(a, CORTEX_KEY_NAME(name), CORTEX_BROADCAST_NEWEST, NULL), 0);
+    cr_assert_eq(nct_u64_bc_join(b, CORTEX_KEY_NAME(name), CORTEX_BROADCAST_NEWEST, NULL), 0);
+    for (uint64_t i = 0; i < 5; i++)
+        cr_assert_eq(nct_u64_bc_push(w, i), 0);
+    uint64_t v;
+    for (int i = 0; i < 3; i++)
+        cr_assert_eq(nct_u64_bc_pop(a, &v), 0);
+}
+
 /* show lists the writer and each reader with its position and lag; corrupt bytes are reported, never a crash. */
 Test(inspect, show_broadcast_readers)
 {
     char name[64], want[160];
     nct_u64_bc w, a, b;
-    cr_assert_eq(nct_u64_bc_create(&w, CORTEX_KEY_NAME(nct_name(name, "bcast")), 16, 4, CORTEX_BROADCAST_LOSSY, NULL),
-                 0, "%s", cortex_last_error()->message);
-    cr_assert_eq(nct_u64_bc_join(&a, CORTEX_KEY_NAME(name), CORTEX_BROADCAST_NEWEST, NULL), 0);
-    cr_assert_eq(nct_u64_bc_join(&b, CORTEX_KEY_NAME(name), CORTEX_BROADCAST_NEWEST, NULL), 0);
-    for (uint64_t i = 0; i < 5; i++)
-        cr_assert_eq(nct_u64_bc_push(&w, i), 0);
-    uint64_t v;
-    for (int i = 0; i < 3; i++)
-        cr_assert_eq(nct_u64_bc_pop(&a, &v), 0);
+    two_readers(&w, &a, &b, name, "bcast", CORTEX_BROADCAST_LOSSY);
     run r;
     run_tool(&r, "show", name, NULL);
     cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
@@ -1155,6 +1161,42 @@ Test(inspect, top_bad_arguments)
     cr_assert_eq(r.status, 0);
     cr_assert(strstr(r.out, "usage: neocortex top [--json] [--interval SECONDS] [-n N]"), "%s", r.out);
 }
+#if NC_HAVE_DECLARE_BROADCAST
+/* top samples a broadcast ring: mode, head, the writer, every reader's position and lag, in JSON and text. */
+Test(inspect, top_broadcast_readers_and_lag)
+{
+    make_globs();
+    char name[64], want[256], obj[4096], line[8192];
+    nct_u64_bc w, a, b;
+    two_readers(&w, &a, &b, name, "top-bcast", CORTEX_BROADCAST_LOSSLESS);
+    run r;
+    run_tool(&r, "top", "-n", "2", "--interval", "0.05", "--json", "--match", name_glob, NULL);
+    cr_assert_eq(r.status, 0, "top: exit %d\n%s\n%s", r.status, r.out, r.err);
+    cr_assert(nth_line(r.out, 1, line, sizeof line), "second frame missing:\n%s", r.out);
+    cr_assert(top_segment(line, name, obj, sizeof obj), "broadcast not in the frame: %s", line);
+    snprintf(want, sizeof want, "\"broadcast\":{\"mode\":\"lossless\",\"capacity\":16,\"head\":5,\"writer\":{\"pid\":%d,"
+             "\"alive\":true,\"closed\":false},\"max_readers\":4,\"max_lag\":5", (int)getpid());
+    cr_assert(strstr(obj, want), "%s", obj);
+    snprintf(want, sizeof want, "{\"entry\":0,\"pid\":%d,\"alive\":true,\"cursor\":3,\"lag\":2}", (int)getpid());
+    cr_assert(strstr(obj, want), "%s", obj);
+    snprintf(want, sizeof want, "{\"entry\":1,\"pid\":%d,\"alive\":true,\"cursor\":0,\"lag\":5}", (int)getpid());
+    cr_assert(strstr(obj, want), "%s", obj);
+    double d;
+    cr_assert(json_number(obj, "lag_pct", &d) && d == 100.0 * 5 / 16, "%s", obj);
+    cr_assert(json_number(obj, "published_per_s", &d) && d == 0, "nothing pushed between frames: %s", obj);
+
+    run_tool(&r, "top", "-n", "1", "--interval", "0.05", "--match", name_glob, NULL);
+    cr_assert_eq(r.status, 0, "%s\n%s", r.out, r.err);
+    cr_assert(line_of(r.out, name, line, sizeof line), "%s", r.out);
+    cr_assert(strstr(line, "broadcast") && strstr(line, "5/16 (31%)"), "%s", line);
+    snprintf(want, sizeof want, "lossless, writer %d alive, 2/4 readers: entry 0 pid %d at 3 lag 2, entry 1 pid %d at 0 lag 5",
+             (int)getpid(), (int)getpid(), (int)getpid());
+    cr_assert(strstr(line, want), "%s", line);
+    nct_u64_bc_close(&a);
+    nct_u64_bc_close(&b);
+    cr_assert_eq(nct_u64_bc_close(&w), 0);
+}
+#endif
 #endif
 
 /* show reads a segment whatever its mode: the trust rules of attach are for users, not the inspector. */

@@ -7,9 +7,13 @@
  * are 16 bytes (two words, the second the complement of the first), so a
  * torn copy is visible.
  *
- * Seeded bug (a separate program): CORTEX_SEED_BROADCAST_RELAXED_WORDS makes
- * the slot's word stores and loads relaxed, so the seqlock's re-check can
- * miss an overwrite and a lapped reader returns a torn element.
+ * Seeded bug (a separate program): CORTEX_SEED_BROADCAST_NO_CLAIM_FENCE drops
+ * the writer's release fence after its claim and the reader's acquire fence
+ * before its claim check, so the check can miss an overwrite and a lapped
+ * reader returns a torn element.  CORTEX_SEED_BROADCAST_GUARD_HISTORY lets a
+ * lossless reader skip the claim check for the history it joined with
+ * (b->guarded from its first element, not from the head after its fence):
+ * bc_join_oldest finds the torn element.
  */
 #include "explorer.h"
 
@@ -35,6 +39,7 @@ static struct {
     uint64_t next[MAXR]; /* per reader: lowest acceptable item index */
     int got[MAXR];
     int end_rc[MAXR];
+    bool runs;        /* readers use pop_n (runs of 2) */
 } bc;
 
 static pair item(int i) { return (pair){0x100u + (uint64_t)i, ~(0x100u + (uint64_t)i)}; }
@@ -56,6 +61,7 @@ static void bc_setup(unsigned flags, uint32_t capacity, int items, int readers)
     }
     cortex_bc_shared *sh = (cortex_bc_shared *)(void *)bc.mem;
     mc_name(&sh->head, 8, "bc.head");
+    mc_name(&sh->claim, 8, "bc.claim");
     mc_name(&sh->closed, 4, "bc.closed");
     mc_name(&sh->data_waiters, 4, "bc.data_waiters");
     mc_name(&sh->data_futex, 4, "bc.data_futex");
@@ -93,12 +99,22 @@ static void push_all(void)
     }
 }
 
-/* Pops until the last item arrived; laps (lossy) are counted by the library. */
+/* Pops (runs of up to 2 with pop_n when bc.runs) until the last item arrived; laps (lossy) are counted by the library. */
 static void pop_all(int k)
 {
     while (bc.next[k] < (uint64_t)bc.items) {
-        pair v;
-        int rc = cortex_broadcast_pop(&bc.r[k], &v);
+        pair v, two[2];
+        int rc;
+        if (bc.runs) {
+            ssize_t n = cortex_broadcast_pop_n(&bc.r[k], two, 2);
+            for (ssize_t i = 0; i < n; i++)
+                got(k, &two[i]);
+            rc = n > 0 ? 1 : (int)n;
+            if (rc == 1)
+                continue;
+        } else {
+            rc = cortex_broadcast_pop(&bc.r[k], &v);
+        }
         if (rc == -EAGAIN) {
             cortex__spin_hint();
             continue;
@@ -145,6 +161,16 @@ static const mc_scenario bc_lossy_one = {
     "bc_lossy_lapped", "broadcast lossy: capacity 2, 3 items, a writer that never waits laps the reader, also "
                        "mid-copy: never a torn element, received + missed == pushed",
     2, lossy_one_setup, fan_thread, check_fan, 2, 3, 0, 0, true, false};
+static void lossy_runs_setup(void)
+{
+    bc_setup(CORTEX_BROADCAST_LOSSY, 2, 3, 1);
+    bc.runs = true;
+}
+
+static const mc_scenario bc_lossy_runs = {
+    "bc_lossy_runs", "broadcast lossy: capacity 2, 3 items, the reader copies runs of 2 (pop_n) while the writer "
+                     "laps it: one claim check per run still catches every overwrite",
+    2, lossy_runs_setup, fan_thread, check_fan, 2, 3, 0, 0, true, false};
 static const mc_scenario bc_lossy_two = {
     "bc_lossy_two", "broadcast lossy: capacity 1, 2 items, writer vs two readers lapped independently",
     3, lossy_two_setup, fan_thread, check_fan, -1, 2, 0, 0, true, false};
@@ -183,6 +209,44 @@ static const mc_scenario bc_join_leave = {
     "bc_join_leave", "broadcast lossless: a reader joins, reads, and leaves while the writer pushes 2 items "
                      "through capacity 1 to a steady reader: nothing lost, the writer never stuck",
     3, join_setup, join_thread, check_join, 1, 3, 0, 0, true, false};
+
+/* ---- a lossless reader joining with history ------------------------------------ */
+
+static void oldest_thread(int id)
+{
+    if (id == 1) {
+        push_all();
+        return;
+    }
+    int rc = cortex_broadcast_join_mem(&bc.r[0], bc.mem, sizeof bc.mem, CORTEX_BROADCAST_OLDEST, sizeof(pair), 8);
+    MC_ASSERT(rc == 0, "join: %d", rc);
+    while (bc.next[0] < (uint64_t)bc.items) {
+        pair v;
+        rc = cortex_broadcast_pop(&bc.r[0], &v);
+        if (rc == -EAGAIN) {
+            cortex__spin_hint();
+            continue;
+        }
+        if (rc == -EOVERFLOW)
+            continue; /* history overwritten before the writer saw us: reported, as documented */
+        MC_ASSERT(rc == 0, "pop: %d", rc);
+        MC_ASSERT(v.b == ~v.a, "torn element {%#llx, %#llx}", (unsigned long long)v.a, (unsigned long long)v.b);
+        uint64_t i = v.a - 0x100u;
+        MC_ASSERT(i < (uint64_t)bc.items && i >= bc.next[0], "item %llu after %llu", (unsigned long long)i,
+                  (unsigned long long)bc.next[0]);
+        bc.next[0] = i + 1;
+    }
+    cortex_broadcast_close(&bc.r[0]);
+}
+
+static void check_oldest(void) {}
+
+static void oldest_setup(void) { bc_setup(CORTEX_BROADCAST_LOSSLESS, 1, 2, 0); }
+
+static const mc_scenario bc_join_oldest = {
+    "bc_join_oldest", "broadcast lossless: a reader joins at the oldest element while the writer pushes 2 items "
+                      "through capacity 1: history it loses is a reported lap, never a torn element",
+    2, oldest_setup, oldest_thread, check_oldest, 2, 3, 0, 0, true, false};
 
 /* ---- sleeping: push_wait / pop_wait, close -------------------------------------- */
 
@@ -231,7 +295,8 @@ static const mc_scenario bc_wait_lossy = {
                      "-EPIPE at the end",
     2, wait_lossy_setup, wait_thread, check_wait, 2, 3, 0, 0, true, false};
 
-static const mc_scenario *const all[] = {&bc_lossless_one, &bc_lossless_two, &bc_lossy_one, &bc_lossy_two,
-                                         &bc_join_leave, &bc_wait_lossless, &bc_wait_lossy, NULL};
+static const mc_scenario *const all[] = {&bc_lossless_one, &bc_lossless_two, &bc_lossy_one, &bc_lossy_runs, &bc_lossy_two,
+                                         &bc_join_leave, &bc_join_oldest, &bc_wait_lossless, &bc_wait_lossy,
+                                         NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -292,6 +292,9 @@ static void sample_ring(const cortex_region *r, void *ctx);
 #if NC_HAVE_SLAB
 static void sample_slab(const cortex_region *r, void *ctx);
 #endif
+#if NC_HAVE_BROADCAST
+static void sample_broadcast(const cortex_region *r, void *ctx);
+#endif
 
 /* The reader of a kind for `show` (sample false) or `top` (sample true); NULL: none in this build. */
 static reader_fn readers_of(uint32_t kind, bool sample)
@@ -308,7 +311,7 @@ static reader_fn readers_of(uint32_t kind, bool sample)
     case CORTEX_KIND_POOL: return sample ? sample_slab : show_slab;
 #endif
 #if NC_HAVE_BROADCAST
-    case CORTEX_KIND_BROADCAST: return sample ? NULL : show_broadcast;
+    case CORTEX_KIND_BROADCAST: return sample ? sample_broadcast : show_broadcast;
 #endif
     default: (void)sample; return NULL;
     }
@@ -363,7 +366,7 @@ int nc_show_kind(const nc_seg *s, FILE *f, bool json)
 
 /* ---- samples for `top` ----------------------------------------------------- */
 
-#if NC_HAVE_CELL || NC_HAVE_RING || NC_HAVE_SLAB
+#if NC_HAVE_CELL || NC_HAVE_RING || NC_HAVE_SLAB || NC_HAVE_BROADCAST
 /* Keeps the inspector's verdict while it is fresh (closing the region may write another). */
 static void sample_failed(nc_sample *out)
 {
@@ -425,6 +428,43 @@ static void sample_slab(const cortex_region *r, void *ctx)
     out->free = si.free;
     out->high_water = si.high_water;
     out->failed = si.failed;
+}
+#endif
+
+#if NC_HAVE_BROADCAST
+_Static_assert(NC_TOP_READERS == CORTEX_BROADCAST_MAX_READERS, "a sample keeps every reader entry");
+
+static void sample_broadcast(const cortex_region *r, void *ctx)
+{
+    nc_sample *out = ctx;
+    static cortex_broadcast_info bi; /* large (64 entries): not on the guarded stack */
+    memset(&bi, 0, sizeof bi);
+    if ((out->rc = cortex_broadcast_inspect(r, &bi)) < 0) {
+        sample_failed(out);
+        return;
+    }
+    out->have = true;
+    out->capacity = bi.capacity;
+    out->head = bi.head;
+    out->lossy = bi.flags != 0;
+    out->closed = bi.closed;
+    out->writer_pid = bi.writer_pid;
+    out->writer_alive = bi.writer_alive;
+    out->max_readers = bi.max_readers;
+    uint32_t n = bi.max_readers <= NC_TOP_READERS ? bi.max_readers : NC_TOP_READERS;
+    for (uint32_t i = 0; i < n; i++) {
+        const cortex_broadcast_reader_info *ri = &bi.reader[i];
+        if (ri->pid == 0)
+            continue;
+        struct nc_sample_reader *o = &out->reader[out->readers++];
+        o->entry = i;
+        o->pid = ri->pid;
+        o->alive = ri->alive;
+        o->cursor = ri->cursor;
+        o->lag = ri->lag;
+        if (ri->lag > out->max_lag)
+            out->max_lag = ri->lag;
+    }
 }
 #endif
 

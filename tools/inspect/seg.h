@@ -119,6 +119,9 @@ int nc_show_kind(const nc_seg *s, FILE *f, bool json);
  * inspector returned, copied out of the segment (every field already
  * range-checked by the inspector).
  */
+/* Reader entries a broadcast sample keeps (CORTEX_BROADCAST_MAX_READERS). */
+#define NC_TOP_READERS 64
+
 typedef struct nc_sample {
     int rc;            /* 0; -errno when nothing (or, a ring: not everything) could be read */
     char why[CORTEX_ERROR_MESSAGE_MAX + 64]; /* what went wrong when rc < 0 */
@@ -133,10 +136,22 @@ typedef struct nc_sample {
     /* slab, pool */
     uint32_t slots, allocated, in_flight, free, high_water;
     uint64_t failed;
+    /* broadcast (capacity above): the writer and every held reader entry */
+    uint64_t head;     /* elements published */
+    bool lossy, closed, writer_alive;
+    int32_t writer_pid;
+    uint32_t readers, max_readers;
+    uint64_t max_lag;  /* the slowest held entry's lag */
+    struct nc_sample_reader {
+        uint32_t entry;
+        int32_t pid;
+        bool alive;
+        uint64_t cursor, lag;
+    } reader[NC_TOP_READERS];
 } nc_sample;
 
 /*
- * Reads the counters of a cell, ring, slab or pool whose header validated,
+ * Reads the counters of a cell, ring, slab, pool or broadcast ring whose header validated,
  * attached through the library under the same fault guard as `show`.
  * Returns out->rc.
  */

@@ -140,6 +140,12 @@ static void rates_of(const top_frame *prev, const top_row *row, top_rates *r)
             r->has_writes = true;
         }
         break;
+    case CORTEX_KIND_BROADCAST:
+        if (b->capacity)
+            r->used_pct = 100.0 * (double)b->max_lag / b->capacity; /* the slowest reader's lag */
+        if (a)
+            r->has_in = per_second(a->head, b->head, p, row, &r->in);
+        break;
     case CORTEX_KIND_SLAB:
     case CORTEX_KIND_POOL:
         if (b->slots)
@@ -210,6 +216,21 @@ static void json_row(FILE *f, const top_frame *prev, const top_row *row)
                 n->consistent ? "true" : "false");
         json_rate(f, "writes_per_s", r.has_writes, r.writes);
         break;
+    case CORTEX_KIND_BROADCAST:
+        fprintf(f, ",\"broadcast\":{\"mode\":\"%s\",\"capacity\":%" PRIu32 ",\"head\":%" PRIu64
+                   ",\"writer\":{\"pid\":%" PRId32 ",\"alive\":%s,\"closed\":%s},\"max_readers\":%" PRIu32
+                   ",\"max_lag\":%" PRIu64 ",\"readers\":[",
+                n->lossy ? "lossy" : "lossless", n->capacity, n->head, n->writer_pid,
+                n->writer_alive ? "true" : "false", n->closed ? "true" : "false", n->max_readers, n->max_lag);
+        for (uint32_t i = 0; i < n->readers; i++)
+            fprintf(f, "%s{\"entry\":%" PRIu32 ",\"pid\":%" PRId32 ",\"alive\":%s,\"cursor\":%" PRIu64
+                       ",\"lag\":%" PRIu64 "}",
+                    i ? "," : "", n->reader[i].entry, n->reader[i].pid, n->reader[i].alive ? "true" : "false",
+                    n->reader[i].cursor, n->reader[i].lag);
+        fputc(']', f);
+        json_rate(f, "lag_pct", r.used_pct >= 0, r.used_pct);
+        json_rate(f, "published_per_s", r.has_in, r.in);
+        break;
     default:
         fprintf(f, ",\"slab\":{\"slots\":%" PRIu32 ",\"allocated\":%" PRIu32 ",\"in_flight\":%" PRIu32
                    ",\"free\":%" PRIu32 ",\"high_water\":%" PRIu32 ",\"failed\":%" PRIu64,
@@ -269,6 +290,20 @@ static void put_printable_line(FILE *f, const char *text)
     free(safe);
 }
 
+/* "lossless, writer 12 alive, 2/4 readers: 0 pid 13 at 3 lag 2, ..." (the first 4 entries, then a count). */
+static void broadcast_detail(const nc_sample *n, char *buf, size_t len)
+{
+    int at = snprintf(buf, len, "%s, writer %" PRId32 " %s, %" PRIu32 "/%" PRIu32 " readers", n->lossy ? "lossy" : "lossless",
+                      n->writer_pid, n->closed ? "closed" : n->writer_alive ? "alive" : "DEAD", n->readers,
+                      n->max_readers);
+    for (uint32_t i = 0; i < n->readers && i < 4 && at > 0 && (size_t)at < len; i++)
+        at += snprintf(buf + at, len - (size_t)at, "%s entry %" PRIu32 " pid %" PRId32 "%s at %" PRIu64 " lag %" PRIu64,
+                       i ? "," : ":", n->reader[i].entry, n->reader[i].pid, n->reader[i].alive ? "" : " (dead)",
+                       n->reader[i].cursor, n->reader[i].lag);
+    if (n->readers > 4 && at > 0 && (size_t)at < len)
+        snprintf(buf + at, len - (size_t)at, ", %" PRIu32 " more", n->readers - 4);
+}
+
 static void text_row(FILE *f, int idw, const top_frame *prev, const top_row *row)
 {
     const nc_seg *s = &row->seg;
@@ -310,6 +345,11 @@ static void text_row(FILE *f, int idw, const top_frame *prev, const top_row *row
             fmt_rate(r.has_writes, r.writes, rate, sizeof rate);
             snprintf(detail, sizeof detail, "sequence %" PRIu64 "%s", n->sequence,
                      n->consistent ? "" : ", INCONSISTENT");
+            break;
+        case CORTEX_KIND_BROADCAST:
+            fmt_rate(r.has_in, r.in, rate, sizeof rate);
+            fmt_used(n->max_lag, n->capacity, r.used_pct, used, sizeof used);
+            broadcast_detail(n, detail, sizeof detail);
             break;
         default:
             fmt_used((uint64_t)n->allocated + n->in_flight, n->slots, r.used_pct, used, sizeof used);
