@@ -221,12 +221,14 @@ static void free_view(cortex_channel *c)
     free(c);
 }
 
-/* Builds this process's view of the channel in @p r and takes @p role; on failure closes @p r. */
-static int open_view(cortex_channel **ret, cortex_region *r, cortex_role role)
+/*
+ * Builds this process's view of the channel at @p p (@p len bytes: the
+ * payload of @p r, or caller memory when @p r is NULL) and takes @p role;
+ * on failure closes @p r.
+ */
+static int open_view(cortex_channel **ret, cortex_region *r, unsigned char *p, uint64_t len, cortex_role role)
 {
     chan_hdr h;
-    unsigned char *p = cortex_region_payload(r);
-    uint64_t len = cortex_region_payload_size(r);
     int rc = check_hdr(&h, p, len);
     if (rc < 0) {
         cortex_region_close(r);
@@ -323,7 +325,7 @@ int cortex_channel_create(cortex_channel **ret, cortex_key key, const cortex_poo
     rc = cortex_region_create(&r, key, &l, opts, chan_region_init, &ctx);
     if (rc < 0)
         return rc;
-    return open_view(ret, r, role);
+    return open_view(ret, r, cortex_region_payload(r), cortex_region_payload_size(r), role);
 }
 
 int cortex_channel_attach(cortex_channel **ret, cortex_key key, size_t elem_size, size_t elem_align,
@@ -344,7 +346,25 @@ int cortex_channel_attach(cortex_channel **ret, cortex_key key, size_t elem_size
     int rc = cortex_region_attach(&r, key, &l, opts);
     if (rc < 0)
         return rc;
-    return open_view(ret, r, role);
+    return open_view(ret, r, cortex_region_payload(r), cortex_region_payload_size(r), role);
+}
+
+int cortex__channel_open_mem(cortex_channel **ret, void *mem, size_t len, const cortex_pool_class *classes,
+                             unsigned n, size_t elem_size, size_t elem_align, cortex_role role)
+{
+    if (classes) {
+        chan_hdr h;
+        uint32_t align = 0;
+        int rc = plan(&h, classes, n, elem_size, elem_align, &align);
+        if (rc < 0)
+            return rc;
+        if (plan_size(&h) > len || ((uintptr_t)mem & (align - 1)) != 0)
+            return cortex__fail(EINVAL, "channel: %llu bytes aligned to %u needed",
+                                (unsigned long long)plan_size(&h), align);
+        if ((rc = chan_region_init(NULL, mem, &(struct chan_init_ctx){&h})) < 0)
+            return rc;
+    }
+    return open_view(ret, NULL, mem, len, role);
 }
 
 int cortex_channel_close(cortex_channel *c)
@@ -455,8 +475,14 @@ int cortex_channel_publish(cortex_channel *c, void *msg, size_t len)
     if (n < 0)
         return (int)n;
     chan_rec rec = {hd->h, hd->cls, (uint32_t)len};
+#if !defined(CORTEX_SEED_CHANNEL_RECORD_AFTER_COMMIT) /* seeded bug: the record is written after it is published */
     memcpy(span, &rec, sizeof rec);
     int rc = cortex_ring_commit(c->ring, 1);
+#else
+    int rc = cortex_ring_commit(c->ring, 1);
+    cortex__spin_hint(); /* a scheduling point of the model checker between the two */
+    memcpy(span, &rec, sizeof rec);
+#endif
     if (rc < 0)
         return rc;
     /* The record is out: from here the slot is the consumer's, whatever happens next. */
@@ -524,11 +550,16 @@ typedef struct chan_wait {
     size_t *len;
 } chan_wait;
 
+/*
+ * The re-check after the announcement: the operation itself.  A record
+ * whose slot is not marked in flight yet is not slept on either: the
+ * producer's mark (after its commit) wakes nobody.
+ */
 static bool chan_ready(void *ctx)
 {
     chan_wait *w = ctx;
     w->rc = w->attempt(w);
-    return w->rc != -EAGAIN;
+    return w->rc != -EAGAIN || w->c->not_yet;
 }
 
 /* Gives every slot this side's magazines cache back to the shared free lists. */
@@ -557,13 +588,19 @@ static int wait_for(cortex_channel *c, chan_wait *w, int64_t timeout_ns, const c
     int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
     int64_t last_reclaim = start;
     /* Spin first: an active peer answers within a cache-line round trip, with no system call. */
-    while (cortex__now_ns() - start < CHAN_SPIN_NS) {
+#if defined(CORTEX_MODEL)
+    const int64_t spin_ns = 0; /* the model checker explores the sleep at once */
+#else
+    const int64_t spin_ns = CHAN_SPIN_NS;
+#endif
+    while (cortex__now_ns() - start < spin_ns) {
         for (int k = 0; k < 16; k++)
             cortex__spin_hint();
         if ((rc = w->attempt(w)) != -EAGAIN)
             return rc;
     }
     for (;;) {
+        cortex__spin_hint(); /* also bounds the model checker's exploration of a waiter that keeps failing */
         int64_t now = cortex__now_ns();
         if (now >= deadline)
             return cortex__fail(ETIMEDOUT, "%s: nothing came within the timeout (%lld ns)", op,
