@@ -133,10 +133,11 @@ CORTEX_API int cortex_channel_close(cortex_channel *c);
 CORTEX_API CORTEX_NODISCARD int cortex_channel_loan(cortex_channel *c, size_t size, void **out);
 
 /**
- * As cortex_channel_loan(), waiting for a slot: spins about 20 us, yields
- * the CPU until 2 ms have passed, then naps (up to 1 ms at a time) and
- * reclaims the slots of a dead consumer while it waits.
- * @p timeout_ns < 0 waits forever, 0 never blocks.
+ * As cortex_channel_loan(), waiting for a slot: spins about 20 us, then
+ * sleeps on the ring's futex (woken by the consumer's release, which first
+ * gives its magazine's cached slots back), in naps of at most 10 ms after
+ * which it checks the consumer's liveness and reclaims the slots of dead
+ * processes.  @p timeout_ns < 0 waits forever, 0 never blocks.
  * @return 0; -ETIMEDOUT; -EPIPE (the consumer closed the channel or died);
  *         the cortex_channel_loan() errors.
  */
@@ -175,8 +176,12 @@ CORTEX_API CORTEX_NODISCARD int cortex_channel_take(cortex_channel *c, const voi
 
 /**
  * As cortex_channel_take(), waiting for a message: spins about 20 us,
- * yields the CPU until 2 ms have passed, then naps of growing length (up
- * to 1 ms).  @p timeout_ns < 0 waits forever, 0
+ * then sleeps on the ring's futex (woken by the producer's publish), in
+ * naps of at most 10 ms after which it checks the producer's liveness.  A
+ * record whose slot is not marked in flight yet is looked at again every
+ * 50 us (with a reclaim every 10 ms: its producer may have died there).
+ * Before it sleeps, the consumer gives its magazines' cached slots back and
+ * wakes a producer asleep for one.  @p timeout_ns < 0 waits forever, 0
  * never blocks.
  * @return 0; -ETIMEDOUT; the cortex_channel_take() errors (-ESTALE and
  *         -EBADMSG for a skipped record are retried within the wait).
@@ -206,6 +211,26 @@ CORTEX_API void cortex_channel_copy_in(void *dst, const void *src, size_t n);
  * @return 0; the cortex_channel_loan_wait() and cortex_channel_publish() errors.
  */
 CORTEX_API int cortex_channel_publish_copy(cortex_channel *c, const void *buf, size_t len, int64_t timeout_ns);
+
+/**
+ * Sets this side's magazines (cortex_slab_magazine() on every class; on by
+ * default with @p batch ::CORTEX_SLAB_MAGAZINE_MAX).  With them a loan and
+ * a release write only the slot's own word (no read-modify-write on a line
+ * the peer writes), and released slots go back to the producer in batches:
+ * up to 2 x @p batch - 1 released slots stay cached by the consumer until
+ * it releases more, sleeps in cortex_channel_take_wait(), finds the
+ * producer asleep in cortex_channel_loan_wait(), or closes, so a
+ * non-blocking cortex_channel_loan() may see -EAGAIN meanwhile.  The batch
+ * is capped at a quarter of each class's slots (classes under 8 slots get
+ * none), so the cache can never hold what the producer needs to go on.
+ * Any call first gives the cached slots back; @p batch 0 turns the
+ * magazines off.  The magazines belong to the calling thread (another
+ * thread using the handle later works through the shared free lists).
+ * @return 0; -EINVAL (NULL, @p batch above ::CORTEX_SLAB_MAGAZINE_MAX);
+ *         -EBADMSG (a corrupt free list met while giving slots back: they
+ *         stay for reclaim).
+ */
+CORTEX_API int cortex_channel_magazine(cortex_channel *c, uint32_t batch);
 
 /**
  * Frees the slots that processes which died had loaned or taken (never a

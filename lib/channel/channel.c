@@ -34,15 +34,21 @@
 #include <neocortex/channel.h>
 
 #include "channel_layout.h"
+#include "ring/ring_layout.h"
 
 #include <errno.h>
-#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define CHAN_SPIN_NS 20000
-#define CHAN_YIELD_NS 2000000
-#define CHAN_NAP_MAX_NS 1000000
+/* The waits: spin this long, then sleep on the ring's futex words for at most CHAN_NAP_NS at a time. */
+#define CHAN_SPIN_NS INT64_C(20000)
+#define CHAN_NAP_NS INT64_C(10000000)
+/* A record whose slot is not marked in flight yet: re-looked at after this nap. */
+#define CHAN_NOT_YET_NAP_NS INT64_C(50000)
+/* A waiter runs cortex_channel_reclaim() at most this often. */
+#define CHAN_RECLAIM_NS INT64_C(10000000)
+/* Magazine batch: at most the slab's largest, and a quarter of a class's slots (0 below 8 slots). */
+#define CHAN_MAG_BATCH 32u
 /* Consecutive polls of a record whose slot is not yet in flight before a reclaim is tried. */
 #define CHAN_BUSY_POLLS 4096u
 
@@ -73,10 +79,12 @@ struct cortex_channel {
     struct {
         cortex_slab *slab;
         uint32_t size;
+        uint32_t mag; /* this view's magazine batch for the class (0: none) */
     } cls[CORTEX_CHANNEL_MAX_CLASSES];
     chan_held *held; /* capacity: every slot of the channel */
     uint32_t nheld, cap_held;
     uint32_t busy_polls;
+    bool not_yet;       /* the last take's -EAGAIN was a record whose slot is not in flight yet */
 };
 
 /* ---- layout -------------------------------------------------------------- */
@@ -213,12 +221,14 @@ static void free_view(cortex_channel *c)
     free(c);
 }
 
-/* Builds this process's view of the channel in @p r and takes @p role; on failure closes @p r. */
-static int open_view(cortex_channel **ret, cortex_region *r, cortex_role role)
+/*
+ * Builds this process's view of the channel at @p p (@p len bytes: the
+ * payload of @p r, or caller memory when @p r is NULL) and takes @p role;
+ * on failure closes @p r.
+ */
+static int open_view(cortex_channel **ret, cortex_region *r, unsigned char *p, uint64_t len, cortex_role role)
 {
     chan_hdr h;
-    unsigned char *p = cortex_region_payload(r);
-    uint64_t len = cortex_region_payload_size(r);
     int rc = check_hdr(&h, p, len);
     if (rc < 0) {
         cortex_region_close(r);
@@ -265,6 +275,15 @@ static int open_view(cortex_channel **ret, cortex_region *r, cortex_role role)
         goto fail;
     }
     c->region = r;
+    /*
+     * Magazines (cortex_slab_magazine()): loan and release then touch no
+     * line the peer writes but the slot's own word, and slots travel back
+     * to the producer in batches.  A quarter of a class at most, so the up
+     * to 2 x batch - 1 slots a consumer's magazine caches can never starve
+     * the producer (and the waits flush them for a sleeping producer).
+     */
+    if ((rc = cortex_channel_magazine(c, CHAN_MAG_BATCH)) < 0)
+        goto fail;
     /* A side taken over from a dead process: its slots come back now. */
     rc = cortex_channel_reclaim(c);
     if (rc < 0) {
@@ -306,7 +325,7 @@ int cortex_channel_create(cortex_channel **ret, cortex_key key, const cortex_poo
     rc = cortex_region_create(&r, key, &l, opts, chan_region_init, &ctx);
     if (rc < 0)
         return rc;
-    return open_view(ret, r, role);
+    return open_view(ret, r, cortex_region_payload(r), cortex_region_payload_size(r), role);
 }
 
 int cortex_channel_attach(cortex_channel **ret, cortex_key key, size_t elem_size, size_t elem_align,
@@ -327,7 +346,25 @@ int cortex_channel_attach(cortex_channel **ret, cortex_key key, size_t elem_size
     int rc = cortex_region_attach(&r, key, &l, opts);
     if (rc < 0)
         return rc;
-    return open_view(ret, r, role);
+    return open_view(ret, r, cortex_region_payload(r), cortex_region_payload_size(r), role);
+}
+
+int cortex__channel_open_mem(cortex_channel **ret, void *mem, size_t len, const cortex_pool_class *classes,
+                             unsigned n, size_t elem_size, size_t elem_align, cortex_role role)
+{
+    if (classes) {
+        chan_hdr h;
+        uint32_t align = 0;
+        int rc = plan(&h, classes, n, elem_size, elem_align, &align);
+        if (rc < 0)
+            return rc;
+        if (plan_size(&h) > len || ((uintptr_t)mem & (align - 1)) != 0)
+            return cortex__fail(EINVAL, "channel: %llu bytes aligned to %u needed",
+                                (unsigned long long)plan_size(&h), align);
+        if ((rc = chan_region_init(NULL, mem, &(struct chan_init_ctx){&h})) < 0)
+            return rc;
+    }
+    return open_view(ret, NULL, mem, len, role);
 }
 
 int cortex_channel_close(cortex_channel *c)
@@ -367,6 +404,8 @@ static int not_side(const cortex_channel *c, cortex_role want, const char *op)
                         want == CORTEX_PRODUCER ? "producer" : "consumer");
 }
 
+static void wake_producer(cortex_channel *c);
+
 /* Frees the slot at @p msg that side @p role holds (a loan given back, or a taken message released). */
 static int give_back(cortex_channel *c, cortex_role role, const void *msg, const char *op)
 {
@@ -378,6 +417,8 @@ static int give_back(cortex_channel *c, cortex_role role, const void *msg, const
                             role == CORTEX_PRODUCER ? "producer has loaned" : "consumer has taken");
     int rc = cortex_slab_free(c->cls[c->held[i].cls].slab, c->held[i].h);
     drop_held(c, i);
+    if (role == CORTEX_CONSUMER)
+        wake_producer(c);
     return rc;
 }
 
@@ -434,8 +475,14 @@ int cortex_channel_publish(cortex_channel *c, void *msg, size_t len)
     if (n < 0)
         return (int)n;
     chan_rec rec = {hd->h, hd->cls, (uint32_t)len};
+#if !defined(CORTEX_SEED_CHANNEL_RECORD_AFTER_COMMIT) /* seeded bug: the record is written after it is published */
     memcpy(span, &rec, sizeof rec);
     int rc = cortex_ring_commit(c->ring, 1);
+#else
+    int rc = cortex_ring_commit(c->ring, 1);
+    cortex__spin_hint(); /* a scheduling point of the model checker between the two */
+    memcpy(span, &rec, sizeof rec);
+#endif
     if (rc < 0)
         return rc;
     /* The record is out: from here the slot is the consumer's, whatever happens next. */
@@ -447,6 +494,23 @@ int cortex_channel_publish(cortex_channel *c, void *msg, size_t len)
         return cortex__fail(EBADMSG, "cortex_channel_publish: the published slot could not be marked in flight "
                             "(%s): its state word was overwritten", cortex_strerror(rc));
     return 0;
+}
+
+int cortex_channel_magazine(cortex_channel *c, uint32_t batch)
+{
+    if (!c || batch > CORTEX_SLAB_MAGAZINE_MAX)
+        return cortex__fail(EINVAL, "cortex_channel_magazine: %s", c ? "batch is more than CORTEX_SLAB_MAGAZINE_MAX"
+                                                                     : "NULL channel");
+    int first = 0;
+    for (unsigned i = 0; i < c->n; i++) {
+        uint32_t slots = cortex_slab_slots(c->cls[i].slab);
+        uint32_t b = slots / 4 < batch ? slots / 4 : batch;
+        c->cls[i].mag = slots >= 8 ? b : 0;
+        int rc = cortex_slab_magazine(c->cls[i].slab, c->cls[i].mag);
+        if (rc < 0 && first == 0)
+            first = rc;
+    }
+    return first;
 }
 
 int cortex_channel_reclaim(cortex_channel *c)
@@ -463,47 +527,130 @@ int cortex_channel_reclaim(cortex_channel *c)
     return total;
 }
 
-/* Spins, then naps of growing length; every nap also reclaims.  Returns -ETIMEDOUT once @p deadline passed. */
-static int pause_for(cortex_channel *c, int64_t start, int64_t deadline, int64_t *nap)
+/* ---- waiting ---------------------------------------------------------------- */
+
+/*
+ * The waits sleep on the ring's futex words (cortex__ring_nap): the
+ * consumer on its "ring empty" word, which the producer's commit wakes; the
+ * producer on its "ring full" word, which the consumer's ring release and
+ * its slot release (give_back) wake once they see it announced.  The
+ * sleeper announces, fences and re-tries the operation itself before it
+ * sleeps (the store-buffering pattern of lib/ring/ring.c, (2)): a slot freed
+ * or a record committed either is seen by that try, or its waker sees the
+ * announcement.  Slots a consumer's magazine caches are flushed to the
+ * producer before a wake and before the consumer sleeps itself.
+ */
+typedef struct chan_wait {
+    cortex_channel *c;
+    int (*attempt)(struct chan_wait *);
+    int rc;
+    size_t size; /* loan */
+    void **out;
+    const void **tout; /* take */
+    size_t *len;
+} chan_wait;
+
+/*
+ * The re-check after the announcement: the operation itself.  A record
+ * whose slot is not marked in flight yet is not slept on either: the
+ * producer's mark (after its commit) wakes nobody.
+ */
+static bool chan_ready(void *ctx)
 {
-    int64_t now = cortex__now_ns();
-    if (deadline >= 0 && now >= deadline)
-        return cortex__fail(ETIMEDOUT, "channel: nothing came within the timeout");
-    if (now - start < CHAN_SPIN_NS) {
-#if defined(__x86_64__) || defined(__i386__)
-        __builtin_ia32_pause();
+    chan_wait *w = ctx;
+    w->rc = w->attempt(w);
+    return w->rc != -EAGAIN || w->c->not_yet;
+}
+
+/* Gives every slot this side's magazines cache back to the shared free lists. */
+static void flush_magazines(cortex_channel *c)
+{
+    for (unsigned i = 0; i < c->n; i++)
+        if (c->cls[i].mag)
+            (void)cortex_slab_magazine(c->cls[i].slab, c->cls[i].mag);
+}
+
+/* Consumer, after freeing slots: a producer asleep for a slot gets the cached ones and is woken. */
+static void wake_producer(cortex_channel *c)
+{
+    if (cortex__ring_peer_sleeps(c->ring)) {
+        flush_magazines(c);
+        cortex__ring_wake_peer(c->ring);
+    }
+}
+
+static int wait_for(cortex_channel *c, chan_wait *w, int64_t timeout_ns, const char *op)
+{
+    int rc = w->attempt(w);
+    if (rc != -EAGAIN || timeout_ns == 0)
+        return rc;
+    int64_t start = cortex__now_ns();
+    int64_t deadline = timeout_ns < 0 ? INT64_MAX : start + timeout_ns;
+    int64_t last_reclaim = start;
+    /* Spin first: an active peer answers within a cache-line round trip, with no system call. */
+#if defined(CORTEX_MODEL)
+    const int64_t spin_ns = 0; /* the model checker explores the sleep at once */
+#else
+    const int64_t spin_ns = CHAN_SPIN_NS;
 #endif
-        return 0;
+    while (cortex__now_ns() - start < spin_ns) {
+        for (int k = 0; k < 16; k++)
+            cortex__spin_hint();
+        if ((rc = w->attempt(w)) != -EAGAIN)
+            return rc;
     }
-    if (now - start < CHAN_YIELD_NS) { /* a peer waiting for this CPU gets it (a loaded host) */
-        sched_yield();
-        return 0;
+    for (;;) {
+        cortex__spin_hint(); /* also bounds the model checker's exploration of a waiter that keeps failing */
+        int64_t now = cortex__now_ns();
+        if (now >= deadline)
+            return cortex__fail(ETIMEDOUT, "%s: nothing came within the timeout (%lld ns)", op,
+                                (long long)timeout_ns);
+        if (now - last_reclaim >= CHAN_RECLAIM_NS) { /* a dead peer's loaned/taken slots come back */
+            last_reclaim = now;
+            (void)cortex_channel_reclaim(c);
+        }
+        /* A record whose slot is not in flight yet is not a sleep: the producer marks it next. */
+        int64_t nap = c->not_yet ? CHAN_NOT_YET_NAP_NS : CHAN_NAP_NS;
+        if (nap > deadline - now)
+            nap = deadline - now;
+        if (c->role == CORTEX_CONSUMER) {
+            flush_magazines(c);
+            wake_producer(c);
+        }
+        w->rc = -EAGAIN;
+        int gone = c->not_yet ? (cortex__sleep_ns(nap), 0) : cortex__ring_nap(c->ring, nap, chan_ready, w);
+        if (gone < 0)
+            return gone;
+        if (w->rc != -EAGAIN)
+            return w->rc;
+        if ((rc = w->attempt(w)) != -EAGAIN)
+            return rc;
+        if (gone && !c->not_yet) {
+            /* A consumer drains what the dead producer published (its half-published record after a reclaim). */
+            if (c->role == CORTEX_CONSUMER && (cortex_channel_reclaim(c), (rc = w->attempt(w)) != -EAGAIN))
+                return rc;
+            return cortex__fail(EPIPE, "%s: the %s closed the channel or died", op,
+                                c->role == CORTEX_PRODUCER ? "consumer" : "producer");
+        }
     }
-    int64_t d = *nap;
-    if (deadline >= 0 && d > deadline - now)
-        d = deadline - now;
-    cortex__sleep_ns(d);
-    *nap = *nap * 2 > CHAN_NAP_MAX_NS ? CHAN_NAP_MAX_NS : *nap * 2;
-    (void)cortex_channel_reclaim(c);
-    return 0;
+}
+
+static int try_loan(chan_wait *w)
+{
+    int rc = cortex_channel_loan(w->c, w->size, w->out);
+    if (rc != -EAGAIN)
+        return rc;
+    void *span;
+    ssize_t probe = cortex_ring_reserve(w->c->ring, 1, &span); /* -EPIPE: the consumer is gone */
+    return probe == -EPIPE || probe == -EBADMSG ? (int)probe : rc;
 }
 
 int cortex_channel_loan_wait(cortex_channel *c, size_t size, void **out, int64_t timeout_ns)
 {
-    int64_t start = cortex__now_ns(), nap = 10000;
-    int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
-    for (;;) {
-        int rc = cortex_channel_loan(c, size, out);
-        if (rc != -EAGAIN || timeout_ns == 0)
-            return rc;
-        void *span;
-        ssize_t probe = cortex_ring_reserve(c->ring, 1, &span); /* -EPIPE: the consumer is gone */
-        if (probe == -EPIPE || probe == -EBADMSG)
-            return (int)probe;
-        rc = pause_for(c, start, deadline, &nap);
-        if (rc < 0)
-            return rc;
-    }
+    if (!c || c->role != CORTEX_PRODUCER || !out)
+        return cortex_channel_loan(c, size, out); /* its argument errors */
+    chan_wait w = {.c = c, .attempt = try_loan, .size = size, .out = out};
+    return wait_for(c, &w, timeout_ns, "cortex_channel_loan_wait");
 }
 
 int cortex_channel_publish_copy(cortex_channel *c, const void *buf, size_t len, int64_t timeout_ns)
@@ -538,6 +685,7 @@ int cortex_channel_take(cortex_channel *c, const void **out, size_t *len)
     *out = NULL;
     if (len)
         *len = 0;
+    c->not_yet = false;
     const void *span;
     ssize_t n = cortex_ring_peek(c->ring, 1, &span);
     if (n < 0)
@@ -557,6 +705,7 @@ int cortex_channel_take(cortex_channel *c, const void **out, size_t *len)
             return skip_record(c, ESTALE, &rec, "its slot was freed");
         if (++c->busy_polls % CHAN_BUSY_POLLS == 0)
             (void)cortex_channel_reclaim(c);
+        c->not_yet = true;
         return cortex__fail_fixed(&chan_err_not_yet);
     }
     if (rc == -ESTALE)
@@ -579,24 +728,24 @@ int cortex_channel_take(cortex_channel *c, const void **out, size_t *len)
     return rc;
 }
 
+/* A take that skips stale and corrupt records at once; -EAGAIN only for "nothing yet". */
+static int try_take(chan_wait *w)
+{
+    for (;;) {
+        int rc = cortex_channel_take(w->c, w->tout, w->len);
+        if (rc != -ESTALE && rc != -EBADMSG)
+            return rc;
+        if (rc == -EBADMSG && cortex_ring_peek(w->c->ring, 1, &(const void *){0}) == -EBADMSG)
+            return rc; /* the ring itself is corrupt: no record will come */
+    }
+}
+
 int cortex_channel_take_wait(cortex_channel *c, const void **out, size_t *len, int64_t timeout_ns)
 {
-    int64_t start = cortex__now_ns(), nap = 10000;
-    int64_t deadline = timeout_ns < 0 ? -1 : start + timeout_ns;
-    for (;;) {
-        int rc = cortex_channel_take(c, out, len);
-        if (rc == 0 || (rc != -EAGAIN && rc != -ESTALE && rc != -EBADMSG))
-            return rc;
-        if (rc == -EBADMSG && c->ring && cortex_ring_peek(c->ring, 1, &(const void *){0}) == -EBADMSG)
-            return rc; /* the ring itself is corrupt: no record will come */
-        if (timeout_ns == 0)
-            return rc;
-        if (rc != -EAGAIN)
-            continue; /* a skipped record: the next may be there */
-        rc = pause_for(c, start, deadline, &nap);
-        if (rc < 0)
-            return rc;
-    }
+    if (!c || c->role != CORTEX_CONSUMER || !out)
+        return cortex_channel_take(c, out, len); /* its argument errors */
+    chan_wait w = {.c = c, .attempt = try_take, .tout = out, .len = len};
+    return wait_for(c, &w, timeout_ns, "cortex_channel_take_wait");
 }
 
 int cortex_channel_release(cortex_channel *c, const void *msg)

@@ -44,4 +44,13 @@ typedef struct chan_rec {
     uint32_t len;
 } chan_rec;
 
+/*
+ * Tests and the model checker (tests/model/scn_channel.c): a channel view
+ * over caller memory, no segment.  With @p classes the memory is laid out
+ * first (as cortex_channel_create() does); with NULL it is attached.
+ * cortex_channel_close() closes the view (the memory stays).
+ */
+int cortex__channel_open_mem(cortex_channel **ret, void *mem, size_t len, const cortex_pool_class *classes,
+                             unsigned n, size_t elem_size, size_t elem_align, cortex_role role);
+
 #endif

@@ -1065,7 +1065,7 @@ int cortex_ring_own(cortex_ring *r)
  * announcement; returns true if the caller should retry instead of sleeping.
  */
 static void sleep_once(cortex_ring *r, int peer, cortex__a32 *waiting, cortex__a32 *futex, int64_t nap,
-                       bool (*ready)(cortex_ring *))
+                       bool (*ready)(void *), void *ctx)
 {
     uint32_t seen = cortex__ld32(futex, CX_ACQUIRE);
 #if !defined(CORTEX_SEED_RING_NO_WAIT_FENCE)
@@ -1080,7 +1080,7 @@ static void sleep_once(cortex_ring *r, int peer, cortex__a32 *waiting, cortex__a
 #else
     cortex__st32(waiting, 1, CX_RELAXED);
 #endif
-    if (ready(r) || peer_gone(r, peer, false)) {
+    if (ready(ctx) || peer_gone(r, peer, false)) {
         cortex__st32(waiting, 0, CX_RELAXED);
         return;
     }
@@ -1088,15 +1088,17 @@ static void sleep_once(cortex_ring *r, int peer, cortex__a32 *waiting, cortex__a
     cortex__st32(waiting, 0, CX_RELAXED);
 }
 
-static bool cons_ready(cortex_ring *r)
+static bool cons_ready(void *ctx)
 {
+    cortex_ring *r = ctx;
     if (r->marks)
         return cortex__ld64(mslot(r, r->c.tail), CX_ACQUIRE) != r->empty;
     return cortex__ld64(&SH(r)->prod, CX_ACQUIRE) != r->c.tail;
 }
 
-static bool prod_ready(cortex_ring *r)
+static bool prod_ready(void *ctx)
 {
+    cortex_ring *r = ctx;
     if (r->marks)
         return cortex__ld64(mslot(r, r->p.head), CX_ACQUIRE) == r->empty;
     return r->p.head - cortex__ld64(&SH(r)->cons, CX_ACQUIRE) < r->capacity;
@@ -1104,7 +1106,7 @@ static bool prod_ready(cortex_ring *r)
 
 /* Shared loop of push_wait/pop_wait: @try_op returns -EAGAIN to keep waiting. */
 static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *waiting, cortex__a32 *futex,
-                     int (*try_op)(cortex_ring *, void *), void *arg, bool (*ready)(cortex_ring *),
+                     int (*try_op)(cortex_ring *, void *), void *arg, bool (*ready)(void *),
                      const char *op)
 {
     int rc = try_op(r, arg);
@@ -1133,7 +1135,7 @@ static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *
         if (now >= deadline)
             return cortex__fail(ETIMEDOUT, "%s: timed out after %lld ns", op, (long long)timeout_ns);
         int64_t nap = deadline - now < RING_NAP_NS ? deadline - now : RING_NAP_NS;
-        sleep_once(r, peer, waiting, futex, nap, ready);
+        sleep_once(r, peer, waiting, futex, nap, ready, r);
         if ((rc = try_op(r, arg)) != -EAGAIN)
             return rc;
         if (peer_gone(r, peer, true)) { /* a dead peer never wakes us: look after every nap */
@@ -1182,6 +1184,38 @@ int cortex_ring_pop_wait(cortex_ring *r, void *out, int64_t timeout_ns)
         return not_open(r, false, "cortex_ring_pop_wait");
     return wait_loop(r, timeout_ns, SIDE_PROD, &SH(r)->cons_waiting, &SH(r)->cons_futex, try_pop, out, cons_ready,
                      "cortex_ring_pop_wait");
+}
+
+int cortex__ring_nap(cortex_ring *r, int64_t nap_ns, bool (*ready)(void *), void *ctx)
+{
+    if (!r || !r->base || r->closed || r->role == CORTEX_BOTH_SIDES)
+        return cortex__fail(EINVAL, "ring nap: the handle is closed or serves both sides");
+    cortex_ring_shared *sh = SH(r);
+    bool prod = is_prod(r);
+    int peer = prod ? SIDE_CONS : SIDE_PROD;
+    sleep_once(r, peer, prod ? &sh->prod_waiting : &sh->cons_waiting, prod ? &sh->prod_futex : &sh->cons_futex,
+               nap_ns, ready, ctx);
+    return peer_gone(r, peer, true) ? 1 : 0;
+}
+
+bool cortex__ring_peer_sleeps(cortex_ring *r)
+{
+    if (!r || !r->base || r->closed || r->role == CORTEX_BOTH_SIDES)
+        return false;
+#if !defined(CORTEX_SEED_CHANNEL_NO_RELEASE_FENCE) /* seeded bug: the channel's release misses a sleeping producer */
+    waker_fence(r);
+#endif
+    return cortex__ld32(is_prod(r) ? &SH(r)->cons_waiting : &SH(r)->prod_waiting, CX_RELAXED) != 0;
+}
+
+void cortex__ring_wake_peer(cortex_ring *r)
+{
+    if (!r || !r->base || r->closed || r->role == CORTEX_BOTH_SIDES)
+        return;
+    if (is_prod(r))
+        cortex_ring__wake_cons(r);
+    else
+        cortex_ring__wake_prod(r);
 }
 
 /* ---- setting up ---------------------------------------------------------- */

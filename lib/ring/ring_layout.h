@@ -70,6 +70,20 @@ _Static_assert(offsetof(cortex_ring_shared, prod_waiting) == CORTEX_RING_OFF_PRO
  */
 int cortex__ring_set_indices(cortex_ring *r, uint64_t start);
 
+/*
+ * For a waiter on a condition outside the ring (lib/channel): one nap of
+ * this side on its sleeper word, as the *_wait calls take it: announce,
+ * fence, re-check @p ready(@p ctx) and the peer, futex-sleep up to
+ * @p nap_ns.  A waker wakes it with cortex__ring_wake_peer() after
+ * cortex__ring_peer_sleeps() said true (a commit/release of the ring wakes
+ * it too).  Returns 1 if the peer closed or died, 0, or -EINVAL.
+ */
+int cortex__ring_nap(cortex_ring *r, int64_t nap_ns, bool (*ready)(void *), void *ctx);
+/* The waker's fence, then whether the peer announced a sleep (its flag; not cleared). */
+bool cortex__ring_peer_sleeps(cortex_ring *r);
+/* Wakes the peer if it announced a sleep (cortex_ring__wake_prod/_cons() for this side's peer). */
+void cortex__ring_wake_peer(cortex_ring *r);
+
 /* lib/ring/membarrier.c: asymmetric fence (Linux membarrier), see ring.c. */
 bool cortex__ring_membarrier_register(void);
 int cortex__ring_membarrier(void);

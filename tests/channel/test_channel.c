@@ -50,6 +50,8 @@ static void open_pair(frames *p, frames *c, char *name)
                  cortex_last_error()->message);
     cr_assert_eq(frames_attach(c, CORTEX_KEY_NAME(name), CORTEX_CONSUMER, NULL), 0, "%s",
                  cortex_last_error()->message);
+    /* Exact slot counts below: no released slot stays cached by the consumer. */
+    cr_assert_eq(cortex_channel_magazine(frames_core(c), 0), 0);
 }
 
 Test(channel, loan_publish_take_release_in_order)

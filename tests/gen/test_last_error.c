@@ -464,6 +464,8 @@ Test(last_error, channels, .init = setup_full_ring)
     FAILS(-EAGAIN, "no free slot", cortex_channel_loan(p, 8, &v));
     FAILS(-ETIMEDOUT, "timeout", cortex_channel_loan_wait(p, 8, &v, 1000000));
     FAILS(-EINVAL, "NULL channel", cortex_channel_reclaim(NULL));
+    FAILS(-EINVAL, "NULL channel", cortex_channel_magazine(NULL, 8));
+    FAILS(-EINVAL, "CORTEX_SLAB_MAGAZINE_MAX", cortex_channel_magazine(p, CORTEX_SLAB_MAGAZINE_MAX + 1));
     FAILS(-EINVAL, "NULL argument", cortex_channel_stats_get(NULL, NULL));
     cr_assert_eq(cortex_channel_close(c), 0);
     cr_assert_eq(cortex_channel_close(p), 0);
