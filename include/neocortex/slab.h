@@ -200,6 +200,19 @@ CORTEX_API int cortex_slab_own(cortex_slab *s);
 CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc(cortex_slab *s, cortex_handle *out);
 
 /**
+ * cortex_slab_alloc() and the new slot's address in one call, as malloc()
+ * gives it: what a caller that writes the slot at once uses (with a
+ * magazine, the pair with cortex_slab_free() costs about half a
+ * malloc()+free() pair: docs/slab.md, "The fast path").  The address is
+ * the one cortex_slab_get() would return.
+ * @param s the view.
+ * @param[out] out the handle (written only on success).
+ * @param[out] ptr the slot's payload in this process (written only on success).
+ * @return as cortex_slab_alloc(); -EINVAL also for a NULL @p ptr.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr);
+
+/**
  * The slot's payload in this process, or NULL for a stale, freed, garbage
  * or out-of-range handle, or a handle of another slab.  Valid while the
  * slot is allocated or in flight.  A NULL return sets cortex_last_error()
@@ -268,7 +281,9 @@ CORTEX_API int cortex_slab_repair(cortex_slab *s);
 /**
  * Gives this view a magazine: a private stack of up to 2 x @p batch free
  * slots, owned by the calling thread.  That thread's alloc and free then
- * work on the stack (alloc writes the slot's word, free does one CAS on it;
+ * work on the stack (alloc and free each write the slot's word with a plain
+ * store, with no read-modify-write when the slot is one this process
+ * allocated; free of a slot another process allocated does one CAS on it;
  * neither touches a line another process writes) and move @p batch slots at
  * a time through the slab's shared depot (one CAS per batch), so slots one
  * process frees and another allocates (the zero-copy pattern) travel in
@@ -282,7 +297,10 @@ CORTEX_API int cortex_slab_repair(cortex_slab *s);
  * cortex_slab_reclaim(), which returns each exactly once.
  * cortex_slab_close() gives the cached slots back; so does @p batch 0,
  * which turns the magazine off.  Call it from the thread that will use the
- * magazine, while no other thread uses this view's magazine.
+ * magazine, while no other thread uses this view's magazine.  One thing the
+ * store does not catch: two frees of one handle racing each other (a
+ * use-after-free in the caller), one of them this thread's, may both
+ * succeed; a double free one after the other is still -ESTALE.
  * @param s the view.
  * @param batch 1 .. CORTEX_SLAB_MAGAZINE_MAX slots per depot transfer; 0: off.
  * @return 0; -EINVAL (NULL slab, batch too large); -EBADMSG (giving cached

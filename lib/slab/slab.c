@@ -32,6 +32,10 @@
  *                                     word, then relabels it with a store
  *                                     (no CAS): a reclaim in between and
  *                                     the taker both get the slot
+ *   CORTEX_SEED_SLAB_FAST_FREE_ANY_OWNER the magazine's store-only free
+ *                                     checks generation and state but not
+ *                                     the owner: it takes a dead process's
+ *                                     slot that reclaim is returning
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -528,6 +532,26 @@ static inline bool mag_mine(cortex_slab *s)
     return true;
 }
 
+/*
+ * Arms the fast paths for the calling (owning) thread, registered as @p me
+ * in this fork epoch with its magazine emptied of a parent's entries
+ * (mag_mine() was true): the slot words they write, precomputed.
+ */
+static void mag_arm(cortex_slab *s, uint32_t me)
+{
+    s->mag_abits = cx_word(0, CORTEX__SLOT_ALLOC, me, s->pid);
+    s->mag_fbits = cx_word(0, CORTEX__SLOT_FREE, me, 0);
+    s->mag_cap = 2u * s->mag_batch - 1u;
+    s->tag24 = s->tag << 24;
+    s->mag_live = fork_epoch;
+}
+
+/* The fast paths' test: armed, in this process image, and the calling thread owns the magazine. */
+static inline bool mag_fast(const cortex_slab *s)
+{
+    return s->mag_live == fork_epoch && __atomic_load_n(&s->mag_owner, __ATOMIC_RELAXED) == (const void *)&mag_token;
+}
+
 #define MAG_SLOT1(e) ((uint32_t)(e)&0xffffffu)
 #define MAG_GEN(e) ((uint32_t)((e) >> 32))
 
@@ -691,6 +715,7 @@ int cortex_slab_magazine(cortex_slab *s, uint32_t batch)
     s->mag_batch = batch;
     s->mag_epoch = fork_epoch;
     s->mag_hw = 0;
+    s->mag_live = 0;
     __atomic_store_n(&s->mag_owner, batch ? (const void *)&mag_token : NULL, __ATOMIC_RELAXED);
     return rc;
 }
@@ -699,6 +724,7 @@ int cortex__slab_mag_close(cortex_slab *s)
 {
     int rc = mag_flush(s);
     s->mag_batch = 0;
+    s->mag_live = 0;
     __atomic_store_n(&s->mag_owner, NULL, __ATOMIC_RELAXED);
     return rc;
 }
@@ -738,7 +764,8 @@ static void unlink_taken(cortex_slab *s, uint32_t me, uint32_t c)
     }
 }
 
-int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
+/* Everything but a magazine hit: arguments, registration, refill, the shared stack. */
+static __attribute__((noinline)) int alloc_slow(cortex_slab *s, cortex_handle *out)
 {
     if (!s || !out)
         return cortex__fail(EINVAL, "cortex_slab_alloc: NULL argument");
@@ -747,6 +774,7 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         return me;
     bool cache = s->mag_batch && mag_mine(s);
     if (cache) {
+        mag_arm(s, (uint32_t)me);
         int rc = mag_alloc(s, (uint32_t)me, out);
         if (rc != 0)
             return rc < 0 ? rc : 0;
@@ -809,6 +837,51 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
     }
 }
 
+/*
+ * The magazine hit: the owning thread pops a cached slot and stores its
+ * word (no read-modify-write: nobody else writes a word cached by a live
+ * process), with nothing to check that was not checked when it was cached.
+ * An entry is generation << 32 | index + 1, so the next generation's word
+ * and handle are the entry + 1 << 32 with the precomputed low bits.
+ * Returns the handle; the caller checked mag_n > 0 and mag_fast().
+ */
+static inline cortex_handle mag_pop(cortex_slab *s)
+{
+    uint64_t e = s->mag[--s->mag_n] + (UINT64_C(1) << 32);
+    uint32_t i = MAG_SLOT1(e);
+    cortex__st64(&s->meta[i - 1].word, (e & ~UINT64_C(0xffffffff)) | s->mag_abits, CX_RELEASE);
+    if (__builtin_expect(i > s->mag_hw, 0)) {
+        note_high_water(s, i);
+        s->mag_hw = i;
+    }
+    return e | s->tag24;
+}
+
+int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
+{
+    if (__builtin_expect(!s || !out || s->mag_n == 0 || !mag_fast(s), 0))
+        return alloc_slow(s, out);
+    *out = mag_pop(s);
+    return 0;
+}
+
+int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr)
+{
+    cortex_handle h;
+    if (__builtin_expect(!s || !out || !ptr, 0))
+        return cortex__fail(EINVAL, "cortex_slab_alloc_get: NULL argument");
+    if (__builtin_expect(s->mag_n != 0 && mag_fast(s), 1)) {
+        h = mag_pop(s);
+    } else {
+        int rc = alloc_slow(s, &h);
+        if (rc < 0)
+            return rc;
+    }
+    *out = h;
+    *ptr = s->data + (size_t)(CX_H_SLOT1(h) - 1u) * s->stride;
+    return 0;
+}
+
 /* Index + 1 of a handle of this slab, or 0 (another slab's tag, NULL, out of range). */
 static inline uint32_t handle_slot(const cortex_slab *s, cortex_handle h)
 {
@@ -832,7 +905,7 @@ static int bad_handle(const cortex_slab *s, cortex_handle h, const char *op)
 }
 
 /* Records why get refused a handle whose slot word is @p w (the failure path only). */
-static void *get_refused(const cortex_slab *s, cortex_handle h, uint64_t w)
+static __attribute__((noinline)) void *get_refused(const cortex_slab *s, cortex_handle h, uint64_t w)
 {
     if (!handle_slot(s, h)) {
         (void)bad_handle(s, h, "cortex_slab_get");
@@ -852,11 +925,11 @@ void *cortex_slab_get(cortex_slab *s, cortex_handle h)
         return NULL;
     }
     uint32_t i = handle_slot(s, h);
-    if (!i)
+    if (__builtin_expect(!i, 0))
         return get_refused(s, h, 0);
     uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
-    uint32_t st = CX_W_STATE(w);
-    if (CX_W_GEN(w) != cortex_handle_generation(h) || (st != CORTEX__SLOT_ALLOC && st != CORTEX__SLOT_INFLIGHT))
+    /* The same generation, and ALLOC or IN_FLIGHT (state - 1 is 0 or 1). */
+    if (__builtin_expect(((w ^ h) >> 32) != 0 || CX_W_STATE(w) - 1u > 1u, 0))
         return get_refused(s, h, w);
     return s->data + (size_t)(i - 1) * s->stride;
 }
@@ -892,7 +965,8 @@ static int transition(cortex_slab *s, cortex_handle h, uint32_t from, uint32_t t
     }
 }
 
-int cortex_slab_free(cortex_slab *s, cortex_handle h)
+/* Everything but the fast free below: checks that say why, peers' slots, a full magazine, no magazine. */
+static __attribute__((noinline)) int free_slow(cortex_slab *s, cortex_handle h)
 {
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_free: NULL slab");
@@ -900,6 +974,7 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
         int me = proc_id(s);
         if (me < 0)
             return me;
+        mag_arm(s, (uint32_t)me);
         /* Cached: FREE with our id (one CAS on the slot's word), on our stack. */
         uint32_t i = handle_slot(s, h);
         uint64_t w = cx_word(cortex_handle_generation(h), CORTEX__SLOT_ALLOC, 0, 0);
@@ -925,6 +1000,38 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
     if (rc < 0)
         return rc;
     return push(s, CX_H_SLOT1(h));
+}
+
+/*
+ * The fast free: the magazine's thread frees a slot this process allocated
+ * (its word is exactly ALLOC, our table id and pid, the handle's
+ * generation) into a magazine with room.  A live process's allocated slot
+ * changes only by its holder's free, send or receive, so the word is
+ * written with a store.  Two holders freeing one handle at the same instant
+ * (a double free that is a race in the caller) are not told apart here:
+ * docs/slab.md, "The fast path".  Anything else: free_slow().
+ * (uint32_t)h - tag24 - 1 < slots checks the tag and the index at once
+ * (slots < 2^24).
+ */
+int cortex_slab_free(cortex_slab *s, cortex_handle h)
+{
+    if (__builtin_expect(!s || s->mag_n >= s->mag_cap || !mag_fast(s), 0))
+        return free_slow(s, h);
+    uint32_t i = (uint32_t)h - s->tag24;
+    if (__builtin_expect(i - 1u >= s->slots, 0))
+        return free_slow(s, h);
+    uint64_t gen = h & ~UINT64_C(0xffffffff);
+    cortex__a64 *wp = &s->meta[i - 1].word;
+#if defined(CORTEX_SEED_SLAB_FAST_FREE_ANY_OWNER)
+    if (((cortex__ld64(wp, CX_RELAXED) ^ (gen | s->mag_abits)) & ~UINT64_C(0x3fffffff)) != 0)
+        return free_slow(s, h);
+#else
+    if (__builtin_expect(cortex__ld64(wp, CX_RELAXED) != (gen | s->mag_abits), 0))
+        return free_slow(s, h);
+#endif
+    cortex__st64(wp, gen | s->mag_fbits, CX_RELEASE);
+    s->mag[s->mag_n++] = gen | i;
+    return 0;
 }
 
 int cortex_slab_send(cortex_slab *s, cortex_handle h)

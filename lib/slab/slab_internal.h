@@ -31,6 +31,12 @@ struct cortex_slab {
     uint32_t mag_hw;        /* high-water mark last written by this view */
     uint64_t mag_epoch;     /* fork epoch the entries belong to */
     const void *mag_owner;  /* the owning thread's token */
+    /* The fast paths' copy (mag_arm()): valid while mag_live is the fork epoch. */
+    uint64_t mag_live;      /* fork epoch in which they were armed (0: not armed) */
+    uint64_t mag_abits;     /* slot word ALLOC, our table id and pid, generation 0 */
+    uint64_t mag_fbits;     /* slot word FREE (cached), our table id, generation 0 */
+    uint32_t mag_cap;       /* entries a fast free may leave: 2 x batch - 1 */
+    uint32_t tag24;         /* tag << 24, the handles' middle bits */
     uint64_t mag[2 * 32];   /* generation << 32 | slot index + 1 of cached FREE slots */
 };
 
