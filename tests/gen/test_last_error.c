@@ -255,6 +255,10 @@ Test(last_error, slabs, .init = setup_full_ring)
     FAILS(-EINVAL, "cortex_slab_alloc", cortex_slab_alloc(NULL, &h));
     void *p = NULL;
     FAILS(-EINVAL, "cortex_slab_alloc_get", cortex_slab_alloc_get(NULL, &h, &p));
+    FAILS(-EINVAL, "cortex_slab_alloc", cortex_slab_alloc_lib(NULL, &h));
+    FAILS(-EINVAL, "cortex_slab_alloc_get", cortex_slab_alloc_get_lib(NULL, &h, &p));
+    FAILS(-EINVAL, "cortex_slab_free", cortex_slab_free_lib(NULL, 1));
+    NULLS(-EINVAL, "NULL slab", cortex_slab_get_lib(NULL, 1));
     NULLS(-EINVAL, "NULL slab", cortex_slab_get(NULL, 1));
 
     cr_assert_eq(cortex_slab_init(&s, mem, sizeof mem, 2, 8, 8), 0);
