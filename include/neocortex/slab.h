@@ -543,28 +543,41 @@ CORTEX_API extern _Thread_local uint64_t cortex__slab_thread_key;
 /* slot index + 1 @p i's word */
 #define CORTEX_SLAB__WORD_(f, i) ((_Atomic uint64_t *)(void *)((f)->meta + (size_t)((i)-1u) * 16u))
 
-/** cortex_slab_alloc_get(), inline: the magazine hit here, anything else in cortex_slab_alloc_get_lib(). */
-static inline int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr)
+/* The magazine hit: 1 with the handle in *@p out and the slot index + 1 in *@p slot1, or 0 (call the library). */
+static inline int cortex_slab__pop_(cortex_slab *s, cortex_handle *out, uint32_t *slot1)
 {
     cortex_slab_fast_ *f = (cortex_slab_fast_ *)(void *)s;
-    if (__builtin_expect(!s || !out || !ptr || f->n == 0 || f->key != cortex__slab_thread_key, 0))
-        return cortex_slab_alloc_get_lib(s, out, ptr);
+    if (__builtin_expect(!s || f->n == 0 || f->key != cortex__slab_thread_key, 0))
+        return 0;
     uint64_t e = f->mag[f->n - 1u] + (UINT64_C(1) << 32);
     uint32_t i = (uint32_t)e & 0xffffffu;
     if (__builtin_expect(i > f->hw, 0)) /* the library records a new high-water mark */
-        return cortex_slab_alloc_get_lib(s, out, ptr);
+        return 0;
     f->n--;
     atomic_store_explicit(CORTEX_SLAB__WORD_(f, i), (e & ~UINT64_C(0xffffffff)) | f->abits, memory_order_release);
     *out = e | f->tag24;
+    *slot1 = i;
+    return 1;
+}
+
+/** cortex_slab_alloc_get(), inline: the magazine hit here, anything else in cortex_slab_alloc_get_lib(). */
+static inline int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr)
+{
+    uint32_t i;
+    if (__builtin_expect(!out || !ptr || !cortex_slab__pop_(s, out, &i), 0))
+        return cortex_slab_alloc_get_lib(s, out, ptr);
+    const cortex_slab_fast_ *f = (const cortex_slab_fast_ *)(const void *)s;
     *ptr = f->data + (size_t)(i - 1u) * f->stride;
     return 0;
 }
 
-/** cortex_slab_alloc(), inline: cortex_slab_alloc_get() without the address. */
+/** cortex_slab_alloc(), inline: the magazine hit here, anything else in cortex_slab_alloc_lib(). */
 static inline int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
 {
-    void *p;
-    return cortex_slab_alloc_get(s, out, &p);
+    uint32_t i;
+    if (__builtin_expect(!out || !cortex_slab__pop_(s, out, &i), 0))
+        return cortex_slab_alloc_lib(s, out);
+    return 0;
 }
 
 /** cortex_slab_get(), inline: a handle that passes here is valid; a refusal is explained by cortex_slab_get_lib(). */
