@@ -519,7 +519,7 @@ CORTEX_API cortex_slab *cortex_pool_class_slab(cortex_pool *p, unsigned i);
  * out-of-line paths fill it; these inline ones read it and move entries.
  */
 typedef struct cortex_slab_fast_ {
-    uint64_t key;                /* the owning thread's cortex__slab_thread_key while armed, else ~0 */
+    uint64_t key;                /* the owning thread's cortex__slab_thread_key while armed, else ~0 (atomic) */
     unsigned char *meta;         /* slot metadata: 16 bytes per slot, the 64-bit slot word first */
     unsigned char *data;         /* slot 0's payload in this mapping */
     uint64_t abits;              /* slot word "allocated by this process", generation 0 */
@@ -547,7 +547,8 @@ CORTEX_API extern _Thread_local uint64_t cortex__slab_thread_key;
 static inline int cortex_slab__pop_(cortex_slab *s, cortex_handle *out, uint32_t *slot1)
 {
     cortex_slab_fast_ *f = (cortex_slab_fast_ *)(void *)s;
-    if (__builtin_expect(!s || f->n == 0 || f->key != cortex__slab_thread_key, 0))
+    /* the key first: other threads may use the view, only the owner touches n, mag and hw */
+    if (__builtin_expect(!s || __atomic_load_n(&f->key, __ATOMIC_RELAXED) != cortex__slab_thread_key || f->n == 0, 0))
         return 0;
     uint64_t e = f->mag[f->n - 1u] + (UINT64_C(1) << 32);
     uint32_t i = (uint32_t)e & 0xffffffu;
@@ -599,7 +600,8 @@ static inline int cortex_slab_free(cortex_slab *s, cortex_handle h)
 {
     cortex_slab_fast_ *f = (cortex_slab_fast_ *)(void *)s;
     uint32_t i;
-    if (__builtin_expect(!s || f->n >= f->cap || f->key != cortex__slab_thread_key ||
+    if (__builtin_expect(!s || __atomic_load_n(&f->key, __ATOMIC_RELAXED) != cortex__slab_thread_key ||
+                             f->n >= f->cap ||
                              (i = (uint32_t)h - f->tag24) - 1u >= f->slots,
                          0))
         return cortex_slab_free_lib(s, h);

@@ -256,7 +256,7 @@ static int view_open(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, 
     s->depot = (struct cortex__slab_depot *)(void *)((uint8_t *)mem + g.depot_off);
     s->depots = g.depots;
     s->tag = CX_ID_TAG(h.id);
-    s->f.key = KEY_NONE;
+    __atomic_store_n(&s->f.key, KEY_NONE, __ATOMIC_RELAXED);
     s->f.meta = (unsigned char *)s->meta;
     s->f.data = s->data;
     s->f.slots = s->slots;
@@ -566,13 +566,13 @@ static void mag_arm(cortex_slab *s, uint32_t me)
     s->f.cap = 2u * s->mag_batch - 1u;
     if (cortex__slab_thread_key == 0)
         cortex__slab_thread_key = __atomic_add_fetch(&thread_keys, 1, __ATOMIC_RELAXED);
-    s->f.key = cortex__slab_thread_key;
+    __atomic_store_n(&s->f.key, cortex__slab_thread_key, __ATOMIC_RELAXED);
 }
 
 /* The fast paths' test: armed by the calling thread in this process image. */
 static inline bool mag_fast(const cortex_slab *s)
 {
-    return s->f.key == cortex__slab_thread_key;
+    return __atomic_load_n(&s->f.key, __ATOMIC_RELAXED) == cortex__slab_thread_key;
 }
 
 #define MAG_SLOT1(e) ((uint32_t)(e)&0xffffffu)
@@ -738,7 +738,7 @@ int cortex_slab_magazine(cortex_slab *s, uint32_t batch)
     s->mag_batch = batch;
     s->mag_epoch = fork_epoch;
     s->f.hw = 0;
-    s->f.key = KEY_NONE;
+    __atomic_store_n(&s->f.key, KEY_NONE, __ATOMIC_RELAXED);
     __atomic_store_n(&s->mag_owner, batch ? (const void *)&mag_token : NULL, __ATOMIC_RELAXED);
     return rc;
 }
@@ -747,7 +747,7 @@ int cortex__slab_mag_close(cortex_slab *s)
 {
     int rc = mag_flush(s);
     s->mag_batch = 0;
-    s->f.key = KEY_NONE;
+    __atomic_store_n(&s->f.key, KEY_NONE, __ATOMIC_RELAXED);
     __atomic_store_n(&s->mag_owner, NULL, __ATOMIC_RELAXED);
     return rc;
 }
@@ -882,7 +882,7 @@ static inline cortex_handle mag_pop(cortex_slab *s)
 
 int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
 {
-    if (__builtin_expect(!s || !out || s->f.n == 0 || !mag_fast(s), 0))
+    if (__builtin_expect(!s || !out || !mag_fast(s) || s->f.n == 0, 0))
         return alloc_slow(s, out);
     *out = mag_pop(s);
     return 0;
@@ -893,7 +893,7 @@ int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr)
     cortex_handle h;
     if (__builtin_expect(!s || !out || !ptr, 0))
         return cortex__fail(EINVAL, "cortex_slab_alloc_get: NULL argument");
-    if (__builtin_expect(s->f.n != 0 && mag_fast(s), 1)) {
+    if (__builtin_expect(mag_fast(s) && s->f.n != 0, 1)) {
         h = mag_pop(s);
     } else {
         int rc = alloc_slow(s, &h);
@@ -1038,7 +1038,7 @@ static __attribute__((noinline)) int free_slow(cortex_slab *s, cortex_handle h)
  */
 int cortex_slab_free(cortex_slab *s, cortex_handle h)
 {
-    if (__builtin_expect(!s || s->f.n >= s->f.cap || !mag_fast(s), 0))
+    if (__builtin_expect(!s || !mag_fast(s) || s->f.n >= s->f.cap, 0))
         return free_slow(s, h);
     uint32_t i = (uint32_t)h - s->f.tag24;
     if (__builtin_expect(i - 1u >= s->slots, 0))
