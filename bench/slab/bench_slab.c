@@ -2,10 +2,13 @@
 /*
  * bench/slab: the slab's alloc+free pair against its peers, in one run.
  *
- *   1. single thread, ns per alloc+free pair (+ touching one byte of the slot):
- *        neocortex slab | neocortex slab with a magazine (batch 32) | naive Treiber,
- *        tagged head | naive Treiber, untagged (ABA-unsafe) | malloc(64)+free;
- *        the magazine pair's ratios to malloc and to the tagged Treiber (issue 12: <= 0.5x)
+ *   1. single thread, ns per alloc+free pair (+ writing and reading back 8 bytes
+ *        of the slot): neocortex slab (alloc, get, free) | the same with a
+ *        magazine (batch 32) | with a magazine through alloc_get (the address
+ *        comes with the handle, as malloc gives it) | naive Treiber, tagged head |
+ *        naive Treiber, untagged (ABA-unsafe) | malloc(64)+free; the magazine
+ *        pairs' ratios to malloc and to the tagged Treiber (issue 12: <= 0.5x).
+ *        The slab calls are the header's inline fast paths (docs/slab.md).
  *   2. two threads on one slab: ns per pair per thread, pairs/s in total
  *   3. two processes on one shared mapping: the same, then with a magazine each
  *
@@ -121,6 +124,21 @@ static int run_slab(cortex_slab *slab, long iters, uint64_t salt)
     return 0;
 }
 
+/* alloc_get: the handle and the address in one call. */
+static int run_slab_ag(cortex_slab *slab, long iters, uint64_t salt)
+{
+    for (long i = 0; i < iters; i++) {
+        cortex_handle h;
+        void *q;
+        CHECK(cortex_slab_alloc_get(slab, &h, &q) == 0);
+        volatile uint64_t *p = q;
+        *p = salt + (uint64_t)i;
+        CHECK(*p == salt + (uint64_t)i);
+        CHECK(cortex_slab_free(slab, h) == 0);
+    }
+    return 0;
+}
+
 static int run_naive(long iters, uint64_t salt, int tagged)
 {
     for (long i = 0; i < iters; i++) {
@@ -146,9 +164,13 @@ static int run_malloc(long iters, uint64_t salt)
     return 0;
 }
 
-enum { V_SLAB, V_MAG, V_TAGGED, V_UNTAGGED, V_MALLOC, NV };
-static const char *vname[NV] = {"neocortex slab", "neocortex slab, magazine (32)", "naive Treiber, tagged",
-                                "naive Treiber, untagged (ABA)", "malloc(64)+free"};
+enum { V_SLAB, V_MAG, V_MAG_AG, V_TAGGED, V_UNTAGGED, V_MALLOC, NV };
+static const char *vname[NV] = {"neocortex slab",
+                                "neocortex slab, magazine (32)",
+                                "  the same, alloc_get (no get)",
+                                "naive Treiber, tagged",
+                                "naive Treiber, untagged (ABA)",
+                                "malloc(64)+free"};
 
 static double time_variant(int v, long iters, uint64_t salt)
 {
@@ -156,6 +178,7 @@ static double time_variant(int v, long iters, uint64_t salt)
     switch (v) {
     case V_SLAB: run_slab(slab, iters, salt); break;
     case V_MAG: run_slab(slab_mag, iters, salt); break;
+    case V_MAG_AG: run_slab_ag(slab_mag, iters, salt); break;
     case V_TAGGED: run_naive(iters, salt, 1); break;
     case V_UNTAGGED: run_naive(iters, salt, 0); break;
     default: run_malloc(iters, salt); break;
@@ -343,7 +366,11 @@ int main(int argc, char **argv)
         row(vname[v], res[v], reps, v == V_SLAB ? 0 : med[v], v == V_SLAB ? "" : "(slab median / this median)");
     printf("  target: <= 0.7 x 14.5 ns (shm-primitives TreiberSlab pair) = 10.15 ns; slab median %.2f ns -> %.2fx of 14.5\n",
            med[V_SLAB], med[V_SLAB] / 14.5);
-    printf("  magazine pair: %.2fx malloc(64)+free, %.2fx tagged Treiber (target <= 0.5x both)\n",
+    printf("  magazine pair, alloc_get+free: %.2fx malloc(64)+free (target <= 0.5x), %.2fx tagged Treiber "
+           "(target <= 0.5x)\n",
+           med[V_MAG_AG] / med[V_MALLOC], med[V_MAG_AG] / med[V_TAGGED]);
+    printf("  magazine pair, alloc+get+free: %.2fx malloc(64)+free (target <= 0.5x), %.2fx tagged Treiber "
+           "(target <= 0.5x)\n",
            med[V_MAG] / med[V_MALLOC], med[V_MAG] / med[V_TAGGED]);
 
     /* contended */

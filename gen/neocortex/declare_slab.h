@@ -26,6 +26,8 @@
  *   int  msgs_reclaim(msgs *s, unsigned flags);        // frees dead processes' slots; count
  *                                                      // flags: 0 or CORTEX_SLAB_RECLAIM_IN_FLIGHT
  *   int  msgs_stats(msgs *s, cortex_slab_stats *out);
+ *   int  msgs_alloc_get(msgs *s, cortex_handle *out, T **ptr); // alloc, and the slot's address
+ *   int  msgs_magazine(msgs *s, uint32_t batch);       // this thread's slot cache (0: off)
  *   cortex_region *msgs_region(msgs *s);               // NULL for the raw form
  *   cortex_slab   *msgs_core(msgs *s);                 // the untyped core
  * @endcode
@@ -88,6 +90,10 @@
     SCOPE int name##_alloc(name *s, cortex_handle *out) BODY(return cortex_slab_alloc(s->core_, out);)           \
     SCOPE T *name##_get(name *s, cortex_handle h) BODY(return (T *)cortex_slab_get(s->core_, h);)                \
     SCOPE int name##_free(name *s, cortex_handle h) BODY(return cortex_slab_free(s->core_, h);)                  \
+    SCOPE int name##_alloc_get(name *s, cortex_handle *out, T **ptr)                                             \
+        BODY(void *p_ = 0; int rc_ = cortex_slab_alloc_get(s->core_, out, ptr ? &p_ : 0);                       \
+             if (rc_ == 0) *ptr = (T *)p_; return rc_;)                                                          \
+    SCOPE int name##_magazine(name *s, uint32_t batch) BODY(return cortex_slab_magazine(s->core_, batch);)       \
     SCOPE int name##_send(name *s, cortex_handle h) BODY(return cortex_slab_send(s->core_, h);)                  \
     SCOPE int name##_receive(name *s, cortex_handle *h) BODY(return cortex_slab_receive(s->core_, h);)           \
     SCOPE int name##_reclaim(name *s, unsigned flags) BODY(return cortex_slab_reclaim(s->core_, flags);)         \

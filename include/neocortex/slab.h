@@ -53,6 +53,22 @@
  * Shared memory is treated as hostile: every index read from it is
  * bounds-checked, a corrupt free list (a link out of range, a cycle) makes
  * alloc return -EBADMSG, never a wild access or an endless loop.
+ *
+ * ## Inline fast paths
+ *
+ * In C11 (GCC or Clang), cortex_slab_alloc(), cortex_slab_alloc_get(),
+ * cortex_slab_get() and cortex_slab_free() are `static inline` here: the
+ * magazine's thread (cortex_slab_magazine()) pops and pushes its private
+ * stack and stores the slot word without a call, and get checks the handle
+ * against the slot word inline.  Anything else calls the library's
+ * out-of-line copies (cortex_slab_alloc_lib() ...), which also keep the
+ * exported cortex_slab_alloc() & co. for binaries built without the inline
+ * paths.  They read only this process's view and compare one slot word
+ * exactly (nothing from shared memory is used as an index).  Define
+ * CORTEX_SLAB_NO_INLINE (or CORTEX_MODEL) before including to call the
+ * library every time; C++ always does.  The view's first bytes
+ * (`cortex_slab_fast_`) are thus an ABI between this header and the
+ * library, as the ring's fields are.
  */
 #ifndef NEOCORTEX_SLAB_H
 #define NEOCORTEX_SLAB_H
@@ -64,6 +80,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+
+#if !defined(CORTEX_MODEL) && !defined(CORTEX_SLAB_NO_INLINE) && !defined(CORTEX_BUILDING_LIBRARY) && \
+    !defined(__cplusplus) && !defined(__STDC_NO_ATOMICS__) && defined(__STDC_VERSION__) &&           \
+    __STDC_VERSION__ >= 201112L && (defined(__GNUC__) || defined(__clang__))
+/** 1 when this translation unit uses the slab's inline fast paths. */
+#define CORTEX_SLAB_INLINE 1
+#include <stdatomic.h>
+#else
+/** 0: this translation unit calls the library for every slab operation. */
+#define CORTEX_SLAB_INLINE 0
+#endif
 
 CORTEX_BEGIN_DECLS
 
@@ -191,6 +218,13 @@ CORTEX_API int cortex_slab_own(cortex_slab *s);
 
 /* ---- slots ------------------------------------------------------------ */
 
+#if CORTEX_SLAB_INLINE
+/* alloc, alloc_get, get and free are static inline (see "Inline fast paths" at the end) */
+static inline CORTEX_NODISCARD int cortex_slab_alloc(cortex_slab *s, cortex_handle *out);
+static inline CORTEX_NODISCARD int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr);
+static inline void *cortex_slab_get(cortex_slab *s, cortex_handle h);
+static inline int cortex_slab_free(cortex_slab *s, cortex_handle h);
+#else
 /**
  * Takes a free slot and records this process as its owner.  Lock-free;
  * never blocks.
@@ -198,6 +232,19 @@ CORTEX_API int cortex_slab_own(cortex_slab *s);
  *         the free list is corrupt; -EUSERS if the process table is full.
  */
 CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc(cortex_slab *s, cortex_handle *out);
+
+/**
+ * cortex_slab_alloc() and the new slot's address in one call, as malloc()
+ * gives it: what a caller that writes the slot at once uses (with a
+ * magazine, the pair with cortex_slab_free() costs about half a
+ * malloc()+free() pair: docs/slab.md, "The fast path").  The address is
+ * the one cortex_slab_get() would return.
+ * @param s the view.
+ * @param[out] out the handle (written only on success).
+ * @param[out] ptr the slot's payload in this process (written only on success).
+ * @return as cortex_slab_alloc(); -EINVAL also for a NULL @p ptr.
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr);
 
 /**
  * The slot's payload in this process, or NULL for a stale, freed, garbage
@@ -217,6 +264,30 @@ CORTEX_API void *cortex_slab_get(cortex_slab *s, cortex_handle h);
  *         first).
  */
 CORTEX_API int cortex_slab_free(cortex_slab *s, cortex_handle h);
+#endif
+
+/**
+ * The library's out-of-line copies of cortex_slab_alloc(),
+ * cortex_slab_alloc_get(), cortex_slab_get() and cortex_slab_free(), with
+ * the same contracts: what the inline fast paths call when they cannot
+ * finish (and what C++, CORTEX_SLAB_NO_INLINE and the library itself use).
+ * @param s the view.
+ * @param[out] out the handle (written only on success).
+ * @return as cortex_slab_alloc().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc_lib(cortex_slab *s, cortex_handle *out);
+/**
+ * Out-of-line cortex_slab_alloc_get() (see cortex_slab_alloc_lib()).
+ * @param s the view.
+ * @param[out] out the handle (written only on success).
+ * @param[out] ptr the slot's payload (written only on success).
+ * @return as cortex_slab_alloc_get().
+ */
+CORTEX_API CORTEX_NODISCARD int cortex_slab_alloc_get_lib(cortex_slab *s, cortex_handle *out, void **ptr);
+/** Out-of-line cortex_slab_get() (see cortex_slab_alloc_lib()): the address, or NULL with the last error set. */
+CORTEX_API void *cortex_slab_get_lib(cortex_slab *s, cortex_handle h);
+/** Out-of-line cortex_slab_free() (see cortex_slab_alloc_lib()): 0 or its negative errno. */
+CORTEX_API int cortex_slab_free_lib(cortex_slab *s, cortex_handle h);
 
 /**
  * Marks an allocated slot in flight (handed to another process).
@@ -268,7 +339,9 @@ CORTEX_API int cortex_slab_repair(cortex_slab *s);
 /**
  * Gives this view a magazine: a private stack of up to 2 x @p batch free
  * slots, owned by the calling thread.  That thread's alloc and free then
- * work on the stack (alloc writes the slot's word, free does one CAS on it;
+ * work on the stack (alloc and free each write the slot's word with a plain
+ * store, with no read-modify-write when the slot is one this process
+ * allocated; free of a slot another process allocated does one CAS on it;
  * neither touches a line another process writes) and move @p batch slots at
  * a time through the slab's shared depot (one CAS per batch), so slots one
  * process frees and another allocates (the zero-copy pattern) travel in
@@ -282,7 +355,10 @@ CORTEX_API int cortex_slab_repair(cortex_slab *s);
  * cortex_slab_reclaim(), which returns each exactly once.
  * cortex_slab_close() gives the cached slots back; so does @p batch 0,
  * which turns the magazine off.  Call it from the thread that will use the
- * magazine, while no other thread uses this view's magazine.
+ * magazine, while no other thread uses this view's magazine.  One thing the
+ * store does not catch: two frees of one handle racing each other (a
+ * use-after-free in the caller), one of them this thread's, may both
+ * succeed; a double free one after the other is still -ESTALE.
  * @param s the view.
  * @param batch 1 .. CORTEX_SLAB_MAGAZINE_MAX slots per depot transfer; 0: off.
  * @return 0; -EINVAL (NULL slab, batch too large); -EBADMSG (giving cached
@@ -432,6 +508,112 @@ CORTEX_API int cortex_pool_own(cortex_pool *p);
 CORTEX_API unsigned cortex_pool_classes(const cortex_pool *p);
 /** The slab of class @p i (NULL if out of range): for stats. */
 CORTEX_API cortex_slab *cortex_pool_class_slab(cortex_pool *p, unsigned i);
+
+/* ---- inline fast paths ----------------------------------------------------- */
+
+/** @cond internal */
+/*
+ * The magazine's fast-path state, the first member of every slab view
+ * (lib/slab/slab_internal.h; its offsets are checked there).  An ABI of
+ * this header and the library, like cortex_ring's fields: the library's
+ * out-of-line paths fill it; these inline ones read it and move entries.
+ */
+typedef struct cortex_slab_fast_ {
+    uint64_t key;                /* the owning thread's cortex__slab_thread_key while armed, else ~0 (atomic) */
+    unsigned char *meta;         /* slot metadata: 16 bytes per slot, the 64-bit slot word first */
+    unsigned char *data;         /* slot 0's payload in this mapping */
+    uint64_t abits;              /* slot word "allocated by this process", generation 0 */
+    uint64_t fbits;              /* slot word "free, cached by this process", generation 0 */
+    uint32_t n;                  /* magazine entries */
+    uint32_t cap;                /* most entries a fast free may leave (2 x batch - 1) */
+    uint32_t slots, stride;      /* slot count, bytes per slot */
+    uint32_t tag24;              /* the slab's handle tag << 24 */
+    uint32_t hw;                 /* high-water mark already recorded by this view */
+    uint64_t mag[2 * CORTEX_SLAB_MAGAZINE_MAX]; /* generation << 32 | index + 1 of cached slots */
+} cortex_slab_fast_;
+
+#if !defined(__cplusplus) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+/* This thread's key (0: none yet; a new one in a forked child). */
+CORTEX_API extern _Thread_local uint64_t cortex__slab_thread_key;
+#endif
+/** @endcond */
+
+#if CORTEX_SLAB_INLINE
+
+/* slot index + 1 @p i's word */
+#define CORTEX_SLAB__WORD_(f, i) ((_Atomic uint64_t *)(void *)((f)->meta + (size_t)((i)-1u) * 16u))
+
+/* The magazine hit: 1 with the handle in *@p out and the slot index + 1 in *@p slot1, or 0 (call the library). */
+static inline int cortex_slab__pop_(cortex_slab *s, cortex_handle *out, uint32_t *slot1)
+{
+    cortex_slab_fast_ *f = (cortex_slab_fast_ *)(void *)s;
+    /* the key first: other threads may use the view, only the owner touches n, mag and hw */
+    if (__builtin_expect(!s || __atomic_load_n(&f->key, __ATOMIC_RELAXED) != cortex__slab_thread_key || f->n == 0, 0))
+        return 0;
+    uint64_t e = f->mag[f->n - 1u] + (UINT64_C(1) << 32);
+    uint32_t i = (uint32_t)e & 0xffffffu;
+    if (__builtin_expect(i > f->hw, 0)) /* the library records a new high-water mark */
+        return 0;
+    f->n--;
+    atomic_store_explicit(CORTEX_SLAB__WORD_(f, i), (e & ~UINT64_C(0xffffffff)) | f->abits, memory_order_release);
+    *out = e | f->tag24;
+    *slot1 = i;
+    return 1;
+}
+
+/** cortex_slab_alloc_get(), inline: the magazine hit here, anything else in cortex_slab_alloc_get_lib(). */
+static inline int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr)
+{
+    uint32_t i;
+    if (__builtin_expect(!out || !ptr || !cortex_slab__pop_(s, out, &i), 0))
+        return cortex_slab_alloc_get_lib(s, out, ptr);
+    const cortex_slab_fast_ *f = (const cortex_slab_fast_ *)(const void *)s;
+    *ptr = f->data + (size_t)(i - 1u) * f->stride;
+    return 0;
+}
+
+/** cortex_slab_alloc(), inline: the magazine hit here, anything else in cortex_slab_alloc_lib(). */
+static inline int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
+{
+    uint32_t i;
+    if (__builtin_expect(!out || !cortex_slab__pop_(s, out, &i), 0))
+        return cortex_slab_alloc_lib(s, out);
+    return 0;
+}
+
+/** cortex_slab_get(), inline: a handle that passes here is valid; a refusal is explained by cortex_slab_get_lib(). */
+static inline void *cortex_slab_get(cortex_slab *s, cortex_handle h)
+{
+    const cortex_slab_fast_ *f = (const cortex_slab_fast_ *)(const void *)s;
+    uint32_t i;
+    if (__builtin_expect(!s || (i = (uint32_t)h - f->tag24) - 1u >= f->slots, 0))
+        return cortex_slab_get_lib(s, h);
+    uint64_t w = atomic_load_explicit(CORTEX_SLAB__WORD_(f, i), memory_order_acquire);
+    /* the handle's generation, and allocated or in flight (state 1 or 2) */
+    if (__builtin_expect(((w ^ h) >> 32) != 0 || ((uint32_t)(w >> 30) & 3u) - 1u > 1u, 0))
+        return cortex_slab_get_lib(s, h);
+    return f->data + (size_t)(i - 1u) * f->stride;
+}
+
+/** cortex_slab_free(), inline: the magazine's store-only free here, anything else in cortex_slab_free_lib(). */
+static inline int cortex_slab_free(cortex_slab *s, cortex_handle h)
+{
+    cortex_slab_fast_ *f = (cortex_slab_fast_ *)(void *)s;
+    uint32_t i;
+    if (__builtin_expect(!s || __atomic_load_n(&f->key, __ATOMIC_RELAXED) != cortex__slab_thread_key ||
+                             f->n >= f->cap ||
+                             (i = (uint32_t)h - f->tag24) - 1u >= f->slots,
+                         0))
+        return cortex_slab_free_lib(s, h);
+    uint64_t gen = h & ~UINT64_C(0xffffffff);
+    _Atomic uint64_t *w = CORTEX_SLAB__WORD_(f, i);
+    if (__builtin_expect(atomic_load_explicit(w, memory_order_relaxed) != (gen | f->abits), 0))
+        return cortex_slab_free_lib(s, h);
+    atomic_store_explicit(w, gen | f->fbits, memory_order_release);
+    f->mag[f->n++] = gen | i;
+    return 0;
+}
+#endif
 
 CORTEX_END_DECLS
 

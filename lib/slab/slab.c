@@ -32,8 +32,13 @@
  *                                     word, then relabels it with a store
  *                                     (no CAS): a reclaim in between and
  *                                     the taker both get the slot
+ *   CORTEX_SEED_SLAB_FAST_FREE_ANY_OWNER the magazine's store-only free
+ *                                     checks generation and state but not
+ *                                     the owner: it takes a dead process's
+ *                                     slot that reclaim is returning
  */
 #define _GNU_SOURCE
+#define CORTEX_SLAB_NO_INLINE 1 /* this file defines the out-of-line copies (also when a test compiles it) */
 #include "internal.h"
 
 #include "atomic.h"
@@ -84,7 +89,22 @@ void (*cortex__slab_hook_reclaim_before_push)(cortex_slab *s);
 
 static uint64_t fork_epoch = 1;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
-static void on_fork_child(void) { fork_epoch++; }
+
+/*
+ * A thread's key for the fast paths (include/neocortex/slab.h): 0 until the
+ * thread arms a magazine, then unique in this process image; the forking
+ * thread's is reset in the child (the only thread there), so views armed
+ * before the fork miss and take the checked path, which empties them.
+ */
+_Thread_local uint64_t cortex__slab_thread_key __attribute__((tls_model("initial-exec")));
+static uint64_t thread_keys; /* keys handed out (process-local, atomic) */
+#define KEY_NONE UINT64_MAX  /* a view's key while disarmed: no thread's */
+
+static void on_fork_child(void)
+{
+    fork_epoch++;
+    cortex__slab_thread_key = 0;
+}
 static void fork_hook(void) { pthread_atfork(NULL, NULL, on_fork_child); }
 
 /* ---- slab identity --------------------------------------------------------- */
@@ -236,6 +256,12 @@ static int view_open(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, 
     s->depot = (struct cortex__slab_depot *)(void *)((uint8_t *)mem + g.depot_off);
     s->depots = g.depots;
     s->tag = CX_ID_TAG(h.id);
+    __atomic_store_n(&s->f.key, KEY_NONE, __ATOMIC_RELAXED);
+    s->f.meta = (unsigned char *)s->meta;
+    s->f.data = s->data;
+    s->f.slots = s->slots;
+    s->f.stride = s->stride;
+    s->f.tag24 = s->tag << 24;
     cortex__st64(&s->reg, 0, CX_RELAXED);
     pthread_once(&fork_once, fork_hook);
     return 0;
@@ -522,10 +548,31 @@ static inline bool mag_mine(cortex_slab *s)
         return false;
     if (__builtin_expect(s->mag_epoch != fork_epoch, 0)) {
         /* A forked child: the entries are the parent's slots. */
-        s->mag_n = 0;
+        s->f.n = 0;
         s->mag_epoch = fork_epoch;
     }
     return true;
+}
+
+/*
+ * Arms the fast paths for the calling (owning) thread, registered as @p me
+ * in this fork epoch with its magazine emptied of a parent's entries
+ * (mag_mine() was true): the slot words they write, precomputed.
+ */
+static void mag_arm(cortex_slab *s, uint32_t me)
+{
+    s->f.abits = cx_word(0, CORTEX__SLOT_ALLOC, me, s->pid);
+    s->f.fbits = cx_word(0, CORTEX__SLOT_FREE, me, 0);
+    s->f.cap = 2u * s->mag_batch - 1u;
+    if (cortex__slab_thread_key == 0)
+        cortex__slab_thread_key = __atomic_add_fetch(&thread_keys, 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->f.key, cortex__slab_thread_key, __ATOMIC_RELAXED);
+}
+
+/* The fast paths' test: armed by the calling thread in this process image. */
+static inline bool mag_fast(const cortex_slab *s)
+{
+    return __atomic_load_n(&s->f.key, __ATOMIC_RELAXED) == cortex__slab_thread_key;
 }
 
 #define MAG_SLOT1(e) ((uint32_t)(e)&0xffffffu)
@@ -548,8 +595,8 @@ static int mag_release(cortex_slab *s, uint32_t me, uint64_t e)
 static int mag_release_n(cortex_slab *s, uint32_t me, uint32_t n)
 {
     int rc = 0;
-    for (; n > 0 && s->mag_n > 0; n--) {
-        int r = mag_release(s, me, s->mag[--s->mag_n]);
+    for (; n > 0 && s->f.n > 0; n--) {
+        int r = mag_release(s, me, s->f.mag[--s->f.n]);
         if (r < 0 && rc == 0)
             rc = r;
     }
@@ -560,7 +607,7 @@ static int mag_release_n(cortex_slab *s, uint32_t me, uint32_t n)
 static int mag_put(cortex_slab *s, uint32_t me)
 {
     uint32_t b = s->mag_batch;
-    const uint64_t *src = &s->mag[s->mag_n - b];
+    const uint64_t *src = &s->f.mag[s->f.n - b];
     for (uint32_t k = 0; k < s->depots; k++) {
         uint32_t d = (s->mag_hint + k) % s->depots;
         cortex__a64 *st = &s->depot[d].state;
@@ -578,7 +625,7 @@ static int mag_put(cortex_slab *s, uint32_t me)
         /* Publishes the entries: a taker's CAS (acquire) of this value reads them. */
         cortex__st64(st, cx_depot(CORTEX__DEPOT_FULL, me, b, me), CX_RELEASE);
 #endif
-        s->mag_n -= b;
+        s->f.n -= b;
         s->mag_hint = d;
         return 0;
     }
@@ -645,7 +692,7 @@ static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn, 
 }
 
 /* An empty magazine: refilled from a FULL depot buffer (depot_take()). */
-static inline int mag_take(cortex_slab *s, uint32_t me) { return depot_take(s, me, s->mag, &s->mag_n, &s->mag_hint); }
+static inline int mag_take(cortex_slab *s, uint32_t me) { return depot_take(s, me, s->f.mag, &s->f.n, &s->mag_hint); }
 
 /*
  * The shared stack is empty: moves one FULL depot buffer's slots onto it, so
@@ -668,16 +715,16 @@ static int depot_spill(cortex_slab *s, uint32_t me)
 /* Gives every cached slot of this view back to the shared stack (close, repair, resize). */
 static int mag_flush(cortex_slab *s)
 {
-    if (!s->mag_batch || s->mag_epoch != fork_epoch || s->mag_n == 0) {
-        s->mag_n = 0;
+    if (!s->mag_batch || s->mag_epoch != fork_epoch || s->f.n == 0) {
+        s->f.n = 0;
         return 0;
     }
     uint64_t r = cortex__ld64(&s->reg, CX_RELAXED);
     if ((r >> 8) != fork_epoch) {
-        s->mag_n = 0;
+        s->f.n = 0;
         return 0;
     }
-    return mag_release_n(s, (uint32_t)(r & 0xffu), s->mag_n);
+    return mag_release_n(s, (uint32_t)(r & 0xffu), s->f.n);
 }
 
 int cortex_slab_magazine(cortex_slab *s, uint32_t batch)
@@ -687,10 +734,11 @@ int cortex_slab_magazine(cortex_slab *s, uint32_t batch)
     if (batch > CORTEX_SLAB_MAGAZINE_MAX)
         return cortex__fail(EINVAL, "cortex_slab_magazine: batch %u is more than %u", batch, CORTEX_SLAB_MAGAZINE_MAX);
     int rc = mag_flush(s);
-    s->mag_n = 0;
+    s->f.n = 0;
     s->mag_batch = batch;
     s->mag_epoch = fork_epoch;
-    s->mag_hw = 0;
+    s->f.hw = 0;
+    __atomic_store_n(&s->f.key, KEY_NONE, __ATOMIC_RELAXED);
     __atomic_store_n(&s->mag_owner, batch ? (const void *)&mag_token : NULL, __ATOMIC_RELAXED);
     return rc;
 }
@@ -699,6 +747,7 @@ int cortex__slab_mag_close(cortex_slab *s)
 {
     int rc = mag_flush(s);
     s->mag_batch = 0;
+    __atomic_store_n(&s->f.key, KEY_NONE, __ATOMIC_RELAXED);
     __atomic_store_n(&s->mag_owner, NULL, __ATOMIC_RELAXED);
     return rc;
 }
@@ -706,18 +755,18 @@ int cortex__slab_mag_close(cortex_slab *s)
 /* Alloc from the magazine: 1 (*out set), 0 (empty: use the shared stack), < 0. */
 static inline int mag_alloc(cortex_slab *s, uint32_t me, cortex_handle *out)
 {
-    if (s->mag_n == 0) {
+    if (s->f.n == 0) {
         int rc = mag_take(s, me);
         if (rc <= 0)
             return rc;
     }
-    uint64_t e = s->mag[--s->mag_n];
+    uint64_t e = s->f.mag[--s->f.n];
     uint32_t i = MAG_SLOT1(e), gen = MAG_GEN(e) + 1u;
     /* Nobody else writes a word cached by a live process: a store, no RMW. */
     cortex__st64(&s->meta[i - 1].word, cx_word(gen, CORTEX__SLOT_ALLOC, me, s->pid), CX_RELEASE);
-    if (__builtin_expect(i > s->mag_hw, 0)) {
+    if (__builtin_expect(i > s->f.hw, 0)) {
         note_high_water(s, i);
-        s->mag_hw = i;
+        s->f.hw = i;
     }
     *out = cx_handle(gen, s->tag, i);
     return 1;
@@ -738,7 +787,8 @@ static void unlink_taken(cortex_slab *s, uint32_t me, uint32_t c)
     }
 }
 
-int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
+/* Everything but a magazine hit: arguments, registration, refill, the shared stack. */
+static __attribute__((noinline)) int alloc_slow(cortex_slab *s, cortex_handle *out)
 {
     if (!s || !out)
         return cortex__fail(EINVAL, "cortex_slab_alloc: NULL argument");
@@ -747,6 +797,7 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
         return me;
     bool cache = s->mag_batch && mag_mine(s);
     if (cache) {
+        mag_arm(s, (uint32_t)me);
         int rc = mag_alloc(s, (uint32_t)me, out);
         if (rc != 0)
             return rc < 0 ? rc : 0;
@@ -809,6 +860,51 @@ int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
     }
 }
 
+/*
+ * The magazine hit: the owning thread pops a cached slot and stores its
+ * word (no read-modify-write: nobody else writes a word cached by a live
+ * process), with nothing to check that was not checked when it was cached.
+ * An entry is generation << 32 | index + 1, so the next generation's word
+ * and handle are the entry + 1 << 32 with the precomputed low bits.
+ * Returns the handle; the caller checked mag_n > 0 and mag_fast().
+ */
+static inline cortex_handle mag_pop(cortex_slab *s)
+{
+    uint64_t e = s->f.mag[--s->f.n] + (UINT64_C(1) << 32);
+    uint32_t i = MAG_SLOT1(e);
+    cortex__st64(&s->meta[i - 1].word, (e & ~UINT64_C(0xffffffff)) | s->f.abits, CX_RELEASE);
+    if (__builtin_expect(i > s->f.hw, 0)) {
+        note_high_water(s, i);
+        s->f.hw = i;
+    }
+    return e | s->f.tag24;
+}
+
+int cortex_slab_alloc(cortex_slab *s, cortex_handle *out)
+{
+    if (__builtin_expect(!s || !out || !mag_fast(s) || s->f.n == 0, 0))
+        return alloc_slow(s, out);
+    *out = mag_pop(s);
+    return 0;
+}
+
+int cortex_slab_alloc_get(cortex_slab *s, cortex_handle *out, void **ptr)
+{
+    cortex_handle h;
+    if (__builtin_expect(!s || !out || !ptr, 0))
+        return cortex__fail(EINVAL, "cortex_slab_alloc_get: NULL argument");
+    if (__builtin_expect(mag_fast(s) && s->f.n != 0, 1)) {
+        h = mag_pop(s);
+    } else {
+        int rc = alloc_slow(s, &h);
+        if (rc < 0)
+            return rc;
+    }
+    *out = h;
+    *ptr = s->data + (size_t)(CX_H_SLOT1(h) - 1u) * s->stride;
+    return 0;
+}
+
 /* Index + 1 of a handle of this slab, or 0 (another slab's tag, NULL, out of range). */
 static inline uint32_t handle_slot(const cortex_slab *s, cortex_handle h)
 {
@@ -832,7 +928,7 @@ static int bad_handle(const cortex_slab *s, cortex_handle h, const char *op)
 }
 
 /* Records why get refused a handle whose slot word is @p w (the failure path only). */
-static void *get_refused(const cortex_slab *s, cortex_handle h, uint64_t w)
+static __attribute__((noinline)) void *get_refused(const cortex_slab *s, cortex_handle h, uint64_t w)
 {
     if (!handle_slot(s, h)) {
         (void)bad_handle(s, h, "cortex_slab_get");
@@ -852,11 +948,11 @@ void *cortex_slab_get(cortex_slab *s, cortex_handle h)
         return NULL;
     }
     uint32_t i = handle_slot(s, h);
-    if (!i)
+    if (__builtin_expect(!i, 0))
         return get_refused(s, h, 0);
     uint64_t w = cortex__ld64(&s->meta[i - 1].word, CX_ACQUIRE);
-    uint32_t st = CX_W_STATE(w);
-    if (CX_W_GEN(w) != cortex_handle_generation(h) || (st != CORTEX__SLOT_ALLOC && st != CORTEX__SLOT_INFLIGHT))
+    /* The same generation, and ALLOC or IN_FLIGHT (state - 1 is 0 or 1). */
+    if (__builtin_expect(((w ^ h) >> 32) != 0 || CX_W_STATE(w) - 1u > 1u, 0))
         return get_refused(s, h, w);
     return s->data + (size_t)(i - 1) * s->stride;
 }
@@ -892,7 +988,8 @@ static int transition(cortex_slab *s, cortex_handle h, uint32_t from, uint32_t t
     }
 }
 
-int cortex_slab_free(cortex_slab *s, cortex_handle h)
+/* Everything but the fast free below: checks that say why, peers' slots, a full magazine, no magazine. */
+static __attribute__((noinline)) int free_slow(cortex_slab *s, cortex_handle h)
 {
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_free: NULL slab");
@@ -900,6 +997,7 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
         int me = proc_id(s);
         if (me < 0)
             return me;
+        mag_arm(s, (uint32_t)me);
         /* Cached: FREE with our id (one CAS on the slot's word), on our stack. */
         uint32_t i = handle_slot(s, h);
         uint64_t w = cx_word(cortex_handle_generation(h), CORTEX__SLOT_ALLOC, 0, 0);
@@ -917,14 +1015,46 @@ int cortex_slab_free(cortex_slab *s, cortex_handle h)
             if (rc < 0)
                 return rc;
         }
-        s->mag[s->mag_n++] = ((uint64_t)cortex_handle_generation(h) << 32) | CX_H_SLOT1(h);
-        return s->mag_n >= 2 * s->mag_batch ? mag_put(s, (uint32_t)me) : 0;
+        s->f.mag[s->f.n++] = ((uint64_t)cortex_handle_generation(h) << 32) | CX_H_SLOT1(h);
+        return s->f.n >= 2 * s->mag_batch ? mag_put(s, (uint32_t)me) : 0;
     }
     /* FREEING keeps the owner: if we die before the slot is linked, reclaim links it. */
     int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREEING, KEEP_OWNER, 0, 0, "cortex_slab_free");
     if (rc < 0)
         return rc;
     return push(s, CX_H_SLOT1(h));
+}
+
+/*
+ * The fast free: the magazine's thread frees a slot this process allocated
+ * (its word is exactly ALLOC, our table id and pid, the handle's
+ * generation) into a magazine with room.  A live process's allocated slot
+ * changes only by its holder's free, send or receive, so the word is
+ * written with a store.  Two holders freeing one handle at the same instant
+ * (a double free that is a race in the caller) are not told apart here:
+ * docs/slab.md, "The fast path".  Anything else: free_slow().
+ * (uint32_t)h - tag24 - 1 < slots checks the tag and the index at once
+ * (slots < 2^24).
+ */
+int cortex_slab_free(cortex_slab *s, cortex_handle h)
+{
+    if (__builtin_expect(!s || !mag_fast(s) || s->f.n >= s->f.cap, 0))
+        return free_slow(s, h);
+    uint32_t i = (uint32_t)h - s->f.tag24;
+    if (__builtin_expect(i - 1u >= s->slots, 0))
+        return free_slow(s, h);
+    uint64_t gen = h & ~UINT64_C(0xffffffff);
+    cortex__a64 *wp = &s->meta[i - 1].word;
+#if defined(CORTEX_SEED_SLAB_FAST_FREE_ANY_OWNER)
+    if (((cortex__ld64(wp, CX_RELAXED) ^ (gen | s->f.abits)) & ~UINT64_C(0x3fffffff)) != 0)
+        return free_slow(s, h);
+#else
+    if (__builtin_expect(cortex__ld64(wp, CX_RELAXED) != (gen | s->f.abits), 0))
+        return free_slow(s, h);
+#endif
+    cortex__st64(wp, gen | s->f.fbits, CX_RELEASE);
+    s->f.mag[s->f.n++] = gen | i;
+    return 0;
 }
 
 int cortex_slab_send(cortex_slab *s, cortex_handle h)
@@ -1129,7 +1259,7 @@ int cortex_slab_repair(cortex_slab *s)
         cur = (uint32_t)cortex__ld64(&s->meta[cur - 1].next, CX_ACQUIRE);
     }
     /* Quiescent: every magazine and depot buffer is given up; their slots go on the stack. */
-    s->mag_n = 0;
+    s->f.n = 0;
     for (uint32_t d = 0; d < s->depots; d++)
         cortex__st64(&s->depot[d].state, cx_depot(CORTEX__DEPOT_EMPTY, 0, 0, 0), CX_RELEASE);
     uint32_t nfree = 0, top = 0;
@@ -1173,3 +1303,17 @@ int cortex_slab_stats_get(cortex_slab *s, cortex_slab_stats *out)
 }
 
 uint32_t cortex_slab_slots(const cortex_slab *s) { return s ? s->slots : 0; }
+
+/* ---- the out-of-line copies the header's inline fast paths call ---------------- */
+
+_Static_assert(offsetof(struct cortex_slab, f) == 0, "the fast-path state is a view's first member");
+_Static_assert(sizeof(((cortex_slab_fast_ *)0)->mag) == sizeof(uint64_t) * 2u * CORTEX_SLAB_MAGAZINE_MAX,
+               "a magazine holds 2 x the largest batch");
+
+int cortex_slab_alloc_lib(cortex_slab *s, cortex_handle *out) { return cortex_slab_alloc(s, out); }
+int cortex_slab_alloc_get_lib(cortex_slab *s, cortex_handle *out, void **ptr)
+{
+    return cortex_slab_alloc_get(s, out, ptr);
+}
+void *cortex_slab_get_lib(cortex_slab *s, cortex_handle h) { return cortex_slab_get(s, h); }
+int cortex_slab_free_lib(cortex_slab *s, cortex_handle h) { return cortex_slab_free(s, h); }

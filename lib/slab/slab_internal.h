@@ -11,6 +11,7 @@ struct cortex__slot_meta;
 
 /* One process's view of a slab: pointers into its own mapping, never shared. */
 struct cortex_slab {
+    cortex_slab_fast_ f; /* first: the header's inline fast paths read it (include/neocortex/slab.h) */
     struct cortex__slab_shared *sh;
     struct cortex__slot_meta *meta;
     uint8_t *data;
@@ -24,14 +25,11 @@ struct cortex_slab {
     cortex_region *region; /* segment form: the region; NULL for raw */
     struct cortex__slab_depot *depot; /* the shared depot buffers */
     uint32_t depots;
-    /* The magazine (cortex_slab_magazine()): used by mag_owner only. */
+    /* The magazine (cortex_slab_magazine()): used by mag_owner only; its entries are in f. */
     uint32_t mag_batch;     /* 0: off */
-    uint32_t mag_n;         /* entries in mag[] */
     uint32_t mag_hint;      /* depot buffer to try first */
-    uint32_t mag_hw;        /* high-water mark last written by this view */
     uint64_t mag_epoch;     /* fork epoch the entries belong to */
     const void *mag_owner;  /* the owning thread's token */
-    uint64_t mag[2 * 32];   /* generation << 32 | slot index + 1 of cached FREE slots */
 };
 
 /* Writes a fresh slab with id @p id (cortex__slab_new_id()) into mem (no view). */

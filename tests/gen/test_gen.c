@@ -145,6 +145,34 @@ Test(gen, slab_leak_refuses_the_raw_form_and_keeps_the_view)
     OK(u64_slab_close(&s));
 }
 
+Test(gen, slab_magazine_and_alloc_get)
+{
+    static _Alignas(64) unsigned char mem[8192];
+    u64_slab s;
+    cortex_handle h, first = 0;
+    uint64_t *p = NULL;
+    OK(u64_slab_init(&s, mem, sizeof mem, 4));
+    cr_assert_eq(u64_slab_magazine(&s, CORTEX_SLAB_MAGAZINE_MAX + 1), -EINVAL);
+    OK(u64_slab_magazine(&s, 2));
+    for (int i = 0; i < 3; i++) {
+        OK(u64_slab_alloc_get(&s, &h, &p));
+        cr_assert_eq(p, u64_slab_get(&s, h), "alloc_get's address is get's");
+        *p = 42;
+        if (i == 0)
+            first = h;
+        else
+            cr_assert_eq(cortex_handle_index(h), cortex_handle_index(first), "the magazine hands the slot back");
+        OK(u64_slab_free(&s, h));
+        cr_assert_eq(u64_slab_free(&s, h), -ESTALE);
+    }
+    cr_assert_eq(u64_slab_alloc_get(&s, &h, NULL), -EINVAL);
+    cortex_slab_stats st;
+    OK(u64_slab_stats(&s, &st));
+    cr_assert_eq(st.free, 4);
+    OK(u64_slab_magazine(&s, 0));
+    OK(u64_slab_close(&s));
+}
+
 /* ---- pools --------------------------------------------------------------- */
 
 static const cortex_pool_class classes[] = {{16, 4}, {64, 4}, {256, 2}};

@@ -255,6 +255,12 @@ Test(last_error, slabs, .init = setup_full_ring)
     FAILS(-EINVAL, "cortex_slab_stats_get", cortex_slab_stats_get(NULL, NULL));
     FAILS(-EINVAL, "cortex_slab_inspect", cortex_slab_inspect(NULL, NULL));
     FAILS(-EINVAL, "cortex_slab_alloc", cortex_slab_alloc(NULL, &h));
+    void *p = NULL;
+    FAILS(-EINVAL, "cortex_slab_alloc_get", cortex_slab_alloc_get(NULL, &h, &p));
+    FAILS(-EINVAL, "cortex_slab_alloc", cortex_slab_alloc_lib(NULL, &h));
+    FAILS(-EINVAL, "cortex_slab_alloc_get", cortex_slab_alloc_get_lib(NULL, &h, &p));
+    FAILS(-EINVAL, "cortex_slab_free", cortex_slab_free_lib(NULL, 1));
+    NULLS(-EINVAL, "NULL slab", cortex_slab_get_lib(NULL, 1));
     NULLS(-EINVAL, "NULL slab", cortex_slab_get(NULL, 1));
 
     cr_assert_eq(cortex_slab_init(&s, mem, sizeof mem, 2, 8, 8), 0);
@@ -262,6 +268,7 @@ Test(last_error, slabs, .init = setup_full_ring)
     cr_assert_eq(cortex_slab_alloc(s, &h), 0);
     cr_assert_eq(cortex_slab_alloc(s, &h2), 0);
     FAILS(-ENOSPC, "exhausted", cortex_slab_alloc(s, &h));
+    FAILS(-ENOSPC, "exhausted", cortex_slab_alloc_get(s, &h, &p));
     FAILS(-EBUSY, "in flight", cortex_slab_receive(s, &h2));
     cr_assert_eq(cortex_slab_free(s, h2), 0);
     FAILS(-ESTALE, "stale", cortex_slab_free(s, h2));

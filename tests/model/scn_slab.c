@@ -18,10 +18,12 @@
  * so a helper of the setup's still-claimed head re-records the received
  * and freed slot: slab_send_receive ends with a slot allocated),
  * CORTEX_SEED_SLAB_DEPOT_EARLY_FULL (a depot buffer is marked FULL before
- * its entries are written: slab_magazine_depot loses a slot) and
+ * its entries are written: slab_magazine_depot loses a slot),
  * CORTEX_SEED_SLAB_RELABEL_STORE (a depot taker relabels with a store
  * after a check, not a CAS: slab_reclaim_dead_magazine hands a slot to
- * both the reclaim and the taker).
+ * both the reclaim and the taker) and CORTEX_SEED_SLAB_FAST_FREE_ANY_OWNER
+ * (the magazine's store-only free accepts a slot of another owner:
+ * slab_fast_free_vs_reclaim gives a dead process's slot to both).
  */
 #include "explorer.h"
 
@@ -617,9 +619,57 @@ static const mc_scenario slab_reclaim_dead_magazine = {
                                   "buffer it filled at most once, while another view's magazine takes that buffer",
     2, dead_mag_setup, reclaim_thread, dead_mag_check, 2, 3, 0, 0, false, false, spurious_report};
 
+/*
+ * The magazine's fast free writes the slot word with a store, so it may only
+ * do so for a word no one else can change: a slot this (live) process
+ * allocated.  Slot 0 is allocated by a dead process; T2, whose view has an
+ * armed magazine, first allocates and frees slot 1 (the store path), then
+ * frees the dead process's handle (a late free of a handle it was given)
+ * while T1 reclaims.  Exactly one of them gets slot 0.  Seed
+ * CORTEX_SEED_SLAB_FAST_FREE_ANY_OWNER (the fast free checks generation and
+ * state but not the owner) lets both have it.
+ */
+static void fast_free_setup(void)
+{
+    dead_owner_setup();
+    sl.h0 = cx_handle(CX_W_GEN(cortex__ld64(&sl.init->meta[0].word, CX_RELAXED)), cortex_slab_tag(sl.init), 1);
+    MC_ASSERT(cortex_slab_magazine(sl.view[2], 2) == 0, "magazine of view 2");
+    cortex_handle h;
+    MC_ASSERT(cortex_slab_alloc(sl.view[2], &h) == 0 && cortex_handle_index(h) == 1, "setup alloc of slot 1");
+    MC_ASSERT(cortex_slab_free(sl.view[2], h) == 0, "setup free of slot 1 (arms the magazine)");
+    sl.free_rc[2] = 1;
+}
+
+static void fast_free_thread(int id)
+{
+    cortex_slab *s = sl.view[id];
+    if (id == 1) {
+        reclaim_rc = cortex_slab_reclaim(s, 0);
+        return;
+    }
+    cortex_handle h = take(s, false);
+    if (h)
+        release(s, h);
+    sl.free_rc[2] = cortex_slab_free(s, sl.h0);
+}
+
+static void fast_free_check(void)
+{
+    MC_ASSERT((sl.free_rc[2] == 0 && reclaim_rc == 0) || (sl.free_rc[2] == -ESTALE && reclaim_rc == 1),
+              "the dead process's slot went to the late free (rc %d) and to reclaim (freed %d)", sl.free_rc[2],
+              reclaim_rc);
+    flush_magazines();
+    check_all_free();
+}
+
+static const mc_scenario slab_fast_free_vs_reclaim = {
+    "slab_fast_free_vs_reclaim", "slab: a magazine's free of a dead process's handle races reclaim of that slot; "
+                                 "exactly one gets it",
+    2, fast_free_setup, fast_free_thread, fast_free_check, 2, 3, 0, 0, false, false, spurious_report};
+
 static const mc_scenario *const all[] = {&slab_alloc_free, &slab_three, &slab_three_weak, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
                                          &slab_send_receive, &slab_handover, &slab_reclaim_owner,
                                          &slab_reclaim_claim, &slab_magazine_depot, &slab_reclaim_dead_magazine,
-                                         NULL};
+                                         &slab_fast_free_vs_reclaim, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -11,6 +11,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <neocortex.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -350,6 +351,111 @@ Test(slab_mag, producer_consumer_through_the_depot)
     cortex_slab_stats st;
     cr_assert_eq(cortex_slab_stats_get(s, &st), 0);
     cr_assert_eq(st.free, SLOTS);
+    assert_all_allocatable(s);
+    cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+/* A thread that frees one handle through the view (not the magazine's owner). */
+struct other_free {
+    cortex_slab *s;
+    cortex_handle h;
+    int rc;
+};
+static void *other_free_main(void *a)
+{
+    struct other_free *o = a;
+    o->rc = cortex_slab_free(o->s, o->h);
+    return NULL;
+}
+
+/*
+ * The magazine's fast paths (a store, no CAS) refuse what the checked paths
+ * refuse and hand every slot out once: alloc_get gives get's address;
+ * another slab's, NULL, out-of-range, stale and doubly freed handles get
+ * their errors; a slot another thread or a forked child allocated is freed
+ * through the checked path; a forked child never hands out the parent's
+ * cached slots.
+ */
+Test(slab_mag, fast_paths_refuse_what_the_checked_ones_refuse)
+{
+    char name[64];
+    cortex_slab *s = make(name, "magfast");
+    cr_assert_eq(cortex_slab_magazine(s, 4), 0);
+    cortex_handle h, held[8];
+    void *p = NULL;
+    for (int round = 0; round < 3; round++) { /* the first round fills the magazine through the slow path */
+        for (int i = 0; i < 8; i++) {
+            cr_assert_eq(cortex_slab_alloc_get(s, &held[i], &p), 0, "%s", cortex_last_error()->message);
+            cr_assert_eq(p, cortex_slab_get(s, held[i]), "alloc_get's address is get's");
+            ((struct stamp *)p)->owner = (uint64_t)i + 1;
+        }
+        for (int i = 0; i < 8; i++)
+            cr_assert_eq(cortex_slab_free(s, held[i]), 0);
+        for (int i = 0; i < 8; i++) {
+            cr_assert_eq(cortex_slab_free(s, held[i]), -ESTALE, "double free (round %d, slot %d)", round, i);
+            cr_assert_null(cortex_slab_get(s, held[i]));
+        }
+    }
+    cr_assert_eq(cortex_slab_alloc_get(s, &h, NULL), -EINVAL);
+    cr_assert_eq(cortex_slab_alloc(s, &h), 0);
+    cr_assert_eq(cortex_slab_free(s, h ^ (UINT64_C(1) << 24)), -ESTALE, "another slab's tag");
+    cr_assert_eq(cortex_slab_free(s, (h & ~UINT64_C(0xffffff)) | (SLOTS + 1)), -EINVAL, "index out of range");
+    cr_assert_eq(cortex_slab_free(s, h + (UINT64_C(1) << 32)), -ESTALE, "a newer generation");
+    cr_assert_eq(cortex_slab_free(s, CORTEX_HANDLE_NULL), -EINVAL);
+    cr_assert_eq(cortex_slab_send(s, h), 0);
+    cr_assert_eq(cortex_slab_free(s, h), -EBUSY, "in flight");
+    cortex_handle r = h;
+    cr_assert_eq(cortex_slab_receive(s, &r), 0);
+    cr_assert_eq(cortex_slab_free(s, r), 0);
+
+    /* Allocated by the owner, freed by another thread of the process: the checked path. */
+    struct other_free o = {s, 0, -1};
+    cr_assert_eq(cortex_slab_alloc(s, &o.h), 0);
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, other_free_main, &o), 0);
+    pthread_join(t, NULL);
+    cr_assert_eq(o.rc, 0);
+    cr_assert_eq(cortex_slab_free(s, o.h), -ESTALE);
+
+    /* A forked child: allocates past the parent's cached slots, hands one over raw, never a parent's cached slot. */
+    cortex_handle cached[4];
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(cortex_slab_alloc(s, &cached[i]), 0);
+    for (int i = 0; i < 4; i++)
+        cr_assert_eq(cortex_slab_free(s, cached[i]), 0); /* now in the parent's magazine */
+    int fd[2];
+    cr_assert_eq(pipe(fd), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        cortex_handle c;
+        int bad = 0;
+        for (int k = 0; k < 16 && !bad; k++) {
+            if (cortex_slab_alloc(s, &c) != 0)
+                _exit(2);
+            for (int i = 0; i < 4; i++)
+                bad |= cortex_handle_index(c) == cortex_handle_index(cached[i]);
+            if (k < 15 && cortex_slab_free(s, c) != 0)
+                _exit(3);
+        }
+        if (bad)
+            _exit(4);
+        _exit(write(fd[1], &c, sizeof c) == sizeof c ? 0 : 5); /* left allocated by the child */
+    }
+    int st;
+    cr_assert_eq(waitpid(pid, &st, 0), pid);
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "child status 0x%x", st);
+    cortex_handle c;
+    cr_assert_eq(read(fd[0], &c, sizeof c), (ssize_t)sizeof c);
+    close(fd[0]);
+    close(fd[1]);
+    cr_assert_eq(cortex_slab_free(s, c), 0, "the child's slot, freed by the parent: %s", cortex_last_error()->message);
+    cr_assert_eq(cortex_slab_free(s, c), -ESTALE);
+    cortex_slab_stats sts;
+    cr_assert_eq(cortex_slab_stats_get(s, &sts), 0);
+    cr_assert_eq(sts.allocated, 0);
+    cr_assert_eq(sts.free, SLOTS);
+    cr_assert_eq(cortex_slab_magazine(s, 0), 0);
     assert_all_allocatable(s);
     cr_assert_eq(cortex_slab_close(s), 0);
 }

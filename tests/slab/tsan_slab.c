@@ -6,6 +6,8 @@
  * free and the next alloc of the slot is a data race TSan reports), while a
  * producer/consumer pair hands slots over with send/receive, and a fifth
  * thread runs reclaim (which must free nothing: nobody died) and stats.
+ * A third worker hammers through its own view with a magazine (the
+ * store-only fast paths, batches through the depot) on the same slots.
  * Exit 0 = pass.
  */
 #include <errno.h>
@@ -34,6 +36,17 @@ static void *hammer_main(void *arg)
 {
     struct worker *w = arg;
     w->rc = hammer(slab, w->id, n_ops, NULL);
+    return NULL;
+}
+
+static cortex_slab *mag_view; /* the magazine worker's own view of the same memory */
+
+static void *magazine_main(void *arg)
+{
+    struct worker *w = arg;
+    w->rc = cortex_slab_magazine(mag_view, 4) != 0 ? 30 : hammer(mag_view, w->id, n_ops, NULL);
+    if (cortex_slab_magazine(mag_view, 0) != 0 && w->rc == 0) /* its cached slots go back */
+        w->rc = 31;
     return NULL;
 }
 
@@ -122,25 +135,36 @@ int main(void)
         printf("setup failed: %s\n", cortex_last_error()->message);
         return 1;
     }
-    if (hammer_prepare(slab) != 0)
+    if (hammer_prepare(slab) != 0 ||
+        cortex_slab_attach_raw(&mag_view, mem, len, sizeof(struct stamp), _Alignof(struct stamp)) < 0)
         return 1;
-    struct worker w[2] = {{1, -1}, {2, -1}};
+    struct worker w[3] = {{1, -1}, {2, -1}, {3, -1}};
     int prc = 0, crc = 0;
-    pthread_t th[4], rt;
+    pthread_t th[5], rt;
     pthread_create(&rt, NULL, reclaimer, NULL);
     pthread_create(&th[0], NULL, hammer_main, &w[0]);
     pthread_create(&th[1], NULL, hammer_main, &w[1]);
     pthread_create(&th[2], NULL, producer, &prc);
     pthread_create(&th[3], NULL, consumer, &crc);
-    for (int i = 0; i < 4; i++)
+    pthread_create(&th[4], NULL, magazine_main, &w[2]);
+    for (int i = 0; i < 5; i++)
         pthread_join(th[i], NULL);
     atomic_store(&workers_done, 1);
     pthread_join(rt, NULL);
     cortex_slab_stats st;
     cortex_slab_stats_get(slab, &st);
-    int bad = w[0].rc || w[1].rc || prc || crc || reclaim_rc || st.free != SLOTS;
-    printf("%s: workers %d %d, producer %d, consumer %d, reclaimer %d, %u of %u slots free, high water %u\n",
-           bad ? "FAIL" : "ok", w[0].rc, w[1].rc, prc, crc, reclaim_rc, st.free, SLOTS, st.high_water);
+    /* every slot allocatable again (the magazine's went back, the depot's spill) */
+    cortex_handle all[SLOTS];
+    int got = 0;
+    while (got < SLOTS && cortex_slab_alloc(slab, &all[got]) == 0)
+        got++;
+    for (int i = 0; i < got; i++)
+        cortex_slab_free(slab, all[i]);
+    int bad = w[0].rc || w[1].rc || w[2].rc || prc || crc || reclaim_rc || st.free != SLOTS || got != SLOTS;
+    printf("%s: workers %d %d, magazine worker %d, producer %d, consumer %d, reclaimer %d, %u of %u slots free, "
+           "%d allocatable, high water %u\n",
+           bad ? "FAIL" : "ok", w[0].rc, w[1].rc, w[2].rc, prc, crc, reclaim_rc, st.free, SLOTS, got, st.high_water);
+    cortex_slab_close(mag_view);
     cortex_slab_close(slab);
     free(mem);
     return bad;
