@@ -64,4 +64,16 @@ typedef struct cortex_bc_slot {
     cortex__a64 word[];
 } cortex_bc_slot;
 
+/*
+ * lib/waitset: a reader's pop_wait announcement without the sleep, so one
+ * waitset sleeps on many sources.  With @announce, counts the reader in
+ * data_waiters (fence) and stores the futex word and the value to sleep on
+ * in *word / *val; then re-checks.  1 data (or a lap) to read, 0 none
+ * (armed if @announce), -EPIPE writer gone and all read (its liveness only
+ * when @check_pid), -EBADMSG impossible head, -EINVAL not an open reader.
+ */
+int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pid, cortex__a32 **word, uint32_t *val);
+/* Withdraws the count of cortex__broadcast_wait_arm(). */
+void cortex__broadcast_wait_disarm(cortex_broadcast *b);
+
 #endif

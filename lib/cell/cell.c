@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "atomic.h"
 #include "cell/seqlock.h"
+#include "cell/cell_wait.h"
 #if CORTEX_HAVE_FUTEX
 #include "cell/cellword.h"
 #include "sync/futex_lock.h"
@@ -789,6 +790,34 @@ int cortex_cell_inspect(const cortex_region *r, cortex_cell_info *out)
             out->holder_pid = pid;
             out->holder_alive = cortex__pid_alive(pid, 0);
         }
+    }
+    return 0;
+}
+
+/* ---- the waitset's hook (lib/waitset) ------------------------------------ */
+
+int cortex__cell_wait_arm(cortex_cell *c, uint64_t seen, bool announce, bool check_pid, cortex__a32 **word,
+                          uint32_t *val, uint64_t *now)
+{
+    if (!c || !c->head)
+        return cortex__fail(EINVAL, "waitset: NULL or closed cell");
+    uint64_t s;
+    if (announce) {
+        *word = &c->head->waiters;
+        *val = cortex__cell_announce(&c->head->waiters, &c->head->seq, &s);
+    } else {
+        s = cortex__ld64(&c->head->seq, CX_ACQUIRE);
+    }
+    s = cortex__cell_counter(s);
+    *now = s;
+    if (s != seen && !(s & 1u))
+        return 1;
+    if (cortex__ld32(&c->head->inconsistent, CX_ACQUIRE) ||
+        (check_pid && (s & 1u) && c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1)) {
+        char what[256];
+        describe_region(c->region, what, sizeof what);
+        return cortex__fail(EOWNERDEAD, "%s: waitset: a writer died while writing this cell (version %llu)", what,
+                            (unsigned long long)s);
     }
     return 0;
 }
