@@ -158,7 +158,8 @@ CORTEX_API int cortex_waitset_remove(cortex_waitset *ws, uint64_t tag);
 
 /**
  * Waits until at least one source is ready, gone or in error, and reports
- * up to @p max of them in @p events (in the order they were added).
+ * up to @p max of them in @p events, in the order they were added (so give
+ * @p max >= the number of sources, or a busy early source can hide a later one).
  * Spins about 20 us first, then sleeps (see the file comment for how).
  * @param timeout_ns  < 0 forever, 0 only looks.
  * @return the number of events (>= 1); -ETIMEDOUT none in time; -EINVAL

@@ -75,6 +75,7 @@ struct cortex_waitset {
     struct pollfd *pfd;   /* scratch: one per fd source */
     unsigned *pfd_src;    /* pfd[i] belongs to src[pfd_src[i]] */
     const char *mechanism;
+    int64_t next_live;    /* when the next look checks the peers' pids (busy sources must not hide a dead one) */
     /* cortex_waitset_fd() */
     int efd_r, efd_w;     /* eventfd (both the same) or a pipe; -1 before the first call */
     bool thread_up;
@@ -83,10 +84,11 @@ struct cortex_waitset {
     pthread_cond_t cv;
     bool stop, watch;     /* watch: armed for the watcher (under mu) */
     cortex__a32 ctl;      /* bumped (and woken) to pull the watcher out of futex_waitv */
-    cortex__a32 *w_words[CORTEX__OS_WAITV_MAX];
-    uint32_t w_vals[CORTEX__OS_WAITV_MAX];
+    cortex__a32 *w_words[CORTEX_WAITSET_MAX_SOURCES];
+    uint32_t w_vals[CORTEX_WAITSET_MAX_SOURCES];
     unsigned w_n;         /* words handed to the watcher (ctl not counted) */
     bool w_poll;          /* the watcher polls in slices (fds, too many words, a word-less source) */
+    bool w_fast;          /* a source without a word: signal after every slice */
     bool w_liveness;      /* sources whose peer can die silently: wake every WS_WATCH_NAP_NS */
     struct pollfd *w_pfd; /* the watcher's copy of the fds */
     unsigned w_nfd;
@@ -363,7 +365,7 @@ static void *watcher(void *arg)
             else
                 fire = rc != (int)n; /* a source's word, a value that moved, or the liveness nap */
         } else {
-            int64_t until = cortex__now_ns() + WS_WATCH_NAP_NS;
+            int64_t until = cortex__now_ns() + (ws->w_fast ? CORTEX_WAITSET_SLICE_NS : WS_WATCH_NAP_NS);
             while (ws->watch && !ws->stop && !fire) {
                 if (words_moved(ws) || cortex__now_ns() >= until) {
                     fire = true;
@@ -399,21 +401,21 @@ static void watch_arm(cortex_waitset *ws)
     pthread_mutex_lock(&ws->mu);
     ws->w_n = 0;
     ws->w_poll = ws->nfd > 0;
-    ws->w_liveness = false;
+    ws->w_fast = ws->w_liveness = false;
     for (unsigned i = 0; i < ws->n; i++) {
         ws_src *s = &ws->src[i];
         if (!is_futex_kind(s->kind))
             continue;
         ws->w_liveness = true;
-        if (!s->word || ws->w_n >= CORTEX__OS_WAITV_MAX - 1) {
-            ws->w_poll = true;
-            if (!s->word)
-                ws->w_n = 0, i = ws->n; /* a source without a word: wake by the slice clock only */
+        if (!s->word) {
+            ws->w_poll = ws->w_fast = true;
             continue;
         }
         ws->w_words[ws->w_n] = s->word;
         ws->w_vals[ws->w_n++] = s->val;
     }
+    if (ws->w_n >= CORTEX__OS_WAITV_MAX) /* the control word takes one of futex_waitv's 128 */
+        ws->w_poll = true;
     ws->w_nfd = 0;
     for (unsigned i = 0; i < ws->n; i++)
         if (!is_futex_kind(ws->src[i].kind))
@@ -642,9 +644,18 @@ const char *cortex_waitset_mechanism(const cortex_waitset *ws) { return ws ? ws-
 
 /* ---- waiting ---------------------------------------------------------------- */
 
+/* Is a liveness check of the peers due (every CORTEX_WAITSET_NAP_NS, across calls)? */
+static bool live_due(cortex_waitset *ws, int64_t now)
+{
+    if (now < ws->next_live)
+        return false;
+    ws->next_live = now + CORTEX_WAITSET_NAP_NS;
+    return true;
+}
+
 static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t timeout_ns)
 {
-    unsigned k = scan(ws, ev, max, false, false, true);
+    unsigned k = scan(ws, ev, max, false, live_due(ws, cortex__now_ns()), true);
     if (k || timeout_ns == 0)
         return k ? (int)k : cortex__fail(ETIMEDOUT, "cortex_waitset_wait: no source ready (timeout 0)");
     int64_t start = cortex__now_ns();
@@ -658,7 +669,7 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
                 break;
         }
     }
-    int64_t slice = WS_FIRST_SLICE_NS, next_live = start + CORTEX_WAITSET_NAP_NS;
+    int64_t slice = WS_FIRST_SLICE_NS;
     for (;;) {
         int64_t now = cortex__now_ns();
         if (now >= deadline)
@@ -671,11 +682,7 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
         disarm_all(ws);                                /* step 5 */
         if (k)
             return (int)k;
-        now = cortex__now_ns();
-        bool live = now >= next_live;
-        if (live)
-            next_live = now + CORTEX_WAITSET_NAP_NS;
-        if ((k = scan(ws, ev, max, false, live, true)) > 0)
+        if ((k = scan(ws, ev, max, false, live_due(ws, cortex__now_ns()), true)) > 0)
             return (int)k;
     }
 }
