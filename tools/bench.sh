@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/bench.sh [cell|ring|slab|zerocopy|doorbell|broadcast ...]: builds neocortex in
+# tools/bench.sh [cell|ring|slab|zerocopy|doorbell|broadcast|waitset ...]: builds neocortex in
 # release mode and runs its benchmarks, each printing one table with our
 # figures and the peers' measured side by side in the same run (ratios, not
 # absolute times: see ../shared/BASELINES.md on this machine's noise).
@@ -13,7 +13,7 @@ if [ ! -d "$dir/meson-private" ]; then
 fi
 ninja -C "$dir" >/dev/null
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(cell ring slab zerocopy doorbell broadcast)
+[ ${#which[@]} -eq 0 ] && which=(cell ring slab zerocopy doorbell broadcast waitset)
 for b in "${which[@]}"; do
   case $b in
     cell) exe=$dir/bench/cell/bench-cell ;;
@@ -22,7 +22,8 @@ for b in "${which[@]}"; do
     zerocopy) exe=$dir/bench/slab/bench-zerocopy ;;
     doorbell) exe=$dir/bench/doorbell/bench-doorbell-wake ;;
     broadcast) exe=$dir/bench/broadcast/bench-broadcast ;;
-    *) echo "unknown benchmark $b (cell ring slab zerocopy doorbell broadcast)" >&2; exit 2 ;;
+    waitset) exe=$dir/bench/waitset/bench-waitset ;;
+    *) echo "unknown benchmark $b (cell ring slab zerocopy doorbell broadcast waitset)" >&2; exit 2 ;;
   esac
   echo "==================== $b ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
   "$exe"

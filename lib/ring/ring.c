@@ -1442,26 +1442,23 @@ static int prod_ready_checked(cortex_ring *r)
     return h - c < r->capacity;
 }
 
-int cortex__ring_wait_arm(cortex_ring *r, bool space, bool announce, bool check_pid, cortex__a32 **word,
-                          uint32_t *val)
+int cortex__ring_wait_announce(cortex_ring *r, bool space, cortex__a32 **word, uint32_t *val)
 {
-    if (!r || r->closed || !(space ? is_prod(r) : is_cons(r)))
-        return not_open(r, space, space ? "waitset: ring (space)" : "waitset: ring (data)");
-    if (space ? r->p.bad : r->c.bad)
+    if (!r || r->closed || !(space ? is_prod(r) : is_cons(r)) || (space ? r->p.bad : r->c.bad))
         return not_open(r, space, space ? "waitset: ring (space)" : "waitset: ring (data)");
     cortex_ring_shared *sh = SH(r);
+    *word = space ? &sh->prod_futex : &sh->cons_futex;
+    *val = cortex__ld32(*word, CX_ACQUIRE);
+    cortex__st32(space ? &sh->prod_waiting : &sh->cons_waiting, 1, CX_SEQ_CST);
+    cortex__fence(CX_SEQ_CST); /* the announcement before the re-check, as in sleep_once() */
     int peer = space ? SIDE_CONS : SIDE_PROD;
-    if (announce) {
-        cortex__a32 *waiting = space ? &sh->prod_waiting : &sh->cons_waiting;
-        *word = space ? &sh->prod_futex : &sh->cons_futex;
-        *val = cortex__ld32(*word, CX_ACQUIRE);
-        cortex__st32(waiting, 1, CX_SEQ_CST);
-        cortex__fence(CX_SEQ_CST); /* the announcement before the re-check, as in sleep_once() */
-        bool peer_light = r->role == CORTEX_BOTH_SIDES ? r->light != 0
-                                                       : cortex__ld32(&sh->side[peer].light, CX_RELAXED) != 0;
-        if (peer_light && cortex__ring_membarrier() < 0)
-            *word = NULL; /* no proof the peer's wake is seen: the caller polls this ring instead */
-    }
+    return r->role == CORTEX_BOTH_SIDES ? r->light != 0 : cortex__ld32(&sh->side[peer].light, CX_RELAXED) != 0;
+}
+
+int cortex__ring_wait_check(cortex_ring *r, bool space, bool check_pid)
+{
+    if (!r || r->closed || !(space ? is_prod(r) : is_cons(r)) || (space ? r->p.bad : r->c.bad))
+        return not_open(r, space, space ? "waitset: ring (space)" : "waitset: ring (data)");
     if (space) {
         if (peer_gone(r, SIDE_CONS, check_pid))
             return cortex__fail(EPIPE, "waitset: ring (space): the consumer closed the ring or died");

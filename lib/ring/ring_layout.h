@@ -71,21 +71,24 @@ _Static_assert(offsetof(cortex_ring_shared, prod_waiting) == CORTEX_RING_OFF_PRO
 int cortex__ring_set_indices(cortex_ring *r, uint64_t start);
 
 /*
- * lib/waitset: the sleeper's half of (2) in ring.c without the sleep, so one
- * waitset sleeps on many rings.  @space: the producer's wait (room) instead
- * of the consumer's (data).  With @announce, announces the waiter as
- * sleep_once() does (flag, fence, membarrier for a light peer) and stores
- * the futex word and the value to sleep on in *word / *val (*word NULL: the
- * peer's wake cannot be proven, as when membarrier fails: poll this ring
- * with short naps); then re-checks.
- * Returns 1 ready (a consumer: data, even from a gone producer), 0 not ready
- * (armed if @announce), -EPIPE the peer closed or died (liveness only with
- * @check_pid), -EBADMSG an impossible index (the handle is not poisoned: its
- * next pop/push does that), -EINVAL a handle not open for that side.
+ * lib/waitset: the sleeper's half of (2) above without the sleep, split so
+ * that one waitset announces on many rings and then pays one membarrier for
+ * all of them.  @space: the producer's wait (room) instead of the
+ * consumer's (data).  cortex__ring_wait_announce() stores the futex word
+ * and the value to sleep on (read before announcing) in *word / *val, sets
+ * the waiting flag and fences, as sleep_once() does; it returns 1 when the
+ * peer's wake check is the light one (the caller must then run
+ * cortex__ring_membarrier() before re-checking, and poll this ring if that
+ * fails), 0 when not, -EINVAL for a handle not open for that side.
+ * cortex__ring_wait_check() reads shared memory only and never changes the
+ * handle's indices: 1 ready (a consumer: data, even from a gone producer),
+ * 0 not, -EPIPE the peer closed or died (liveness only with @check_pid),
+ * -EBADMSG an impossible index (the next pop/push poisons the handle),
+ * -EINVAL as above.
  */
-int cortex__ring_wait_arm(cortex_ring *r, bool space, bool announce, bool check_pid, cortex__a32 **word,
-                          uint32_t *val);
-/* Withdraws the announcement of cortex__ring_wait_arm() (a waker may have withdrawn it already). */
+int cortex__ring_wait_announce(cortex_ring *r, bool space, cortex__a32 **word, uint32_t *val);
+int cortex__ring_wait_check(cortex_ring *r, bool space, bool check_pid);
+/* Withdraws the announcement of cortex__ring_wait_announce() (a waker may have withdrawn it already). */
 void cortex__ring_wait_disarm(cortex_ring *r, bool space);
 
 /* lib/ring/membarrier.c: asymmetric fence (Linux membarrier), see ring.c. */

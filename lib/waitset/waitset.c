@@ -53,6 +53,7 @@
 #define WS_SPIN_NS INT64_C(20000)
 #define WS_FIRST_SLICE_NS INT64_C(50000)
 #define WS_WATCH_NAP_NS INT64_C(100000000)
+#define WS_LIVE_BATCH 4u /* sources whose peer's pid one liveness look checks */
 
 enum ws_kind { WS_RING_DATA, WS_RING_SPACE, WS_BROADCAST, WS_CELL, WS_DOORBELL, WS_FD };
 
@@ -66,6 +67,7 @@ typedef struct ws_src {
     cortex__a32 *word;  /* armed: the futex word (NULL: armed without one: poll it) */
     uint32_t val;       /* armed: the value to sleep on */
     bool armed;
+    bool light;         /* armed ring whose producer's wake check relies on our membarrier */
 } ws_src;
 
 struct cortex_waitset {
@@ -76,6 +78,7 @@ struct cortex_waitset {
     unsigned *pfd_src;    /* pfd[i] belongs to src[pfd_src[i]] */
     const char *mechanism;
     int64_t next_live;    /* when the next look checks the peers' pids (busy sources must not hide a dead one) */
+    unsigned live_next;   /* the first source the next liveness look checks */
     /* cortex_waitset_fd() */
     int efd_r, efd_w;     /* eventfd (both the same) or a pipe; -1 before the first call */
     bool thread_up;
@@ -100,31 +103,56 @@ static bool is_futex_kind(enum ws_kind k) { return k != WS_FD && k != WS_DOORBEL
 
 static void src_disarm(ws_src *s);
 
+static bool is_ring(const ws_src *s) { return s->kind == WS_RING_DATA || s->kind == WS_RING_SPACE; }
+
 /*
- * Looks at one futex-backed source (arming it when @announce): 1 ready, 0
- * not, negative errno (gone or error).
+ * Step 3's first half for the rings: announce on every ring, then one
+ * membarrier for all whose peer's wake check is the light one (a ring that
+ * cannot get it is polled: word NULL).  The re-check follows in scan().
+ */
+static void announce_rings(cortex_waitset *ws)
+{
+    bool light_any = false;
+    for (unsigned i = 0; i < ws->n; i++) {
+        ws_src *s = &ws->src[i];
+        if (!is_ring(s))
+            continue;
+        src_disarm(s);
+        cortex__a32 *word;
+        uint32_t val;
+        int rc = cortex__ring_wait_announce(s->obj, s->kind == WS_RING_SPACE, &word, &val);
+        if (rc < 0)
+            continue; /* the check reports it */
+        s->armed = true;
+        s->word = word;
+        s->val = val;
+        s->light = rc == 1;
+        light_any |= s->light;
+    }
+    if (light_any && cortex__ring_membarrier() < 0)
+        for (unsigned i = 0; i < ws->n; i++)
+            if (ws->src[i].armed && ws->src[i].light)
+                ws->src[i].word = NULL; /* no proof its producer's wake is seen: poll it */
+}
+
+/*
+ * Looks at one futex-backed source (a broadcast or cell is also armed here
+ * when @announce; rings by announce_rings()): 1 ready, 0 not, negative
+ * errno (gone or error).
  */
 static int src_check(ws_src *s, bool announce, bool check_pid, uint64_t *version)
 {
     cortex__a32 *word = NULL;
     uint32_t val = 0;
     int rc;
+    if (is_ring(s))
+        return cortex__ring_wait_check(s->obj, s->kind == WS_RING_SPACE, check_pid);
     if (announce)
         src_disarm(s); /* one announcement per source at a time (the broadcast's is a count) */
-    switch (s->kind) {
-    case WS_RING_DATA:
-    case WS_RING_SPACE:
-        rc = cortex__ring_wait_arm(s->obj, s->kind == WS_RING_SPACE, announce, check_pid, &word, &val);
-        break;
-    case WS_BROADCAST:
+    if (s->kind == WS_BROADCAST)
         rc = cortex__broadcast_wait_arm(s->obj, announce, check_pid, &word, &val);
-        break;
-    case WS_CELL:
+    else
         rc = cortex__cell_wait_arm(s->obj, s->seen, announce, check_pid, &word, &val, version);
-        break;
-    default:
-        return 0;
-    }
     if (announce && (rc >= 0 || word)) { /* the hooks announce before they can find the peer gone */
         s->armed = true;
         s->word = word;
@@ -138,7 +166,7 @@ static void src_disarm(ws_src *s)
     if (!s->armed)
         return;
     s->armed = false;
-    if (s->kind == WS_RING_DATA || s->kind == WS_RING_SPACE)
+    if (is_ring(s))
         cortex__ring_wait_disarm(s->obj, s->kind == WS_RING_SPACE);
     else if (s->kind == WS_BROADCAST)
         cortex__broadcast_wait_disarm(s->obj);
@@ -219,17 +247,25 @@ static unsigned report_fds(cortex_waitset *ws, cortex_waitset_event *ev, unsigne
 
 /*
  * Step 1 (or 3 with @announce): every futex source, and the fds with a
- * poll(0) when @fds.  Returns the number of events.
+ * poll(0) when @fds.  With @live, the next WS_LIVE_BATCH sources (round
+ * robin) also have their peer's pid checked: a check reads /proc, so a
+ * tick pays for a few, not for all 64 of a large set.  Returns the number
+ * of events.
  */
-static unsigned scan(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, bool announce, bool check_pid,
+static unsigned scan(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, bool announce, bool live,
                      bool fds)
 {
-    unsigned k = 0;
+    unsigned k = 0, from = ws->n ? ws->live_next % ws->n : 0;
+    if (announce)
+        announce_rings(ws);
+    if (live)
+        ws->live_next = from + WS_LIVE_BATCH;
     for (unsigned i = 0; i < ws->n && k < max; i++) {
         ws_src *s = &ws->src[i];
         if (!is_futex_kind(s->kind))
             continue;
         uint64_t version = 0;
+        bool check_pid = live && (i + ws->n - from) % ws->n < WS_LIVE_BATCH;
         int rc = src_check(s, announce, check_pid, &version);
         if (rc != 0)
             k = report(ev, k, max, s, rc, 0, version);
