@@ -26,8 +26,10 @@
  * - **Dead peers.**  A ring whose peer closed or died, a broadcast whose
  *   writer is gone, a doorbell whose peer hung up, a cell whose writer died
  *   mid-write: reported with #CORTEX_WAITSET_GONE and the reason, never a
- *   sleep forever.  A peer that dies without closing is found by its pid
- *   within CORTEX_WAITSET_NAP_NS (10 ms).
+ *   sleep forever.  A peer that dies without closing is found by its pid:
+ *   every CORTEX_WAITSET_NAP_NS (10 ms) the waitset checks the peers of the
+ *   next 4 sources (round robin; a check reads /proc), so within
+ *   10 ms x ceil(sources / 4) (40 ms for 16 sources, 160 ms for 64).
  * - **Corrupt sources.**  An impossible index in a ring or broadcast header
  *   is #CORTEX_WAITSET_ERROR with -EBADMSG for that source; the waitset
  *   only reads words at fixed offsets of mappings it was given, and never
