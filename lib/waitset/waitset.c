@@ -256,8 +256,12 @@ static unsigned scan(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
                      bool fds)
 {
     unsigned k = 0, from = ws->n ? ws->live_next % ws->n : 0;
-    if (announce)
+    if (announce) {
         announce_rings(ws);
+#if defined(CORTEX_SEED_WAITSET_NO_RECHECK)
+        return 0; /* seeded bug (tests/model): sleeps on what it announced without looking again */
+#endif
+    }
     if (live)
         ws->live_next = from + WS_LIVE_BATCH;
     for (unsigned i = 0; i < ws->n && k < max; i++) {
@@ -307,7 +311,7 @@ static unsigned sleep_armed(cortex_waitset *ws, cortex_waitset_event *ev, unsign
         }
     }
     if (ws->nfd == 0 && !wordless && nw > 0 && nfutex <= CORTEX__OS_WAITV_MAX) {
-        int rc = cortex__os_futex_waitv(words, vals, nw, nap);
+        int rc = cortex__futex_waitv(words, vals, nw, nap);
         if (rc != -ENOSYS) {
             ws->mechanism = "futex_waitv";
             return 0;
@@ -509,6 +513,9 @@ int cortex_waitset_create(cortex_waitset **ret)
         return cortex__fail(ENOMEM, "cortex_waitset_create: out of memory; nothing was left behind");
     ws->efd_r = ws->efd_w = -1;
     ws->mechanism = "none";
+#if defined(CORTEX_MODEL)
+    ws->next_live = 1; /* never due (live_due) */
+#endif
     pthread_mutex_init(&ws->mu, NULL);
     pthread_cond_init(&ws->cv, NULL);
     *ret = ws;
@@ -683,6 +690,9 @@ const char *cortex_waitset_mechanism(const cortex_waitset *ws) { return ws ? ws-
 /* Is a liveness check of the peers due (every CORTEX_WAITSET_NAP_NS, across calls)? */
 static bool live_due(cortex_waitset *ws, int64_t now)
 {
+#if defined(CORTEX_MODEL) /* deterministic executions: no pid checks (the model's peers never die) */
+    now = 0;
+#endif
     if (now < ws->next_live)
         return false;
     ws->next_live = now + CORTEX_WAITSET_NAP_NS;
@@ -694,8 +704,9 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
     unsigned k = scan(ws, ev, max, false, live_due(ws, cortex__now_ns()), true);
     if (k || timeout_ns == 0)
         return k ? (int)k : cortex__fail(ETIMEDOUT, "cortex_waitset_wait: no source ready (timeout 0)");
-    int64_t start = cortex__now_ns();
     int64_t deadline = cortex__deadline(timeout_ns);
+#if !defined(CORTEX_MODEL) /* the model checker explores schedules, not time */
+    int64_t start = cortex__now_ns();
     if (ws->nfd == 0) { /* step 2: a busy peer answers within a cache round trip */
         for (unsigned i = 1;; i++) {
             cortex__spin_hint();
@@ -705,6 +716,7 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
                 break;
         }
     }
+#endif
     int64_t slice = WS_FIRST_SLICE_NS;
     for (;;) {
         int64_t now = cortex__now_ns();
