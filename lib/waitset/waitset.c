@@ -381,6 +381,8 @@ static bool words_moved(const cortex_waitset *ws)
 static void *watcher(void *arg)
 {
     cortex_waitset *ws = arg;
+    struct pollfd *mine = NULL; /* the watcher's copy of the fds */
+    unsigned cap = 0;
     pthread_mutex_lock(&ws->mu);
     for (;;) {
         while (!ws->watch && !ws->stop)
@@ -411,9 +413,21 @@ static void *watcher(void *arg)
                     fire = true;
                     break;
                 }
+                /* poll a copy of its own: an add may move ws->w_pfd while this thread is in poll() */
                 unsigned nfd = ws->w_nfd;
+                if (nfd > cap) {
+                    struct pollfd *grown = realloc(mine, nfd * sizeof *mine);
+                    if (!grown) {
+                        fire = true; /* cannot watch: let the caller look */
+                        break;
+                    }
+                    mine = grown;
+                    cap = nfd;
+                }
+                if (nfd)
+                    memcpy(mine, ws->w_pfd, nfd * sizeof *mine);
                 pthread_mutex_unlock(&ws->mu);
-                int r = nfd ? poll(ws->w_pfd, nfd, ms_of(CORTEX_WAITSET_SLICE_NS))
+                int r = nfd ? poll(mine, nfd, ms_of(CORTEX_WAITSET_SLICE_NS))
                             : (cortex__sleep_ns(CORTEX_WAITSET_SLICE_NS), 0);
                 pthread_mutex_lock(&ws->mu);
                 if (r > 0)
@@ -426,6 +440,7 @@ static void *watcher(void *arg)
         }
     }
     pthread_mutex_unlock(&ws->mu);
+    free(mine);
     return NULL;
 }
 

@@ -228,6 +228,19 @@ Test(waitset, hostile_ring_and_broadcast_words_are_ebadmsg_for_that_source)
     free(m);
 }
 
+/*
+ * The waitset's fd shows nothing ready for 20 ms.  It may turn readable
+ * without an event (the watcher's liveness nap, or a descheduled test on a
+ * loaded host): then a look must find nothing.
+ */
+static bool fd_quiet(cortex_waitset *ws, struct pollfd *pfd)
+{
+    if (poll(pfd, 1, 20) == 0)
+        return true;
+    cortex_waitset_event ev[1];
+    return cortex_waitset_wait(ws, ev, 1, 0) == -ETIMEDOUT;
+}
+
 /* ---- sleeping waits woken by another thread -------------------------------- */
 
 struct pusher {
@@ -333,7 +346,7 @@ Test(waitset, fd_for_poll_loops)
     cr_assert_geq(fd, 0);
     cr_assert_eq(cortex_waitset_fd(ws), fd, "one fd per waitset");
     struct pollfd pfd = {.fd = fd, .events = POLLIN};
-    cr_assert_eq(poll(&pfd, 1, 20), 0, "nothing ready: not readable");
+    cr_assert(fd_quiet(ws, &pfd), "nothing ready: not readable");
     struct pusher pu = {&r, 20};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, push_later, &pu), 0);
@@ -345,7 +358,7 @@ Test(waitset, fd_for_poll_loops)
     uint64_t v;
     cr_assert_eq(ws_ring_pop(&r, &v), 0);
     cr_assert_eq(cortex_waitset_wait(ws, ev, 2, 0), -ETIMEDOUT);
-    cr_assert_eq(poll(&pfd, 1, 20), 0, "re-armed: not readable");
+    cr_assert(fd_quiet(ws, &pfd), "re-armed: not readable");
     cr_assert_eq(ws_ring_push(&r, 5), 0);
     cr_assert_eq(poll(&pfd, 1, 10000), 1, "readable again");
     cortex_waitset_destroy(ws);
@@ -375,4 +388,39 @@ Test(waitset, closed_producer_is_gone_after_drain)
     cr_assert_eq(ev[0].reason, -EPIPE);
     cortex_waitset_destroy(ws);
     cr_assert_eq(ws_ring_close(&cons), 0);
+}
+
+Test(waitset, fd_for_poll_loops_with_fd_sources_and_adds_while_armed)
+{
+    ws_ring r;
+    void *mem;
+    cr_assert_eq(ws_raw_ring(&r, 8, &mem), 0);
+    int p[2];
+    cr_assert_eq(pipe(p), 0);
+    cortex_waitset *ws;
+    cortex_waitset_event ev[40];
+    cr_assert_eq(cortex_waitset_create(&ws), 0);
+    cr_assert_eq(cortex_waitset_add_ring(ws, ws_ring_core(&r), CORTEX_WAITSET_DATA, 1), 0);
+    cr_assert_eq(cortex_waitset_add_fd(ws, p[0], POLLIN, 2), 0);
+    struct pollfd pfd = {.fd = cortex_waitset_fd(ws), .events = POLLIN};
+    cr_assert_geq(pfd.fd, 0);
+    cr_assert(fd_quiet(ws, &pfd), "nothing ready");
+    cr_assert_eq(write(p[1], "x", 1), 1);
+    cr_assert_eq(poll(&pfd, 1, 10000), 1, "the watcher saw the fd");
+    cr_assert_eq(cortex_waitset_wait(ws, ev, 40, 0), 1);
+    cr_assert_eq(ev[0].tag, 2);
+    char c;
+    cr_assert_eq(read(p[0], &c, 1), 1);
+    cr_assert_eq(cortex_waitset_wait(ws, ev, 40, 0), -ETIMEDOUT, "re-armed");
+    for (uint64_t t = 10; t < 40; t++) /* grows the arrays while the watcher polls */
+        cr_assert_eq(cortex_waitset_add_fd(ws, p[0], POLLIN, t), 0);
+    cr_assert(fd_quiet(ws, &pfd), "still nothing ready");
+    cr_assert_eq(ws_ring_push(&r, 3), 0);
+    cr_assert_eq(poll(&pfd, 1, 10000), 1, "a push wakes it (the ring is seen within a slice)");
+    cr_assert_eq(cortex_waitset_wait(ws, ev, 40, 0), 1);
+    cr_assert_eq(ev[0].tag, 1);
+    cortex_waitset_destroy(ws);
+    close(p[0]);
+    close(p[1]);
+    free(mem);
 }
