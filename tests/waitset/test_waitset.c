@@ -241,6 +241,18 @@ static bool fd_quiet(cortex_waitset *ws, struct pollfd *pfd)
     return cortex_waitset_wait(ws, ev, 1, 0) == -ETIMEDOUT;
 }
 
+/* A raw ring (tag 1) and a pipe's read end (tag 2) in a new waitset. */
+static cortex_waitset *ring_and_pipe(ws_ring *r, void **mem, int p[2])
+{
+    cortex_waitset *ws;
+    cr_assert_eq(ws_raw_ring(r, 8, mem), 0);
+    cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(cortex_waitset_create(&ws), 0);
+    cr_assert_eq(cortex_waitset_add_ring(ws, ws_ring_core(r), CORTEX_WAITSET_DATA, 1), 0);
+    cr_assert_eq(cortex_waitset_add_fd(ws, p[0], POLLIN, 2), 0);
+    return ws;
+}
+
 /* ---- sleeping waits woken by another thread -------------------------------- */
 
 struct pusher {
@@ -310,14 +322,9 @@ Test(waitset, mixed_fd_and_ring_fallback_poll)
 {
     ws_ring r;
     void *mem;
-    cr_assert_eq(ws_raw_ring(&r, 8, &mem), 0);
     int p[2];
-    cr_assert_eq(pipe(p), 0);
-    cortex_waitset *ws;
+    cortex_waitset *ws = ring_and_pipe(&r, &mem, p);
     cortex_waitset_event ev[2];
-    cr_assert_eq(cortex_waitset_create(&ws), 0);
-    cr_assert_eq(cortex_waitset_add_ring(ws, ws_ring_core(&r), CORTEX_WAITSET_DATA, 1), 0);
-    cr_assert_eq(cortex_waitset_add_fd(ws, p[0], POLLIN, 2), 0);
     struct pusher pu = {&r, 20};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, push_later, &pu), 0);
@@ -394,14 +401,9 @@ Test(waitset, fd_for_poll_loops_with_fd_sources_and_adds_while_armed)
 {
     ws_ring r;
     void *mem;
-    cr_assert_eq(ws_raw_ring(&r, 8, &mem), 0);
     int p[2];
-    cr_assert_eq(pipe(p), 0);
-    cortex_waitset *ws;
+    cortex_waitset *ws = ring_and_pipe(&r, &mem, p);
     cortex_waitset_event ev[40];
-    cr_assert_eq(cortex_waitset_create(&ws), 0);
-    cr_assert_eq(cortex_waitset_add_ring(ws, ws_ring_core(&r), CORTEX_WAITSET_DATA, 1), 0);
-    cr_assert_eq(cortex_waitset_add_fd(ws, p[0], POLLIN, 2), 0);
     struct pollfd pfd = {.fd = cortex_waitset_fd(ws), .events = POLLIN};
     cr_assert_geq(pfd.fd, 0);
     cr_assert(fd_quiet(ws, &pfd), "nothing ready");

@@ -26,13 +26,10 @@ TestSuite(waitset_crash, .fini = nct_cleanup, .timeout = 240);
 /* Pushes forever (bounded: 20 s) at a random pace; dies with its parent. */
 static pid_t fork_pusher(int key, unsigned seed)
 {
-    pid_t pid = fork();
+    ws_ring r;
+    pid_t pid = ws_fork_producer(key, &r);
     if (pid != 0)
         return pid;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ws_ring r;
-    if (ws_ring_attach(&r, CORTEX_KEY_SYSV(key), CORTEX_PRODUCER, NULL) != 0)
-        _exit(3);
     srand(seed);
     int64_t end = nct_now_ms() + 20000;
     for (uint64_t i = 0; nct_now_ms() < end; i++) {

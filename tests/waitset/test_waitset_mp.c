@@ -33,13 +33,10 @@ TestSuite(waitset_mp, .fini = fini, .timeout = 120);
 /* A forked producer: attaches to ring @key, pushes @n values @first.. with pauses, closes. */
 static pid_t fork_producer(int key, int n, int delay_us, uint64_t first)
 {
-    pid_t pid = fork();
+    ws_ring r;
+    pid_t pid = ws_fork_producer(key, &r);
     if (pid != 0)
         return pid;
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    ws_ring r;
-    if (ws_ring_attach(&r, CORTEX_KEY_SYSV(key), CORTEX_PRODUCER, NULL) != 0)
-        _exit(3);
     for (int i = 0; i < n; i++) {
         usleep((useconds_t)delay_us);
         if (ws_ring_push_wait(&r, first + (uint64_t)i, 10 * WS_SEC) != 0)

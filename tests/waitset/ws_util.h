@@ -8,7 +8,10 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <time.h>
+#include <unistd.h>
 
 SPSC_RING_DECLARE(ws_ring, uint64_t);
 CORTEX_DECLARE(ws_cell, uint64_t);
@@ -38,6 +41,22 @@ static inline unsigned char *ws_raw_bc(ws_bc *w, ws_bc *rd, unsigned flags)
         return NULL;
     }
     return m;
+}
+
+/*
+ * fork(): the parent gets the child's pid (or -1); the child, which dies
+ * with its parent, gets 0 with *r attached as the producer of the ring at
+ * SysV @key (it exits 3 if it cannot attach).
+ */
+static inline pid_t ws_fork_producer(int key, ws_ring *r)
+{
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (ws_ring_attach(r, CORTEX_KEY_SYSV(key), CORTEX_PRODUCER, NULL) != 0)
+        _exit(3);
+    return 0;
 }
 
 static inline void ws_sleep_ms(int ms) { nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL); }
