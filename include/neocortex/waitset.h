@@ -25,7 +25,7 @@
  *   once, futex sources within CORTEX_WAITSET_SLICE_NS (1 ms).
  * - **Dead peers.**  A ring whose peer closed or died, a broadcast whose
  *   writer is gone, a doorbell whose peer hung up, a cell whose writer died
- *   mid-write: reported with #CORTEX_WAITSET_GONE and the reason, never a
+ *   mid-write or holding its lock: reported with #CORTEX_WAITSET_GONE and the reason, never a
  *   sleep forever.  A peer that dies without closing is found by its pid:
  *   every CORTEX_WAITSET_NAP_NS (10 ms) the waitset checks the peers of the
  *   next 4 sources (round robin; a check reads /proc), so within
@@ -125,7 +125,9 @@ CORTEX_API int cortex_waitset_add_broadcast(cortex_waitset *ws, cortex_broadcast
  * seen (from cortex_cell_read_version(); 0: any write since creation).
  * Each report stores the new version as the waitset's seen one (and in
  * ::cortex_waitset_event.version), so one write is reported once.  Gone
- * (-EOWNERDEAD) when a writer died mid-write.  Typed: pass name.cell.
+ * (-EOWNERDEAD) when a writer died mid-write or holding the cell's lock
+ * (reported at each wait until a write takes the lock over).  Typed: pass
+ * name.cell.
  * @return as cortex_waitset_add_ring().
  */
 CORTEX_API int cortex_waitset_add_cell(cortex_waitset *ws, cortex_cell *cell, uint64_t seen, uint64_t tag);

@@ -801,22 +801,33 @@ int cortex__cell_wait_arm(cortex_cell *c, uint64_t seen, bool announce, bool che
 {
     if (!c || !c->head)
         return cortex__fail(EINVAL, "waitset: NULL or closed cell");
-    uint64_t s;
+    uint64_t raw, s;
     if (announce) {
         *word = &c->head->waiters;
-        *val = cortex__cell_announce(&c->head->waiters, &c->head->seq, &s);
+        *val = cortex__cell_announce(&c->head->waiters, &c->head->seq, &raw);
     } else {
-        s = cortex__ld64(&c->head->seq, CX_ACQUIRE);
+        raw = cortex__ld64(&c->head->seq, CX_ACQUIRE);
     }
-    s = cortex__cell_counter(s);
+    s = cortex__cell_counter(raw);
     *now = s;
     if (s != seen && !(s & 1u))
         return 1;
-    if (cortex__ld32(&c->head->inconsistent, CX_ACQUIRE) ||
-        (check_pid && (s & 1u) && c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1)) {
+    bool dead = false;
+    if (check_pid) { /* the lock's holder died: nobody finishes a write until a writer takes it over */
+#if CORTEX_HAVE_FUTEX
+        if (c->futex) {
+            uint32_t holder = cortex__cellword_holder(raw);
+            dead = holder != 0 && cortex__futex_pid_dead(holder, cell_record(c), NULL) &&
+                   cortex__ld64(&c->head->seq, CX_RELAXED) == raw;
+        } else
+#endif
+            dead = c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1;
+    }
+    if (dead || cortex__ld32(&c->head->inconsistent, CX_ACQUIRE)) {
         char what[256];
         describe_region(c->region, what, sizeof what);
-        return cortex__fail(EOWNERDEAD, "%s: waitset: a writer died while writing this cell (version %llu)", what,
+        return cortex__fail(EOWNERDEAD, "%s: waitset: a writer died %s (version %llu); the next write takes over",
+                            what, dead ? "holding the cell's lock" : "while writing this cell",
                             (unsigned long long)s);
     }
     return 0;

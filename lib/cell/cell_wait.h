@@ -14,9 +14,10 @@
  * the cell's waiters word (fence) and stores that word and the value to
  * sleep on in *word / *val; then re-checks.  1: a version other than @seen
  * is complete (stored in *now); 0: none (armed if @announce); -EOWNERDEAD:
- * a writer died mid-write (the cell is marked inconsistent, or, with
- * @check_pid, a write is in progress and the lock backend says its holder
- * is dead); -EINVAL: NULL cell.
+ * a writer died mid-write (the cell is marked inconsistent) or, with
+ * @check_pid, the cell's lock is held by a process that is certainly dead
+ * (the futex backend's holder in the sequence word, else the backend's
+ * owner_dead); -EINVAL: NULL cell.
  */
 int cortex__cell_wait_arm(cortex_cell *c, uint64_t seen, bool announce, bool check_pid, cortex__a32 **word,
                           uint32_t *val, uint64_t *now);

@@ -135,3 +135,44 @@ Test(waitset_crash, consumer_killed_while_the_producer_waits_for_room)
     cortex_waitset_destroy(ws);
     cr_assert_eq(ws_ring_close(&prod), 0);
 }
+
+static void die_holding_the_lock(uint64_t *value, void *ctx)
+{
+    (void)value;
+    (void)ctx;
+    raise(SIGKILL); /* inside the update: the cell's lock is held by a dead process */
+}
+
+/* A cell whose writer died holding its lock is reported gone (-EOWNERDEAD), not waited on forever. */
+Test(waitset_crash, cell_writer_killed_holding_the_lock)
+{
+    int key = nct_sysv_key();
+    ws_cell c;
+    cr_assert_eq(ws_cell_create(&c, CORTEX_KEY_SYSV(key), 1, NULL), 0);
+    uint64_t v, seen;
+    cr_assert_eq(ws_cell_read_version(&c, &v, &seen), 0);
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        ws_cell cc;
+        if (ws_cell_attach(&cc, CORTEX_KEY_SYSV(key), NULL) != 0)
+            _exit(3);
+        ws_cell_update(&cc, die_holding_the_lock, NULL);
+        _exit(4);
+    }
+    cr_assert_eq(nct_wait(pid, 10000), 128 + SIGKILL);
+    cortex_waitset *ws;
+    cortex_waitset_event ev[1];
+    cr_assert_eq(cortex_waitset_create(&ws), 0);
+    cr_assert_eq(cortex_waitset_add_cell(ws, c.cell, seen, 5), 0);
+    int64_t t0 = nct_now_ms();
+    int n = cortex_waitset_wait(ws, ev, 1, 5 * WS_SEC);
+    cr_assert_eq(n, 1, "%d: %s", n, cortex_last_error()->message);
+    cr_assert_lt(nct_now_ms() - t0, 5000);
+    cr_assert_eq(ev[0].tag, 5);
+    cr_assert_eq(ev[0].flags, CORTEX_WAITSET_GONE);
+    cr_assert_eq(ev[0].reason, -EOWNERDEAD);
+    cortex_waitset_destroy(ws);
+    cr_assert_eq(ws_cell_write(&c, 2), 0, "the next write takes the lock over");
+    cr_assert_eq(ws_cell_close(&c), 0);
+}
