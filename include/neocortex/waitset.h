@@ -165,6 +165,9 @@ CORTEX_API int cortex_waitset_remove(cortex_waitset *ws, uint64_t tag);
  * up to @p max of them in @p events, in the order they were added (so give
  * @p max >= the number of sources, or a busy early source can hide a later one).
  * Spins about 20 us first, then sleeps (see the file comment for how).
+ * @param ws          the waitset (not empty).
+ * @param events      receives the events.
+ * @param max         room in @p events (>= 1).
  * @param timeout_ns  < 0 forever, 0 only looks.
  * @return the number of events (>= 1); -ETIMEDOUT none in time; -EINVAL
  *         NULL @p ws or @p events, @p max 0, or an empty set.
