@@ -51,9 +51,7 @@
 
 #include <stdint.h>
 
-#ifdef __cplusplus
-extern "C" {
-#endif
+CORTEX_BEGIN_DECLS
 
 /** Most sources one waitset holds (-ENOSPC beyond). */
 #define CORTEX_WAITSET_MAX_SOURCES 1024u
@@ -200,8 +198,6 @@ CORTEX_API int cortex_waitset_fd(cortex_waitset *ws);
  */
 CORTEX_API const char *cortex_waitset_mechanism(const cortex_waitset *ws);
 
-#ifdef __cplusplus
-}
-#endif
+CORTEX_END_DECLS
 
 #endif
