@@ -292,10 +292,12 @@ static int ms_of(int64_t ns) { return ns <= 0 ? 0 : (int)((ns + 999999) / 100000
  * fallback's current slice (grows to CORTEX_WAITSET_SLICE_NS).  Returns
  * the fd events found (poll), else 0.
  */
-static unsigned sleep_armed(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t nap, int64_t *slice)
+static unsigned sleep_armed(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t nap, int64_t *slice,
+                            int *woke)
 {
     cortex__a32 *words[CORTEX__OS_WAITV_MAX];
     uint32_t vals[CORTEX__OS_WAITV_MAX];
+    unsigned src_of[CORTEX__OS_WAITV_MAX];
     unsigned nw = 0, nfutex = 0;
     bool wordless = false;
     for (unsigned i = 0; i < ws->n; i++) {
@@ -306,6 +308,7 @@ static unsigned sleep_armed(cortex_waitset *ws, cortex_waitset_event *ev, unsign
         if (!s->word)
             wordless = true;
         else if (nw < CORTEX__OS_WAITV_MAX) {
+            src_of[nw] = i;
             words[nw] = s->word;
             vals[nw++] = s->val;
         }
@@ -314,6 +317,8 @@ static unsigned sleep_armed(cortex_waitset *ws, cortex_waitset_event *ev, unsign
         int rc = cortex__futex_waitv(words, vals, nw, nap);
         if (rc != -ENOSYS) {
             ws->mechanism = "futex_waitv";
+            if (rc >= 0 && (unsigned)rc < nw)
+                *woke = (int)src_of[rc]; /* the source whose writer woke us: look at it first */
             return 0;
         }
         if (nw == 1) {
@@ -739,12 +744,19 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
             return cortex__fail(ETIMEDOUT, "cortex_waitset_wait: no source ready within %lld ns",
                                 (long long)timeout_ns);
         int64_t nap = deadline - now < CORTEX_WAITSET_NAP_NS ? deadline - now : CORTEX_WAITSET_NAP_NS;
+        int woke = -1;
         k = scan(ws, ev, max, true, false, false); /* step 3 */
         if (k == 0)
-            k = sleep_armed(ws, ev, max, nap, &slice); /* step 4 */
-        disarm_all(ws);                                /* step 5 */
+            k = sleep_armed(ws, ev, max, nap, &slice, &woke); /* step 4 */
+        disarm_all(ws);                                       /* step 5 */
         if (k)
             return (int)k;
+        if (woke >= 0) { /* the woken source alone, without a look at all the others */
+            uint64_t version = 0;
+            int rc = src_check(&ws->src[woke], false, false, &version);
+            if (rc != 0)
+                return (int)report(ev, 0, max, &ws->src[woke], rc, 0, version);
+        }
         if ((k = scan(ws, ev, max, false, live_due(ws, cortex__now_ns()), true)) > 0)
             return (int)k;
     }
