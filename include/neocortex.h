@@ -22,6 +22,7 @@
 #include <neocortex/doorbell.h>
 #include <neocortex/channel.h>
 #include <neocortex/broadcast.h>
+#include <neocortex/waitset.h>
 #include <neocortex/declare_cell.h>
 #include <neocortex/declare_ring.h>
 #include <neocortex/declare_slab.h>

@@ -52,6 +52,8 @@ _Static_assert(ATOMIC_INT_LOCK_FREE == 2, "32-bit atomics must be lock-free");
 /* Futex primitives of the OS layer (lib/os); return 0, -EAGAIN, -ETIMEDOUT, -EINTR. */
 int cortex__os_futex_wait(cortex__a32 *addr, uint32_t expected, int64_t timeout_ns);
 int cortex__os_futex_wake(cortex__a32 *addr, uint32_t n);
+/* futex_waitv over @n words (lib/os/os.h): the woken word's index, -EAGAIN, -ETIMEDOUT, -EINTR, -ENOSYS. */
+int cortex__os_futex_waitv(cortex__a32 *const *words, const uint32_t *vals, unsigned n, int64_t timeout_ns);
 
 #if defined(CORTEX_MODEL)
 
@@ -67,6 +69,7 @@ void cortex__model_plain_read(void *dst, const void *src, size_t n);
 void cortex__model_plain_write(void *dst, const void *src, size_t n);
 int cortex__model_futex_wait(void *addr, uint32_t expected, int64_t timeout_ns);
 int cortex__model_futex_wake(void *addr, uint32_t n);
+int cortex__model_futex_waitv(void *const *addrs, const uint32_t *expected, unsigned n, int64_t timeout_ns);
 void cortex__model_spin(void);
 void cortex__model_membarrier(void); /* a seq_cst fence in every other live thread, where it stands */
 
@@ -94,6 +97,10 @@ static inline void cortex__plain_read(void *dst, const void *src, size_t n) { co
 static inline void cortex__plain_write(void *dst, const void *src, size_t n) { cortex__model_plain_write(dst, src, n); }
 static inline int cortex__futex_wait(cortex__a32 *p, uint32_t expected, int64_t timeout_ns) { return cortex__model_futex_wait((void *)p, expected, timeout_ns); }
 static inline int cortex__futex_wake(cortex__a32 *p, uint32_t n) { return cortex__model_futex_wake((void *)p, n); }
+static inline int cortex__futex_waitv(cortex__a32 *const *w, const uint32_t *v, unsigned n, int64_t timeout_ns)
+{
+    return cortex__model_futex_waitv((void *const *)w, v, n, timeout_ns);
+}
 static inline void cortex__spin_hint(void) { cortex__model_spin(); }
 
 #else /* normal build */
@@ -119,6 +126,10 @@ static inline void cortex__plain_read(void *dst, const void *src, size_t n) { me
 static inline void cortex__plain_write(void *dst, const void *src, size_t n) { memcpy(dst, src, n); }
 static inline int cortex__futex_wait(cortex__a32 *p, uint32_t expected, int64_t timeout_ns) { return cortex__os_futex_wait(p, expected, timeout_ns); }
 static inline int cortex__futex_wake(cortex__a32 *p, uint32_t n) { return cortex__os_futex_wake(p, n); }
+static inline int cortex__futex_waitv(cortex__a32 *const *w, const uint32_t *v, unsigned n, int64_t timeout_ns)
+{
+    return cortex__os_futex_waitv(w, v, n, timeout_ns);
+}
 static inline void cortex__spin_hint(void)
 {
 #if defined(__x86_64__) || defined(__i386__)

@@ -1077,3 +1077,39 @@ int cortex_broadcast_inspect(const struct cortex_region *region, cortex_broadcas
         return rc;
     return cortex_broadcast_inspect_mem(cortex_region_payload(region), cortex_region_payload_size(region), out);
 }
+
+/* ---- the waitset's hook (lib/waitset) ------------------------------------ */
+
+int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pid, cortex__a32 **word, uint32_t *val)
+{
+    const char *op = "waitset: broadcast reader";
+    if (!usable(b, ROLE_READER))
+        return not_open(b, ROLE_READER, op);
+    cortex_bc_shared *sh = SH(b);
+    if (announce) { /* as pop_wait: count ourselves in, fence, re-check */
+        *word = &sh->data_futex;
+        *val = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
+        cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
+        cortex__fence(CX_SEQ_CST);
+        /* As pop_wait: a light writer's missing fence is made up by a membarrier; without one, poll (no word). */
+        if (cortex__ld32(&sh->wlight, CX_RELAXED) && bc_membarrier() < 0)
+            *word = NULL;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        uint64_t h = cortex__ld64(&sh->head, CX_ACQUIRE);
+        if (h - b->seen > (UINT64_C(1) << 62) || h - b->pos > (UINT64_C(1) << 62))
+            return cortex__fail(EBADMSG, "%s: writer's head %llu went back below %llu (reader at %llu): corrupt or "
+                                         "hostile writer line", op, (unsigned long long)h, (unsigned long long)b->seen,
+                                (unsigned long long)b->pos);
+        if (h != b->pos)
+            return 1;
+        if (pass == 0 && !writer_gone(b, check_pid))
+            return 0; /* a closing writer published first: look once more after seeing it gone */
+    }
+    return cortex__fail(EPIPE, "%s: the writer closed the ring or died, and this reader read everything", op);
+}
+
+void cortex__broadcast_wait_disarm(cortex_broadcast *b)
+{
+    cortex__fadd32(&SH(b)->data_waiters, (uint32_t)-1, CX_RELAXED);
+}

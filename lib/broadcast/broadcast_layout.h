@@ -67,4 +67,18 @@ _Static_assert(sizeof(cortex_bc_reader) == 64, "one reader per cache line");
 /* Each slot: the element in 8-byte words (slot_size bytes); element i lives in slot i & (capacity - 1). */
 typedef cortex__a64 cortex_bc_word;
 
+/*
+ * lib/waitset: a reader's pop_wait announcement without the sleep, so one
+ * waitset sleeps on many sources.  With @announce, counts the reader in
+ * data_waiters (fence) and stores the futex word and the value to sleep on
+ * in *word / *val; then re-checks.  1 data (or a lap) to read, 0 none
+ * (armed if @announce), -EPIPE writer gone and all read (its liveness only
+ * when @check_pid), -EBADMSG impossible head, -EINVAL not an open reader.
+ * A light writer (no fence) is made up for by a membarrier, as in pop_wait;
+ * if that call fails, *word is NULL: the caller must poll this reader.
+ */
+int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pid, cortex__a32 **word, uint32_t *val);
+/* Withdraws the count of cortex__broadcast_wait_arm(). */
+void cortex__broadcast_wait_disarm(cortex_broadcast *b);
+
 #endif

@@ -16,6 +16,7 @@
 #include "internal.h"
 #include "atomic.h"
 #include "cell/seqlock.h"
+#include "cell/cell_wait.h"
 #if CORTEX_HAVE_FUTEX
 #include "cell/cellword.h"
 #include "os/os.h"
@@ -839,6 +840,48 @@ int cortex_cell_inspect(const cortex_region *r, cortex_cell_info *out)
             out->holder_pid = pid;
             out->holder_alive = cortex__pid_alive(pid, 0);
         }
+    }
+    return 0;
+}
+
+/* ---- the waitset's hook (lib/waitset) ------------------------------------ */
+
+int cortex__cell_wait_arm(cortex_cell *c, uint64_t seen, bool announce, bool check_pid, cortex__a32 **word,
+                          uint32_t *val, uint64_t *now)
+{
+    if (!c || !c->head)
+        return cortex__fail(EINVAL, "waitset: NULL or closed cell");
+    uint64_t raw, s;
+    if (announce) {
+        int64_t nap_cap;
+        *word = &c->head->waiters;
+        *val = cortex__cell_announce(&c->head->waiters, &c->head->seq, &raw, &nap_cap);
+        if (nap_cap != INT64_MAX)
+            *word = NULL; /* a light writer's wake cannot be proven without membarrier: poll this cell */
+    } else {
+        raw = cortex__ld64(&c->head->seq, CX_ACQUIRE);
+    }
+    s = cortex__cell_counter(raw);
+    *now = s;
+    if (s != seen && !(s & 1u))
+        return 1;
+    bool dead = false;
+    if (check_pid) { /* the lock's holder died: nobody finishes a write until a writer takes it over */
+#if CORTEX_HAVE_FUTEX
+        if (c->futex) {
+            uint32_t holder = cortex__cellword_holder(raw);
+            dead = holder != 0 && cortex__futex_pid_dead(holder, cell_record(c), NULL) &&
+                   cortex__ld64(&c->head->seq, CX_RELAXED) == raw;
+        } else
+#endif
+            dead = c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1;
+    }
+    if (dead || cortex__ld32(&c->head->inconsistent, CX_ACQUIRE)) {
+        char what[256];
+        describe_region(c->region, what, sizeof what);
+        return cortex__fail(EOWNERDEAD, "%s: waitset: a writer died %s (version %llu); the next write takes over",
+                            what, dead ? "holding the cell's lock" : "while writing this cell",
+                            (unsigned long long)s);
     }
     return 0;
 }

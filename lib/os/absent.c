@@ -22,6 +22,16 @@
 #define NC_FREEBSD 0
 #endif
 
+/* No platform but Linux waits on many futex words at once: waitsets take their fallback. */
+int cortex__os_futex_waitv(cortex__a32 *const *words, const uint32_t *vals, unsigned n, int64_t timeout_ns)
+{
+    CORTEX_UNUSED(words);
+    CORTEX_UNUSED(vals);
+    CORTEX_UNUSED(n);
+    CORTEX_UNUSED(timeout_ns);
+    return -ENOSYS;
+}
+
 #if !NC_FREEBSD /* FreeBSD: _umtx_op */
 int cortex__os_futex_wait(cortex__a32 *addr, uint32_t expected, int64_t timeout_ns)
 {

@@ -108,6 +108,42 @@ int cortex__os_futex_wake(cortex__a32 *addr, uint32_t n)
     return r < 0 ? -errno : (int)r;
 }
 
+/* futex_waitv (Linux 5.16): the same number on every architecture. */
+#ifndef SYS_futex_waitv
+#define SYS_futex_waitv 449
+#endif
+#define NC_FUTEX2_SIZE_U32 0x02u /* shared (no FUTEX2_PRIVATE): other processes wake us */
+
+int cortex__os_futex_waitv(cortex__a32 *const *words, const uint32_t *vals, unsigned n, int64_t timeout_ns)
+{
+    if (n == 0 || n > CORTEX__OS_WAITV_MAX || cortex__os_no(CORTEX__OS_NO_FUTEX | CORTEX__OS_NO_FUTEX_WAITV))
+        return -ENOSYS;
+    struct {
+        uint64_t val, uaddr;
+        uint32_t flags, reserved;
+    } w[CORTEX__OS_WAITV_MAX];
+    for (unsigned i = 0; i < n; i++) {
+        w[i].val = vals[i];
+        w[i].uaddr = (uint64_t)(uintptr_t)words[i];
+        w[i].flags = NC_FUTEX2_SIZE_U32;
+        w[i].reserved = 0;
+    }
+    /* The timeout is absolute on CLOCK_MONOTONIC, in the kernel's 64-bit timespec. */
+    struct {
+        int64_t tv_sec;
+        int64_t tv_nsec;
+    } ts;
+    if (timeout_ns >= 0) {
+        int64_t at = cortex__now_ns() + timeout_ns;
+        ts.tv_sec = at / 1000000000;
+        ts.tv_nsec = at % 1000000000;
+    }
+    long r = syscall(SYS_futex_waitv, w, n, 0, timeout_ns >= 0 ? &ts : NULL, CLOCK_MONOTONIC);
+    if (r >= 0)
+        return (int)r;
+    return -errno; /* -EAGAIN, -ETIMEDOUT, -EINTR, -ENOSYS (before 5.16) */
+}
+
 /* ---- randomness --------------------------------------------------------------- */
 
 int cortex__os_getrandom(void *buf, size_t len)

@@ -35,6 +35,7 @@ enum {
     CORTEX__OS_NO_MEMBARRIER = 1u << 2, /* rings use real fences on both sides */
     CORTEX__OS_NO_PROC_START = 1u << 4, /* no /proc start time: kill(pid, 0) only (unknown, or dead on ESRCH) */
     CORTEX__OS_NO_FALLOCATE = 1u << 5,  /* shm sized with ftruncate only (FreeBSD refuses posix_fallocate on shm) */
+    CORTEX__OS_NO_FUTEX_WAITV = 1u << 6, /* waitsets take their fallback path (kernels before 5.16) */
 };
 /* The fallbacks in force now. */
 unsigned cortex__os_forced(void);
@@ -90,6 +91,16 @@ int cortex__os_is_eventfd(int fd);
 int cortex__os_wait_set(int edge_fd, uint32_t edge_tag, int level_fd, uint32_t level_tag);
 /* Waits up to @ms (-1: forever) on @set; the tags of up to @max ready fds into @tags.  count, or -errno (-EINTR). */
 int cortex__os_wait_set_wait(int set, uint32_t *tags, int max, int ms);
+/* Most words one cortex__os_futex_waitv() call takes (the kernel's limit). */
+#define CORTEX__OS_WAITV_MAX 128
+/*
+ * Sleeps until one of @n (<= CORTEX__OS_WAITV_MAX) shared 32-bit futex words
+ * is woken, or up to @timeout_ns (< 0: forever), if every words[i] still
+ * holds vals[i] (futex_waitv, Linux 5.16+).  The index of a woken word,
+ * -EAGAIN (a word already differed), -ETIMEDOUT, -EINTR; -ENOSYS where
+ * there is no such call (older kernel, other platform, or forced off).
+ */
+int cortex__os_futex_waitv(cortex__a32 *const *words, const uint32_t *vals, unsigned n, int64_t timeout_ns);
 /* accept() with close-on-exec set.  fd or -errno. */
 int cortex__os_accept(int listen_fd);
 /* semtimedop() with a relative timeout.  0, -errno; -ENOSYS where there is none (callers poll). */

@@ -1545,3 +1545,63 @@ int cortex_ring_inspect(const struct cortex_region *region, cortex_ring_info *ou
         return rc;
     return cortex_ring_inspect_mem(cortex_region_payload(region), cortex_region_payload_size(region), out);
 }
+
+/* ---- the waitset's hook (lib/waitset) ------------------------------------ */
+
+/* Ready to pop (1) or not (0), judged from shared memory only; -EBADMSG for an impossible producer index. */
+static int cons_ready_checked(cortex_ring *r)
+{
+    if (r->marks)
+        return cortex__ld64(mslot(r, r->c.tail), CX_ACQUIRE) != r->empty;
+    uint64_t t = r->c.tail, p = cortex__ld64(&SH(r)->prod, CX_ACQUIRE);
+    if (p - t > r->capacity || p - r->c.prod > p - t)
+        return cortex__fail(EBADMSG, "ring: producer index %llu is impossible for consumer index %llu (capacity %u)",
+                            (unsigned long long)p, (unsigned long long)t, r->capacity);
+    return p != t;
+}
+
+/* Room to push (1) or not (0); -EBADMSG for an impossible consumer index. */
+static int prod_ready_checked(cortex_ring *r)
+{
+    if (r->marks)
+        return cortex__ld64(mslot(r, r->p.head), CX_ACQUIRE) == r->empty;
+    uint64_t h = r->p.head, c = cortex__ld64(&SH(r)->cons, CX_ACQUIRE);
+    if (h - c > r->capacity || c - r->p.cons > h - r->p.cons)
+        return cortex__fail(EBADMSG, "ring: consumer index %llu is impossible for producer index %llu (capacity %u)",
+                            (unsigned long long)c, (unsigned long long)h, r->capacity);
+    return h - c < r->capacity;
+}
+
+int cortex__ring_wait_announce(cortex_ring *r, bool space, cortex__a32 **word, uint32_t *val)
+{
+    if (!r || r->closed || !(space ? is_prod(r) : is_cons(r)) || (space ? r->p.bad : r->c.bad))
+        return not_open(r, space, space ? "waitset: ring (space)" : "waitset: ring (data)");
+    cortex_ring_shared *sh = SH(r);
+    *word = space ? &sh->prod_futex : &sh->cons_futex;
+    *val = cortex__ld32(*word, CX_ACQUIRE);
+    cortex__st32(space ? &sh->prod_waiting : &sh->cons_waiting, 1, CX_SEQ_CST);
+    cortex__fence(CX_SEQ_CST); /* the announcement before the re-check, as in sleep_once() */
+    int peer = space ? SIDE_CONS : SIDE_PROD;
+    return r->role == CORTEX_BOTH_SIDES ? r->light != 0 : cortex__ld32(&sh->side[peer].light, CX_RELAXED) != 0;
+}
+
+int cortex__ring_wait_check(cortex_ring *r, bool space, bool check_pid)
+{
+    if (!r || r->closed || !(space ? is_prod(r) : is_cons(r)) || (space ? r->p.bad : r->c.bad))
+        return not_open(r, space, space ? "waitset: ring (space)" : "waitset: ring (data)");
+    if (space) {
+        if (peer_gone(r, SIDE_CONS, check_pid))
+            return cortex__fail(EPIPE, "waitset: ring (space): the consumer closed the ring or died");
+        return prod_ready_checked(r);
+    }
+    int rc = cons_ready_checked(r);
+    if (rc != 0 || !peer_gone(r, SIDE_PROD, check_pid))
+        return rc;
+    rc = cons_ready_checked(r); /* what it published before closing is still ours */
+    return rc != 0 ? rc : cortex__fail(EPIPE, "waitset: ring (data): the producer closed the ring or died, drained");
+}
+
+void cortex__ring_wait_disarm(cortex_ring *r, bool space)
+{
+    cortex__st32(space ? &SH(r)->prod_waiting : &SH(r)->cons_waiting, 0, CX_RELAXED);
+}

@@ -84,6 +84,27 @@ bool cortex__ring_peer_sleeps(cortex_ring *r);
 /* Wakes the peer if it announced a sleep (cortex_ring__wake_prod/_cons() for this side's peer). */
 void cortex__ring_wake_peer(cortex_ring *r);
 
+/*
+ * lib/waitset: the sleeper's half of (2) above without the sleep, split so
+ * that one waitset announces on many rings and then pays one membarrier for
+ * all of them.  @space: the producer's wait (room) instead of the
+ * consumer's (data).  cortex__ring_wait_announce() stores the futex word
+ * and the value to sleep on (read before announcing) in *word / *val, sets
+ * the waiting flag and fences, as sleep_once() does; it returns 1 when the
+ * peer's wake check is the light one (the caller must then run
+ * cortex__ring_membarrier() before re-checking, and poll this ring if that
+ * fails), 0 when not, -EINVAL for a handle not open for that side.
+ * cortex__ring_wait_check() reads shared memory only and never changes the
+ * handle's indices: 1 ready (a consumer: data, even from a gone producer),
+ * 0 not, -EPIPE the peer closed or died (liveness only with @check_pid),
+ * -EBADMSG an impossible index (the next pop/push poisons the handle),
+ * -EINVAL as above.
+ */
+int cortex__ring_wait_announce(cortex_ring *r, bool space, cortex__a32 **word, uint32_t *val);
+int cortex__ring_wait_check(cortex_ring *r, bool space, bool check_pid);
+/* Withdraws the announcement of cortex__ring_wait_announce() (a waker may have withdrawn it already). */
+void cortex__ring_wait_disarm(cortex_ring *r, bool space);
+
 /* lib/ring/membarrier.c: asymmetric fence (Linux membarrier), see ring.c. */
 bool cortex__ring_membarrier_register(void);
 int cortex__ring_membarrier(void);

@@ -29,6 +29,7 @@
  *   object, which the region layer reports (dirty; tests/region);
  *   cortex_broadcast_region (accessor), cortex_broadcast_close (accepts NULL
  *   and closed handles; negative only from the region layer, as above);
+ *   cortex_waitset_mechanism: a constant name, never fails;
  *   cortex_last_error, cortex_strerror, cortex_errname, cortex_key_describe,
  *   cortex_fd_kind_name, cortex_kind_name, cortex_abi_describe: never fail.
  */
@@ -324,6 +325,28 @@ Test(last_error, broadcasts, .init = setup_full_ring)
     cr_assert_eq(cortex_broadcast_pop_n(&r, out, 4), 4);
     FAILS(-EPIPE, "closed", cortex_broadcast_pop(&r, out));
     cr_assert_eq(cortex_broadcast_close(&r), 0);
+}
+
+Test(last_error, waitsets, .init = setup_full_ring)
+{
+    cortex_waitset *ws = NULL;
+    cortex_waitset_event ev[2];
+    FAILS(-EINVAL, "NULL ret", cortex_waitset_create(NULL));
+    cr_assert_eq(cortex_waitset_create(&ws), 0);
+    FAILS(-EINVAL, "empty", cortex_waitset_wait(ws, ev, 2, 0));
+    FAILS(-EINVAL, "NULL events", cortex_waitset_wait(ws, NULL, 2, 0));
+    FAILS(-EINVAL, "NULL waitset", cortex_waitset_fd(NULL));
+    FAILS(-EINVAL, "CORTEX_WAITSET_DATA", cortex_waitset_add_ring(ws, &full_ring, 9, 1));
+    FAILS(-EINVAL, "NULL ring", cortex_waitset_add_ring(ws, NULL, CORTEX_WAITSET_DATA, 1));
+    FAILS(-EINVAL, "NULL reader", cortex_waitset_add_broadcast(ws, NULL, 1));
+    FAILS(-EINVAL, "NULL cell", cortex_waitset_add_cell(ws, NULL, 0, 1));
+    FAILS(-EINVAL, "NULL doorbell", cortex_waitset_add_doorbell(ws, NULL, 1));
+    FAILS(-EBADF, "negative", cortex_waitset_add_fd(ws, -1, 1, 1));
+    cr_assert_eq(cortex_waitset_add_ring(ws, &full_ring, CORTEX_WAITSET_SPACE, 1), 0);
+    FAILS(-EEXIST, "tag 1", cortex_waitset_add_fd(ws, 0, 1, 1));
+    FAILS(-ETIMEDOUT, "no source ready", cortex_waitset_wait(ws, ev, 2, 0));
+    FAILS(-ENOENT, "tag 2", cortex_waitset_remove(ws, 2));
+    cortex_waitset_destroy(ws);
 }
 
 Test(last_error, pools, .init = setup_full_ring)

@@ -210,6 +210,8 @@ typedef struct mthread {
     vclock acq_pending;
     /* futex */
     uintptr_t wait_addr;
+    uintptr_t wait_more[MC_WAITV_MAX - 1]; /* futex_waitv: the other words (wait_addr is the first) */
+    int wait_n;                            /* words waited on: 1, or futex_waitv's count */
     bool wait_timed;
     uint64_t wait_seq;
     int wake_result;
@@ -1110,11 +1112,67 @@ int cortex__model_futex_wait(void *addr, uint32_t expected, int64_t timeout_ns)
     E.slept = true;
     t->state = T_BLOCKED;
     t->wait_addr = (uintptr_t)addr;
+    t->wait_n = 1;
     t->wait_timed = timeout_ns > 0;
     t->wait_seq = E.wait_seq++;
     t->wake_result = 0;
     sched_point();
     tr(OP_FWAIT, (uintptr_t)addr, 4, v, expected, 0, 0, 0, t->wake_result);
+    return t->wake_result;
+}
+
+/* Does blocked thread @t wait on @addr?  Which of its words (0..), or -1. */
+static int waits_on(const mthread *t, uintptr_t addr)
+{
+    if (t->wait_addr == addr)
+        return 0;
+    for (int i = 1; i < t->wait_n; i++)
+        if (t->wait_more[i - 1] == addr)
+            return i;
+    return -1;
+}
+
+/*
+ * futex_waitv: -EAGAIN if one word's newest value differs from its expected
+ * one (each word is read like futex_wait's), else blocks on all of them; a
+ * wake of any returns its index.
+ */
+int cortex__model_futex_waitv(void *const *addrs, const uint32_t *expected, unsigned n, int64_t timeout_ns)
+{
+    if (n == 0 || n > MC_WAITV_MAX)
+        return -EINVAL;
+    if (!E.running)
+        return -ETIMEDOUT;
+    sched_point();
+    mthread *t = &E.th[E.cur];
+    tick(t);
+    for (unsigned i = 0; i < n; i++) {
+        mloc *l = get_loc(addrs[i], 4, false);
+        uint32_t hi = l->nstores - 1;
+        uint64_t v = l->hist[hi % (uint32_t)E.history].val;
+        add_obs(l, E.cur, hi);
+        if (v != expected[i]) {
+            tr(OP_FWAIT, (uintptr_t)addrs[i], 4, v, expected[i], 0, 0, 0, -EAGAIN);
+            return -EAGAIN;
+        }
+    }
+    if (timeout_ns == 0 || (timeout_ns > 0 && E.sc->explore_timeouts && choose(2) == 1)) {
+        tr(OP_FWAIT, (uintptr_t)addrs[0], 4, expected[0], expected[0], 0, 0, 0, -ETIMEDOUT);
+        return -ETIMEDOUT;
+    }
+    tr(OP_FWAIT, (uintptr_t)addrs[0], 4, expected[0], expected[0], 0, 0, 0, 1);
+    E.slept = true;
+    t->state = T_BLOCKED;
+    t->wait_addr = (uintptr_t)addrs[0];
+    for (unsigned i = 1; i < n; i++)
+        t->wait_more[i - 1] = (uintptr_t)addrs[i];
+    t->wait_n = (int)n;
+    t->wait_timed = timeout_ns > 0;
+    t->wait_seq = E.wait_seq++;
+    t->wake_result = 0;
+    sched_point();
+    t->wait_n = 1;
+    tr(OP_FWAIT, t->wait_addr, 4, 0, 0, 0, 0, 0, t->wake_result);
     return t->wake_result;
 }
 
@@ -1129,14 +1187,14 @@ int cortex__model_futex_wake(void *addr, uint32_t n)
         int best = -1;
         for (int i = 0; i <= E.nthreads; i++) {
             mthread *t = &E.th[i];
-            if (t->state == T_BLOCKED && t->wait_addr == (uintptr_t)addr &&
+            if (t->state == T_BLOCKED && waits_on(t, (uintptr_t)addr) >= 0 &&
                 (best < 0 || t->wait_seq < E.th[best].wait_seq))
                 best = i;
         }
         if (best < 0)
             break;
         E.th[best].state = T_RUNNABLE;
-        E.th[best].wake_result = 0;
+        E.th[best].wake_result = E.th[best].wait_n > 1 ? waits_on(&E.th[best], (uintptr_t)addr) : 0;
         woken++;
     }
     tr(OP_FWAKE, (uintptr_t)addr, 4, 0, 0, 0, 0, 0, woken);

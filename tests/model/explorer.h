@@ -18,6 +18,7 @@
 
 #define MC_MAX_THREADS 4 /* scenario threads, ids 1..4; id 0 runs setup and check */
 #define MC_MAX_HISTORY 8 /* stores kept per location */
+#define MC_WAITV_MAX 8   /* words one modelled futex_waitv takes */
 
 typedef struct mc_scenario {
     const char *name;
