@@ -682,9 +682,9 @@ int main(int argc, char **argv)
                 printf("  %-10zu %-10s %-18s %10.0f %10.0f %10.0f %12s\n", sizes[si], mode_name[m], lib_name[lib],
                        v[0], med_lat[m][si][lib], v[reps - 1], ratio);
             }
-    printf("  (blocking: iceoryx sleeps in its WaitSet, a semaphore the publisher posts; the channel has no\n"
-           "   kernel wait: cortex_channel_take_wait spins ~20 us, then yields the CPU, then naps, so on a\n"
-           "   loaded host its blocking rows measure the scheduler, see docs/benchmarks.md)\n");
+    printf("  (blocking: iceoryx sleeps in its WaitSet, a semaphore the publisher posts; the channel's\n"
+           "   cortex_channel_take_wait spins ~20 us, then sleeps on the ring's futex word, so a reply that\n"
+           "   comes within the spin never enters the kernel, see docs/channel.md)\n");
     printf("\nmessages/s, one-way stream (queue of %d), busy-poll receiver\n", STREAM_QUEUE);
     printf("  %-10s %-18s %12s %12s %12s %12s\n", "size", "variant", "min", "median", "max", "ours/iceoryx");
     double med_thr[NSIZE][NLIB];

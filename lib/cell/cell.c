@@ -874,7 +874,13 @@ int cortex__cell_wait_arm(cortex_cell *c, uint64_t seen, bool announce, bool che
                    cortex__ld64(&c->head->seq, CX_RELAXED) == raw;
         } else
 #endif
+        {
+            int32_t hp;
             dead = c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1;
+            /* An odd sequence with the lock free (a semaphore's SEM_UNDO released it): its writer died mid-copy. */
+            if (!dead && (s & 1u) && c->ops->holder && c->ops->holder(c->sync, &hp) == 0)
+                dead = cortex__ld64(&c->head->seq, CX_ACQUIRE) == raw;
+        }
     }
     if (dead || cortex__ld32(&c->head->inconsistent, CX_ACQUIRE)) {
         char what[256];
