@@ -135,7 +135,7 @@ typedef enum cortex_role {
 /** Largest element size in bytes. */
 #define CORTEX_RING_MAX_ELEM (UINT32_C(1) << 20)
 
-/** @cond internal: how far ahead a producer prefetches slot lines for writing (batch calls, batch scheme). */
+/** @cond internal: how far ahead a batch-scheme producer prefetches slot lines for writing. */
 #define CORTEX_RING_PREFETCH_LINES 8u
 #define CORTEX_RING_PREFETCH_SLOTS(esz) \
     ((esz) >= 64u * CORTEX_RING_PREFETCH_LINES ? 1u : 64u * CORTEX_RING_PREFETCH_LINES / (uint32_t)(esz))

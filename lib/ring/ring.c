@@ -805,28 +805,6 @@ static void copy_out(cortex_ring *r, uint64_t t, void *dst, uint64_t n)
 
 /* ---- operations ---------------------------------------------------------- */
 
-/*
- * Producer: asks for the slot lines the next batch will write, for writing
- * (SPSC-DESIGNS.md: prefetchw a few lines ahead hides the line transfers
- * from the consumer where lines are slow).  Up to CORTEX_RING_PREFETCH_LINES
- * lines, never more than half the ring ahead (those lines may still be the
- * consumer's), and never for the marks scheme (where it measured worse).
- */
-static void prefetch_ahead(const cortex_ring *r, uint64_t h)
-{
-#if !defined(CORTEX_MODEL)
-    uint64_t step = r->elem_size >= 64 ? 1 : 64 / r->elem_size;
-    uint64_t ahead = CORTEX_RING_PREFETCH_SLOTS(r->elem_size);
-    if (r->marks || ahead >= r->capacity / 2)
-        return;
-    for (uint64_t i = 0; i < ahead; i += step)
-        __builtin_prefetch(r->slots + (size_t)((h + i) & r->mask) * r->elem_size, 1);
-#else
-    CORTEX_UNUSED(r);
-    CORTEX_UNUSED(h);
-#endif
-}
-
 int cortex_ring_push_lib(cortex_ring *r, const void *elem)
 {
     int64_t n = prod_space(r, 1, "cortex_ring_push");
@@ -886,7 +864,6 @@ ssize_t cortex_ring_push_n_lib(cortex_ring *r, const void *elems, size_t n)
     }
     copy_in(r, h, elems, k); /* at most two contiguous spans */
     publish_prod(r, h + k);  /* one publication for the whole batch */
-    prefetch_ahead(r, h + k);
     return (ssize_t)k;
 }
 
