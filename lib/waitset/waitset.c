@@ -82,6 +82,7 @@ struct cortex_waitset {
     /* cortex_waitset_fd() */
     int efd_r, efd_w;     /* eventfd (both the same) or a pipe; -1 before the first call */
     bool thread_up;
+    bool peek;            /* scan() only looks: a cell's reported version stays unseen (watch_arm) */
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -181,15 +182,18 @@ static void disarm_all(cortex_waitset *ws)
 
 /* Appends an event for @s from @rc (1 ready, < 0 gone/error) and fd @revents; returns the new count. */
 static unsigned report(cortex_waitset_event *ev, unsigned k, unsigned max, ws_src *s, int rc, short revents,
-                       uint64_t version)
+                       uint64_t version, bool commit)
 {
     if (k >= max)
         return k;
     cortex_waitset_event e = {.tag = s->tag, .revents = revents};
     if (rc == 1) {
         e.flags = CORTEX_WAITSET_READY;
-        if (s->kind == WS_CELL)
-            e.version = s->seen = version;
+        if (s->kind == WS_CELL) {
+            e.version = version;
+            if (commit) /* a look that drops the event (watch_arm) must leave it to be found again */
+                s->seen = version;
+        }
     } else if (rc == -EPIPE || rc == -EOWNERDEAD) {
         e.flags = CORTEX_WAITSET_GONE;
         e.reason = rc;
@@ -272,7 +276,7 @@ static unsigned scan(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
         bool check_pid = live && (i + ws->n - from) % ws->n < WS_LIVE_BATCH;
         int rc = src_check(s, announce, check_pid, &version);
         if (rc != 0)
-            k = report(ev, k, max, s, rc, 0, version);
+            k = report(ev, k, max, s, rc, 0, version, !ws->peek);
     }
     if (fds && ws->nfd && k < max) {
         fill_pollfds(ws);
@@ -453,7 +457,10 @@ static void *watcher(void *arg)
 static void watch_arm(cortex_waitset *ws)
 {
     cortex_waitset_event ev[1];
-    if (scan(ws, ev, 1, true, false, false) > 0) {
+    ws->peek = true; /* the event is dropped: the caller's wait must find it again */
+    unsigned k = scan(ws, ev, 1, true, false, false);
+    ws->peek = false;
+    if (k > 0) {
         disarm_all(ws);
         efd_signal(ws);
         return;
@@ -755,7 +762,7 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
             uint64_t version = 0;
             int rc = src_check(&ws->src[woke], false, false, &version);
             if (rc != 0)
-                return (int)report(ev, 0, max, &ws->src[woke], rc, 0, version);
+                return (int)report(ev, 0, max, &ws->src[woke], rc, 0, version, true);
         }
         if ((k = scan(ws, ev, max, false, live_due(ws, cortex__now_ns()), true)) > 0)
             return (int)k;

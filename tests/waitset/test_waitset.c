@@ -112,6 +112,34 @@ Test(waitset, cell_reports_each_version_once)
     cr_assert_eq(ws_cell_close(&c), 0);
 }
 
+/*
+ * The fd's first arming looks at the sources before it sleeps; a cell
+ * version that look finds must still be reported by the caller's wait
+ * (an arming that counted it as reported lost the cell's last write).
+ */
+Test(waitset, cell_version_found_while_arming_the_fd_is_still_reported)
+{
+    ws_cell c;
+    cr_assert_eq(ws_cell_create(&c, CORTEX_KEY_SYSV(nct_sysv_key()), 5, NULL), 0);
+    uint64_t v, seen;
+    cr_assert_eq(ws_cell_read_version(&c, &v, &seen), 0);
+    cortex_waitset *ws;
+    cortex_waitset_event ev[2];
+    cr_assert_eq(cortex_waitset_create(&ws), 0);
+    cr_assert_eq(cortex_waitset_add_cell(ws, c.cell, seen, 7), 0);
+    cr_assert_eq(ws_cell_write(&c, 6), 0);
+    int fd = cortex_waitset_fd(ws); /* arms the watcher: its look finds the new version */
+    cr_assert_geq(fd, 0);
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    cr_assert_eq(poll(&p, 1, 5000), 1, "the fd is readable: a source is ready");
+    cr_assert_eq(cortex_waitset_wait(ws, ev, 2, 0), 1, "%s", cortex_last_error()->message);
+    cr_assert_eq(ev[0].tag, 7);
+    cr_assert_eq(ev[0].flags, CORTEX_WAITSET_READY);
+    cr_assert_gt(ev[0].version, seen);
+    cortex_waitset_destroy(ws);
+    cr_assert_eq(ws_cell_close(&c), 0);
+}
+
 Test(waitset, broadcast_reader_and_writer_gone)
 {
     ws_bc w, rd;
