@@ -66,6 +66,7 @@
 #define _GNU_SOURCE
 #include "broadcast_layout.h"
 #include "region/part_open.h"
+#include "ring/ring_layout.h" /* the asymmetric fence the ring's waits use (lib/ring/membarrier.c) */
 #include "os/os.h"
 
 #include <errno.h>
@@ -376,25 +377,6 @@ static bool liveness_due(cortex_broadcast *b, bool force, bool polled)
 }
 
 /* ---- writer -------------------------------------------------------------- */
-
-/* Membarrier for (3): never in model-check builds (the checker sees two fences). */
-static bool bc_membarrier_register(void)
-{
-#if defined(CORTEX_MODEL)
-    return false;
-#else
-    return cortex__os_membarrier_register();
-#endif
-}
-
-static int bc_membarrier(void)
-{
-#if defined(CORTEX_MODEL)
-    return -ENOSYS;
-#else
-    return cortex__os_membarrier();
-#endif
-}
 
 /* Wakes sleeping readers (after a publish or a close). */
 static void wake_readers(cortex_broadcast *b, bool always)
@@ -780,7 +762,7 @@ int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns
         cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
         cortex__fence(CX_SEQ_CST); /* the announcement before the re-check */
         /* A light writer publishes without a fence: make its threads execute one now (see (3)). */
-        if (cortex__ld32(&sh->wlight, CX_RELAXED) && bc_membarrier() < 0 && nap > BC_SHORT_NAP_NS)
+        if (cortex__ld32(&sh->wlight, CX_RELAXED) && cortex__ring_membarrier() < 0 && nap > BC_SHORT_NAP_NS)
             nap = BC_SHORT_NAP_NS;
         if (cortex__ld64(&sh->head, CX_ACQUIRE) == b->pos && !cortex__ld32(&sh->closed, CX_ACQUIRE))
             cortex__futex_wait(&sh->data_futex, seen, nap);
@@ -823,7 +805,7 @@ static int claim_writer(cortex_broadcast *b, const char *what)
         return cortex__fail(EBUSY, "%s: another process took the writer role", what);
     cortex__st64(&sh->wstart, cortex__self_start(), CX_RELAXED);
     cortex__st32(&sh->wstamp, stamp, CX_RELAXED);
-    b->light = bc_membarrier_register() ? 1u : 0u;
+    b->light = cortex__ring_membarrier_register() ? 1u : 0u;
     cortex__st32(&sh->wlight, b->light, CX_RELAXED);
     cortex__st64(&sh->wimage, cortex__image_token(), CX_RELAXED);
     cortex__st32(&sh->wpid, self, CX_RELEASE);
@@ -1092,7 +1074,7 @@ int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pi
         cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
         cortex__fence(CX_SEQ_CST);
         /* As pop_wait: a light writer's missing fence is made up by a membarrier; without one, poll (no word). */
-        if (cortex__ld32(&sh->wlight, CX_RELAXED) && bc_membarrier() < 0)
+        if (cortex__ld32(&sh->wlight, CX_RELAXED) && cortex__ring_membarrier() < 0)
             *word = NULL;
     }
     for (int pass = 0; pass < 2; pass++) {
