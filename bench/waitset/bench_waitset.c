@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * bench/waitset/bench_waitset.c: wake latency of a sleeping waiter, one way,
- * across processes, for three ways to wait on many sources:
+ * bench/waitset/bench_waitset.c: wake latency of a waiter, one way, across
+ * processes, for three ways to wait on many sources:
  *
  *   waitset     cortex_waitset_wait() over 64 ring consumers (futex_waitv)
  *   pop_wait    one ring's cortex_ring_pop_wait() (the single-source floor)
@@ -9,16 +9,24 @@
  *
  * A producer process picks a random source (of 64; the one ring for
  * pop_wait), stamps CLOCK_MONOTONIC into the message (the ring element, the
- * eventfd value) and sends it; the waiter, asleep (the producer pauses
- * GAP_US first, longer than any spin), wakes, takes the message and records
- * now - stamp.  It checks that the source it was told about is the one the
- * producer picked.  Reps are interleaved (rep r of every variant before rep
+ * eventfd value) and sends it; the waiter wakes, takes the message and
+ * records now - stamp.  It checks that the source it was told about is the
+ * one the producer picked.  Before each message the producer pauses a gap,
+ * and each gap is its own table, because what a wake costs depends on how
+ * long the waiter has been waiting:
+ *   300 us  asleep: longer than any spin phase; the waiter's CPU is idle
+ *           (on a VM a halted vCPU), so every variant is one kernel wake;
+ *    50 us  just asleep: past the 20 us spin phases, a short sleep;
+ *     5 us  waiting: inside the spin phases (waitset and pop_wait spin
+ *           about 20 us before they sleep; epoll_wait sleeps at once).
+ * The producer sleeps (usleep) through gaps of 100 us and more and spins
+ * through shorter ones.  Reps are interleaved (rep r of every variant before rep
  * r+1, order rotated each rep); per rep and variant the median latency of
  * MSGS messages; the table gives min / median / max over reps and the
  * median over reps of the per-rep ratios, with the targets of issue 16.
  * Waiter and producer are pinned to different CPUs when there are two.
  *
- *   bench-waitset [--reps N] [--msgs M] [--sources S (default 64)]
+ *   bench-waitset [--reps N] [--msgs M] [--sources S (default 64)] [--gap-us G (default: 300, 50 and 5)]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -44,13 +52,13 @@ enum { V_WAITSET, V_POPWAIT, V_EPOLL, NV };
 static const char *vname[NV] = {"waitset (S rings)", "pop_wait (1 ring)", "epoll (S eventfds)"};
 
 #define NSRC 64
-#define GAP_US 300
 
 typedef struct {
-    volatile uint32_t go;    /* waiter -> producer: variant to run + 1, or STOP */
+    volatile uint32_t go;    /* waiter -> producer: a round number << 8 | the variant to run + 1, or STOP */
     volatile uint32_t seq;   /* waiter -> producer: messages consumed so far */
     volatile uint32_t which; /* producer -> waiter: the source it picked */
     volatile uint32_t msgs;
+    volatile uint32_t gap_us; /* the producer's pause before each message */
 } ctl_t;
 #define STOP 0xffffffffu
 
@@ -96,11 +104,18 @@ static void producer(void)
             usleep(50);
         if (go == STOP)
             _exit(0);
-        int v = (int)go - 1;
+        int v = (int)(go & 0xff) - 1;
         for (uint32_t m = 0; m < ctl->msgs; m++) {
             while (__atomic_load_n(&ctl->seq, __ATOMIC_ACQUIRE) != m)
                 ;
-            usleep(GAP_US); /* the waiter is asleep by now */
+            uint32_t gap_us = ctl->gap_us;
+            if (gap_us >= 100) {
+                usleep(gap_us); /* the waiter is asleep by now */
+            } else { /* a short gap: busy, so the producer is not waking up itself */
+                int64_t until = now_ns() + (int64_t)gap_us * 1000;
+                while (now_ns() < until)
+                    ;
+            }
             uint32_t k = (uint32_t)rand_r(&seed) % (uint32_t)nsrc;
             __atomic_store_n(&ctl->which, k, __ATOMIC_RELEASE);
             uint64_t t0 = (uint64_t)now_ns();
@@ -135,7 +150,9 @@ static int cmp_dbl(const void *a, const void *b)
 static double run(int v, uint32_t msgs, cortex_waitset *ws, int ep, int64_t *lat)
 {
     __atomic_store_n(&ctl->seq, 0, __ATOMIC_RELEASE);
-    __atomic_store_n(&ctl->go, (uint32_t)v + 1, __ATOMIC_RELEASE);
+    static uint32_t round; /* in go's upper bits: back-to-back runs of one variant still differ */
+    round = (round + 1) & 0xffffff;
+    __atomic_store_n(&ctl->go, round << 8 | ((uint32_t)v + 1), __ATOMIC_RELEASE);
     for (uint32_t m = 0; m < msgs; m++) {
         uint64_t t0 = 0;
         uint32_t got = NSRC;
@@ -172,7 +189,7 @@ static double run(int v, uint32_t msgs, cortex_waitset *ws, int ep, int64_t *lat
 
 int main(int argc, char **argv)
 {
-    int reps = 11;
+    int reps = 11, gap_arg = -1;
     uint32_t msgs = 200;
     for (int i = 1; i + 1 < argc; i += 2) {
         if (strcmp(argv[i], "--reps") == 0)
@@ -181,8 +198,10 @@ int main(int argc, char **argv)
             msgs = (uint32_t)atoi(argv[i + 1]);
         else if (strcmp(argv[i], "--sources") == 0)
             nsrc = atoi(argv[i + 1]);
+        else if (strcmp(argv[i], "--gap-us") == 0)
+            gap_arg = atoi(argv[i + 1]);
     }
-    if (reps < 1 || msgs < 1 || nsrc < 1 || nsrc > NSRC)
+    if (reps < 1 || msgs < 1 || nsrc < 1 || nsrc > NSRC || (gap_arg < 0 && gap_arg != -1))
         return 2;
     bench_print_line_cost();
     ctl = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
@@ -222,31 +241,40 @@ int main(int argc, char **argv)
         med[v] = malloc((size_t)reps * sizeof(double));
     ratio[0] = malloc((size_t)reps * sizeof(double));
     ratio[1] = malloc((size_t)reps * sizeof(double));
-    for (int r = 0; r < reps; r++) {
-        for (int j = 0; j < NV; j++) {
-            int v = (j + r) % NV;
-            med[v][r] = run(v, msgs, ws, ep, lat);
+    static const int default_gaps[] = {300, 50, 5};
+    static const char *regime[] = {"asleep", "just asleep", "waiting (inside the spin phase)"};
+    int ngaps = gap_arg >= 0 ? 1 : 3;
+    for (int g = 0; g < ngaps; g++) {
+        int gap = gap_arg >= 0 ? gap_arg : default_gaps[g];
+        ctl->gap_us = (uint32_t)gap;
+        for (int r = 0; r < reps; r++) {
+            for (int j = 0; j < NV; j++) {
+                int v = (j + r) % NV;
+                med[v][r] = run(v, msgs, ws, ep, lat);
+            }
+            ratio[0][r] = med[V_WAITSET][r] / med[V_POPWAIT][r];
+            ratio[1][r] = med[V_WAITSET][r] / med[V_EPOLL][r];
         }
-        ratio[0][r] = med[V_WAITSET][r] / med[V_POPWAIT][r];
-        ratio[1][r] = med[V_WAITSET][r] / med[V_EPOLL][r];
+        printf("\nwaitset wake latency, one way, cross-process, gap %d us before each message (%s), S = %d sources: "
+               "%d reps x %u messages, median per rep, mechanism %s\n",
+               gap, gap_arg >= 0 ? "--gap-us" : regime[g], nsrc, reps, msgs, cortex_waitset_mechanism(ws));
+        printf("%-22s %10s %10s %10s\n", "variant", "min us", "median us", "max us");
+        for (int v = 0; v < NV; v++) {
+            qsort(med[v], (size_t)reps, sizeof(double), cmp_dbl);
+            printf("%-22s %10.2f %10.2f %10.2f\n", vname[v], med[v][0] / 1e3, med[v][reps / 2] / 1e3,
+                   med[v][reps - 1] / 1e3);
+        }
+        qsort(ratio[0], (size_t)reps, sizeof(double), cmp_dbl);
+        qsort(ratio[1], (size_t)reps, sizeof(double), cmp_dbl);
+        double r0 = ratio[0][reps / 2], r1 = ratio[1][reps / 2];
+        printf("ratio waitset(%d rings) / pop_wait(1 ring):  %.2fx (target <= 1.2x: %s)\n", nsrc, r0,
+               r0 <= 1.2 ? "met" : "not met");
+        printf("ratio waitset(%d rings) / epoll(%d eventfds): %.2fx (target <= 0.7x: %s)\n", nsrc, nsrc, r1,
+               r1 <= 0.7 ? "met" : "not met");
+        fflush(stdout);
     }
     __atomic_store_n(&ctl->go, STOP, __ATOMIC_RELEASE);
     waitpid(pid, NULL, 0);
-    printf("waitset wake latency, one way, asleep, cross-process, S = %d sources: %d reps x %u messages, median "
-           "per rep, mechanism %s\n", nsrc, reps, msgs, cortex_waitset_mechanism(ws));
-    printf("%-22s %10s %10s %10s\n", "variant", "min us", "median us", "max us");
-    for (int v = 0; v < NV; v++) {
-        qsort(med[v], (size_t)reps, sizeof(double), cmp_dbl);
-        printf("%-22s %10.1f %10.1f %10.1f\n", vname[v], med[v][0] / 1e3, med[v][reps / 2] / 1e3,
-               med[v][reps - 1] / 1e3);
-    }
-    qsort(ratio[0], (size_t)reps, sizeof(double), cmp_dbl);
-    qsort(ratio[1], (size_t)reps, sizeof(double), cmp_dbl);
-    double r0 = ratio[0][reps / 2], r1 = ratio[1][reps / 2];
-    printf("ratio waitset(%d rings) / pop_wait(1 ring):  %.2fx (target <= 1.2x: %s)\n", nsrc, r0,
-           r0 <= 1.2 ? "met" : "not met");
-    printf("ratio waitset(%d rings) / epoll(%d eventfds): %.2fx (target <= 0.7x: %s)\n", nsrc, nsrc, r1,
-           r1 <= 0.7 ? "met" : "not met");
     cortex_waitset_destroy(ws);
     for (int i = 0; i < NSRC; i++) {
         u64_ring_close(&rings[i]);

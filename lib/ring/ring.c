@@ -1578,6 +1578,15 @@ int cortex__ring_wait_check(cortex_ring *r, bool space, bool check_pid)
     return rc != 0 ? rc : cortex__fail(EPIPE, "waitset: ring (data): the producer closed the ring or died, drained");
 }
 
+cortex__a64 *cortex__ring_wait_watch(cortex_ring *r, bool space)
+{
+    if (!r || r->closed || !(space ? is_prod(r) : is_cons(r)) || (space ? r->p.bad : r->c.bad))
+        return NULL;
+    if (r->marks)
+        return mslot(r, space ? r->p.head : r->c.tail);
+    return space ? &SH(r)->cons : &SH(r)->prod;
+}
+
 void cortex__ring_wait_disarm(cortex_ring *r, bool space)
 {
     cortex__st32(space ? &SH(r)->prod_waiting : &SH(r)->cons_waiting, 0, CX_RELAXED);

@@ -104,6 +104,17 @@ int cortex__ring_wait_announce(cortex_ring *r, bool space, cortex__a32 **word, u
 int cortex__ring_wait_check(cortex_ring *r, bool space, bool check_pid);
 /* Withdraws the announcement of cortex__ring_wait_announce() (a waker may have withdrawn it already). */
 void cortex__ring_wait_disarm(cortex_ring *r, bool space);
+/*
+ * For a waiter's spin: the 64-bit word the peer stores to when it makes the
+ * side ready (the producer's index or, for the marks scheme, the slot the
+ * consumer reads next; for @space the consumer's index or the slot the
+ * producer writes next), inside the mapping, or NULL when the handle is
+ * not open for that side.  A change of the word says "look again with
+ * cortex__ring_wait_check()"; it proves nothing by itself, and a closing
+ * peer stores elsewhere (the caller still checks now and then).  Valid
+ * until this handle pushes or pops.
+ */
+cortex__a64 *cortex__ring_wait_watch(cortex_ring *r, bool space);
 
 /* lib/ring/membarrier.c: asymmetric fence (Linux membarrier), see ring.c. */
 bool cortex__ring_membarrier_register(void);

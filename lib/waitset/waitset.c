@@ -9,7 +9,11 @@
  * cell's waiting bit + fence -- then re-checks the condition.  The waitset
  *
  *   1. looks at every source (no announcement): any ready -> report;
- *   2. spins ~20 us doing 1 (a busy peer answers without a system call);
+ *   2. spins ~20 us (a busy peer answers without a system call): a pass
+ *      loads, per ring, the one word its peer stores to when it makes the
+ *      ring ready (cortex__ring_wait_watch) and looks properly only at a
+ *      ring whose word moved; other sources are looked at every pass, and
+ *      every source (closes, dead peers) every SPIN_FULL passes;
  *   3. arms every futex source (announce, re-check, remember the futex
  *      word and the value read BEFORE announcing): any ready -> report;
  *   4. sleeps: futex_waitv over all the words (every source futex-backed,
@@ -51,6 +55,7 @@
 #include <unistd.h>
 
 #define WS_SPIN_NS INT64_C(20000)
+#define WS_SPIN_FULL 128u /* spin passes between two looks at everything (16 between two at the clock) */
 #define WS_FIRST_SLICE_NS INT64_C(50000)
 #define WS_WATCH_NAP_NS INT64_C(100000000)
 #define WS_LIVE_BATCH 4u /* sources whose peer's pid one liveness look checks */
@@ -95,6 +100,12 @@ struct cortex_waitset {
     bool w_fast;          /* a source without a word: signal after every slice */
     bool w_liveness;      /* sources whose peer can die silently: wake every WS_WATCH_NAP_NS */
     struct pollfd *w_pfd; /* the watcher's copy of the fds */
+    /* step 2 (spin): per ring, the word its peer stores to, its value at the last look, the source */
+    struct {
+        cortex__a64 *word;
+        uint64_t val;
+    } spin_w[CORTEX_WAITSET_MAX_SOURCES]; /* side by side: separate arrays 8 KiB apart share L1 sets */
+    unsigned spin_src[CORTEX_WAITSET_MAX_SOURCES];
     unsigned w_nfd;
 };
 
@@ -726,6 +737,62 @@ static bool live_due(cortex_waitset *ws, int64_t now)
     return true;
 }
 
+#if !defined(CORTEX_MODEL)
+/*
+ * Step 2: up to WS_SPIN_NS of passes; a busy peer answers within a cache
+ * line's round trip plus one pass (about a nanosecond per ring: one load of
+ * a line that stays in this CPU's cache until the peer stores to it).
+ */
+static unsigned spin(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t start)
+{
+    unsigned nw = 0;
+    bool others = false; /* sources without a word: looked at every pass */
+    for (unsigned i = 0; i < ws->n; i++) {
+        ws_src *s = &ws->src[i];
+        cortex__a64 *w = is_ring(s) ? cortex__ring_wait_watch(s->obj, s->kind == WS_RING_SPACE) : NULL;
+        if (w) {
+            ws->spin_w[nw].word = w;
+            ws->spin_w[nw].val = cortex__ld64(w, CX_RELAXED);
+            ws->spin_src[nw++] = i;
+        } else {
+            others |= is_futex_kind(s->kind);
+        }
+    }
+    for (unsigned pass = 1;; pass++) {
+        cortex__spin_hint();
+        unsigned k = 0;
+        if (pass % 16 == 0 && cortex__now_ns() - start >= WS_SPIN_NS)
+            return 0;
+        if (pass % WS_SPIN_FULL == 0) {
+            if ((k = scan(ws, ev, max, false, false, false)) > 0)
+                return k;
+            continue;
+        }
+        unsigned first = nw; /* one branch-free sweep (the loads overlap): the first word that moved */
+        for (unsigned j = nw; j-- > 0;)
+            first = cortex__ld64(ws->spin_w[j].word, CX_RELAXED) != ws->spin_w[j].val ? j : first;
+        if (first < nw) { /* that one only, at once (each load of a set's words costs a line in one L1 set) */
+            ws->spin_w[first].val = cortex__ld64(ws->spin_w[first].word, CX_RELAXED);
+            ws_src *s = &ws->src[ws->spin_src[first]];
+            int rc = src_check(s, false, false, NULL);
+            if (rc != 0)
+                k = report(ev, k, max, s, rc, 0, 0, !ws->peek);
+        }
+        for (unsigned i = 0; others && i < ws->n && k < max; i++) {
+            ws_src *s = &ws->src[i];
+            if (!is_futex_kind(s->kind) || (is_ring(s) && cortex__ring_wait_watch(s->obj, s->kind == WS_RING_SPACE)))
+                continue;
+            uint64_t version = 0;
+            int rc = src_check(s, false, false, &version);
+            if (rc != 0)
+                k = report(ev, k, max, s, rc, 0, version, !ws->peek);
+        }
+        if (k)
+            return k;
+    }
+}
+#endif
+
 static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t timeout_ns)
 {
     unsigned k = scan(ws, ev, max, false, live_due(ws, cortex__now_ns()), true);
@@ -734,15 +801,8 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
     int64_t deadline = cortex__deadline(timeout_ns);
 #if !defined(CORTEX_MODEL) /* the model checker explores schedules, not time */
     int64_t start = cortex__now_ns();
-    if (ws->nfd == 0) { /* step 2: a busy peer answers within a cache round trip */
-        for (unsigned i = 1;; i++) {
-            cortex__spin_hint();
-            if ((k = scan(ws, ev, max, false, false, false)) > 0)
-                return (int)k;
-            if ((i & 15) == 0 && cortex__now_ns() - start >= WS_SPIN_NS)
-                break;
-        }
-    }
+    if (ws->nfd == 0 && (k = spin(ws, ev, max, start)) > 0) /* step 2 */
+        return (int)k;
 #endif
     int64_t slice = WS_FIRST_SLICE_NS;
     for (;;) {

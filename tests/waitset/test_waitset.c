@@ -4,13 +4,15 @@
  * ready (ring data and space, broadcast reader, cell version, doorbell, fd),
  * peers gone, hostile ring and broadcast words (-EBADMSG for that source
  * only), a sleeping wait woken by another thread through futex_waitv and
- * through the forced fallback, and the fd for poll loops.
+ * through the forced fallback, pushes that land while the waiter spins (every
+ * ring scheme), and the fd for poll loops.
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 #include "os/os.h"
@@ -453,4 +455,105 @@ Test(waitset, fd_for_poll_loops_with_fd_sources_and_adds_while_armed)
     close(p[0]);
     close(p[1]);
     free(mem);
+}
+
+/* ---- the spin phase: a push while the waiter spins ------------------------- */
+
+#define SPIN_RINGS 48 /* 16 of each publication scheme: each has its own word the spin watches */
+#define SPIN_ROUNDS 400
+
+struct spin_pusher {
+    cortex_ring *rings;
+    _Atomic uint32_t round; /* main -> pusher: push for this round (0: none yet) */
+    _Atomic uint32_t done;  /* pusher -> main: the last round it pushed */
+    _Atomic int failed;     /* the push that failed (asserts belong to the main thread) */
+    uint32_t which[SPIN_ROUNDS + 1];
+};
+
+static void *spin_push(void *arg)
+{
+    struct spin_pusher *p = arg;
+    for (uint32_t r = 1; r <= SPIN_ROUNDS; r++) {
+        while (atomic_load_explicit(&p->round, memory_order_acquire) != r)
+            ;
+        struct timespec t0, t;
+        clock_gettime(CLOCK_MONOTONIC, &t0);
+        long wait_ns = (long)(r % 8) * 1000; /* 0-7 us: most pushes land while the waiter spins */
+        do
+            clock_gettime(CLOCK_MONOTONIC, &t);
+        while ((t.tv_sec - t0.tv_sec) * 1000000000L + t.tv_nsec - t0.tv_nsec < wait_ns);
+        uint64_t v = r;
+        cortex_ring *ring = &p->rings[p->which[r]];
+        if (cortex_ring_push(ring, &v) != 0 || cortex_ring_flush(ring) != 0)
+            atomic_store(&p->failed, (int)r);
+        atomic_store_explicit(&p->done, r, memory_order_release);
+    }
+    return NULL;
+}
+
+Test(waitset, pushes_during_the_spin_phase_name_the_right_ring_in_every_scheme)
+{
+    static cortex_ring rings[SPIN_RINGS];
+    void *mem[SPIN_RINGS];
+    size_t len = cortex_ring_required_size(16, 8);
+    cortex_waitset *ws;
+    cr_assert_eq(cortex_waitset_create(&ws), 0);
+    for (int i = 0; i < SPIN_RINGS; i++) {
+        mem[i] = aligned_alloc(64, (len + 63) & ~(size_t)63);
+        cr_assert_not_null(mem[i]);
+        memset(mem[i], 0, len);
+        int rc = i % 3 == 0   ? cortex_ring_init(&rings[i], mem[i], len, 16, 8, 8)
+                 : i % 3 == 1 ? cortex_ring_init_marked(&rings[i], mem[i], len, 16, 8, UINT64_MAX)
+                              : cortex_ring_init_batched(&rings[i], mem[i], len, 16, 8, 8);
+        cr_assert_eq(rc, 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(cortex_waitset_add_ring(ws, &rings[i], CORTEX_WAITSET_DATA, 1000 + (uint64_t)i), 0);
+    }
+    static struct spin_pusher p;
+    memset(&p, 0, sizeof p);
+    p.rings = rings;
+    unsigned seed = (unsigned)getpid();
+    for (int r = 1; r <= SPIN_ROUNDS; r++)
+        p.which[r] = (uint32_t)rand_r(&seed) % SPIN_RINGS;
+    pthread_t t;
+    cr_assert_eq(pthread_create(&t, NULL, spin_push, &p), 0);
+    for (uint32_t r = 1; r <= SPIN_ROUNDS; r++) {
+        atomic_store_explicit(&p.round, r, memory_order_release);
+        cortex_waitset_event ev[SPIN_RINGS];
+        int n = cortex_waitset_wait(ws, ev, SPIN_RINGS, 10 * WS_SEC);
+        cr_assert_eq(atomic_load(&p.failed), 0, "the push of round %d failed", atomic_load(&p.failed));
+        cr_assert_eq(n, 1, "round %u: %d: %s", r, n, cortex_last_error()->message);
+        cr_assert_eq(ev[0].flags, CORTEX_WAITSET_READY);
+        cr_assert_eq(ev[0].tag, 1000 + (uint64_t)p.which[r], "round %u: ring %llu reported, %u pushed", r,
+                     (unsigned long long)(ev[0].tag - 1000), p.which[r]);
+        uint64_t v = 0;
+        cr_assert_eq(cortex_ring_pop(&rings[p.which[r]], &v), 0);
+        cr_assert_eq(v, r);
+        while (atomic_load_explicit(&p.done, memory_order_acquire) != r)
+            ;
+    }
+    pthread_join(t, NULL);
+    /* Two rings filled before the wait: one call may report one of them, the next the other. */
+    uint64_t v = 9;
+    cr_assert_eq(cortex_ring_push(&rings[3], &v), 0);
+    cr_assert_eq(cortex_ring_push(&rings[40], &v), 0);
+    cr_assert_eq(cortex_ring_flush(&rings[40]), 0);
+    bool seen3 = false, seen40 = false;
+    for (int call = 0; call < 2 && !(seen3 && seen40); call++) {
+        cortex_waitset_event ev[SPIN_RINGS];
+        int n = cortex_waitset_wait(ws, ev, SPIN_RINGS, WS_SEC);
+        cr_assert_gt(n, 0);
+        for (int i = 0; i < n; i++) {
+            seen3 |= ev[i].tag == 1003;
+            seen40 |= ev[i].tag == 1040;
+        }
+        if (seen3 && seen40)
+            break;
+        cr_assert_eq(cortex_ring_pop(&rings[seen3 ? 3 : 40], &v), 0);
+    }
+    cr_assert(seen3 && seen40);
+    cortex_waitset_destroy(ws);
+    for (int i = 0; i < SPIN_RINGS; i++) {
+        cortex_ring_close(&rings[i]);
+        free(mem[i]);
+    }
 }
