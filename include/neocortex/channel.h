@@ -164,7 +164,9 @@ CORTEX_API int cortex_channel_unloan(cortex_channel *c, void *msg);
 /**
  * Consumer: takes the next message; *@p out points at it in the slot and
  * *@p len (if not NULL) is its length.  The slot is this side's until
- * cortex_channel_release().
+ * cortex_channel_release().  The take asks the CPU to prefetch the
+ * message's first 4 KiB (a hint: nothing is read), so a caller that reads
+ * the message next finds its lines on their way.
  * @return 0; -EAGAIN (empty, or the next record's slot is not marked in
  *         flight yet); -EPIPE (drained and the producer closed or died); -ESTALE (the
  *         record's slot was reclaimed or belongs to no live message: the
