@@ -11,17 +11,21 @@
  * of a small value touches one line.  With the futex backend the sequence
  * word is also the lock word (lib/cell/cellword.h: holder pid in its high
  * bits) and the lock bytes keep only the owner record and the creator's pid
- * namespace; other backends lock their own bytes, on another line.
+ * namespace; other backends lock their own bytes, on another line.  The
+ * one-writer backend has no lock: its bytes are the writer role record
+ * (lib/sync/onewriter.h) and the holder writes as a single-writer seqlock
+ * (cortex__cell_write_one).
  */
 #include "internal.h"
 #include "atomic.h"
 #include "cell/seqlock.h"
 #include "cell/cell_wait.h"
+#include "os/os.h"
+#include "sync/ident.h"
+#include "sync/onewriter.h"
 #if CORTEX_HAVE_FUTEX
 #include "cell/cellword.h"
-#include "os/os.h"
 #include "sync/futex_lock.h"
-#include "sync/ident.h"
 #endif
 
 #include <errno.h>
@@ -61,6 +65,7 @@ struct cortex_cell {
     const cortex_sync_ops *ops;
     uint32_t size;
     bool futex;           /* ops is the built-in futex: call it inline */
+    bool one_writer;      /* ops is cortex_sync_one_writer: writes need the role, no lock */
     /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
      * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
     cortex__a64 light_state;
@@ -128,6 +133,7 @@ static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const
 #if CORTEX_HAVE_FUTEX
     c->futex = ops == &cortex_sync_futex;
 #endif
+    c->one_writer = ops == &cortex_sync_one_writer;
     return c;
 }
 
@@ -220,9 +226,12 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
     rc = cortex_region_create(&r, key, &layout, opts, create_init, &x);
     if (rc < 0) {
         /* A failed create removed the segment; remove the lock's object if init made one. */
-        if (x.local && ops->destroy) {
+        if (x.local && (ops->destroy || ops->detach)) {
             cortex_error saved = *cortex_last_error();
-            ops->destroy(NULL, x.local);
+            if (ops->destroy)
+                ops->destroy(NULL, x.local);
+            if (ops->detach)
+                ops->detach(NULL, x.local);
             *cortex__error_slot() = saved;
         }
         return rc;
@@ -234,6 +243,8 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
     if (!c) {
         if (ops->destroy)
             ops->destroy(NULL, x.local);
+        if (ops->detach)
+            ops->detach(NULL, x.local);
         cortex_region_close(r);
         return cortex__fail(ENOMEM, "out of memory for a cell handle");
     }
@@ -473,7 +484,6 @@ static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
 }
 #endif
 
-#if CORTEX_HAVE_FUTEX
 /*
  * First release by this process: take the light wake path (no fence) if it
  * can register for expedited membarrier, after marking the cell so that
@@ -493,7 +503,6 @@ static inline bool light_for(cortex_cell *c, uint32_t self)
     uint64_t ls = cortex__ld64(&c->light_state, CX_RELAXED);
     return __builtin_expect(ls >> 1 == self, 1) ? (ls & 1u) != 0 : light_decide(c, self);
 }
-#endif
 
 /*
  * Release the lock (a futex write in progress ends there) and wake waiters
@@ -565,11 +574,72 @@ static int bad_size(cortex_cell *c, size_t size, const char *fn)
 
 /* ---- operations ---------------------------------------------------------- */
 
+/* One-writer: the role's holder is gone (@gone 1) or its record corrupt (< 0) while a write stays open. */
+static __attribute__((noinline)) int writer_gone_error(cortex_cell *c, int32_t pid, int gone)
+{
+    char what[256];
+    describe_region(c->region, what, sizeof what);
+    if (gone < 0)
+        return cortex__fail(EBADMSG, "%s: read: a write stays in progress and the one-writer role record names pid %d, "
+                            "which no process can have (corrupt); the copy may be torn",
+                            what, (int)pid);
+    if (pid == 0)
+        return cortex__fail(EOWNERDEAD, "%s: read: a write stays in progress and nobody holds the writer role: the "
+                            "value may be torn; the next writer repairs it (write, or consistent() to accept it)",
+                            what);
+    return cortex__fail(EOWNERDEAD, "%s: read: the writer (pid %d) died while writing this cell, so the value may be "
+                        "torn; the next writer takes the role over (write a new value, or consistent() to accept it)",
+                        what, (int)pid);
+}
+
+/*
+ * One-writer: nothing to lock.  Keep trying; a write that stays in progress
+ * (the same odd counter) for CORTEX_SYNC_CHECK_INTERVAL_NS has its writer
+ * checked, and only a certainly dead (or absent) one ends the wait, with
+ * the copy as it is and -EOWNERDEAD (nothing is changed: the next writer
+ * repairs).
+ */
+static __attribute__((noinline)) int one_writer_read_wait(cortex_cell *c, void *out, size_t size, uint64_t *version)
+{
+    uint64_t odd = UINT64_MAX;
+    int64_t since = 0;
+    for (unsigned i = 0;; i++) {
+        int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
+        if (r == 0)
+            return 0;
+        if (r > 0)
+            return inconsistent_error(c, "read");
+        uint64_t s = cortex__cell_counter(cortex__ld64(&c->head->seq, CX_ACQUIRE));
+        if (s & 1u) {
+            int64_t now = cortex__now_ns();
+            if (s != odd) {
+                odd = s;
+                since = now;
+            } else if (now - since >= CORTEX_SYNC_CHECK_INTERVAL_NS) {
+                int32_t pid = 0;
+                int gone = cortex__ow_holder_gone(c->sync, &pid);
+                if (gone != 0 && cortex__cell_counter(cortex__ld64(&c->head->seq, CX_ACQUIRE)) == s) {
+                    cortex__cell_load_value(out, c->value, size);
+                    *version = s;
+                    return writer_gone_error(c, pid, gone);
+                }
+                since = now;
+            }
+        }
+        if (i < 64)
+            cortex__spin_hint();
+        else
+            cortex__sleep_ns(i < 256 ? 1000 : 20000);
+    }
+}
+
 /* Lost the first optimistic attempt: retry, then read under the lock. */
 static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t size, int first, uint64_t *version)
 {
     if (first > 0)
         return inconsistent_error(c, "read");
+    if (c->one_writer)
+        return one_writer_read_wait(c, out, size, version);
     for (int i = 1; i < CORTEX_CELL_READ_RETRIES; i++) {
         cortex__spin_hint();
         int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
@@ -638,10 +708,39 @@ static inline int futex_write(cortex_cell *c, const void *value, size_t size, in
 }
 #endif
 
+/* The holder's write: no read-modify-write, no fence (x86), then the wake check. */
+static inline void one_writer_store(cortex_cell *c, const void *value, size_t size, uint32_t self)
+{
+    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
+    cortex__cell_wake(&c->head->waiters, light_for(c, self));
+}
+
+/* First write through this handle (or in a forked child): claim the role, repair what a dead holder left. */
+static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, const void *value, size_t size)
+{
+    int rc = ops_lock(c, -1, "write");
+    if (rc < 0)
+        return rc;
+    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    one_writer_store(c, value, size, (uint32_t)cortex__sync_ident());
+    return 0;
+}
+
+static inline int one_writer_write(cortex_cell *c, const void *value, size_t size)
+{
+    uint64_t id = cortex__sync_ident();
+    if (__builtin_expect(((cortex__ow_local *)c->local)->ident != id, 0))
+        return one_writer_claim_write(c, value, size);
+    one_writer_store(c, value, size, (uint32_t)id);
+    return 0;
+}
+
 static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns, const char *fn)
 {
     if (!c || size != c->size || !value)
         return bad_size(c, size, fn);
+    if (c->one_writer)
+        return one_writer_write(c, value, size);
 #if CORTEX_HAVE_FUTEX
     if (__builtin_expect(c->futex, 1))
         return futex_write(c, value, size, timeout_ns);
@@ -876,7 +975,8 @@ int cortex__cell_wait_arm(cortex_cell *c, uint64_t seen, bool announce, bool che
 #endif
         {
             int32_t hp;
-            dead = c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1;
+            /* one-writer: a dead role holder only matters if it died mid-write */
+            dead = c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1 && (!c->one_writer || (s & 1u));
             /* An odd sequence with the lock free (a semaphore's SEM_UNDO released it): its writer died mid-copy. */
             if (!dead && (s & 1u) && c->ops->holder && c->ops->holder(c->sync, &hp) == 0)
                 dead = cortex__ld64(&c->head->seq, CX_ACQUIRE) == raw;

@@ -73,8 +73,8 @@ static inline uint64_t cortex__cell_advance(uint64_t w, uint64_t by)
 /* Bytes of shared value area for a value of @n bytes (whole words). */
 static inline size_t cortex__cell_words_size(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
-/* Copy @n bytes from caller memory into the shared value area (8-aligned, padded to words). */
-static inline void cortex__cell_store_value(void *shared, const void *src, size_t n)
+/* Copy @n bytes from caller memory into the shared value area (8-aligned, padded to words), each word stored with @mo. */
+static inline void cortex__cell_store_value_mo(void *shared, const void *src, size_t n, memory_order mo)
 {
     cortex__a64 *w = (cortex__a64 *)shared;
     const unsigned char *s = (const unsigned char *)src;
@@ -82,13 +82,19 @@ static inline void cortex__cell_store_value(void *shared, const void *src, size_
     for (; i + 8 <= n; i += 8) {
         uint64_t v;
         memcpy(&v, s + i, 8);
-        cortex__st64(&w[i / 8], v, CORTEX__SEQ_PUBLISH);
+        cortex__st64(&w[i / 8], v, mo);
     }
     if (i < n) {
         uint64_t v = 0;
         memcpy(&v, s + i, n - i);
-        cortex__st64(&w[i / 8], v, CORTEX__SEQ_PUBLISH);
+        cortex__st64(&w[i / 8], v, mo);
     }
+}
+
+/* The same with release stores (the lock-based writers: no fence needed before them). */
+static inline void cortex__cell_store_value(void *shared, const void *src, size_t n)
+{
+    cortex__cell_store_value_mo(shared, src, n, CORTEX__SEQ_PUBLISH);
 }
 
 /* Copy @n bytes of the shared value area out to caller memory. */
@@ -140,6 +146,36 @@ static inline void cortex__cell_write_locked(cortex__a64 *seq, cortex__a32 *flag
     cortex__st64(seq, cortex__cell_advance(s, 1), CX_RELAXED);
     cortex__cell_write_body(flag, shared, src, n, inconsistent);
     cortex__st64(seq, cortex__cell_advance(s, 2), CORTEX__SEQ_PUBLISH);
+}
+
+/*
+ * The one-writer backend's write (its handle holds the writer role, so no
+ * other process stores here): a single-writer seqlock, no read-modify-write.
+ *
+ *   seq = s + 1   (relaxed; s made even first, so a corrupt odd word still
+ *                  ends odd during the copy)
+ *   fence(release)        x86: no instruction, the compiler keeps the order
+ *   value = words (relaxed), flag = 0 (relaxed)
+ *   seq = s + 2   (release)
+ *
+ * A reader whose acquire load of a value word reads one of these stores
+ * synchronises with the fence, so its later load of seq sees s + 1 or newer
+ * and it retries; one that read s + 2 (acquire) sees every word.  Seeded bug
+ * for the model checker: CORTEX_SEED_ONE_WRITER_NO_RELEASE_FENCE drops the
+ * fence, so the value stores may pass the odd counter and a reader can
+ * accept a torn value.
+ */
+static inline void cortex__cell_write_one(cortex__a64 *seq, cortex__a32 *flag, void *shared, const void *src,
+                                          size_t n)
+{
+    uint64_t s = cortex__cell_counter(cortex__ld64(seq, CX_RELAXED)) & ~(uint64_t)1;
+    cortex__st64(seq, (s + 1) & CORTEX__CELL_SEQ_MASK, CX_RELAXED);
+#ifndef CORTEX_SEED_ONE_WRITER_NO_RELEASE_FENCE
+    cortex__fence(CX_RELEASE);
+#endif
+    cortex__cell_store_value_mo(shared, src, n, CX_RELAXED);
+    cortex__st32(flag, 0, CX_RELAXED);
+    cortex__st64(seq, (s + 2) & CORTEX__CELL_SEQ_MASK, CX_RELEASE);
 }
 
 /*
