@@ -66,6 +66,8 @@ struct cortex_cell {
     uint32_t size;
     bool futex;           /* ops is the built-in futex: call it inline */
     bool one_writer;      /* ops is cortex_sync_one_writer: writes need the role, no lock */
+    bool ow_light;        /* one-writer: the wake path decided for ow_key's process */
+    uint64_t ow_key;      /* one-writer: the identity (lib/sync/ident.h) this handle holds the role as, 0 none */
     /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
      * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
     cortex__a64 light_state;
@@ -671,10 +673,22 @@ static inline int read_impl(cortex_cell *c, void *out, size_t size, uint64_t *ve
     return read_slow(c, out, size, r, version);
 }
 
-int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+/* read_slow for a caller that wants no version (keeps cortex_cell_read a leaf: nothing of its frame lives on). */
+static __attribute__((noinline)) int read_slow_unversioned(cortex_cell *c, void *out, size_t size, int first)
 {
     uint64_t version;
-    return read_impl(c, out, size, &version, "cortex_cell_read");
+    return read_slow(c, out, size, first, &version);
+}
+
+int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+{
+    if (__builtin_expect(!c || size != c->size || !out, 0))
+        return bad_size(c, size, "cortex_cell_read");
+    uint64_t version;
+    int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, &version);
+    if (__builtin_expect(r == 0, 1))
+        return 0;
+    return read_slow_unversioned(c, out, size, r);
 }
 
 int cortex_cell_read_version(cortex_cell *c, void *out, size_t size, uint64_t *version)
@@ -715,24 +729,32 @@ static inline void one_writer_store(cortex_cell *c, const void *value, size_t si
     cortex__cell_wake(&c->head->waiters, light_for(c, self));
 }
 
-/* First write through this handle (or in a forked child): claim the role, repair what a dead holder left. */
+/*
+ * First write through this handle (or in a forked child): claim the role,
+ * repair what a dead holder left, and remember the identity and wake path
+ * for the fast path.
+ */
 static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, const void *value, size_t size)
 {
     int rc = ops_lock(c, -1, "write");
     if (rc < 0)
         return rc;
     cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-    one_writer_store(c, value, size, (uint32_t)cortex__sync_ident());
+    uint64_t id = cortex__sync_ident();
+    one_writer_store(c, value, size, (uint32_t)id);
+    c->ow_light = light_for(c, (uint32_t)id);
+    c->ow_key = ((cortex__ow_local *)c->local)->ident;
     return 0;
 }
 
-static inline int one_writer_write(cortex_cell *c, const void *value, size_t size)
+/* The holder's write, a leaf with tail calls (nothing to save): one compare, the stores, the wake check. */
+static __attribute__((noinline)) int one_writer_write(cortex_cell *c, const void *value, size_t size)
 {
-    uint64_t id = cortex__sync_ident();
-    if (__builtin_expect(((cortex__ow_local *)c->local)->ident != id, 0))
+    uint64_t id = cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED); /* 0 (unfilled) never matches */
+    if (__builtin_expect(c->ow_key != id || id == 0, 0))
         return one_writer_claim_write(c, value, size);
-    one_writer_store(c, value, size, (uint32_t)id);
-    return 0;
+    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
+    return cortex__cell_wake(&c->head->waiters, c->ow_light);
 }
 
 static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns, const char *fn)
@@ -755,6 +777,8 @@ static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t ti
 
 int cortex_cell_write(cortex_cell *c, const void *value, size_t size)
 {
+    if (c && c->one_writer && size == c->size && value) /* before write_impl's frame: the fast path saves nothing */
+        return one_writer_write(c, value, size);
     return write_impl(c, value, size, -1, "cortex_cell_write");
 }
 
