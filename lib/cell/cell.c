@@ -34,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define OW_NONE UINT64_MAX
 #define CELL_MAGIC 0x4c4c4543u /* "CELL" */
 #define CELL_VERSION 3u /* 2: the futex lock is the sequence word's high bits (cellword.h); 3: the waiters word's LIGHT bit (seqlock.h) */
 
@@ -67,7 +68,8 @@ struct cortex_cell {
     bool futex;           /* ops is the built-in futex: call it inline */
     bool one_writer;      /* ops is cortex_sync_one_writer: writes need the role, no lock */
     bool ow_light;        /* one-writer: the wake path decided for ow_key's process */
-    uint64_t ow_key;      /* one-writer: the identity (lib/sync/ident.h) this handle holds the role as, 0 none */
+    uint64_t ow_key;      /* one-writer: the identity (lib/sync/ident.h) this handle holds the role as;
+                           * OW_NONE until then (no identity has pid 0xffffffff, and none is 0) */
     /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
      * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
     cortex__a64 light_state;
@@ -136,6 +138,7 @@ static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const
     c->futex = ops == &cortex_sync_futex;
 #endif
     c->one_writer = ops == &cortex_sync_one_writer;
+    c->ow_key = OW_NONE;
     return c;
 }
 
@@ -743,15 +746,16 @@ static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, cons
     uint64_t id = cortex__sync_ident();
     one_writer_store(c, value, size, (uint32_t)id);
     c->ow_light = light_for(c, (uint32_t)id);
-    c->ow_key = ((cortex__ow_local *)c->local)->ident;
+    uint64_t held = ((cortex__ow_local *)c->local)->ident;
+    c->ow_key = held ? held : OW_NONE;
     return 0;
 }
 
 /* The holder's write, a leaf with tail calls (nothing to save): one compare, the stores, the wake check. */
 static __attribute__((noinline)) int one_writer_write(cortex_cell *c, const void *value, size_t size)
 {
-    uint64_t id = cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED); /* 0 (unfilled) never matches */
-    if (__builtin_expect(c->ow_key != id || id == 0, 0))
+    /* An unfilled cache (0) never matches: the claim fills it. */
+    if (__builtin_expect(c->ow_key != cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED), 0))
         return one_writer_claim_write(c, value, size);
     cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
     return cortex__cell_wake(&c->head->waiters, c->ow_light);
