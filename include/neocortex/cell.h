@@ -237,8 +237,8 @@ typedef struct cortex_cell_info {
     uint32_t value_size;   /**< Bytes of the value. */
     uint32_t value_align;  /**< Its alignment. */
     uint32_t lock_id;      /**< Lock backend id (CORTEX_SYNC_ID_*, or a user id). */
-    char lock_name[32];    /**< "futex", "semaphore", or "user" for an unknown id. */
-    int lock_state;        /**< 1 held, 0 free, negative errno: unknown. */
+    char lock_name[32];    /**< "futex", "semaphore", "one-writer", or "user" for an unknown id. */
+    int lock_state;        /**< 1 held, 0 free, negative errno: unknown (one-writer: the writer role). */
     int32_t holder_pid;    /**< Holder's pid when held and known, else 0. */
     bool holder_alive;     /**< Whether that pid is a live process. */
     char type_name[CORTEX_TYPE_TAG_MAX + 1]; /**< Type tag from the header (printable). */
