@@ -289,3 +289,36 @@ Test(cell_one_writer, other_backends_let_any_handle_write)
         cr_assert_eq(pair_cell_close(&c), 0);
     }
 }
+
+Test(cell_one_writer, wait_is_woken_by_the_holders_writes)
+{
+    pair_cell c;
+    cortex_key key;
+    make(&c, &key);
+    pair v;
+    uint64_t seen;
+    cr_assert_eq(pair_cell_read_version(&c, &v, &seen), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        pair_cell w;
+        if (pair_cell_attach(&w, key, NULL) != 0)
+            _exit(2);
+        for (uint64_t k = 1; k <= 50; k++) {
+            cortex__sleep_ns(200000);
+            if (pair_cell_write(&w, (pair){k, k}) != 0)
+                _exit(3);
+        }
+        pair_cell_close(&w);
+        _exit(0);
+    }
+    /* Sleeps in the cell's wait (no timeout spin): each write's wake check must end the sleep. */
+    uint64_t last = seen + 100;
+    while (seen < last) {
+        int rc = pair_cell_wait(&c, &seen, 5000000000LL);
+        cr_assert_eq(rc, 0, "a write was not woken within 5 s: %s", cortex_last_error()->message);
+    }
+    cr_assert_eq(pair_cell_read(&c, &v), 0);
+    cr_assert(v.a == 50 && v.b == 50);
+    cr_assert_eq(nct_wait(child, 10000), 0);
+    cr_assert_eq(pair_cell_close(&c), 0);
+}
