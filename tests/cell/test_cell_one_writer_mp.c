@@ -3,8 +3,9 @@
  * tests/cell/test_cell_one_writer_mp.c: the one-writer backend across
  * processes (suite multiprocess): one writer process and two reader
  * processes (every value read is one a write wrote, versions never go
- * back), and forked children of the role's holder (refused while it lives,
- * taken over once it is dead).
+ * back), forked children of the role's holder (refused while it lives,
+ * taken over once it is dead), and a holder that exec()s (its new image
+ * takes the role back).
  */
 #define _GNU_SOURCE
 #include <criterion/criterion.h>
@@ -204,4 +205,33 @@ Test(cell_one_writer_mp, forked_child_of_the_holder)
     cr_assert_eq(r.k, 22);
     cr_assert_eq(rec_cell_own(&a), 0);
     cr_assert_eq(rec_cell_close(&a), 0);
+}
+
+CORTEX_DECLARE(ow_int_cell, int);
+
+Test(cell_one_writer_mp, exec_takes_the_role_back)
+{
+    char name[64];
+    nct_name(name, "ow-exec");
+    cortex_opts o = opts_with(&cortex_sync_one_writer);
+    ow_int_cell c;
+    cr_assert_eq(ow_int_cell_create(&c, CORTEX_KEY_NAME(name), 0, &o), 0, "%s", cortex_last_error()->message);
+    const char *peer = nct_helper_path("ow_exec_peer");
+    pid_t child = fork();
+    if (child == 0) {
+        ow_int_cell h;
+        if (ow_int_cell_attach(&h, CORTEX_KEY_NAME(name), NULL) != 0 || ow_int_cell_write(&h, 1) != 0)
+            _exit(12);
+        execl(peer, peer, name, "2", (char *)NULL); /* the handle is gone, the record still names this pid */
+        _exit(13);
+    }
+    cr_assert_eq(nct_wait(child, 10000), 0, "the exec'd image could not take its role back (%s)", peer);
+    int v = 0;
+    cr_assert_eq(ow_int_cell_read(&c, &v), 0);
+    cr_assert_eq(v, 2);
+    cortex_cell_info info;
+    cr_assert_eq(cortex_cell_inspect(ow_int_cell_region(&c), &info), 0);
+    cr_assert_eq(info.lock_state, 0, "the exec'd image's close gave the role back");
+    cr_assert_eq(ow_int_cell_write(&c, 3), 0);
+    cr_assert_eq(ow_int_cell_close(&c), 0);
 }
