@@ -322,3 +322,33 @@ Test(cell_one_writer, wait_is_woken_by_the_holders_writes)
     cr_assert_eq(nct_wait(child, 10000), 0);
     cr_assert_eq(pair_cell_close(&c), 0);
 }
+
+/* A waitset reports a one-writer cell gone only when its dead writer left a write open. */
+Test(cell_one_writer, waitset_reports_a_dead_writer_only_mid_write)
+{
+    pair_cell c;
+    cortex_key key;
+    make(&c, &key);
+    cortex_region *r = pair_cell_region(&c);
+    pair v;
+    uint64_t seen;
+    cr_assert_eq(pair_cell_read_version(&c, &v, &seen), 0);
+    cortex__st64(role_of(r), (uint64_t)(uint32_t)dead_pid(), CX_RELEASE);
+    cortex_waitset *ws;
+    cortex_waitset_event ev[1];
+    cr_assert_eq(cortex_waitset_create(&ws), 0);
+    cr_assert_eq(cortex_waitset_add_cell(ws, c.cell, seen, 7), 0);
+    cr_assert_eq(cortex_waitset_wait(ws, ev, 1, 300000000), -ETIMEDOUT,
+                 "a writer that died between writes left nothing to report");
+    cortex__a64 *seq = cell_seq_of(r);
+    cortex__st64(seq, cortex__ld64(seq, CX_RELAXED) + 1, CX_RELEASE);
+    int n = cortex_waitset_wait(ws, ev, 1, 5000000000LL);
+    cr_assert_eq(n, 1, "%d: %s", n, cortex_last_error()->message);
+    cr_assert_eq(ev[0].tag, 7);
+    cr_assert_eq(ev[0].flags, CORTEX_WAITSET_GONE);
+    cr_assert_eq(ev[0].reason, -EOWNERDEAD);
+    cortex_waitset_destroy(ws);
+    cr_assert_eq(pair_cell_write(&c, (pair){1, 1}), 0, "the next write takes the role over and repairs");
+    cr_assert_eq(pair_cell_read(&c, &v), 0);
+    cr_assert_eq(pair_cell_close(&c), 0);
+}
