@@ -116,7 +116,9 @@ CORTEX_API CORTEX_NODISCARD int cortex_cell_attach(cortex_cell **ret, cortex_key
 /**
  * Copies the value into @p out (@p size bytes, must equal the cell's size).
  * @return 0; -EOWNERDEAD (the value was copied, but a writer died while
- *         writing it: it may be torn); -EINVAL; a lock error.
+ *         writing it: it may be torn); -EINVAL; a lock error; with
+ *         ::cortex_sync_one_writer, -EBADMSG when a write stays in progress
+ *         and the role record names no possible process.
  */
 CORTEX_API int cortex_cell_read(cortex_cell *cell, void *out, size_t size);
 
@@ -150,7 +152,10 @@ CORTEX_API int cortex_cell_wait(cortex_cell *cell, uint64_t *seen, int64_t timeo
 
 /**
  * Replaces the value (and clears the inconsistent state).
- * @return 0, -EINVAL, or a lock error.
+ * @return 0, -EINVAL, or a lock error.  With ::cortex_sync_one_writer the
+ *         first write through a handle claims the writer role: -EBUSY (at
+ *         once, cortex_last_error() naming the holder's pid) while another
+ *         handle's live process holds it; -EBADMSG for a corrupt role record.
  */
 CORTEX_API int cortex_cell_write(cortex_cell *cell, const void *value, size_t size);
 
@@ -162,7 +167,8 @@ CORTEX_API int cortex_cell_write(cortex_cell *cell, const void *value, size_t si
  * @param timeout_ns  < 0 waits forever (as cortex_cell_write()), 0 tries once.
  * @return 0; -ETIMEDOUT (the lock was not free in time: nothing was written;
  *         cortex_last_error() names the holder's pid when the backend knows
- *         it); -EINVAL; another lock error.
+ *         it); -EINVAL; another lock error (one-writer: -EBUSY at once, as
+ *         cortex_cell_write(): a role is not waited for).
  */
 CORTEX_API int cortex_cell_write_timed(cortex_cell *cell, const void *value, size_t size, int64_t timeout_ns);
 
@@ -210,7 +216,11 @@ CORTEX_API int cortex_cell_update_timed(cortex_cell *cell, cortex_cell_update_fn
 CORTEX_API int cortex_cell_update_if(cortex_cell *cell, cortex_cell_update_if_fn fn, void *ctx, void *scratch,
                                      size_t size, int64_t timeout_ns);
 
-/** Accepts the value as it is after -EOWNERDEAD: reads and updates succeed again. */
+/**
+ * Accepts the value as it is after -EOWNERDEAD: reads and updates succeed again.
+ * @return 0, -EINVAL, or a lock error (one-writer: it needs the writer role,
+ *         so -EBUSY while another live handle holds it).
+ */
 CORTEX_API int cortex_cell_consistent(cortex_cell *cell);
 
 /**
@@ -237,8 +247,8 @@ typedef struct cortex_cell_info {
     uint32_t value_size;   /**< Bytes of the value. */
     uint32_t value_align;  /**< Its alignment. */
     uint32_t lock_id;      /**< Lock backend id (CORTEX_SYNC_ID_*, or a user id). */
-    char lock_name[32];    /**< "futex", "semaphore", or "user" for an unknown id. */
-    int lock_state;        /**< 1 held, 0 free, negative errno: unknown. */
+    char lock_name[32];    /**< "futex", "semaphore", "one-writer", or "user" for an unknown id. */
+    int lock_state;        /**< 1 held, 0 free, negative errno: unknown (one-writer: the writer role). */
     int32_t holder_pid;    /**< Holder's pid when held and known, else 0. */
     bool holder_alive;     /**< Whether that pid is a live process. */
     char type_name[CORTEX_TYPE_TAG_MAX + 1]; /**< Type tag from the header (printable). */

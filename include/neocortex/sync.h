@@ -32,6 +32,28 @@
  *   semaphore): an id forged in the segment is -EBADMSG or -EACCES, and the
  *   set it names is neither used nor removed.
  *
+ * - ::cortex_sync_one_writer (every platform): not a lock but a writer
+ *   ROLE, for cells that one process writes and many read.  Its bytes in
+ *   the segment record the role's holder (pid and a start stamp against pid
+ *   reuse).  A handle claims the role at its first write, update or
+ *   consistent() (not at create) with one CAS; from then on its writes are
+ *   a single-writer seqlock: no read-modify-write and no fence, three plain
+ *   stores on x86 around the value copy.  While the holder lives, a write,
+ *   update or consistent() through any other handle (another process, a
+ *   forked child of the holder, a second handle in the holder's process)
+ *   fails at once with -EBUSY naming the holder's pid (the timed variants
+ *   do not wait: nothing will release the role but a close).  A holder
+ *   that is certainly dead (never "unknown") is taken over by the next
+ *   writer with a CAS; if it died in the middle of a write, the value is
+ *   marked inconsistent exactly as with the futex backend: update returns
+ *   -EOWNERDEAD, a write replaces the value (0), consistent() accepts it.
+ *   Readers stay optimistic; one that sees a write in progress for longer
+ *   than CORTEX_SYNC_CHECK_INTERVAL_NS checks the holder and, if it died
+ *   mid-write, returns -EOWNERDEAD (with the copy, as for a torn value)
+ *   within CORTEX_SYNC_DEAD_OWNER_BOUND_NS.  close() and leak() of the
+ *   holding handle give the role back.  A role record that names no
+ *   possible process is -EBADMSG.
+ *
  * A backend that was not compiled in (`-Dfutex=disabled`,
  * `-Dsemaphore=disabled`) still has its ops table; using it fails with
  * -ENOTSUP and a message that says how the library was configured.
@@ -53,6 +75,8 @@ CORTEX_BEGIN_DECLS
 #define CORTEX_SYNC_ID_SEMAPHORE 1u
 /** Id of the Linux futex backend. */
 #define CORTEX_SYNC_ID_FUTEX 2u
+/** Id of the one-writer cell backend (::cortex_sync_one_writer). */
+#define CORTEX_SYNC_ID_ONE_WRITER 3u
 /** User backends pick an id at or above this (and keep it stable: it is stored in segments). */
 #define CORTEX_SYNC_ID_USER_MIN 0x100u
 /** Largest cortex_sync_ops::shared_size accepted. */
@@ -105,7 +129,7 @@ typedef struct cortex_sync_env {
  * message naming the backend when a user backend fails).
  */
 typedef struct cortex_sync_ops {
-    /** Stable id, stored in the segment header (built-ins: 1, 2; users: >= CORTEX_SYNC_ID_USER_MIN). */
+    /** Stable id, stored in the segment header (built-ins: 1, 2, 3; users: >= CORTEX_SYNC_ID_USER_MIN). */
     uint32_t id;
     /** Short name for messages ("futex", "semaphore", "robust-mutex"). */
     const char *name;
@@ -153,6 +177,9 @@ typedef struct cortex_sync_ops {
 CORTEX_API extern const cortex_sync_ops cortex_sync_semaphore;
 /** The Linux futex backend (its functions fail with -ENOTSUP if not compiled in). */
 CORTEX_API extern const cortex_sync_ops cortex_sync_futex;
+
+/** The one-writer cell backend: a writer role instead of a lock (always available; see the file's text). */
+CORTEX_API extern const cortex_sync_ops cortex_sync_one_writer;
 
 /** The build's default backend (-Ddefault_lock=, falling back to the one compiled). */
 CORTEX_API const cortex_sync_ops *cortex_sync_default(void);

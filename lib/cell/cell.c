@@ -11,17 +11,21 @@
  * of a small value touches one line.  With the futex backend the sequence
  * word is also the lock word (lib/cell/cellword.h: holder pid in its high
  * bits) and the lock bytes keep only the owner record and the creator's pid
- * namespace; other backends lock their own bytes, on another line.
+ * namespace; other backends lock their own bytes, on another line.  The
+ * one-writer backend has no lock: its bytes are the writer role record
+ * (lib/sync/onewriter.h) and the holder writes as a single-writer seqlock
+ * (cortex__cell_write_one).
  */
 #include "internal.h"
 #include "atomic.h"
 #include "cell/seqlock.h"
 #include "cell/cell_wait.h"
+#include "os/os.h"
+#include "sync/ident.h"
+#include "sync/onewriter.h"
 #if CORTEX_HAVE_FUTEX
 #include "cell/cellword.h"
-#include "os/os.h"
 #include "sync/futex_lock.h"
-#include "sync/ident.h"
 #endif
 
 #include <errno.h>
@@ -30,6 +34,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define OW_NONE UINT64_MAX
 #define CELL_MAGIC 0x4c4c4543u /* "CELL" */
 #define CELL_VERSION 3u /* 2: the futex lock is the sequence word's high bits (cellword.h); 3: the waiters word's LIGHT bit (seqlock.h) */
 
@@ -61,6 +66,10 @@ struct cortex_cell {
     const cortex_sync_ops *ops;
     uint32_t size;
     bool futex;           /* ops is the built-in futex: call it inline */
+    bool one_writer;      /* ops is cortex_sync_one_writer: writes need the role, no lock */
+    bool ow_light;        /* one-writer: the wake path decided for ow_key's process */
+    uint64_t ow_key;      /* one-writer: the identity (lib/sync/ident.h) this handle holds the role as;
+                           * OW_NONE until then (no identity has pid 0xffffffff, and none is 0) */
     /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
      * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
     cortex__a64 light_state;
@@ -128,6 +137,8 @@ static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const
 #if CORTEX_HAVE_FUTEX
     c->futex = ops == &cortex_sync_futex;
 #endif
+    c->one_writer = ops == &cortex_sync_one_writer;
+    c->ow_key = OW_NONE;
     return c;
 }
 
@@ -220,9 +231,12 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
     rc = cortex_region_create(&r, key, &layout, opts, create_init, &x);
     if (rc < 0) {
         /* A failed create removed the segment; remove the lock's object if init made one. */
-        if (x.local && ops->destroy) {
+        if (x.local && (ops->destroy || ops->detach)) {
             cortex_error saved = *cortex_last_error();
-            ops->destroy(NULL, x.local);
+            if (ops->destroy)
+                ops->destroy(NULL, x.local);
+            if (ops->detach)
+                ops->detach(NULL, x.local);
             *cortex__error_slot() = saved;
         }
         return rc;
@@ -234,6 +248,8 @@ int cortex_cell_create(cortex_cell **ret, cortex_key key, const void *init, size
     if (!c) {
         if (ops->destroy)
             ops->destroy(NULL, x.local);
+        if (ops->detach)
+            ops->detach(NULL, x.local);
         cortex_region_close(r);
         return cortex__fail(ENOMEM, "out of memory for a cell handle");
     }
@@ -473,7 +489,6 @@ static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
 }
 #endif
 
-#if CORTEX_HAVE_FUTEX
 /*
  * First release by this process: take the light wake path (no fence) if it
  * can register for expedited membarrier, after marking the cell so that
@@ -493,7 +508,6 @@ static inline bool light_for(cortex_cell *c, uint32_t self)
     uint64_t ls = cortex__ld64(&c->light_state, CX_RELAXED);
     return __builtin_expect(ls >> 1 == self, 1) ? (ls & 1u) != 0 : light_decide(c, self);
 }
-#endif
 
 /*
  * Release the lock (a futex write in progress ends there) and wake waiters
@@ -565,11 +579,72 @@ static int bad_size(cortex_cell *c, size_t size, const char *fn)
 
 /* ---- operations ---------------------------------------------------------- */
 
+/* One-writer: the role's holder is gone (@gone 1) or its record corrupt (< 0) while a write stays open. */
+static __attribute__((noinline)) int writer_gone_error(cortex_cell *c, int32_t pid, int gone)
+{
+    char what[256];
+    describe_region(c->region, what, sizeof what);
+    if (gone < 0)
+        return cortex__fail(EBADMSG, "%s: read: a write stays in progress and the one-writer role record names pid %d, "
+                            "which no process can have (corrupt); the copy may be torn",
+                            what, (int)pid);
+    if (pid == 0)
+        return cortex__fail(EOWNERDEAD, "%s: read: a write stays in progress and nobody holds the writer role: the "
+                            "value may be torn; the next writer repairs it (write, or consistent() to accept it)",
+                            what);
+    return cortex__fail(EOWNERDEAD, "%s: read: the writer (pid %d) died while writing this cell, so the value may be "
+                        "torn; the next writer takes the role over (write a new value, or consistent() to accept it)",
+                        what, (int)pid);
+}
+
+/*
+ * One-writer: nothing to lock.  Keep trying; a write that stays in progress
+ * (the same odd counter) for CORTEX_SYNC_CHECK_INTERVAL_NS has its writer
+ * checked, and only a certainly dead (or absent) one ends the wait, with
+ * the copy as it is and -EOWNERDEAD (nothing is changed: the next writer
+ * repairs).
+ */
+static __attribute__((noinline)) int one_writer_read_wait(cortex_cell *c, void *out, size_t size, uint64_t *version)
+{
+    uint64_t odd = UINT64_MAX;
+    int64_t since = 0;
+    for (unsigned i = 0;; i++) {
+        int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
+        if (r == 0)
+            return 0;
+        if (r > 0)
+            return inconsistent_error(c, "read");
+        uint64_t s = cortex__cell_counter(cortex__ld64(&c->head->seq, CX_ACQUIRE));
+        if (s & 1u) {
+            int64_t now = cortex__now_ns();
+            if (s != odd) {
+                odd = s;
+                since = now;
+            } else if (now - since >= CORTEX_SYNC_CHECK_INTERVAL_NS) {
+                int32_t pid = 0;
+                int gone = cortex__ow_holder_gone(c->sync, &pid);
+                if (gone != 0 && cortex__cell_counter(cortex__ld64(&c->head->seq, CX_ACQUIRE)) == s) {
+                    cortex__cell_load_value(out, c->value, size);
+                    *version = s;
+                    return writer_gone_error(c, pid, gone);
+                }
+                since = now;
+            }
+        }
+        if (i < 64)
+            cortex__spin_hint();
+        else
+            cortex__sleep_ns(i < 256 ? 1000 : 20000);
+    }
+}
+
 /* Lost the first optimistic attempt: retry, then read under the lock. */
 static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t size, int first, uint64_t *version)
 {
     if (first > 0)
         return inconsistent_error(c, "read");
+    if (c->one_writer)
+        return one_writer_read_wait(c, out, size, version);
     for (int i = 1; i < CORTEX_CELL_READ_RETRIES; i++) {
         cortex__spin_hint();
         int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
@@ -601,10 +676,22 @@ static inline int read_impl(cortex_cell *c, void *out, size_t size, uint64_t *ve
     return read_slow(c, out, size, r, version);
 }
 
-int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+/* read_slow for a caller that wants no version (keeps cortex_cell_read a leaf: nothing of its frame lives on). */
+static __attribute__((noinline)) int read_slow_unversioned(cortex_cell *c, void *out, size_t size, int first)
 {
     uint64_t version;
-    return read_impl(c, out, size, &version, "cortex_cell_read");
+    return read_slow(c, out, size, first, &version);
+}
+
+int cortex_cell_read(cortex_cell *c, void *out, size_t size)
+{
+    if (__builtin_expect(!c || size != c->size || !out, 0))
+        return bad_size(c, size, "cortex_cell_read");
+    uint64_t version;
+    int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, &version);
+    if (__builtin_expect(r == 0, 1))
+        return 0;
+    return read_slow_unversioned(c, out, size, r);
 }
 
 int cortex_cell_read_version(cortex_cell *c, void *out, size_t size, uint64_t *version)
@@ -638,10 +725,48 @@ static inline int futex_write(cortex_cell *c, const void *value, size_t size, in
 }
 #endif
 
+/* The holder's write: no read-modify-write, no fence (x86), then the wake check. */
+static inline void one_writer_store(cortex_cell *c, const void *value, size_t size, uint32_t self)
+{
+    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
+    cortex__cell_wake(&c->head->waiters, light_for(c, self));
+}
+
+/*
+ * First write through this handle (or in a forked child): claim the role,
+ * repair what a dead holder left, and remember the identity and wake path
+ * for the fast path.
+ */
+static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, const void *value, size_t size)
+{
+    int rc = ops_lock(c, -1, "write");
+    if (rc < 0)
+        return rc;
+    cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
+    uint64_t id = cortex__sync_ident();
+    one_writer_store(c, value, size, (uint32_t)id);
+    c->ow_light = light_for(c, (uint32_t)id);
+    uint64_t held = ((cortex__ow_local *)c->local)->ident;
+    c->ow_key = held ? held : OW_NONE;
+    return 0;
+}
+
+/* The holder's write, a leaf with tail calls (nothing to save): one compare, the stores, the wake check. */
+static __attribute__((noinline)) int one_writer_write(cortex_cell *c, const void *value, size_t size)
+{
+    /* An unfilled cache (0) never matches: the claim fills it. */
+    if (__builtin_expect(c->ow_key != cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED), 0))
+        return one_writer_claim_write(c, value, size);
+    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
+    return cortex__cell_wake(&c->head->waiters, c->ow_light);
+}
+
 static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns, const char *fn)
 {
     if (!c || size != c->size || !value)
         return bad_size(c, size, fn);
+    if (c->one_writer)
+        return one_writer_write(c, value, size);
 #if CORTEX_HAVE_FUTEX
     if (__builtin_expect(c->futex, 1))
         return futex_write(c, value, size, timeout_ns);
@@ -656,6 +781,8 @@ static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t ti
 
 int cortex_cell_write(cortex_cell *c, const void *value, size_t size)
 {
+    if (c && c->one_writer && size == c->size && value) /* before write_impl's frame: the fast path saves nothing */
+        return one_writer_write(c, value, size);
     return write_impl(c, value, size, -1, "cortex_cell_write");
 }
 
@@ -876,7 +1003,8 @@ int cortex__cell_wait_arm(cortex_cell *c, uint64_t seen, bool announce, bool che
 #endif
         {
             int32_t hp;
-            dead = c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1;
+            /* one-writer: a dead role holder only matters if it died mid-write */
+            dead = c->ops->owner_dead && c->ops->owner_dead(c->sync) == 1 && (!c->one_writer || (s & 1u));
             /* An odd sequence with the lock free (a semaphore's SEM_UNDO released it): its writer died mid-copy. */
             if (!dead && (s & 1u) && c->ops->holder && c->ops->holder(c->sync, &hp) == 0)
                 dead = cortex__ld64(&c->head->seq, CX_ACQUIRE) == raw;

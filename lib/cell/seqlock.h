@@ -73,8 +73,26 @@ static inline uint64_t cortex__cell_advance(uint64_t w, uint64_t by)
 /* Bytes of shared value area for a value of @n bytes (whole words). */
 static inline size_t cortex__cell_words_size(size_t n) { return (n + 7u) & ~(size_t)7u; }
 
-/* Copy @n bytes from caller memory into the shared value area (8-aligned, padded to words). */
-static inline void cortex__cell_store_value(void *shared, const void *src, size_t n)
+/*
+ * Copy the last 1..7 bytes of a value between a word and caller memory with
+ * constant-size copies only: a memcpy of variable length is a library call,
+ * which would make every copy loop save registers on its fast path.
+ */
+static inline void cortex__cell_tail(void *dst, const void *src, size_t k)
+{
+    switch (k) {
+    case 1: memcpy(dst, src, 1); break;
+    case 2: memcpy(dst, src, 2); break;
+    case 3: memcpy(dst, src, 3); break;
+    case 4: memcpy(dst, src, 4); break;
+    case 5: memcpy(dst, src, 5); break;
+    case 6: memcpy(dst, src, 6); break;
+    default: memcpy(dst, src, 7); break;
+    }
+}
+
+/* Copy @n bytes from caller memory into the shared value area (8-aligned, padded to words), each word stored with @mo. */
+static inline void cortex__cell_store_value_mo(void *shared, const void *src, size_t n, memory_order mo)
 {
     cortex__a64 *w = (cortex__a64 *)shared;
     const unsigned char *s = (const unsigned char *)src;
@@ -82,13 +100,19 @@ static inline void cortex__cell_store_value(void *shared, const void *src, size_
     for (; i + 8 <= n; i += 8) {
         uint64_t v;
         memcpy(&v, s + i, 8);
-        cortex__st64(&w[i / 8], v, CORTEX__SEQ_PUBLISH);
+        cortex__st64(&w[i / 8], v, mo);
     }
     if (i < n) {
         uint64_t v = 0;
-        memcpy(&v, s + i, n - i);
-        cortex__st64(&w[i / 8], v, CORTEX__SEQ_PUBLISH);
+        cortex__cell_tail(&v, s + i, n - i);
+        cortex__st64(&w[i / 8], v, mo);
     }
+}
+
+/* The same with release stores (the lock-based writers: no fence needed before them). */
+static inline void cortex__cell_store_value(void *shared, const void *src, size_t n)
+{
+    cortex__cell_store_value_mo(shared, src, n, CORTEX__SEQ_PUBLISH);
 }
 
 /* Copy @n bytes of the shared value area out to caller memory. */
@@ -103,7 +127,7 @@ static inline void cortex__cell_load_value(void *dst, const void *shared, size_t
     }
     if (i < n) {
         uint64_t v = cortex__ld64(&w[i / 8], CX_ACQUIRE);
-        memcpy(d + i, &v, n - i);
+        cortex__cell_tail(d + i, &v, n - i);
     }
 }
 
@@ -140,6 +164,36 @@ static inline void cortex__cell_write_locked(cortex__a64 *seq, cortex__a32 *flag
     cortex__st64(seq, cortex__cell_advance(s, 1), CX_RELAXED);
     cortex__cell_write_body(flag, shared, src, n, inconsistent);
     cortex__st64(seq, cortex__cell_advance(s, 2), CORTEX__SEQ_PUBLISH);
+}
+
+/*
+ * The one-writer backend's write (its handle holds the writer role, so no
+ * other process stores here): a single-writer seqlock, no read-modify-write.
+ *
+ *   seq = s + 1   (relaxed; s made even first, so a corrupt odd word still
+ *                  ends odd during the copy)
+ *   fence(release)        x86: no instruction, the compiler keeps the order
+ *   value = words (relaxed), flag = 0 (relaxed)
+ *   seq = s + 2   (release)
+ *
+ * A reader whose acquire load of a value word reads one of these stores
+ * synchronises with the fence, so its later load of seq sees s + 1 or newer
+ * and it retries; one that read s + 2 (acquire) sees every word.  Seeded bug
+ * for the model checker: CORTEX_SEED_ONE_WRITER_NO_RELEASE_FENCE drops the
+ * fence, so the value stores may pass the odd counter and a reader can
+ * accept a torn value.
+ */
+static inline void cortex__cell_write_one(cortex__a64 *seq, cortex__a32 *flag, void *shared, const void *src,
+                                          size_t n)
+{
+    uint64_t s = cortex__cell_counter(cortex__ld64(seq, CX_RELAXED)) & ~(uint64_t)1;
+    cortex__st64(seq, (s + 1) & CORTEX__CELL_SEQ_MASK, CX_RELAXED);
+#ifndef CORTEX_SEED_ONE_WRITER_NO_RELEASE_FENCE
+    cortex__fence(CX_RELEASE);
+#endif
+    cortex__cell_store_value_mo(shared, src, n, CX_RELAXED);
+    cortex__st32(flag, 0, CX_RELAXED);
+    cortex__st64(seq, (s + 2) & CORTEX__CELL_SEQ_MASK, CX_RELEASE);
 }
 
 /*
@@ -260,7 +314,7 @@ static inline bool cortex__cell_light_join(cortex__a32 *waiters)
 #endif
 }
 
-static CORTEX__CELL_COLD void cortex__cell_wake_slow(cortex__a32 *waiters, uint32_t w)
+static CORTEX__CELL_COLD int cortex__cell_wake_slow(cortex__a32 *waiters, uint32_t w)
 {
     while (w & CORTEX__CELL_WAITING) {
         uint32_t next = ((w + 1u) & ~CORTEX__CELL_LIGHT) | (w & CORTEX__CELL_LIGHT);
@@ -268,14 +322,16 @@ static CORTEX__CELL_COLD void cortex__cell_wake_slow(cortex__a32 *waiters, uint3
             break;
     }
     cortex__futex_wake(waiters, (uint32_t)INT32_MAX);
+    return 0;
 }
 
 /*
  * Writer: after a store that changed the sequence (or released the lock),
  * wake the waiters if one announced itself.  @light: this process marked
  * the cell with cortex__cell_light_join() and is the one that registered.
+ * Returns 0 (so a writer can end with it as a tail call).
  */
-static inline void cortex__cell_wake(cortex__a32 *waiters, bool light)
+static inline int cortex__cell_wake(cortex__a32 *waiters, bool light)
 {
 #ifndef CORTEX_SEED_CELL_NO_WAKE_FENCE
     if (!light)
@@ -287,7 +343,8 @@ static inline void cortex__cell_wake(cortex__a32 *waiters, bool light)
 #endif
     uint32_t w = cortex__ld32(waiters, CX_RELAXED);
     if (__builtin_expect((w & CORTEX__CELL_WAITING) != 0, 0))
-        cortex__cell_wake_slow(waiters, w);
+        return cortex__cell_wake_slow(waiters, w);
+    return 0;
 }
 
 /*

@@ -19,6 +19,7 @@ const cortex_sync_ops *cortex_sync_builtin(uint32_t id)
     switch (id) {
     case CORTEX_SYNC_ID_SEMAPHORE: return &cortex_sync_semaphore;
     case CORTEX_SYNC_ID_FUTEX: return &cortex_sync_futex;
+    case CORTEX_SYNC_ID_ONE_WRITER: return &cortex_sync_one_writer;
     default: return NULL;
     }
 }

@@ -84,6 +84,28 @@ static int user_lock(const char *name)
     return rc;
 }
 
+static int one_writer(const char *name)
+{
+    /* doc: onewriter */
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.lock = &cortex_sync_one_writer;
+    telemetry_cell c;
+    int rc = telemetry_cell_create(&c, CORTEX_KEY_NAME(name), (telemetry){0, 0.0, 0.0}, &o);
+    if (rc == 0) /* the first write claims the writer role (create does not) */
+        rc = telemetry_cell_write(&c, (telemetry){1, 12.5, 90.0});
+    /* end */
+    if (rc < 0)
+        return rc;
+    telemetry_cell other;
+    rc = telemetry_cell_attach(&other, CORTEX_KEY_NAME(name), NULL);
+    if (rc == 0) {
+        rc = telemetry_cell_write(&other, (telemetry){2, 0.0, 0.0}) == -EBUSY ? 0 : -EBADMSG;
+        telemetry_cell_close(&other);
+    }
+    telemetry_cell_close(&c);
+    return rc;
+}
+
 static int inspect(telemetry_cell *c)
 {
     /* doc: inspect */
@@ -98,8 +120,9 @@ static int inspect(telemetry_cell *c)
 
 int main(void)
 {
-    char name[64], name2[64];
+    char name[64], name2[64], name3[64];
     snprintf(name, sizeof name, "/nct-%d-doc-cell", (int)getpid());
+    snprintf(name3, sizeof name3, "/nct-%d-doc-cell-ow", (int)getpid());
     snprintf(name2, sizeof name2, "/nct-%d-doc-cell-lock", (int)getpid());
     telemetry_cell c;
     int rc = producer(&c, name);
@@ -114,6 +137,7 @@ int main(void)
     fails += inspect(&c) != 0;
     fails += telemetry_cell_close(&c) != 0;   /* the owner: removes the segment */
     fails += user_lock(name2) != 0;
+    fails += one_writer(name3) != 0;
     printf("doc_cell: %s\n", fails ? "FAILED" : "ok");
     return fails ? 1 : 0;
 }

@@ -67,12 +67,16 @@ static void kill_loop(const cortex_sync_ops *ops, bool by_write, int rounds)
             big_cell b;
             if (big_cell_attach(&b, key, NULL) != 0)
                 _exit(2);
-            char ch = 's';
-            if (write(up[1], &ch, 1) != 1)
-                _exit(3);
             static big mine;
             if (by_write && big_cell_read(&b, &mine) != 0)
                 _exit(5);
+            /* One operation before the clock starts: the first release decides the wake path (membarrier
+             * registration), which on a loaded host can outlast the whole kill window. */
+            if (big_cell_update(&b, restamp, NULL) != 0 || (by_write && big_cell_read(&b, &mine) != 0))
+                _exit(6);
+            char ch = 's';
+            if (write(up[1], &ch, 1) != 1)
+                _exit(3);
             for (;;) {
                 if (by_write) {
                     restamp(&mine, NULL);

@@ -3,7 +3,9 @@
  * tests/cell/tsan_cell.c: threads on one mapping of one cell, for every
  * backend: two writers (whole writes and updates) and two readers checking
  * every word of a stamped value, plus an update counter that a fifth
- * thread follows with counter_cell_wait.  Exit 0 = pass.
+ * thread follows with counter_cell_wait; and for the one-writer backend one
+ * writer thread (the role's holder: writes and updates through one handle)
+ * and the same readers and waiter.  Exit 0 = pass.
  * Built as a plain program so it also runs under ThreadSanitizer (which
  * must report nothing: the value is copied in atomic words, see
  * lib/cell/seqlock.h).
@@ -153,6 +155,62 @@ static int run(const cortex_sync_ops *ops)
     return failed;
 }
 
+/* One-writer: the writer thread's handle holds the role; it writes and updates, nothing else may. */
+static void *sole_writer(void *arg)
+{
+    (void)arg;
+    stamped s;
+    memset(&s, 0, sizeof s);
+    for (int i = 0; i < iters; i++) {
+        if (i & 1) {
+            if (stamped_cell_update(&cell, bump, NULL) != 0)
+                fail("one-writer update failed");
+        } else {
+            for (int k = 0; k < WORDS; k++)
+                s.w[k] = (uint64_t)i * 2 + 1;
+            if (stamped_cell_write(&cell, s) != 0)
+                fail("one-writer write failed");
+        }
+        if (counter_cell_update(&counter, count, NULL) != 0 || counter_cell_update(&counter, count, NULL) != 0)
+            fail("one-writer counter update failed");
+    }
+    return NULL;
+}
+
+static int run_one_writer(void)
+{
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.lock = &cortex_sync_one_writer;
+    stamped init;
+    memset(&init, 0, sizeof init);
+    if (stamped_cell_create(&cell, CORTEX_KEY_HEAP, init, &o) != 0 ||
+        counter_cell_create(&counter, CORTEX_KEY_HEAP, 0, &o) != 0) {
+        fprintf(stderr, "create (one-writer): %s\n", cortex_last_error()->message);
+        return 1;
+    }
+    __atomic_store_n(&done, 0, __ATOMIC_RELAXED);
+    pthread_t w, r[2], wt;
+    pthread_create(&wt, NULL, waiter, NULL);
+    pthread_create(&w, NULL, sole_writer, NULL);
+    for (int i = 0; i < 2; i++)
+        pthread_create(&r[i], NULL, reader, NULL);
+    pthread_join(w, NULL);
+    pthread_join(wt, NULL);
+    __atomic_store_n(&done, 1, __ATOMIC_RELEASE);
+    for (int i = 0; i < 2; i++)
+        pthread_join(r[i], NULL);
+    uint64_t n = 0;
+    if (counter_cell_read(&counter, &n) != 0 || n != (uint64_t)iters * 2) {
+        fprintf(stderr, "one-writer: %llu updates, expected %llu\n", (unsigned long long)n,
+                (unsigned long long)iters * 2);
+        failed = 1;
+    }
+    stamped_cell_close(&cell);
+    counter_cell_close(&counter);
+    printf("one-writer: ok=%d\n", !failed);
+    return failed;
+}
+
 int main(void)
 {
     const char *scale = getenv("NCTEST_SCALE");
@@ -163,5 +221,6 @@ int main(void)
         rc |= run(&cortex_sync_futex);
     if (cortex_sync_available(&cortex_sync_semaphore))
         rc |= run(&cortex_sync_semaphore);
+    rc |= run_one_writer();
     return rc;
 }

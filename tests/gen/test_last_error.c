@@ -173,6 +173,28 @@ Test(last_error, cells, .init = setup_full_ring)
     cr_assert_eq(cortex_cell_close(c), 0);
 }
 
+/* The one-writer backend: a second writer is refused naming the role's holder. */
+Test(last_error, one_writer_cells, .init = setup_full_ring)
+{
+    char name[64];
+    nct_name(name, "le-ow");
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.lock = &cortex_sync_one_writer;
+    cortex_cell *c = NULL, *c2 = NULL;
+    uint64_t v = 1, scratch;
+    cr_assert_eq(cortex_cell_create(&c, CORTEX_KEY_NAME(name), &v, sizeof v, 8, "u64", &o), 0);
+    cr_assert_eq(cortex_cell_attach(&c2, CORTEX_KEY_NAME(name), sizeof v, 8, "u64", NULL), 0);
+    cr_assert_eq(cortex_cell_write(c, &v, sizeof v), 0);
+    FAILS(-EBUSY, "one-writer role", cortex_cell_write(c2, &v, sizeof v));
+    FAILS(-EBUSY, "one-writer role", cortex_cell_write_timed(c2, &v, sizeof v, 1000));
+    FAILS(-EBUSY, "one-writer role", cortex_cell_update(c2, add_one, NULL, &scratch, sizeof v));
+    FAILS(-EBUSY, "one-writer role", cortex_cell_update_timed(c2, add_one, NULL, &scratch, sizeof v, 1000));
+    FAILS(-EBUSY, "one-writer role", cortex_cell_update_if(c2, refuse_negative, NULL, &scratch, sizeof v, 0));
+    FAILS(-EBUSY, "one-writer role", cortex_cell_consistent(c2));
+    cr_assert_eq(cortex_cell_close(c2), 0);
+    cr_assert_eq(cortex_cell_close(c), 0);
+}
+
 Test(last_error, rings, .init = setup_full_ring)
 {
     static _Alignas(64) unsigned char mem[4096];

@@ -6,7 +6,8 @@
  * segment.  Built with -DCORTEX_MODEL (and once more with
  * -DCORTEX_SEED_CELL_RELAXED_SEQ, -DCORTEX_SEED_CELL_NO_WAKE_FENCE and
  * -DCORTEX_SEED_CELLWORD_EVEN_HELD, -DCORTEX_SEED_CELL_NO_MEMBARRIER and
- * -DCORTEX_SEED_CELL_LIGHT_UNJOINED, whose scenarios must fail).  The
+ * -DCORTEX_SEED_CELL_LIGHT_UNJOINED and -DCORTEX_SEED_ONE_WRITER_NO_RELEASE_FENCE,
+ * whose scenarios must fail).  The
  * *_light scenarios run the wake rule without the writer's fence.  The
  * cellword_* scenarios run the futex cell's merged lock and sequence word
  * (lib/cell/cellword.h) the way cell.c does.
@@ -343,8 +344,45 @@ static const mc_scenario cellword_updates_light = {
                               "membarrier): exclusion, no lost increment, no lost wakeup",
     2, cwd_setup_updates_light, cwd_update_thread, cwd_update_check, 2, 3, 0, 0, true, false};
 
+/* ---- cell: the one-writer backend's single-writer seqlock (seqlock.h, cortex__cell_write_one) ---- */
+
+/*
+ * Thread 1 holds the writer role (claimed before, outside the model: the
+ * role record is read only by claims and by liveness checks) and writes as
+ * cell.c's one_writer_store does: no lock, no read-modify-write; thread 2
+ * reads as cortex_cell_read does with this backend, retrying until a copy
+ * is whole (its wait for a dead writer needs a death, which the model has
+ * not).  Every accepted copy must be one a write wrote, at its version.
+ */
+static void ow_thread(int id)
+{
+    if (id == 1) {
+        for (int k = 1; k <= cl.writes; k++) {
+            uint64_t v[CELL_WORDS] = {(uint64_t)k, (uint64_t)k};
+            cortex__cell_write_one(&cl.seq, &cl.flag, cl.value, v, sizeof v);
+            cortex__cell_wake(&cl.waiters, light_wake(k));
+        }
+        return;
+    }
+    uint64_t v[CELL_WORDS], version = 0;
+    int r;
+    while ((r = cortex__cell_read_try_version(&cl.seq, &cl.flag, cl.value, v, sizeof v, &version)) < 0)
+        cortex__spin_hint();
+    MC_ASSERT(r == 0, "read saw the inconsistent flag with no writer dead");
+    MC_ASSERT(v[0] == v[1], "torn value accepted: {%llu, %llu}", (unsigned long long)v[0],
+              (unsigned long long)v[1]);
+    MC_ASSERT(v[0] == version / 2, "value %llu read at version %llu (written at %llu)", (unsigned long long)v[0],
+              (unsigned long long)version, (unsigned long long)(2 * v[0]));
+}
+
+static const mc_scenario one_writer_1w1r = {
+    "one_writer_write_read", "one-writer cell: the role holder's 2 lock-free writes vs 1 optimistic reader: no torn "
+                             "or invented value accepted, each at its own version",
+    2, cl_setup_1w, ow_thread, cl_check, 3, 3, 0, 0, true, false};
+
 static const mc_scenario *const all[] = {&futex_mutex2, &futex_handoff3, &cell_1w1r, &cell_2w1r,
                                          &cell_wait_writes, &cell_wait_two, &cellword_1w1r, &cellword_2w1r,
-                                         &cellword_updates, &cell_wait_light, &cellword_updates_light, NULL};
+                                         &cellword_updates, &cell_wait_light, &cellword_updates_light,
+                                         &one_writer_1w1r, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -490,6 +490,10 @@ const char *nc_lock_name(uint32_t id, char *buf, size_t len)
     else if (id == CORTEX_SYNC_ID_FUTEX)
         snprintf(buf, len, "futex");
 #endif
+#ifdef CORTEX_SYNC_ID_ONE_WRITER
+    else if (id == CORTEX_SYNC_ID_ONE_WRITER)
+        snprintf(buf, len, "one-writer");
+#endif
 #ifdef CORTEX_SYNC_ID_USER_MIN
     else if (id >= CORTEX_SYNC_ID_USER_MIN)
         snprintf(buf, len, "user:%" PRIu32, id);
