@@ -739,11 +739,14 @@ static bool live_due(cortex_waitset *ws, int64_t now)
 
 #if !defined(CORTEX_MODEL)
 /*
- * Step 2: up to WS_SPIN_NS of passes; a busy peer answers within a cache
- * line's round trip plus one pass (about a nanosecond per ring: one load of
- * a line that stays in this CPU's cache until the peer stores to it).
+ * Step 2: passes until @until (WS_SPIN_NS, or the caller's deadline if
+ * sooner); a busy peer answers within a cache line's round trip plus one
+ * pass.  A pass loads one word per ring, from lines that stay in this
+ * CPU's cache until the peer stores to them; 64 rings' index words share
+ * one L1 set (the same offset in each ring's page), so a pass over them
+ * costs about 180 ns on the benchmark machine, not 64 L1 hits.
  */
-static unsigned spin(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t start)
+static unsigned spin(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t until)
 {
     unsigned nw = 0;
     bool others = false; /* sources without a word: looked at every pass */
@@ -761,7 +764,7 @@ static unsigned spin(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
     for (unsigned pass = 1;; pass++) {
         cortex__spin_hint();
         unsigned k = 0;
-        if (pass % 16 == 0 && cortex__now_ns() - start >= WS_SPIN_NS)
+        if (pass % 16 == 0 && cortex__now_ns() >= until)
             return 0;
         if (pass % WS_SPIN_FULL == 0) {
             if ((k = scan(ws, ev, max, false, false, false)) > 0)
@@ -800,8 +803,8 @@ static int wait_core(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
         return k ? (int)k : cortex__fail(ETIMEDOUT, "cortex_waitset_wait: no source ready (timeout 0)");
     int64_t deadline = cortex__deadline(timeout_ns);
 #if !defined(CORTEX_MODEL) /* the model checker explores schedules, not time */
-    int64_t start = cortex__now_ns();
-    if (ws->nfd == 0 && (k = spin(ws, ev, max, start)) > 0) /* step 2 */
+    int64_t spin_until = cortex__now_ns() + WS_SPIN_NS;
+    if (ws->nfd == 0 && (k = spin(ws, ev, max, spin_until < deadline ? spin_until : deadline)) > 0) /* step 2 */
         return (int)k;
 #endif
     int64_t slice = WS_FIRST_SLICE_NS;
