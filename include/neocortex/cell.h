@@ -262,6 +262,78 @@ typedef struct cortex_cell_info {
  */
 CORTEX_API int cortex_cell_inspect(const cortex_region *region, cortex_cell_info *out);
 
+/* ---- the one-writer write, inline ------------------------------------------ */
+
+/** @cond internal */
+/*
+ * The first member of every cell handle (lib/cell/cell.c checks its
+ * offsets): what the typed write's inline path reads.  An ABI of this
+ * header and the library, like the ring's and the slab's fast-path fields.
+ */
+typedef struct cortex_cell_fast_ {
+    uint64_t ow_key;      /* one-writer: the process identity the handle holds the writer role as (else none matches) */
+    unsigned char *head;  /* the cell header: sequence word at +32, inconsistent flag at +40, waiters word at +44 */
+    unsigned char *value; /* the value area, whole 8-byte words */
+    uint32_t size;        /* the value's size */
+    uint32_t ow_light;    /* one-writer: 1 when the wake check needs no fence (see lib/cell/seqlock.h) */
+} cortex_cell_fast_;
+
+/* The inline write's wake when a waiter announced itself (the waiters word's bit 0); 0. */
+CORTEX_API int cortex_cell__wake_(cortex_cell *cell);
+
+#if !defined(CORTEX_MODEL) && !defined(CORTEX_CELL_NO_INLINE) && !defined(CORTEX_BUILDING_LIBRARY) &&            \
+    !defined(__cplusplus) && !defined(__STDC_NO_ATOMICS__) && defined(__STDC_VERSION__) &&                       \
+    __STDC_VERSION__ >= 201112L && (defined(__GNUC__) || defined(__clang__))
+#include <stdatomic.h>
+#include <string.h>
+/* The calling process's identity, 0 until first asked (and after a fork): lib/sync/ident.h. */
+CORTEX_API extern _Atomic uint64_t cortex__sync_ident_cache;
+/*
+ * The typed write (name_write): for a one-writer cell whose writer role
+ * this handle holds in this process, the single-writer seqlock write of
+ * lib/cell/seqlock.h (cortex__cell_write_one, which the model checker
+ * explores) and its wake check, without a call; anything else (another
+ * backend, no role yet, a forked child, bad arguments) is
+ * cortex_cell_write().  Define CORTEX_CELL_NO_INLINE to always call it.
+ */
+static inline int cortex_cell__write_(cortex_cell *cell, const void *value, size_t size)
+{
+    const cortex_cell_fast_ *f = (const cortex_cell_fast_ *)(const void *)cell;
+    if (__builtin_expect(!cell || !value || size != f->size ||
+                             f->ow_key != atomic_load_explicit(&cortex__sync_ident_cache, memory_order_relaxed),
+                         0))
+        return cortex_cell_write(cell, value, size);
+    _Atomic uint64_t *seq = (_Atomic uint64_t *)(void *)(f->head + 32);
+    _Atomic uint64_t *w = (_Atomic uint64_t *)(void *)f->value;
+    const unsigned char *src = (const unsigned char *)value;
+    const uint64_t mask = (UINT64_C(1) << 40) - 1u; /* the counter's bits */
+    uint64_t s = atomic_load_explicit(seq, memory_order_relaxed) & mask & ~UINT64_C(1);
+    atomic_store_explicit(seq, (s + 1) & mask, memory_order_relaxed);
+    atomic_thread_fence(memory_order_release); /* the odd counter before any word of the value */
+    for (size_t i = 0; i < size; i += 8) { /* whole words, the last one zero-padded (size is a constant here) */
+        uint64_t v = 0;
+        memcpy(&v, src + i, size - i < 8 ? size - i : 8);
+        atomic_store_explicit(&w[i / 8], v, memory_order_relaxed);
+    }
+    atomic_store_explicit((_Atomic uint32_t *)(void *)(f->head + 40), 0, memory_order_relaxed);
+    atomic_store_explicit(seq, (s + 2) & mask, memory_order_release);
+    if (f->ow_light)
+        __asm__ __volatile__("" ::: "memory"); /* waiters make up for the fence with membarrier */
+    else
+        atomic_thread_fence(memory_order_seq_cst); /* the store before the look at the waiters word */
+    if (__builtin_expect(atomic_load_explicit((_Atomic uint32_t *)(void *)(f->head + 44), memory_order_relaxed) & 1u,
+                         0))
+        return cortex_cell__wake_(cell);
+    return 0;
+}
+#else
+static inline int cortex_cell__write_(cortex_cell *cell, const void *value, size_t size)
+{
+    return cortex_cell_write(cell, value, size);
+}
+#endif
+/** @endcond */
+
 CORTEX_END_DECLS
 
 #endif

@@ -58,6 +58,7 @@ _Static_assert(offsetof(cell_head, inconsistent) == 40, "flag at offset 40");
 _Static_assert(offsetof(cell_head, waiters) == 44, "waiters flag at offset 44");
 
 struct cortex_cell {
+    cortex_cell_fast_ fast; /* first: read by neocortex/cell.h's inline write (ow_key, head, value, size, ow_light) */
     cortex_region *region;
     cell_head *head;
     unsigned char *value;
@@ -67,13 +68,18 @@ struct cortex_cell {
     uint32_t size;
     bool futex;           /* ops is the built-in futex: call it inline */
     bool one_writer;      /* ops is cortex_sync_one_writer: writes need the role, no lock */
-    bool ow_light;        /* one-writer: the wake path decided for ow_key's process */
-    uint64_t ow_key;      /* one-writer: the identity (lib/sync/ident.h) this handle holds the role as;
-                           * OW_NONE until then (no identity has pid 0xffffffff, and none is 0) */
+    /* fast.ow_light: one-writer, the wake path decided for fast.ow_key's process;
+     * fast.ow_key: one-writer, the identity (lib/sync/ident.h) this handle holds the role as,
+     * OW_NONE until then (no identity has pid 0xffffffff, and none is 0) */
     /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
      * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
     cortex__a64 light_state;
 };
+
+/* neocortex/cell.h's inline write reads the header at these offsets (cell_head's asserts above). */
+_Static_assert(offsetof(struct cortex_cell, fast) == 0, "the fast-path fields come first");
+_Static_assert(CORTEX__CELL_SEQ_BITS == 40, "neocortex/cell.h's inline write masks a 40-bit counter");
+_Static_assert(CORTEX__CELL_WAITING == 1u, "neocortex/cell.h's inline write tests bit 0 of the waiters word");
 
 struct layout_calc {
     uint32_t value_offset, sync_offset, sync_size;
@@ -138,7 +144,7 @@ static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const
     c->futex = ops == &cortex_sync_futex;
 #endif
     c->one_writer = ops == &cortex_sync_one_writer;
-    c->ow_key = OW_NONE;
+    c->fast = (cortex_cell_fast_){.ow_key = OW_NONE, .head = p, .value = c->value, .size = size};
     return c;
 }
 
@@ -745,9 +751,9 @@ static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, cons
     cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
     uint64_t id = cortex__sync_ident();
     one_writer_store(c, value, size, (uint32_t)id);
-    c->ow_light = light_for(c, (uint32_t)id);
+    c->fast.ow_light = light_for(c, (uint32_t)id);
     uint64_t held = ((cortex__ow_local *)c->local)->ident;
-    c->ow_key = held ? held : OW_NONE;
+    c->fast.ow_key = held ? held : OW_NONE;
     return 0;
 }
 
@@ -755,10 +761,10 @@ static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, cons
 static __attribute__((noinline)) int one_writer_write(cortex_cell *c, const void *value, size_t size)
 {
     /* An unfilled cache (0) never matches: the claim fills it. */
-    if (__builtin_expect(c->ow_key != cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED), 0))
+    if (__builtin_expect(c->fast.ow_key != cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED), 0))
         return one_writer_claim_write(c, value, size);
     cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
-    return cortex__cell_wake(&c->head->waiters, c->ow_light);
+    return cortex__cell_wake(&c->head->waiters, c->fast.ow_light);
 }
 
 static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns, const char *fn)
@@ -777,6 +783,15 @@ static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t ti
     cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
     cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
     return cell_unlock(c, true);
+}
+
+/* neocortex/cell.h's inline one-writer write, after its fence: a waiter announced itself, wake it. */
+int cortex_cell__wake_(cortex_cell *c)
+{
+    if (!c)
+        return 0;
+    uint32_t w = cortex__ld32(&c->head->waiters, CX_RELAXED);
+    return (w & CORTEX__CELL_WAITING) ? cortex__cell_wake_slow(&c->head->waiters, w) : 0;
 }
 
 int cortex_cell_write(cortex_cell *c, const void *value, size_t size)

@@ -5,7 +5,7 @@
 
 #include <pthread.h>
 
-cortex__a64 cortex__sync_ident_cache;
+CORTEX_API cortex__a64 cortex__sync_ident_cache; /* exported: the inline one-writer write (neocortex/cell.h) reads it */
 
 static pthread_once_t ident_once = PTHREAD_ONCE_INIT;
 

@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 /* pid in the low 32 bits, the stamp (lib/os/proc.c) in the high ones; 0 = not known yet. */
-extern cortex__a64 cortex__sync_ident_cache;
+CORTEX_API extern cortex__a64 cortex__sync_ident_cache;
 uint64_t cortex__sync_ident_fill(void);
 
 static inline uint64_t cortex__sync_ident(void)

@@ -352,3 +352,54 @@ Test(cell_one_writer, waitset_reports_a_dead_writer_only_mid_write)
     cr_assert_eq(pair_cell_read(&c, &v), 0);
     cr_assert_eq(pair_cell_close(&c), 0);
 }
+
+/* ---- the typed write's inline path (neocortex/cell.h) --------------------- */
+
+typedef struct odd13 {
+    unsigned char b[13]; /* a last word of 5 bytes: the zero-padded tail */
+} odd13;
+typedef struct big200 {
+    uint64_t w[25];
+} big200;
+CORTEX_DECLARE(odd_cell, odd13);
+CORTEX_DECLARE(big_cell, big200);
+
+Test(cell_one_writer, typed_inline_writes_match_the_library_path_at_every_size)
+{
+#if !defined(CORTEX_CELL_NO_INLINE) && defined(__STDC_VERSION__) && __STDC_VERSION__ >= 201112L
+    cortex_opts o = opts_with(OW);
+    odd_cell oc;
+    big_cell bc;
+    cr_assert_eq(odd_cell_create(&oc, CORTEX_KEY_SYSV(nct_sysv_key()), (odd13){{0}}, &o), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(big_cell_create(&bc, CORTEX_KEY_SYSV(nct_sysv_key()), (big200){{0}}, &o), 0, "%s",
+                 cortex_last_error()->message);
+    uint64_t v_odd = 0, v_big = 0;
+    for (unsigned k = 1; k <= 200; k++) {
+        odd13 x, got;
+        big200 y, goty;
+        for (unsigned i = 0; i < sizeof x.b; i++)
+            x.b[i] = (unsigned char)(k * 7 + i);
+        for (unsigned i = 0; i < 25; i++)
+            y.w[i] = (uint64_t)k << 32 | i;
+        /* odd k: the typed (inline) write; even k: the library's cortex_cell_write() */
+        int rc1 = k & 1 ? odd_cell_write(&oc, x) : cortex_cell_write(oc.cell, &x, sizeof x);
+        int rc2 = k & 1 ? big_cell_write(&bc, y) : cortex_cell_write(bc.cell, &y, sizeof y);
+        cr_assert_eq(rc1, 0, "round %u: %s", k, cortex_last_error()->message);
+        cr_assert_eq(rc2, 0, "round %u: %s", k, cortex_last_error()->message);
+        uint64_t vo, vb;
+        cr_assert_eq(odd_cell_read_version(&oc, &got, &vo), 0);
+        cr_assert_eq(big_cell_read_version(&bc, &goty, &vb), 0);
+        cr_assert_eq(memcmp(&got, &x, sizeof x), 0, "round %u: the 13-byte value differs", k);
+        cr_assert_eq(memcmp(&goty, &y, sizeof y), 0, "round %u: the 200-byte value differs", k);
+        cr_assert_gt(vo, v_odd, "round %u: the version did not advance", k);
+        cr_assert_gt(vb, v_big, "round %u: the version did not advance", k);
+        v_odd = vo;
+        v_big = vb;
+    }
+    cr_assert_eq(odd_cell_close(&oc), 0);
+    cr_assert_eq(big_cell_close(&bc), 0);
+#else
+    cr_skip_test("built without the inline write");
+#endif
+}

@@ -19,7 +19,7 @@ def public_functions(paths):
             text = f.read()
         for m in decl.finditer(text):
             ret, name = m.group(1).strip(), m.group(2)
-            if name.startswith("cortex_ring__"):
+            if name.startswith(("cortex_ring__", "cortex_cell__")):
                 continue  # internal wake hooks of the inline paths
             yield name, ret
 
