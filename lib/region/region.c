@@ -731,7 +731,16 @@ int cortex_region_attach(cortex_region **ret, cortex_key key, const cortex_layou
         int32_t cpid = known ? creator.pid : 0;
         bool creator_dead = known && cortex__proc_verdict(&creator, NULL) == CORTEX__DEAD;
         if (opts && opts->mode == CORTEX_OPEN_OR_CREATE && creator_dead) {
-            /* Only a creator known dead: -ENOENT sends open-or-create back to make it anew. */
+            /*
+             * Only a creator known dead: -ENOENT sends open-or-create back to make it anew.  But it
+             * may have published READY (and exited) between our look at the state and the verdict:
+             * claim the segment as FAILED first, from exactly INIT, and look again if that fails.
+             * Other waiters then see FAILED and create anew too.
+             */
+            uint32_t was = CORTEX_STATE_INIT;
+            if (!__atomic_compare_exchange_n(&live->state, &was, (uint32_t)CORTEX_STATE_FAILED, false,
+                                             __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE))
+                continue;
             if ((rc = remove_stale(r, key, what)) < 0)
                 goto fail;
             rc = cortex__fail(ENOENT, "%s: its creator (pid %d) died before it was READY; removed it to create it anew",
