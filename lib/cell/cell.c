@@ -60,12 +60,10 @@ _Static_assert(offsetof(cell_head, waiters) == 44, "waiters flag at offset 44");
 struct cortex_cell {
     cortex_cell_fast_ fast; /* first: read by neocortex/cell.h's inline write (ow_key, head, value, size, ow_light) */
     cortex_region *region;
-    cell_head *head;
-    unsigned char *value;
+    cell_head *head;      /* fast.head, typed */
     void *sync;
     void *local;
     const cortex_sync_ops *ops;
-    uint32_t size;
     bool futex;           /* ops is the built-in futex: call it inline */
     bool one_writer;      /* ops is cortex_sync_one_writer: writes need the role, no lock */
     /* fast.ow_light: one-writer, the wake path decided for fast.ow_key's process;
@@ -136,15 +134,14 @@ static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const
     unsigned char *p = cortex_region_payload(r);
     c->region = r;
     c->head = (cell_head *)(void *)p;
-    c->value = p + l->value_offset;
+    unsigned char *value = p + l->value_offset;
     c->sync = p + l->sync_offset;
     c->ops = ops;
-    c->size = size;
 #if CORTEX_HAVE_FUTEX
     c->futex = ops == &cortex_sync_futex;
 #endif
     c->one_writer = ops == &cortex_sync_one_writer;
-    c->fast = (cortex_cell_fast_){.ow_key = OW_NONE, .head = p, .value = c->value, .size = size};
+    c->fast = (cortex_cell_fast_){.ow_key = OW_NONE, .head = p, .value = value, .size = size};
     return c;
 }
 
@@ -580,7 +577,7 @@ static int bad_size(cortex_cell *c, size_t size, const char *fn)
 {
     if (!c)
         return cortex__fail(EINVAL, "%s: NULL cell", fn);
-    return cortex__fail(EINVAL, "%s: %zu bytes given, the cell holds %u", fn, size, c->size);
+    return cortex__fail(EINVAL, "%s: %zu bytes given, the cell holds %u", fn, size, c->fast.size);
 }
 
 /* ---- operations ---------------------------------------------------------- */
@@ -615,7 +612,7 @@ static __attribute__((noinline)) int one_writer_read_wait(cortex_cell *c, void *
     uint64_t odd = UINT64_MAX;
     int64_t since = 0;
     for (unsigned i = 0;; i++) {
-        int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
+        int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->fast.value, out, size, version);
         if (r == 0)
             return 0;
         if (r > 0)
@@ -630,7 +627,7 @@ static __attribute__((noinline)) int one_writer_read_wait(cortex_cell *c, void *
                 int32_t pid = 0;
                 int gone = cortex__ow_holder_gone(c->sync, &pid);
                 if (gone != 0 && cortex__cell_counter(cortex__ld64(&c->head->seq, CX_ACQUIRE)) == s) {
-                    cortex__cell_load_value(out, c->value, size);
+                    cortex__cell_load_value(out, c->fast.value, size);
                     *version = s;
                     return writer_gone_error(c, pid, gone);
                 }
@@ -653,7 +650,7 @@ static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t
         return one_writer_read_wait(c, out, size, version);
     for (int i = 1; i < CORTEX_CELL_READ_RETRIES; i++) {
         cortex__spin_hint();
-        int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
+        int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->fast.value, out, size, version);
         if (r == 0)
             return 0;
         if (r > 0)
@@ -665,7 +662,7 @@ static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t
         return rc;
     bool repaired = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
     *version = cortex__cell_counter(cortex__ld64(&c->head->seq, CX_RELAXED));
-    uint32_t f = cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, out, size);
+    uint32_t f = cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->fast.value, out, size);
     rc = cell_unlock(c, repaired);
     if (rc < 0)
         return rc;
@@ -674,9 +671,9 @@ static __attribute__((noinline)) int read_slow(cortex_cell *c, void *out, size_t
 
 static inline int read_impl(cortex_cell *c, void *out, size_t size, uint64_t *version, const char *fn)
 {
-    if (__builtin_expect(!c || size != c->size || !out, 0))
+    if (__builtin_expect(!c || size != c->fast.size || !out, 0))
         return bad_size(c, size, fn);
-    int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, version);
+    int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->fast.value, out, size, version);
     if (__builtin_expect(r == 0, 1))
         return 0;
     return read_slow(c, out, size, r, version);
@@ -691,10 +688,10 @@ static __attribute__((noinline)) int read_slow_unversioned(cortex_cell *c, void 
 
 int cortex_cell_read(cortex_cell *c, void *out, size_t size)
 {
-    if (__builtin_expect(!c || size != c->size || !out, 0))
+    if (__builtin_expect(!c || size != c->fast.size || !out, 0))
         return bad_size(c, size, "cortex_cell_read");
     uint64_t version;
-    int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->value, out, size, &version);
+    int r = cortex__cell_read_try_version(&c->head->seq, &c->head->inconsistent, c->fast.value, out, size, &version);
     if (__builtin_expect(r == 0, 1))
         return 0;
     return read_slow_unversioned(c, out, size, r);
@@ -725,7 +722,7 @@ static inline int futex_write(cortex_cell *c, const void *value, size_t size, in
     if (__builtin_expect(rc != 0 && rc != -EOWNERDEAD, 0))
         return rc == -ETIMEDOUT ? lock_timeout(c, timeout_ns, "write") : rc;
     /* odd already; the unlock makes it even (a dead writer's torn value is replaced whole) */
-    cortex__cell_write_body(&h->inconsistent, c->value, value, size, 0);
+    cortex__cell_write_body(&h->inconsistent, c->fast.value, value, size, 0);
     rc = cortex__cellword_unlock(&h->seq, record, &h->waiters, self, light_for(c, self));
     return __builtin_expect(rc == 0, 1) ? 0 : word_unlock_failed(c);
 }
@@ -734,7 +731,7 @@ static inline int futex_write(cortex_cell *c, const void *value, size_t size, in
 /* The holder's write: no read-modify-write, no fence (x86), then the wake check. */
 static inline void one_writer_store(cortex_cell *c, const void *value, size_t size, uint32_t self)
 {
-    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
+    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->fast.value, value, size);
     cortex__cell_wake(&c->head->waiters, light_for(c, self));
 }
 
@@ -763,13 +760,13 @@ static __attribute__((noinline)) int one_writer_write(cortex_cell *c, const void
     /* An unfilled cache (0) never matches: the claim fills it. */
     if (__builtin_expect(c->fast.ow_key != cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED), 0))
         return one_writer_claim_write(c, value, size);
-    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->value, value, size);
+    cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->fast.value, value, size);
     return cortex__cell_wake(&c->head->waiters, c->fast.ow_light);
 }
 
 static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t timeout_ns, const char *fn)
 {
-    if (!c || size != c->size || !value)
+    if (!c || size != c->fast.size || !value)
         return bad_size(c, size, fn);
     if (c->one_writer)
         return one_writer_write(c, value, size);
@@ -781,7 +778,7 @@ static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t ti
     if (rc < 0)
         return rc;
     cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-    cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, value, size, 0);
+    cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->fast.value, value, size, 0);
     return cell_unlock(c, true);
 }
 
@@ -796,7 +793,7 @@ int cortex_cell__wake_(cortex_cell *c)
 
 int cortex_cell_write(cortex_cell *c, const void *value, size_t size)
 {
-    if (c && c->one_writer && size == c->size && value) /* before write_impl's frame: the fast path saves nothing */
+    if (c && c->one_writer && size == c->fast.size && value) /* before write_impl's frame: the fast path saves nothing */
         return one_writer_write(c, value, size);
     return write_impl(c, value, size, -1, "cortex_cell_write");
 }
@@ -824,7 +821,7 @@ static int update_cancelled(cortex_cell *c, int keep)
 static int update_impl(cortex_cell *c, cortex_cell_update_fn fn, cortex_cell_update_if_fn fn_if, void *ctx,
                        void *scratch, size_t size, int64_t timeout_ns, const char *name)
 {
-    if (!c || size != c->size || !scratch)
+    if (!c || size != c->fast.size || !scratch)
         return bad_size(c, size, name);
     if (!fn && !fn_if)
         return cortex__fail(EINVAL, "%s: no function given", name);
@@ -832,7 +829,7 @@ static int update_impl(cortex_cell *c, cortex_cell_update_fn fn, cortex_cell_upd
     if (rc < 0)
         return rc;
     bool repaired = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
-    if (cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size)) {
+    if (cortex__cell_read_locked(&c->head->seq, &c->head->inconsistent, c->fast.value, scratch, size)) {
         rc = cell_unlock(c, repaired);
         return rc < 0 ? rc : inconsistent_error(c, "update");
     }
@@ -842,7 +839,7 @@ static int update_impl(cortex_cell *c, cortex_cell_update_fn fn, cortex_cell_upd
     else
         fn(scratch, ctx);
     if (keep == 0)
-        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, scratch, size, 0);
+        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->fast.value, scratch, size, 0);
     rc = cell_unlock(c, keep == 0);
     if (rc < 0)
         return rc;
@@ -875,7 +872,7 @@ int cortex_cell_consistent(cortex_cell *c)
         return rc;
     bool changed = cortex__cell_repair(&c->head->seq, &c->head->inconsistent);
     if (cortex__ld32(&c->head->inconsistent, CX_RELAXED)) {
-        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->value, NULL, 0, 0);
+        cortex__cell_write_locked(&c->head->seq, &c->head->inconsistent, c->fast.value, NULL, 0, 0);
         changed = true;
     }
     return cell_unlock(c, changed);
@@ -920,7 +917,7 @@ int cortex_cell_own(cortex_cell *c)
 
 cortex_region *cortex_cell_region(const cortex_cell *c) { return c ? c->region : NULL; }
 
-size_t cortex_cell_size(const cortex_cell *c) { return c ? c->size : 0; }
+size_t cortex_cell_size(const cortex_cell *c) { return c ? c->fast.size : 0; }
 
 const cortex_sync_ops *cortex_cell_lock_ops(const cortex_cell *c) { return c ? c->ops : NULL; }
 
