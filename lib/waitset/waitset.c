@@ -105,7 +105,7 @@ struct cortex_waitset {
         cortex__a64 *word;
         uint64_t val;
     } spin_w[CORTEX_WAITSET_MAX_SOURCES]; /* side by side: separate arrays 8 KiB apart share L1 sets */
-    unsigned spin_src[CORTEX_WAITSET_MAX_SOURCES];
+    unsigned spin_src[CORTEX_WAITSET_MAX_SOURCES]; /* rings with a word from the bottom, other futex sources from the top */
     unsigned w_nfd;
 };
 
@@ -748,8 +748,7 @@ static bool live_due(cortex_waitset *ws, int64_t now)
  */
 static unsigned spin(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max, int64_t until)
 {
-    unsigned nw = 0;
-    bool others = false; /* sources without a word: looked at every pass */
+    unsigned nw = 0, no = 0; /* rings with a word: spin_src[0, nw); futex sources without one: from the top */
     for (unsigned i = 0; i < ws->n; i++) {
         ws_src *s = &ws->src[i];
         cortex__a64 *w = is_ring(s) ? cortex__ring_wait_watch(s->obj, s->kind == WS_RING_SPACE) : NULL;
@@ -757,8 +756,8 @@ static unsigned spin(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
             ws->spin_w[nw].word = w;
             ws->spin_w[nw].val = cortex__ld64(w, CX_RELAXED);
             ws->spin_src[nw++] = i;
-        } else {
-            others |= is_futex_kind(s->kind);
+        } else if (is_futex_kind(s->kind)) {
+            ws->spin_src[CORTEX_WAITSET_MAX_SOURCES - 1 - no++] = i;
         }
     }
     for (unsigned pass = 1;; pass++) {
@@ -774,21 +773,26 @@ static unsigned spin(cortex_waitset *ws, cortex_waitset_event *ev, unsigned max,
         unsigned first = nw; /* one branch-free sweep (the loads overlap): the first word that moved */
         for (unsigned j = nw; j-- > 0;)
             first = cortex__ld64(ws->spin_w[j].word, CX_RELAXED) != ws->spin_w[j].val ? j : first;
-        if (first < nw) { /* that one only, at once (each load of a set's words costs a line in one L1 set) */
+        int ring_rc = 0; /* that ring only, at once (each load of a set's words costs a line in one L1 set) */
+        unsigned ring_at = ws->n;
+        if (first < nw) {
             ws->spin_w[first].val = cortex__ld64(ws->spin_w[first].word, CX_RELAXED);
-            ws_src *s = &ws->src[ws->spin_src[first]];
-            int rc = src_check(s, false, false, NULL);
-            if (rc != 0)
-                k = report(ev, k, max, s, rc, 0, 0, !ws->peek);
+            ring_at = ws->spin_src[first];
+            ring_rc = src_check(&ws->src[ring_at], false, false, NULL);
         }
-        for (unsigned i = 0; others && i < ws->n && k < max; i++) {
-            ws_src *s = &ws->src[i];
-            if (!is_futex_kind(s->kind) || (is_ring(s) && cortex__ring_wait_watch(s->obj, s->kind == WS_RING_SPACE)))
-                continue;
+        /* every pass: broadcast readers, cells, closed rings; reported with the ring in the order added */
+        for (unsigned j = 0; j <= no && k < max; j++) {
+            unsigned at = j < no ? ws->spin_src[CORTEX_WAITSET_MAX_SOURCES - 1 - j] : ws->n;
+            if (ring_rc != 0 && ring_at < at) {
+                k = report(ev, k, max, &ws->src[ring_at], ring_rc, 0, 0, !ws->peek);
+                ring_rc = 0;
+            }
+            if (j == no)
+                break;
             uint64_t version = 0;
-            int rc = src_check(s, false, false, &version);
+            int rc = src_check(&ws->src[at], false, false, &version);
             if (rc != 0)
-                k = report(ev, k, max, s, rc, 0, version, !ws->peek);
+                k = report(ev, k, max, &ws->src[at], rc, 0, version, !ws->peek);
         }
         if (k)
             return k;
