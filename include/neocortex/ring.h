@@ -135,7 +135,7 @@ typedef enum cortex_role {
 /** Largest element size in bytes. */
 #define CORTEX_RING_MAX_ELEM (UINT32_C(1) << 20)
 
-/** @cond internal: how far ahead a batch-scheme producer prefetches slot lines for writing. */
+/** @cond internal: how far ahead a batch-scheme producer prefetches slot lines. */
 #define CORTEX_RING_PREFETCH_LINES 8u
 #define CORTEX_RING_PREFETCH_SLOTS(esz) \
     ((esz) >= 64u * CORTEX_RING_PREFETCH_LINES ? 1u : 64u * CORTEX_RING_PREFETCH_LINES / (uint32_t)(esz))
@@ -555,8 +555,10 @@ static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_
     } else {
         memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
         r->p.head = h + 1;
-        /* batch scheme: ask for the line CORTEX_RING_PREFETCH_LINES ahead for writing now, so its
-         * transfer from the consumer overlaps the pushes before it instead of stalling the store buffer */
+        /* batch scheme: ask for the line CORTEX_RING_PREFETCH_LINES ahead now, so its transfer from the
+         * consumer overlaps the pushes before it instead of stalling the store buffer.  The write hint
+         * becomes PREFETCHW only where the target has it (-mprfchw); baseline x86-64 gets a plain
+         * prefetch, which still brings the data over (the store then needs only ownership) */
         if (r->batch && CORTEX_RING_PREFETCH_SLOTS(elem_size) < r->capacity / 2)
             __builtin_prefetch(r->slots + (size_t)((h + CORTEX_RING_PREFETCH_SLOTS(elem_size)) & r->mask) * elem_size,
                                1);
