@@ -613,9 +613,10 @@ static int wait_for(cortex_channel *c, chan_wait *w, int64_t timeout_ns, const c
         int64_t nap = c->not_yet ? CHAN_NOT_YET_NAP_NS : CHAN_NAP_NS;
         if (nap > deadline - now)
             nap = deadline - now;
-        if (c->role == CORTEX_CONSUMER) {
+        if (c->role == CORTEX_CONSUMER) { /* before a nap: our cached slots back, then a sleeping producer up */
             flush_magazines(c);
-            wake_producer(c);
+            if (cortex__ring_peer_sleeps(c->ring))
+                cortex__ring_wake_peer(c->ring);
         }
         w->rc = -EAGAIN;
         int gone = c->not_yet ? (cortex__sleep_ns(nap), 0) : cortex__ring_nap(c->ring, nap, chan_ready, w);
