@@ -127,7 +127,7 @@
         BODY(return cortex_cell_create(&c->cell, key, &init, sizeof(T), CORTEX__ALIGNOF(T), #T, opts);)         \
     SCOPE int name##_attach(name *c, cortex_key key, const cortex_opts *opts)                                    \
         BODY(return cortex_cell_attach(&c->cell, key, sizeof(T), CORTEX__ALIGNOF(T), #T, opts);)                \
-    SCOPE int name##_read(name *c, T *out) BODY(return cortex_cell_read(c->cell, out, sizeof(T));)              \
+    SCOPE int name##_read(name *c, T *out) BODY(return cortex_cell__read_(c->cell, out, sizeof(T));)             \
     SCOPE int name##_write(name *c, T value) BODY(return cortex_cell__write_(c->cell, &value, sizeof(T));)      \
     SCOPE int name##_update(name *c, void (*fn)(T *value, void *ctx), void *ctx)                                \
         BODY(struct name##__update u_ = {fn, ctx}; T scratch_;                                                  \

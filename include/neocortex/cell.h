@@ -262,13 +262,15 @@ typedef struct cortex_cell_info {
  */
 CORTEX_API int cortex_cell_inspect(const cortex_region *region, cortex_cell_info *out);
 
-/* ---- the one-writer write, inline ------------------------------------------ */
+/* ---- the typed read and write, inline ------------------------------------- */
 
 /** @cond internal */
 /*
  * The first member of every cell handle (lib/cell/cell.c checks its
- * offsets): what the typed write's inline path reads.  An ABI of this
- * header and the library, like the ring's and the slab's fast-path fields.
+ * offsets): what the typed read and write's inline paths read.  An ABI of
+ * this header and the library, like the ring's and the slab's fast-path
+ * fields.  ow_key and fx_light change while the handle is in use (the
+ * library sets them at a first write) and are read with atomic builtins.
  */
 typedef struct cortex_cell_fast_ {
     uint64_t ow_key;      /* one-writer: the process identity the handle holds the writer role as (else none matches) */
@@ -276,48 +278,44 @@ typedef struct cortex_cell_fast_ {
     unsigned char *value; /* the value area, whole 8-byte words */
     uint32_t size;        /* the value's size */
     uint32_t ow_light;    /* one-writer: 1 when the wake check needs no fence (see lib/cell/seqlock.h) */
+    uint64_t fx_light;    /* futex: (pid << 1) | light, the wake path decided for that process (0: none yet) */
+    unsigned char *fx_record; /* futex: the lock's owner record, (stamp << 32) | pid while held; NULL: not futex */
 } cortex_cell_fast_;
 
-/* The inline write's wake when a waiter announced itself (the waiters word's bit 0); 0. */
+/* The inline writes' wake when a waiter announced itself (the waiters word's bit 0); 0. */
 CORTEX_API int cortex_cell__wake_(cortex_cell *cell);
+/* The inline futex write found the lock word changed under it (a hostile store): the library's release
+ * (0 if this process still holds the word, else -EPERM and nothing released). */
+CORTEX_API int cortex_cell__release_(cortex_cell *cell);
 
 #if !defined(CORTEX_MODEL) && !defined(CORTEX_CELL_NO_INLINE) && !defined(CORTEX_BUILDING_LIBRARY) &&            \
     !defined(__cplusplus) && !defined(__STDC_NO_ATOMICS__) && defined(__STDC_VERSION__) &&                       \
     __STDC_VERSION__ >= 201112L && (defined(__GNUC__) || defined(__clang__))
 #include <stdatomic.h>
 #include <string.h>
-/* The calling process's identity, 0 until first asked (and after a fork): lib/sync/ident.h. */
+/* The calling process's identity, (stamp << 32) | pid, 0 until first asked (and after a fork): lib/sync/ident.h. */
 CORTEX_API extern _Atomic uint64_t cortex__sync_ident_cache;
-/*
- * The typed write (name_write): for a one-writer cell whose writer role
- * this handle holds in this process, the single-writer seqlock write of
- * lib/cell/seqlock.h (cortex__cell_write_one, which the model checker
- * explores) and its wake check, without a call; anything else (another
- * backend, no role yet, a forked child, bad arguments) is
- * cortex_cell_write().  Define CORTEX_CELL_NO_INLINE to always call it.
- */
-static inline int cortex_cell__write_(cortex_cell *cell, const void *value, size_t size)
+
+#define CORTEX_CELL__SEQ_MASK ((UINT64_C(1) << 40) - 1u) /* the sequence word's counter bits (lib/cell/seqlock.h) */
+
+/* The value's words into place, the last one zero-padded (size is a constant here), then the flag cleared. */
+static inline void cortex_cell__store_(const cortex_cell_fast_ *f, const void *value, size_t size,
+                                       memory_order mo)
 {
-    const cortex_cell_fast_ *f = (const cortex_cell_fast_ *)(const void *)cell;
-    if (__builtin_expect(!cell || !value || size != f->size ||
-                             f->ow_key != atomic_load_explicit(&cortex__sync_ident_cache, memory_order_relaxed),
-                         0))
-        return cortex_cell_write(cell, value, size);
-    _Atomic uint64_t *seq = (_Atomic uint64_t *)(void *)(f->head + 32);
     _Atomic uint64_t *w = (_Atomic uint64_t *)(void *)f->value;
     const unsigned char *src = (const unsigned char *)value;
-    const uint64_t mask = (UINT64_C(1) << 40) - 1u; /* the counter's bits */
-    uint64_t s = atomic_load_explicit(seq, memory_order_relaxed) & mask & ~UINT64_C(1);
-    atomic_store_explicit(seq, (s + 1) & mask, memory_order_relaxed);
-    atomic_thread_fence(memory_order_release); /* the odd counter before any word of the value */
-    for (size_t i = 0; i < size; i += 8) { /* whole words, the last one zero-padded (size is a constant here) */
+    for (size_t i = 0; i < size; i += 8) {
         uint64_t v = 0;
         memcpy(&v, src + i, size - i < 8 ? size - i : 8);
-        atomic_store_explicit(&w[i / 8], v, memory_order_relaxed);
+        atomic_store_explicit(&w[i / 8], v, mo);
     }
-    atomic_store_explicit((_Atomic uint32_t *)(void *)(f->head + 40), 0, memory_order_relaxed);
-    atomic_store_explicit(seq, (s + 2) & mask, memory_order_release);
-    if (f->ow_light)
+    atomic_store_explicit((_Atomic uint32_t *)(void *)(f->head + 40), 0, mo);
+}
+
+/* After the release of the sequence: wake a waiter that announced itself (@light: no fence, see seqlock.h). */
+static inline int cortex_cell__wake_check_(cortex_cell *cell, const cortex_cell_fast_ *f, int light)
+{
+    if (light)
         __asm__ __volatile__("" ::: "memory"); /* waiters make up for the fence with membarrier */
     else
         atomic_thread_fence(memory_order_seq_cst); /* the store before the look at the waiters word */
@@ -326,10 +324,88 @@ static inline int cortex_cell__write_(cortex_cell *cell, const void *value, size
         return cortex_cell__wake_(cell);
     return 0;
 }
+
+/*
+ * The typed write (name_write), without a call when this process has
+ * written through the handle before:
+ * - a one-writer cell whose writer role the handle holds: the
+ *   single-writer seqlock write of lib/cell/seqlock.h
+ *   (cortex__cell_write_one, which the model checker explores);
+ * - a futex cell: lib/cell/cellword.h's write (one CAS takes the free word
+ *   odd with this pid, the owner record, the value, one release store),
+ *   which the model checker explores as cortex__cellword_lock/_unlock.
+ * Then the wake check.  Anything else (a held word, another backend, the
+ * first write, a forked child, bad arguments) is cortex_cell_write(),
+ * which also fills what the next inline write needs.  Define
+ * CORTEX_CELL_NO_INLINE to always call it.
+ */
+static inline int cortex_cell__write_(cortex_cell *cell, const void *value, size_t size)
+{
+    const cortex_cell_fast_ *f = (const cortex_cell_fast_ *)(const void *)cell;
+    if (__builtin_expect(!cell || !value || size != f->size, 0))
+        return cortex_cell_write(cell, value, size);
+    uint64_t id = atomic_load_explicit(&cortex__sync_ident_cache, memory_order_relaxed);
+    _Atomic uint64_t *seq = (_Atomic uint64_t *)(void *)(f->head + 32);
+    if (__atomic_load_n(&f->ow_key, __ATOMIC_RELAXED) == id) {
+        uint64_t s = atomic_load_explicit(seq, memory_order_relaxed) & CORTEX_CELL__SEQ_MASK & ~UINT64_C(1);
+        atomic_store_explicit(seq, (s + 1) & CORTEX_CELL__SEQ_MASK, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release); /* the odd counter before any word of the value */
+        cortex_cell__store_(f, value, size, memory_order_relaxed);
+        atomic_store_explicit(seq, (s + 2) & CORTEX_CELL__SEQ_MASK, memory_order_release);
+        return cortex_cell__wake_check_(cell, f, (int)f->ow_light);
+    }
+    uint64_t ls = __atomic_load_n(&f->fx_light, __ATOMIC_RELAXED);
+    uint64_t w = atomic_load_explicit(seq, memory_order_relaxed);
+    if (!f->fx_record || id == 0 || ls >> 1 != (uint32_t)id || (w >> 40) != 0)
+        return cortex_cell_write(cell, value, size);
+    uint64_t held = ((uint64_t)(uint32_t)id << 40) | (w & CORTEX_CELL__SEQ_MASK) | 1u;
+    if (!atomic_compare_exchange_strong_explicit(seq, &w, held, memory_order_acquire, memory_order_relaxed))
+        return cortex_cell_write(cell, value, size);
+    _Atomic uint64_t *record = (_Atomic uint64_t *)(void *)f->fx_record;
+    atomic_store_explicit(record, id, memory_order_relaxed);
+    cortex_cell__store_(f, value, size, memory_order_release);
+    if (__builtin_expect(atomic_load_explicit(seq, memory_order_relaxed) != held, 0))
+        return cortex_cell__release_(cell);
+    atomic_store_explicit(record, 0, memory_order_relaxed);
+    atomic_store_explicit(seq, ((held & CORTEX_CELL__SEQ_MASK) + 1) & CORTEX_CELL__SEQ_MASK, memory_order_release);
+    return cortex_cell__wake_check_(cell, f, (int)(ls & 1u));
+}
+
+/*
+ * The typed read (name_read): one optimistic seqlock read without a call
+ * (lib/cell/seqlock.h's cortex__cell_read_try); a write in progress, a
+ * lost race, an inconsistent value or bad arguments go to
+ * cortex_cell_read(), which retries, waits or reports.
+ */
+static inline int cortex_cell__read_(cortex_cell *cell, void *out, size_t size)
+{
+    const cortex_cell_fast_ *f = (const cortex_cell_fast_ *)(const void *)cell;
+    if (__builtin_expect(!cell || !out || size != f->size, 0))
+        return cortex_cell_read(cell, out, size);
+    _Atomic uint64_t *seq = (_Atomic uint64_t *)(void *)(f->head + 32);
+    uint64_t s0 = atomic_load_explicit(seq, memory_order_acquire);
+    if (__builtin_expect(!(s0 & 1u), 1)) {
+        _Atomic uint64_t *w = (_Atomic uint64_t *)(void *)f->value;
+        unsigned char *dst = (unsigned char *)out;
+        for (size_t i = 0; i < size; i += 8) {
+            uint64_t v = atomic_load_explicit(&w[i / 8], memory_order_acquire);
+            memcpy(dst + i, &v, size - i < 8 ? size - i : 8);
+        }
+        uint32_t flag = atomic_load_explicit((_Atomic uint32_t *)(void *)(f->head + 40), memory_order_acquire);
+        uint64_t s1 = atomic_load_explicit(seq, memory_order_relaxed);
+        if (__builtin_expect(flag == 0 && ((s1 ^ s0) & CORTEX_CELL__SEQ_MASK) == 0, 1))
+            return 0;
+    }
+    return cortex_cell_read(cell, out, size);
+}
 #else
 static inline int cortex_cell__write_(cortex_cell *cell, const void *value, size_t size)
 {
     return cortex_cell_write(cell, value, size);
+}
+static inline int cortex_cell__read_(cortex_cell *cell, void *out, size_t size)
+{
+    return cortex_cell_read(cell, out, size);
 }
 #endif
 /** @endcond */

@@ -58,7 +58,7 @@ _Static_assert(offsetof(cell_head, inconsistent) == 40, "flag at offset 40");
 _Static_assert(offsetof(cell_head, waiters) == 44, "waiters flag at offset 44");
 
 struct cortex_cell {
-    cortex_cell_fast_ fast; /* first: read by neocortex/cell.h's inline write (ow_key, head, value, size, ow_light) */
+    cortex_cell_fast_ fast; /* first: read by neocortex/cell.h's inline read and write */
     cortex_region *region;
     cell_head *head;      /* fast.head, typed */
     void *sync;
@@ -69,13 +69,17 @@ struct cortex_cell {
     /* fast.ow_light: one-writer, the wake path decided for fast.ow_key's process;
      * fast.ow_key: one-writer, the identity (lib/sync/ident.h) this handle holds the role as,
      * OW_NONE until then (no identity has pid 0xffffffff, and none is 0) */
-    /* futex: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides again);
-     * light: it registered for membarrier and marked the cell (seqlock.h).  Atomic: threads share a handle. */
-    cortex__a64 light_state;
+    /* fast.fx_light: (pid << 1) | light, the wake path decided for pid (0: not yet; a forked child decides
+     * again); light: it registered for membarrier and marked the cell (seqlock.h).  Atomic (light_state()):
+     * threads share a handle.  fast.fx_record: the futex lock's owner record, NULL for other backends. */
 };
+
+static inline cortex__a64 *light_state(cortex_cell *c) { return (cortex__a64 *)(void *)&c->fast.fx_light; }
 
 /* neocortex/cell.h's inline write reads the header at these offsets (cell_head's asserts above). */
 _Static_assert(offsetof(struct cortex_cell, fast) == 0, "the fast-path fields come first");
+_Static_assert(offsetof(cortex_cell_fast_, fx_light) % 8 == 0 && offsetof(cortex_cell_fast_, ow_key) == 0,
+               "the fast path's atomically accessed words are 8-aligned on every ABI");
 _Static_assert(CORTEX__CELL_SEQ_BITS == 40, "neocortex/cell.h's inline write masks a 40-bit counter");
 _Static_assert(CORTEX__CELL_WAITING == 1u, "neocortex/cell.h's inline write tests bit 0 of the waiters word");
 
@@ -142,6 +146,10 @@ static cortex_cell *cell_new(cortex_region *r, const cortex_sync_ops *ops, const
 #endif
     c->one_writer = ops == &cortex_sync_one_writer;
     c->fast = (cortex_cell_fast_){.ow_key = OW_NONE, .head = p, .value = value, .size = size};
+#if CORTEX_HAVE_FUTEX
+    if (c->futex) /* the owner record of lib/sync/futex_lock.h, in the cell's lock area */
+        c->fast.fx_record = (unsigned char *)&((cortex__futex_lock *)c->sync)->record;
+#endif
     return c;
 }
 
@@ -501,14 +509,14 @@ static __attribute__((noinline)) int word_unlock_failed(cortex_cell *c)
 static __attribute__((noinline, cold)) bool light_decide(cortex_cell *c, uint32_t self)
 {
     bool light = cortex__os_membarrier_register() && cortex__cell_light_join(&c->head->waiters);
-    cortex__st64(&c->light_state, ((uint64_t)self << 1) | light, CX_RELAXED);
+    cortex__st64(light_state(c), ((uint64_t)self << 1) | light, CX_RELAXED);
     return light;
 }
 
 /* This process's wake path for @c: light (no fence) or not; decided at its first release. */
 static inline bool light_for(cortex_cell *c, uint32_t self)
 {
-    uint64_t ls = cortex__ld64(&c->light_state, CX_RELAXED);
+    uint64_t ls = cortex__ld64(light_state(c), CX_RELAXED);
     return __builtin_expect(ls >> 1 == self, 1) ? (ls & 1u) != 0 : light_decide(c, self);
 }
 
@@ -750,7 +758,7 @@ static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, cons
     one_writer_store(c, value, size, (uint32_t)id);
     c->fast.ow_light = light_for(c, (uint32_t)id);
     uint64_t held = ((cortex__ow_local *)c->local)->ident;
-    c->fast.ow_key = held ? held : OW_NONE;
+    cortex__st64((cortex__a64 *)(void *)&c->fast.ow_key, held ? held : OW_NONE, CX_RELAXED);
     return 0;
 }
 
@@ -758,7 +766,9 @@ static __attribute__((noinline)) int one_writer_claim_write(cortex_cell *c, cons
 static __attribute__((noinline)) int one_writer_write(cortex_cell *c, const void *value, size_t size)
 {
     /* An unfilled cache (0) never matches: the claim fills it. */
-    if (__builtin_expect(c->fast.ow_key != cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED), 0))
+    if (__builtin_expect(cortex__ld64((cortex__a64 *)(void *)&c->fast.ow_key, CX_RELAXED) !=
+                             cortex__ld64(&cortex__sync_ident_cache, CX_RELAXED),
+                         0))
         return one_writer_claim_write(c, value, size);
     cortex__cell_write_one(&c->head->seq, &c->head->inconsistent, c->fast.value, value, size);
     return cortex__cell_wake(&c->head->waiters, c->fast.ow_light);
@@ -782,13 +792,21 @@ static int write_impl(cortex_cell *c, const void *value, size_t size, int64_t ti
     return cell_unlock(c, true);
 }
 
-/* neocortex/cell.h's inline one-writer write, after its fence: a waiter announced itself, wake it. */
+/* neocortex/cell.h's inline writes, after their fence: a waiter announced itself, wake it. */
 int cortex_cell__wake_(cortex_cell *c)
 {
     if (!c)
         return 0;
     uint32_t w = cortex__ld32(&c->head->waiters, CX_RELAXED);
     return (w & CORTEX__CELL_WAITING) ? cortex__cell_wake_slow(&c->head->waiters, w) : 0;
+}
+
+/* neocortex/cell.h's inline futex write, value stored: the word is no longer the one it took. */
+int cortex_cell__release_(cortex_cell *c)
+{
+    if (!c)
+        return cortex__fail(EINVAL, "cortex_cell__release_: cell is NULL");
+    return cell_unlock(c, true);
 }
 
 int cortex_cell_write(cortex_cell *c, const void *value, size_t size)

@@ -354,6 +354,91 @@ Test(cell, futex_word_dead_holder_takeover_is_exact)
     cr_assert_eq(int_cell_close(&c), 0);
 }
 
+/*
+ * The typed read and futex write run inline (neocortex/cell.h) once the
+ * process has written through the handle: the same bytes, versions and
+ * lock word as the library's path, at a size with a padded last word and
+ * at a large one, in this process and in a forked child (a new identity:
+ * its first write goes through the library again).
+ */
+typedef struct {
+    uint64_t w[25];
+} big200;
+CORTEX_DECLARE(big_cell, big200);
+
+static void inline_round(odd_cell *oc, big_cell *bc, unsigned k, uint64_t *v_odd, uint64_t *v_big)
+{
+    odd_size x, got;
+    big200 y, goty;
+    for (unsigned i = 0; i < sizeof x.text; i++)
+        x.text[i] = (char)(k * 7 + i);
+    for (unsigned i = 0; i < 25; i++)
+        y.w[i] = (uint64_t)k << 32 | i;
+    /* odd k: the typed (inline) write and read; even k: the library's calls */
+    cr_assert_eq(k & 1 ? odd_cell_write(oc, x) : cortex_cell_write(oc->cell, &x, sizeof x), 0, "round %u: %s", k,
+                 cortex_last_error()->message);
+    cr_assert_eq(k & 1 ? big_cell_write(bc, y) : cortex_cell_write(bc->cell, &y, sizeof y), 0, "round %u: %s", k,
+                 cortex_last_error()->message);
+    cr_assert_eq(k & 1 ? odd_cell_read(oc, &got) : cortex_cell_read(oc->cell, &got, sizeof got), 0);
+    cr_assert_eq(k & 1 ? big_cell_read(bc, &goty) : cortex_cell_read(bc->cell, &goty, sizeof goty), 0);
+    cr_assert_eq(memcmp(&got, &x, sizeof x), 0, "round %u: the 13-byte value differs", k);
+    cr_assert_eq(memcmp(&goty, &y, sizeof y), 0, "round %u: the 200-byte value differs", k);
+    uint64_t vo, vb;
+    cr_assert_eq(odd_cell_read_version(oc, &got, &vo), 0);
+    cr_assert_eq(big_cell_read_version(bc, &goty, &vb), 0);
+    cr_assert_eq(vo, *v_odd + 2, "round %u: one write is one version step", k);
+    cr_assert_eq(vb, *v_big + 2, "round %u: one write is one version step", k);
+    *v_odd = vo;
+    *v_big = vb;
+    cortex_region *rs[2] = {odd_cell_region(oc), big_cell_region(bc)};
+    for (int i = 0; i < 2; i++) {
+        cortex_cell_info info;
+        cr_assert_eq(cortex_cell_inspect(rs[i], &info), 0);
+        cr_assert_eq(info.lock_state, 0, "round %u: the word is free after the write", k);
+        cr_assert(info.consistent);
+        cr_assert_eq(cortex__ld64(cell_seq_of(rs[i]), CX_RELAXED) >> 40, 0, "round %u: no holder left", k);
+    }
+}
+
+Test(cell, typed_futex_write_and_read_inline_match_the_library_path)
+{
+    if (!CORTEX_HAVE_FUTEX)
+        cr_skip_test("futex backend not built");
+    cortex_opts o = opts_with(&cortex_sync_futex);
+    odd_cell oc;
+    big_cell bc;
+    cr_assert_eq(odd_cell_create(&oc, CORTEX_KEY_SYSV(nct_sysv_key()), (odd_size){{0}}, &o), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(big_cell_create(&bc, CORTEX_KEY_SYSV(nct_sysv_key()), (big200){{0}}, &o), 0, "%s",
+                 cortex_last_error()->message);
+    uint64_t v_odd = 0, v_big = 0;
+    cr_assert_eq(odd_cell_read_version(&oc, &(odd_size){{0}}, &v_odd), 0);
+    cr_assert_eq(big_cell_read_version(&bc, &(big200){{0}}, &v_big), 0);
+    for (unsigned k = 1; k <= 100; k++)
+        inline_round(&oc, &bc, k, &v_odd, &v_big);
+    pid_t kid = fork();
+    if (kid == 0) {
+        for (unsigned k = 101; k <= 200; k++)
+            inline_round(&oc, &bc, k, &v_odd, &v_big);
+        _exit(0);
+    }
+    cr_assert_eq(nct_wait(kid, 10000), 0, "the forked child's rounds failed");
+    big200 y;
+    cr_assert_eq(big_cell_read(&bc, &y), 0);
+    cr_assert_eq(y.w[3], (uint64_t)200 << 32 | 3, "the child's last write is what the parent reads");
+    /* The inline write's release when the word changed under it: the library's, -EPERM when not ours. */
+    cortex__a64 *seq = cell_seq_of(odd_cell_region(&oc));
+    uint64_t s = cortex__ld64(seq, CX_RELAXED);
+    cortex__st64(seq, s | (uint64_t)1 << 40 | 1, CX_RELAXED); /* held by pid 1, mid-write */
+    cr_assert_eq(cortex_cell__release_(oc.cell), -EPERM);
+    cr_assert(strstr(cortex_last_error()->message, "nothing was released"), "%s", cortex_last_error()->message);
+    cr_assert_eq(cortex__ld64(seq, CX_RELAXED), s | (uint64_t)1 << 40 | 1, "untouched");
+    cortex__st64(seq, s, CX_RELAXED);
+    cr_assert_eq(cortex_cell__release_(NULL), -EINVAL);
+    cr_assert_eq(odd_cell_close(&oc), 0);
+    cr_assert_eq(big_cell_close(&bc), 0);
+}
+
 Test(cell, inspect_reports_and_survives_corruption)
 {
     FOR_EACH_BACKEND(ops) {
