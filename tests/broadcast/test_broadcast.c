@@ -408,3 +408,34 @@ Test(broadcast, entry_of_this_pid_before_exec_is_taken_back)
     u64_bc_close(&w);
     free(m);
 }
+
+/*
+ * One writer per ring, also within one process: a second create (open-or-
+ * create) on a ring this very image writes is -EBUSY, as a ring role asked
+ * twice is; only a record of this pid under another image token (its image
+ * before an exec()) is taken back.  Two writer handles would publish the
+ * same indices and send head backwards under the readers.
+ */
+Test(broadcast, second_writer_handle_of_one_image_is_refused)
+{
+    int key = nct_sysv_key();
+    u64_bc w, w2;
+    cr_assert_eq(u64_bc_create(&w, CORTEX_KEY_SYSV(key), 8, 1, CORTEX_BROADCAST_LOSSY, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.mode = CORTEX_OPEN_OR_CREATE;
+    int rc = u64_bc_create(&w2, CORTEX_KEY_SYSV(key), 8, 1, CORTEX_BROADCAST_LOSSY, &o);
+    if (rc == 0)
+        cortex_region_close(u64_bc_region(&w2)); /* only detach: keep the ring open for the failure report */
+    cr_assert_eq(rc, -EBUSY, "a second writer handle in the writer's own image: %d", rc);
+    cr_assert(strstr(cortex_last_error()->message, "already"), "%s", cortex_last_error()->message);
+    cr_assert_eq(u64_bc_push(&w, 1), 0, "the first writer goes on");
+    /* The record of this pid from an image before exec() is taken back. */
+    cortex_bc_shared *sh = (cortex_bc_shared *)(void *)w.bc.base;
+    atomic_store(&sh->wimage, cortex__image_token() + 1);
+    cr_assert_eq(u64_bc_create(&w2, CORTEX_KEY_SYSV(key), 8, 1, CORTEX_BROADCAST_LOSSY, &o), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(atomic_load(&sh->wimage), cortex__image_token());
+    cr_assert_eq(u64_bc_close(&w2), 0);
+    cr_assert_eq(u64_bc_close(&w), 0);
+}
