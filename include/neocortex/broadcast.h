@@ -136,7 +136,9 @@ CORTEX_API size_t cortex_broadcast_required_size(uint32_t capacity, uint32_t max
  * @param elem_align alignment of the element type (checked by joiners; 0: any).
  * @param type_name spelling of the element type for the segment's signature.
  * @param opts create mode, permissions, type tag... (NULL: defaults).
- * @return 0, -EINVAL (parameters), -EEXIST, -EACCES, ... (see cortex_region_create()).
+ * @return 0, -EINVAL (parameters), -EEXIST, -EBUSY (open-or-create on a ring
+ *         whose writer lives, this process's other handle included), -EACCES,
+ *         ... (see cortex_region_create()).
  */
 CORTEX_API int cortex_broadcast_create(cortex_broadcast *b, cortex_key key, uint32_t capacity, uint32_t max_readers,
                                        unsigned flags, size_t elem_size, size_t elem_align, const char *type_name,

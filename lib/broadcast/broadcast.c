@@ -798,6 +798,9 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     uint32_t self = (uint32_t)cortex__self_pid();
     uint32_t stamp = cortex__self_stamp(); /* may wait a clock tick: before the role is claimed */
     uint32_t cur = cortex__ld32(&sh->wpid, CX_ACQUIRE);
+    /* this very pid is taken back only from its image before an exec() (another token), as a ring role is */
+    if (cur == self && cortex__ld64(&sh->wimage, CX_ACQUIRE) == cortex__image_token())
+        return cortex__fail(EBUSY, "%s: this process already holds the writer role (another handle)", what);
     if (cur != 0 && cur != self && !writer_dead(sh, (int32_t)cur))
         return cortex__fail(EBUSY, "%s: the writer role is held by live pid %d", what, (int)cur);
     /* Claimed as -pid until our start time is recorded: the previous writer's start must not judge us. */
