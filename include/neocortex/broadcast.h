@@ -113,7 +113,7 @@ typedef struct cortex_broadcast {
     int32_t pid;                  /**< The pid that opened the handle. */
     uint32_t polls;               /**< Empty/full polls since the last liveness check. */
     uint64_t published;           /**< Reader: its position at its last wake check for the writer. */
-    uint64_t guarded;             /**< Reader, lossless: from this index on the writer waits for it. */
+    uint64_t guarded;             /**< Reader, lossless: from this index on the writer waits for it; writer: its claims go no lower (a dead writer's claim it took over). */
     uint32_t light;               /**< Writer: registered for membarrier, so it publishes without a fence. */
 } cortex_broadcast;
 

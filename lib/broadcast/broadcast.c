@@ -17,6 +17,9 @@
  *     claim - i > capacity and the run counts as lapped: a torn copy is
  *     never returned.  Two shared loads per run, not per element.  Every
  *     shared access is atomic, so ThreadSanitizer needs no annotation.
+ *     The argument needs the claim never to go back: a writer that takes a
+ *     dead one's role keeps its claims at or above the claim it found
+ *     (claim_writer), which covers what the dead one half wrote.
  *     (The model checker's bc_lossy_lapped finds the variant without the
  *     two fences: CORTEX_SEED_BROADCAST_NO_CLAIM_FENCE.)
  *
@@ -473,7 +476,8 @@ static void publish(cortex_broadcast *b, const unsigned char *src, uint64_t n)
 {
     cortex_bc_shared *sh = SH(b);
     uint64_t end = b->pos + n;
-    cortex__st64(&sh->claim, end, CX_RELEASE); /* release: the head before it (see recover_lap) */
+    uint64_t claim = end > b->guarded ? end : b->guarded; /* never below a dead predecessor's (see claim_writer) */
+    cortex__st64(&sh->claim, claim, CX_RELEASE); /* release: the head before it (see recover_lap) */
     claim_fence(CX_RELEASE);                   /* the claim before any word of the run */
     copy_run(b, b->pos, n, (unsigned char *)(uintptr_t)src, true);
     b->pos = end;
@@ -814,6 +818,15 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     cortex__st32(&sh->wpid, self, CX_RELEASE);
     b->pos = cortex__ld64(&sh->head, CX_ACQUIRE);
     b->seen = b->pos - b->capacity; /* unknown minimum: the first push scans */
+    /*
+     * A writer killed between its words and its head left its claim above
+     * head, and words a ring newer than the elements below head in their
+     * slots.  Our claims stay at least there until we have written past it,
+     * so a reader's check of (1) counts those slots as lapped.  A claim
+     * below head is ignored; one more than a ring above it counts as a ring.
+     */
+    uint64_t above = cortex__ld64(&sh->claim, CX_ACQUIRE) - b->pos;
+    b->guarded = b->pos + (above > (UINT64_C(1) << 62) ? 0 : above > b->capacity ? b->capacity : above);
     return 0;
 }
 
