@@ -29,7 +29,8 @@
  *     ring might be full.  Cursors only grow, so a cached minimum is a lower
  *     bound.  A reader that joins publishes its cursor, then its pid, then
  *     re-reads head (h2) after a SEQ_CST fence; the writer fences between
- *     publishing head and its next scan.  Store-buffering: either the scan
+ *     publishing head and its next scan (after each publish, or, when light
+ *     (3), at the start of each scan: a joiner calls no membarrier).  Store-buffering: either the scan
  *     sees the reader, or h2 is at least the head the writer had then, and
  *     until its next scan it overwrites only elements below that.  So a
  *     NEWEST join (start at h2) is lossless; an OLDEST join may still race
@@ -429,6 +430,9 @@ static unsigned evict_dead(cortex_broadcast *b, bool force)
  */
 static int scan_readers(cortex_broadcast *b, const char *op)
 {
+    /* Our head before the entries we read (the writer's half of (2)); a fenced writer took it in wake_readers. */
+    if (b->light)
+        cortex__fence(CX_SEQ_CST);
     uint64_t most = 0; /* how far the slowest live reader is behind */
     for (uint32_t i = 0; i < b->max_readers; i++) {
         cortex_bc_reader *e = entry(b, i);
