@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -438,4 +439,58 @@ Test(broadcast, second_writer_handle_of_one_image_is_refused)
     cr_assert_eq(atomic_load(&sh->wimage), cortex__image_token());
     cr_assert_eq(u64_bc_close(&w2), 0);
     cr_assert_eq(u64_bc_close(&w), 0);
+}
+
+/*
+ * From the moment a ring's header can be read (READY, for a segment), it
+ * names its writer: at -pid while the creator has not finished its claim.
+ * Before, the writer record stayed 0 until the claim, and a creator killed
+ * between its header and its claim left a ring whose readers never learn
+ * that no writer will come (a pid of 0 is never judged dead).  A thread
+ * watches the raw memory while the main thread lays rings over it.
+ */
+struct bc_watch {
+    cortex_bc_shared *sh;
+    unsigned gen; /* odd while the main thread clears the memory between two rings */
+    int stop, seen, nameless;
+};
+
+static void *watch_header(void *arg)
+{
+    struct bc_watch *wt = arg;
+    while (!__atomic_load_n(&wt->stop, __ATOMIC_ACQUIRE)) {
+        unsigned g = __atomic_load_n(&wt->gen, __ATOMIC_ACQUIRE);
+        if ((g & 1) || __atomic_load_n(&wt->sh->magic, __ATOMIC_ACQUIRE) != CORTEX_BROADCAST_MAGIC)
+            continue;
+        uint32_t pid = atomic_load(&wt->sh->wpid);
+        if (__atomic_load_n(&wt->gen, __ATOMIC_ACQUIRE) != g)
+            continue; /* the memory was cleared meanwhile */
+        wt->seen++;
+        wt->nameless += pid == 0;
+    }
+    return NULL;
+}
+
+Test(broadcast, header_names_its_writer_before_the_claim)
+{
+    size_t len;
+    void *m = raw(4, 1, 8, &len);
+    struct bc_watch wt = {.sh = m};
+    __atomic_store_n(&wt.sh->magic, 0, __ATOMIC_RELEASE);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, watch_header, &wt), 0);
+    for (int i = 0; i < 50000; i++) {
+        u64_bc w;
+        cr_assert_eq(u64_bc_init(&w, m, len, 4, 1, CORTEX_BROADCAST_LOSSY), 0);
+        u64_bc_close(&w);
+        __atomic_fetch_add(&wt.gen, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&wt.sh->magic, 0, __ATOMIC_RELEASE);
+        atomic_store(&wt.sh->wpid, 0);
+        __atomic_fetch_add(&wt.gen, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_store_n(&wt.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    fprintf(stderr, "# header seen %d times, %d of them naming no writer\n", wt.seen, wt.nameless);
+    cr_assert_eq(wt.nameless, 0, "a readable header named no writer %d time(s)", wt.nameless);
+    free(m);
 }
