@@ -41,7 +41,7 @@
  * | offset | field | written by |
  * |---:|---|---|
  * | 0   | magic "NCBCAST1", version, header size, elem size/align, capacity, max readers, flags, slot size, slots offset, total size, checksum | create, then immutable |
- * | 64  | writer: head (u64, elements published), closed flag, pid, start time, claim (u64 at 88, elements it began to write), image token, stamp | writer |
+ * | 64  | writer: head (u64, elements published), closed flag, pid (-pid from create until its claim is complete), start time, claim (u64 at 88, elements it began to write), image token, stamp | writer |
  * | 128 | readers' wake: sleeper count, futex word | readers (writer bumps the word) |
  * | 192 | writer's wake (lossless): announcement flag, futex word | writer (readers clear) |
  * | 256 | reader table: one 64-byte line per reader (pid, stamp, start time, cursor, image token) | that reader (writer evicts the dead) |
@@ -256,7 +256,7 @@ typedef struct cortex_broadcast_info {
     uint32_t max_readers; /**< Entries in the reader table. */
     uint32_t flags;       /**< CORTEX_BROADCAST_LOSSY or LOSSLESS. */
     uint64_t head;        /**< Elements published. */
-    int32_t writer_pid;   /**< The writer's pid. */
+    int32_t writer_pid;   /**< The writer's pid (also while its claim is in progress). */
     bool writer_alive;    /**< The writer's process is alive. */
     bool closed;          /**< The writer closed the ring. */
     uint32_t readers;     /**< Entries held. */

@@ -180,6 +180,9 @@ static void write_header(cortex_bc_shared *sh, uint32_t capacity, uint32_t max_r
     uint64_t slots = slots_offset_for(max_readers);
     uint64_t total = slots + (uint64_t)capacity * slot_size_for(elem_size);
     memset(sh, 0, (size_t)total);
+    /* The creator's claim in progress (claim_writer finishes it): a creator killed before it is found dead. */
+    cortex__st32(&sh->wpid, (uint32_t)-(int32_t)cortex__self_pid(), CX_RELAXED);
+    cortex__fence(CX_RELEASE); /* before the magic that makes the header readable */
     sh->magic = CORTEX_BROADCAST_MAGIC;
     sh->version = CORTEX_BROADCAST_VERSION;
     sh->header_size = CORTEX_BROADCAST_HEADER_SIZE;
@@ -809,7 +812,8 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     /* this very pid is taken back only from its image before an exec() (another token), as a ring role is */
     if (cur == self && cortex__ld64(&sh->wimage, CX_ACQUIRE) == cortex__image_token())
         return cortex__fail(EBUSY, "%s: this process already holds the writer role (another handle)", what);
-    if (cur != 0 && cur != self && !writer_dead(sh, (int32_t)cur))
+    /* -self: our own header's record (write_header), or this pid's image killed mid-claim before an exec() */
+    if (cur != 0 && cur != self && cur != (uint32_t)-(int32_t)self && !writer_dead(sh, (int32_t)cur))
         return cortex__fail(EBUSY, "%s: the writer role is held by live pid %d", what, (int)cur);
     /* Claimed as -pid until our start time is recorded: the previous writer's start must not judge us. */
     if (!cortex__cas32(&sh->wpid, &cur, (uint32_t)-(int32_t)self, CX_ACQ_REL, CX_ACQUIRE))
@@ -1054,7 +1058,9 @@ int cortex_broadcast_inspect_mem(const void *mem, size_t len, cortex_broadcast_i
     out->flags = h.flags;
     out->head = cortex__ld64(&sh->head, CX_ACQUIRE);
     out->writer_pid = (int32_t)cortex__ld32(&sh->wpid, CX_ACQUIRE);
-    out->writer_alive = out->writer_pid > 0 && !writer_dead(sh, out->writer_pid);
+    out->writer_alive = out->writer_pid != 0 && !writer_dead(sh, out->writer_pid);
+    if (out->writer_pid < 0 && out->writer_pid != INT32_MIN)
+        out->writer_pid = -out->writer_pid; /* its claim in progress */
     out->closed = cortex__ld32(&sh->closed, CX_ACQUIRE) != 0;
     for (uint32_t i = 0; i < h.max_readers; i++) {
         cortex_bc_reader *e = entry(&view, i);
