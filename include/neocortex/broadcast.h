@@ -115,6 +115,7 @@ typedef struct cortex_broadcast {
     uint64_t published;           /**< Reader: its position at its last wake check for the writer. */
     uint64_t guarded;             /**< Reader, lossless: from this index on the writer waits for it; writer: its claims go no lower (a dead writer's claim it took over). */
     uint32_t light;               /**< Writer: registered for membarrier, so it publishes without a fence. */
+    int32_t took_over;            /**< Set by create / join: pid of the certainly dead writer whose role this handle took over (or of this process's image before an exec()), or of the dead reader whose entry a join reused; 0 if the role or entry was free. */
 } cortex_broadcast;
 
 /**

@@ -129,6 +129,9 @@ static bool holder_dead(int32_t pid, uint64_t start, uint32_t stamp)
     return cortex__proc_verdict(&id, NULL) == CORTEX__DEAD; /* unknown is not dead */
 }
 
+/* The pid a holder record names (a claim in progress at -pid; 0 for none). */
+static int32_t holder_pid(int32_t pid) { return pid == INT32_MIN ? 0 : pid < 0 ? -pid : pid; }
+
 static bool reader_dead(cortex_bc_reader *e, int32_t pid)
 {
     return holder_dead(pid, cortex__ld64(&e->start, CX_RELAXED), cortex__ld32(&e->stamp, CX_RELAXED));
@@ -818,6 +821,8 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     /* Claimed as -pid until our start time is recorded: the previous writer's start must not judge us. */
     if (!cortex__cas32(&sh->wpid, &cur, (uint32_t)-(int32_t)self, CX_ACQ_REL, CX_ACQUIRE))
         return cortex__fail(EBUSY, "%s: another process took the writer role", what);
+    if (cur != (uint32_t)-(int32_t)self) /* not our own header's record: a takeover (or take-back), reported */
+        b->took_over = holder_pid((int32_t)cur);
     cortex__st64(&sh->wstart, cortex__self_start(), CX_RELAXED);
     cortex__st32(&sh->wstamp, stamp, CX_RELAXED);
     b->light = cortex__ring_membarrier_register() ? 1u : 0u;
@@ -855,6 +860,7 @@ static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
             continue;
         if (!cortex__cas32(&e->pid, &cur, (uint32_t)-self, CX_ACQ_REL, CX_RELAXED))
             continue;
+        b->took_over = holder_pid((int32_t)cur); /* a dead reader's entry (or our image's before exec) */
         cortex__st64(&e->start, cortex__self_start(), CX_RELAXED);
         cortex__st32(&e->stamp, stamp, CX_RELAXED);
         cortex__st64(&e->image, image, CX_RELAXED);

@@ -381,6 +381,7 @@ Test(broadcast, reader_records_judged_by_stamp_like_ring_roles)
     cr_assert_eq(atomic_load(&e[1].pid), (uint32_t)child);
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0, "the freed entry takes a join");
     cr_assert_eq(r.bc.index, 0);
+    cr_assert_eq(r.bc.took_over, 0, "the writer had freed it");
     cr_assert_eq(u64_bc_join_mem(&(u64_bc){0}, m, len, CORTEX_BROADCAST_NEWEST), -EBUSY, "entry 1 stays held");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
@@ -403,6 +404,7 @@ Test(broadcast, entry_of_this_pid_before_exec_is_taken_back)
     atomic_store(&e[0].pid, (uint32_t)getpid());
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0, "%s", cortex_last_error()->message);
     cr_assert_eq(atomic_load(&e[0].image), cortex__image_token());
+    cr_assert_eq(r.bc.took_over, getpid(), "taken back from this pid's image before exec");
     cr_assert_eq(u64_bc_join_mem(&(u64_bc){0}, m, len, CORTEX_BROADCAST_NEWEST), -EBUSY,
                  "held by this image now: not taken again");
     u64_bc_close(&r);
@@ -437,6 +439,8 @@ Test(broadcast, second_writer_handle_of_one_image_is_refused)
     cr_assert_eq(u64_bc_create(&w2, CORTEX_KEY_SYSV(key), 8, 1, CORTEX_BROADCAST_LOSSY, &o), 0, "%s",
                  cortex_last_error()->message);
     cr_assert_eq(atomic_load(&sh->wimage), cortex__image_token());
+    cr_assert_eq(w.bc.took_over, 0, "a fresh ring's writer took nothing over");
+    cr_assert_eq(w2.bc.took_over, getpid(), "the take-back is reported");
     cr_assert_eq(u64_bc_close(&w2), 0);
     cr_assert_eq(u64_bc_close(&w), 0);
 }

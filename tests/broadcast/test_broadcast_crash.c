@@ -264,9 +264,11 @@ static void taken_over_mid_publish(unsigned flags)
     elem_bc w, r;
     cr_assert_eq(elem_bc_create(&w, CORTEX_KEY_SYSV(key), 4, 2, flags, &o), 0, "takeover: %s",
                  cortex_last_error()->message);
+    cr_assert_eq(w.bc.took_over, kid, "the takeover names the dead writer");
     cr_assert_eq(elem_bc_push(&w, bc_make(10)), 0, "%s", cortex_last_error()->message);
     cr_assert_eq(elem_bc_join(&r, CORTEX_KEY_SYSV(key), CORTEX_BROADCAST_OLDEST, NULL), 0, "%s",
                  cortex_last_error()->message);
+    cr_assert_eq(r.bc.took_over, 0, "a free entry");
     bc_elem e;
     uint64_t next = 7, got = 0;
     int rc;
