@@ -817,7 +817,8 @@ static int claim_writer(cortex_broadcast *b, const char *what)
         return cortex__fail(EBUSY, "%s: this process already holds the writer role (another handle)", what);
     /* -self: our own header's record (write_header), or this pid's image killed mid-claim before an exec() */
     if (cur != 0 && cur != self && cur != (uint32_t)-(int32_t)self && !writer_dead(sh, (int32_t)cur))
-        return cortex__fail(EBUSY, "%s: the writer role is held by live pid %d", what, (int)cur);
+        return cortex__fail(EBUSY, "%s: the writer role is held by pid %d, not certainly dead%s", what,
+                            (int)holder_pid((int32_t)cur), (int32_t)cur < 0 ? " (its claim is in progress)" : "");
     /* Claimed as -pid until our start time is recorded: the previous writer's start must not judge us. */
     if (!cortex__cas32(&sh->wpid, &cur, (uint32_t)-(int32_t)self, CX_ACQ_REL, CX_ACQUIRE))
         return cortex__fail(EBUSY, "%s: another process took the writer role", what);
