@@ -23,6 +23,7 @@
 
 #include "nctest.h"
 #include "broadcast/broadcast_layout.h"
+#include "os/os.h"
 
 TestSuite(broadcast, .fini = nct_cleanup, .timeout = 60);
 
@@ -496,5 +497,35 @@ Test(broadcast, header_names_its_writer_before_the_claim)
     pthread_join(th, NULL);
     fprintf(stderr, "# header seen %d times, %d of them naming no writer\n", wt.seen, wt.nameless);
     cr_assert_eq(wt.nameless, 0, "a readable header named no writer %d time(s)", wt.nameless);
+    free(m);
+}
+
+/*
+ * The waitset's hook (cortex__broadcast_wait_arm): when the membarrier a
+ * light writer needs fails, it hands back no futex word, and the waitset
+ * then keeps no announcement to withdraw; if the hook also finds the writer
+ * gone (-EPIPE), it must withdraw its own sleeper count, or the count stays
+ * up and the writer makes a FUTEX_WAKE call on every publish for good.
+ */
+Test(broadcast, waitset_hook_failing_without_a_word_keeps_no_sleeper_count)
+{
+    size_t len;
+    void *m = raw(4, 1, 8, &len);
+    cortex_bc_shared *sh = m;
+    u64_bc w, r;
+    cr_assert_eq(u64_bc_init(&w, m, len, 4, 1, CORTEX_BROADCAST_LOSSY), 0);
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    cr_assert_eq(u64_bc_close(&w), 0);
+    atomic_store(&sh->wlight, 1); /* as a light writer left it: an arming reader calls membarrier */
+    unsigned forced = cortex__os_forced();
+    cortex__os_force(forced | CORTEX__OS_NO_MEMBARRIER); /* and that call fails */
+    cortex__a32 *word = &sh->data_futex;
+    uint32_t val = 0;
+    int rc = cortex__broadcast_wait_arm(&r.bc, true, false, &word, &val);
+    cortex__os_force(forced);
+    cr_assert_eq(rc, -EPIPE, "%d %s", rc, cortex_last_error()->message);
+    cr_assert_null(word, "no word: the caller polls (and has nothing to disarm)");
+    cr_assert_eq(atomic_load(&sh->data_waiters), 0, "the hook's sleeper count was left up");
+    u64_bc_close(&r);
     free(m);
 }
