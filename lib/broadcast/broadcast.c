@@ -1110,18 +1110,23 @@ int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pi
         if (cortex__ld32(&sh->wlight, CX_RELAXED) && cortex__ring_membarrier() < 0)
             *word = NULL;
     }
-    for (int pass = 0; pass < 2; pass++) {
+    int rc = 0;
+    for (int pass = 0; pass < 2 && rc == 0; pass++) {
         uint64_t h = cortex__ld64(&sh->head, CX_ACQUIRE);
         if (h - b->seen > (UINT64_C(1) << 62) || h - b->pos > (UINT64_C(1) << 62))
-            return cortex__fail(EBADMSG, "%s: writer's head %llu went back below %llu (reader at %llu): corrupt or "
-                                         "hostile writer line", op, (unsigned long long)h, (unsigned long long)b->seen,
-                                (unsigned long long)b->pos);
-        if (h != b->pos)
+            rc = cortex__fail(EBADMSG, "%s: writer's head %llu went back below %llu (reader at %llu): corrupt or "
+                                       "hostile writer line", op, (unsigned long long)h, (unsigned long long)b->seen,
+                              (unsigned long long)b->pos);
+        else if (h != b->pos)
             return 1;
-        if (pass == 0 && !writer_gone(b, check_pid))
+        else if (pass == 0 && !writer_gone(b, check_pid))
             return 0; /* a closing writer published first: look once more after seeing it gone */
     }
-    return cortex__fail(EPIPE, "%s: the writer closed the ring or died, and this reader read everything", op);
+    if (rc == 0)
+        rc = cortex__fail(EPIPE, "%s: the writer closed the ring or died, and this reader read everything", op);
+    if (announce && !*word) /* a failure without a word: the caller keeps no announcement to withdraw */
+        cortex__broadcast_wait_disarm(b);
+    return rc;
 }
 
 void cortex__broadcast_wait_disarm(cortex_broadcast *b)

@@ -75,7 +75,8 @@ typedef cortex__a64 cortex_bc_word;
  * (armed if @announce), -EPIPE writer gone and all read (its liveness only
  * when @check_pid), -EBADMSG impossible head, -EINVAL not an open reader.
  * A light writer (no fence) is made up for by a membarrier, as in pop_wait;
- * if that call fails, *word is NULL: the caller must poll this reader.
+ * if that call fails, *word is NULL: the caller must poll this reader, and
+ * a failure (< 0) then returns with the count withdrawn (nothing to disarm).
  */
 int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pid, cortex__a32 **word, uint32_t *val);
 /* Withdraws the count of cortex__broadcast_wait_arm(). */
