@@ -313,6 +313,15 @@ Test(broadcast, hostile_head_cursor_and_sequence)
     cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
     u64_bc_close(&r);
     atomic_store(&sh->head, 3);
+    /* The same seen first by the waitset's hook: the handle stays poisoned too. */
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    atomic_store(&sh->head, 1);
+    cortex__a32 *word = NULL;
+    uint32_t val = 0;
+    cr_assert_eq(cortex__broadcast_wait_arm(&r.bc, false, true, &word, &val), -EBADMSG);
+    atomic_store(&sh->head, 3);
+    cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "poisoned by the hook");
+    u64_bc_close(&r);
     /* A huge head: a lossless reader sees a lap and resumes within the ring, never outside it. */
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
     atomic_store(&sh->head, UINT64_C(1) << 40);
