@@ -1111,15 +1111,12 @@ int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pi
             *word = NULL;
     }
     int rc = 0;
-    for (int pass = 0; pass < 2 && rc == 0; pass++) {
-        uint64_t h = cortex__ld64(&sh->head, CX_ACQUIRE);
-        if (h - b->seen > (UINT64_C(1) << 62) || h - b->pos > (UINT64_C(1) << 62))
-            rc = cortex__fail(EBADMSG, "%s: writer's head %llu went back below %llu (reader at %llu): corrupt or "
-                                       "hostile writer line", op, (unsigned long long)h, (unsigned long long)b->seen,
-                              (unsigned long long)b->pos);
-        else if (h != b->pos)
+    for (int pass = 0; pass < 2; pass++) {
+        if ((rc = reload_head(b, op)) < 0) /* an impossible head poisons the handle, as in a pop */
+            break;
+        if (b->seen != b->pos)
             return 1;
-        else if (pass == 0 && !writer_gone(b, check_pid))
+        if (pass == 0 && !writer_gone(b, check_pid))
             return 0; /* a closing writer published first: look once more after seeing it gone */
     }
     if (rc == 0)
