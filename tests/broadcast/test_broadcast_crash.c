@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -294,4 +295,45 @@ Test(broadcast_crash, writer_killed_mid_publish_taken_over_lossy) { taken_over_m
 Test(broadcast_crash, writer_killed_mid_publish_taken_over_lossless)
 {
     taken_over_mid_publish(CORTEX_BROADCAST_LOSSLESS);
+}
+
+/*
+ * A reader killed while it sleeps in pop_wait is still counted among the
+ * sleepers (data_waiters): nothing of it can withdraw the count, and while
+ * it is up the writer makes a FUTEX_WAKE call after every publish.  The
+ * writer, finding sleepers it wakes without result, reaps dead readers'
+ * entries (at most every CORTEX_BROADCAST_LIVENESS_NS) and their counts.
+ */
+Test(broadcast_crash, reader_killed_asleep_leaves_no_sleeper_count)
+{
+    int key = nct_sysv_key();
+    elem_bc w;
+    cr_assert_eq(elem_bc_create(&w, CORTEX_KEY_SYSV(key), 8, 2, CORTEX_BROADCAST_LOSSY, NULL), 0);
+    cortex_bc_shared *sh = (cortex_bc_shared *)(void *)w.bc.base;
+    pid_t parent = getpid();
+    pid_t kid = fork();
+    cr_assert_neq(kid, -1);
+    if (kid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        elem_bc r;
+        bc_elem e;
+        if (elem_bc_join(&r, CORTEX_KEY_SYSV(key), CORTEX_BROADCAST_NEWEST, NULL) != 0)
+            _exit(2);
+        _exit(elem_bc_pop_wait(&r, &e, 30 * SEC) == 0 ? 3 : 4); /* killed before anything comes */
+    }
+    int64_t until = nct_now_ms() + 10000;
+    while (atomic_load(&sh->data_waiters) == 0 && nct_now_ms() < until)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&sh->data_waiters), 1, "the reader went to sleep");
+    kill(kid, SIGKILL);
+    cr_assert_eq(nct_wait(kid, 5000), 128 + SIGKILL);
+    until = nct_now_ms() + 2000;
+    for (uint64_t s = 0; atomic_load(&sh->data_waiters) != 0 && nct_now_ms() < until; s++) {
+        cr_assert_eq(elem_bc_push(&w, bc_make(s)), 0);
+        usleep(1000);
+    }
+    cr_assert_eq(atomic_load(&sh->data_waiters), 0, "a dead sleeper's count stays up");
+    cr_assert_eq(elem_bc_close(&w), 0);
 }
