@@ -44,7 +44,7 @@
  * | 64  | writer: head (u64, elements published), closed flag, pid (-pid from create until its claim is complete), start time, claim (u64 at 88, elements it began to write), image token, stamp | writer |
  * | 128 | readers' wake: sleeper count, futex word | readers (writer bumps the word) |
  * | 192 | writer's wake (lossless): announcement flag, futex word | writer (readers clear) |
- * | 256 | reader table: one 64-byte line per reader (pid, stamp, start time, cursor, image token) | that reader (writer evicts the dead) |
+ * | 256 | reader table: one 64-byte line per reader (pid, stamp, start time, cursor, image token, asleep flag at 32) | that reader (writer evicts the dead) |
  * | 256 + 64 * max_readers | slots: the element rounded up to 8 bytes, contiguous | writer |
  */
 #ifndef NEOCORTEX_BROADCAST_H

@@ -52,6 +52,10 @@
  *     Model-check builds never register, so the checker sees two fences.  The
  *     lossless writer sleeps on space_futex after setting space_waiting;
  *     a reader that moved its cursor fences and wakes it when the flag is set.
+ *     A sleeper also flags its reader entry (asleep), so a reader killed
+ *     asleep does not stay counted: whoever reclaims its entry withdraws
+ *     the count, and a writer whose wake finds nobody in the kernel
+ *     reclaims dead sleepers' entries (evict_dead, rate-limited).
  *
  * (4) Hostile memory.  Everything is range-checked before use: the header
  *     copy (line 0) is validated field by field; head never goes backwards;
@@ -388,8 +392,12 @@ static bool liveness_due(cortex_broadcast *b, bool force, bool polled)
 
 /* ---- writer -------------------------------------------------------------- */
 
-/* Wakes sleeping readers (after a publish or a close). */
-static void wake_readers(cortex_broadcast *b, bool always)
+/*
+ * Wakes sleeping readers (after a publish or a close).  True when sleepers
+ * were counted but the wake found none in the kernel: about to sleep (the
+ * bumped word sends them back), or dead asleep (see evict_dead).
+ */
+static bool wake_readers(cortex_broadcast *b, bool always)
 {
     cortex_bc_shared *sh = SH(b);
     if (always || !b->light)
@@ -400,18 +408,31 @@ static void wake_readers(cortex_broadcast *b, bool always)
 #endif
     if (always || cortex__ld32(&sh->data_waiters, CX_RELAXED)) {
         cortex__fadd32(&sh->data_futex, 1, CX_RELEASE);
-        cortex__futex_wake(&sh->data_futex, INT32_MAX);
+        return cortex__futex_wake(&sh->data_futex, INT32_MAX) == 0;
     }
+    return false;
+}
+
+/*
+ * After winning a dead holder's entry (its pid swapped for a claim of ours):
+ * the sleeper count it died with, if it died asleep, is withdrawn.  Only
+ * the winner of that swap gets here, and a live holder's flag is its own.
+ */
+static void drop_dead_sleeper(cortex_broadcast *b, cortex_bc_reader *e)
+{
+    if (cortex__xchg32(&e->asleep, 0, CX_RELAXED))
+        cortex__fadd32(&SH(b)->data_waiters, (uint32_t)-1, CX_RELAXED);
 }
 
 /*
  * Frees the entries of readers that are certainly dead and hold the ring
- * full (at most once per CORTEX_BROADCAST_LIVENESS_NS unless @force).
- * Returns how many were evicted.
+ * full, or (@p sleepers) are counted among the sleepers, at most once per
+ * CORTEX_BROADCAST_LIVENESS_NS unless @p force.  Returns how many were
+ * evicted.
  */
-static unsigned evict_dead(cortex_broadcast *b, bool force)
+static unsigned evict_dead(cortex_broadcast *b, bool force, bool sleepers)
 {
-    if (!liveness_due(b, force, false))
+    if (!liveness_due(b, force, sleepers))
         return 0;
     unsigned n = 0;
     for (uint32_t i = 0; i < b->max_readers; i++) {
@@ -420,11 +441,14 @@ static unsigned evict_dead(cortex_broadcast *b, bool force)
         if (pid == 0)
             continue;
         uint64_t cur = cortex__ld64(&e->cursor, CX_ACQUIRE);
-        if (b->pos - cur < b->capacity && (int32_t)pid > 0)
-            continue; /* not holding the writer back */
-        if (reader_dead(e, (int32_t)pid) &&
-            cortex__cas32(&e->pid, &pid, 0, CX_ACQ_REL, CX_RELAXED))
+        if (b->pos - cur < b->capacity && (int32_t)pid > 0 && !(sleepers && cortex__ld32(&e->asleep, CX_RELAXED)))
+            continue; /* not holding the writer back, nor counted asleep */
+        /* Held at -(our pid) while the dead one's sleeper count is withdrawn, then freed. */
+        if (reader_dead(e, (int32_t)pid) && cortex__cas32(&e->pid, &pid, (uint32_t)-b->pid, CX_ACQ_REL, CX_RELAXED)) {
+            drop_dead_sleeper(b, e);
+            cortex__st32(&e->pid, 0, CX_RELEASE);
             n++;
+        }
     }
     return n;
 }
@@ -473,7 +497,7 @@ static int64_t writer_space(cortex_broadcast *b, uint64_t want, const char *op)
     int rc = scan_readers(b, op);
     if (rc < 0)
         return rc;
-    if (b->pos - b->seen >= b->capacity && evict_dead(b, false) && (rc = scan_readers(b, op)) < 0)
+    if (b->pos - b->seen >= b->capacity && evict_dead(b, false, false) && (rc = scan_readers(b, op)) < 0)
         return rc;
     uint64_t free_slots = b->capacity - (b->pos - b->seen);
     if (free_slots == 0)
@@ -492,7 +516,8 @@ static void publish(cortex_broadcast *b, const unsigned char *src, uint64_t n)
     copy_run(b, b->pos, n, (unsigned char *)(uintptr_t)src, true);
     b->pos = end;
     cortex__st64(&sh->head, end, CX_RELEASE);
-    wake_readers(b, false);
+    if (wake_readers(b, false))
+        evict_dead(b, false, true); /* a reader killed asleep stays counted: withdraw it (rate-limited) */
 }
 
 int cortex_broadcast_push(cortex_broadcast *b, const void *elem)
@@ -552,7 +577,7 @@ int cortex_broadcast_push_wait(cortex_broadcast *b, const void *elem, int64_t ti
         if (b->pos - b->seen >= b->capacity)
             cortex__futex_wait(&sh->space_futex, seen, nap);
         cortex__st32(&sh->space_waiting, 0, CX_RELAXED);
-        evict_dead(b, false);
+        evict_dead(b, false, false);
         if ((rc = cortex_broadcast_push(b, elem)) != -EAGAIN)
             return rc;
     }
@@ -577,6 +602,25 @@ static void wake_writer(cortex_broadcast *b)
     if (cortex__ld32(&sh->space_waiting, CX_RELAXED) && cortex__xchg32(&sh->space_waiting, 0, CX_ACQ_REL)) {
         cortex__fadd32(&sh->space_futex, 1, CX_RELEASE);
         cortex__futex_wake(&sh->space_futex, 1);
+    }
+}
+
+/*
+ * A reader counts itself among the sleepers (data_waiters, see (3)) and
+ * flags its entry, so that whoever reclaims the entry of a reader killed
+ * asleep withdraws the count (drop_dead_sleeper); a count left up would
+ * cost the writer a FUTEX_WAKE call per publish for good.  Killed between
+ * the two stores (nanoseconds, never while asleep) it still leaks one.
+ */
+static void count_asleep(cortex_broadcast *b, bool in)
+{
+    cortex_bc_reader *e = entry(b, b->index);
+    if (in) {
+        cortex__fadd32(&SH(b)->data_waiters, 1, CX_SEQ_CST);
+        cortex__st32(&e->asleep, 1, CX_RELAXED);
+    } else {
+        cortex__st32(&e->asleep, 0, CX_RELAXED);
+        cortex__fadd32(&SH(b)->data_waiters, (uint32_t)-1, CX_RELAXED);
     }
 }
 
@@ -773,14 +817,14 @@ int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns
         if (nap == 0)
             return cortex__fail(ETIMEDOUT, "%s: nothing published for %lld ns", op, (long long)timeout_ns);
         uint32_t seen = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
-        cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
+        count_asleep(b, true);
         cortex__fence(CX_SEQ_CST); /* the announcement before the re-check */
         /* A light writer publishes without a fence: make its threads execute one now (see (3)). */
         if (cortex__ld32(&sh->wlight, CX_RELAXED) && cortex__ring_membarrier() < 0 && nap > BC_SHORT_NAP_NS)
             nap = BC_SHORT_NAP_NS;
         if (cortex__ld64(&sh->head, CX_ACQUIRE) == b->pos && !cortex__ld32(&sh->closed, CX_ACQUIRE))
             cortex__futex_wait(&sh->data_futex, seen, nap);
-        cortex__fadd32(&sh->data_waiters, (uint32_t)-1, CX_RELAXED);
+        count_asleep(b, false);
         /* A dead writer never wakes us: check its liveness after every nap. */
         if ((rc = pop_one(b, out, true, op)) != -EAGAIN)
             return rc;
@@ -862,6 +906,8 @@ static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
         if (!cortex__cas32(&e->pid, &cur, (uint32_t)-self, CX_ACQ_REL, CX_RELAXED))
             continue;
         b->took_over = holder_pid((int32_t)cur); /* a dead reader's entry (or our image's before exec) */
+        if (cur != 0)
+            drop_dead_sleeper(b, e);
         cortex__st64(&e->start, cortex__self_start(), CX_RELAXED);
         cortex__st32(&e->stamp, stamp, CX_RELAXED);
         cortex__st64(&e->image, image, CX_RELAXED);
@@ -1104,7 +1150,7 @@ int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pi
     if (announce) { /* as pop_wait: count ourselves in, fence, re-check */
         *word = &sh->data_futex;
         *val = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
-        cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
+        count_asleep(b, true);
         cortex__fence(CX_SEQ_CST);
         /* As pop_wait: a light writer's missing fence is made up by a membarrier; without one, poll (no word). */
         if (cortex__ld32(&sh->wlight, CX_RELAXED) && cortex__ring_membarrier() < 0)
@@ -1126,7 +1172,4 @@ int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pi
     return rc;
 }
 
-void cortex__broadcast_wait_disarm(cortex_broadcast *b)
-{
-    cortex__fadd32(&SH(b)->data_waiters, (uint32_t)-1, CX_RELAXED);
-}
+void cortex__broadcast_wait_disarm(cortex_broadcast *b) { count_asleep(b, false); }

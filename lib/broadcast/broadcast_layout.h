@@ -18,7 +18,8 @@ typedef struct cortex_bc_reader {
     cortex__a64 start;  /* holder's start time */
     cortex__a64 cursor; /* next index it reads, published per batch (it writes; the writer reads) */
     cortex__a64 image;  /* holder's image token: tells an exec'd image from its predecessor */
-    uint8_t pad1[32];
+    cortex__a32 asleep; /* 1: the holder counted itself in data_waiters (whoever reclaims a dead holder's entry withdraws it) */
+    uint8_t pad1[28];
 } cortex_bc_reader;
 
 typedef struct cortex_bc_shared {
