@@ -41,10 +41,10 @@
  * | offset | field | written by |
  * |---:|---|---|
  * | 0   | magic "NCBCAST1", version, header size, elem size/align, capacity, max readers, flags, slot size, slots offset, total size, checksum | create, then immutable |
- * | 64  | writer: head (u64, elements published), closed flag, pid, start time, claim (u64 at 88, elements it began to write), image token, stamp | writer |
+ * | 64  | writer: head (u64, elements published), closed flag, pid (-pid from create until its claim is complete), start time, claim (u64 at 88, elements it began to write), image token, stamp | writer |
  * | 128 | readers' wake: sleeper count, futex word | readers (writer bumps the word) |
  * | 192 | writer's wake (lossless): announcement flag, futex word | writer (readers clear) |
- * | 256 | reader table: one 64-byte line per reader (pid, stamp, start time, cursor, image token) | that reader (writer evicts the dead) |
+ * | 256 | reader table: one 64-byte line per reader (pid, stamp, start time, cursor, image token, asleep flag at 32) | that reader (writer evicts the dead) |
  * | 256 + 64 * max_readers | slots: the element rounded up to 8 bytes, contiguous | writer |
  */
 #ifndef NEOCORTEX_BROADCAST_H
@@ -113,8 +113,9 @@ typedef struct cortex_broadcast {
     int32_t pid;                  /**< The pid that opened the handle. */
     uint32_t polls;               /**< Empty/full polls since the last liveness check. */
     uint64_t published;           /**< Reader: its position at its last wake check for the writer. */
-    uint64_t guarded;             /**< Reader, lossless: from this index on the writer waits for it. */
+    uint64_t guarded;             /**< Reader, lossless: from this index on the writer waits for it; writer: its claims go no lower (a dead writer's claim it took over). */
     uint32_t light;               /**< Writer: registered for membarrier, so it publishes without a fence. */
+    int32_t took_over;            /**< Set by create / join: pid of the certainly dead writer whose role this handle took over (or of this process's image before an exec()), or of the dead reader whose entry a join reused; 0 if the role or entry was free. */
 } cortex_broadcast;
 
 /**
@@ -136,7 +137,9 @@ CORTEX_API size_t cortex_broadcast_required_size(uint32_t capacity, uint32_t max
  * @param elem_align alignment of the element type (checked by joiners; 0: any).
  * @param type_name spelling of the element type for the segment's signature.
  * @param opts create mode, permissions, type tag... (NULL: defaults).
- * @return 0, -EINVAL (parameters), -EEXIST, -EACCES, ... (see cortex_region_create()).
+ * @return 0, -EINVAL (parameters), -EEXIST, -EBUSY (open-or-create on a ring
+ *         whose writer lives, this process's other handle included), -EACCES,
+ *         ... (see cortex_region_create()).
  */
 CORTEX_API int cortex_broadcast_create(cortex_broadcast *b, cortex_key key, uint32_t capacity, uint32_t max_readers,
                                        unsigned flags, size_t elem_size, size_t elem_align, const char *type_name,
@@ -254,7 +257,7 @@ typedef struct cortex_broadcast_info {
     uint32_t max_readers; /**< Entries in the reader table. */
     uint32_t flags;       /**< CORTEX_BROADCAST_LOSSY or LOSSLESS. */
     uint64_t head;        /**< Elements published. */
-    int32_t writer_pid;   /**< The writer's pid. */
+    int32_t writer_pid;   /**< The writer's pid (also while its claim is in progress). */
     bool writer_alive;    /**< The writer's process is alive. */
     bool closed;          /**< The writer closed the ring. */
     uint32_t readers;     /**< Entries held. */

@@ -17,6 +17,9 @@
  *     claim - i > capacity and the run counts as lapped: a torn copy is
  *     never returned.  Two shared loads per run, not per element.  Every
  *     shared access is atomic, so ThreadSanitizer needs no annotation.
+ *     The argument needs the claim never to go back: a writer that takes a
+ *     dead one's role keeps its claims at or above the claim it found
+ *     (claim_writer), which covers what the dead one half wrote.
  *     (The model checker's bc_lossy_lapped finds the variant without the
  *     two fences: CORTEX_SEED_BROADCAST_NO_CLAIM_FENCE.)
  *
@@ -26,7 +29,8 @@
  *     ring might be full.  Cursors only grow, so a cached minimum is a lower
  *     bound.  A reader that joins publishes its cursor, then its pid, then
  *     re-reads head (h2) after a SEQ_CST fence; the writer fences between
- *     publishing head and its next scan.  Store-buffering: either the scan
+ *     publishing head and its next scan (after each publish, or, when light
+ *     (3), at the start of each scan: a joiner calls no membarrier).  Store-buffering: either the scan
  *     sees the reader, or h2 is at least the head the writer had then, and
  *     until its next scan it overwrites only elements below that.  So a
  *     NEWEST join (start at h2) is lossless; an OLDEST join may still race
@@ -48,6 +52,10 @@
  *     Model-check builds never register, so the checker sees two fences.  The
  *     lossless writer sleeps on space_futex after setting space_waiting;
  *     a reader that moved its cursor fences and wakes it when the flag is set.
+ *     A sleeper also flags its reader entry (asleep), so a reader killed
+ *     asleep does not stay counted: whoever reclaims its entry withdraws
+ *     the count, and a writer whose wake finds nobody in the kernel
+ *     reclaims dead sleepers' entries (evict_dead, rate-limited).
  *
  * (4) Hostile memory.  Everything is range-checked before use: the header
  *     copy (line 0) is validated field by field; head never goes backwards;
@@ -125,6 +133,9 @@ static bool holder_dead(int32_t pid, uint64_t start, uint32_t stamp)
     return cortex__proc_verdict(&id, NULL) == CORTEX__DEAD; /* unknown is not dead */
 }
 
+/* The pid a holder record names (a claim in progress at -pid; 0 for none). */
+static int32_t holder_pid(int32_t pid) { return pid == INT32_MIN ? 0 : pid < 0 ? -pid : pid; }
+
 static bool reader_dead(cortex_bc_reader *e, int32_t pid)
 {
     return holder_dead(pid, cortex__ld64(&e->start, CX_RELAXED), cortex__ld32(&e->stamp, CX_RELAXED));
@@ -176,6 +187,9 @@ static void write_header(cortex_bc_shared *sh, uint32_t capacity, uint32_t max_r
     uint64_t slots = slots_offset_for(max_readers);
     uint64_t total = slots + (uint64_t)capacity * slot_size_for(elem_size);
     memset(sh, 0, (size_t)total);
+    /* The creator's claim in progress (claim_writer finishes it): a creator killed before it is found dead. */
+    cortex__st32(&sh->wpid, (uint32_t)-(int32_t)cortex__self_pid(), CX_RELAXED);
+    cortex__fence(CX_RELEASE); /* before the magic that makes the header readable */
     sh->magic = CORTEX_BROADCAST_MAGIC;
     sh->version = CORTEX_BROADCAST_VERSION;
     sh->header_size = CORTEX_BROADCAST_HEADER_SIZE;
@@ -378,8 +392,12 @@ static bool liveness_due(cortex_broadcast *b, bool force, bool polled)
 
 /* ---- writer -------------------------------------------------------------- */
 
-/* Wakes sleeping readers (after a publish or a close). */
-static void wake_readers(cortex_broadcast *b, bool always)
+/*
+ * Wakes sleeping readers (after a publish or a close).  True when sleepers
+ * were counted but the wake found none in the kernel: about to sleep (the
+ * bumped word sends them back), or dead asleep (see evict_dead).
+ */
+static bool wake_readers(cortex_broadcast *b, bool always)
 {
     cortex_bc_shared *sh = SH(b);
     if (always || !b->light)
@@ -390,18 +408,31 @@ static void wake_readers(cortex_broadcast *b, bool always)
 #endif
     if (always || cortex__ld32(&sh->data_waiters, CX_RELAXED)) {
         cortex__fadd32(&sh->data_futex, 1, CX_RELEASE);
-        cortex__futex_wake(&sh->data_futex, INT32_MAX);
+        return cortex__futex_wake(&sh->data_futex, INT32_MAX) == 0;
     }
+    return false;
+}
+
+/*
+ * After winning a dead holder's entry (its pid swapped for a claim of ours):
+ * the sleeper count it died with, if it died asleep, is withdrawn.  Only
+ * the winner of that swap gets here, and a live holder's flag is its own.
+ */
+static void drop_dead_sleeper(cortex_broadcast *b, cortex_bc_reader *e)
+{
+    if (cortex__xchg32(&e->asleep, 0, CX_RELAXED))
+        cortex__fadd32(&SH(b)->data_waiters, (uint32_t)-1, CX_RELAXED);
 }
 
 /*
  * Frees the entries of readers that are certainly dead and hold the ring
- * full (at most once per CORTEX_BROADCAST_LIVENESS_NS unless @force).
- * Returns how many were evicted.
+ * full, or (@p sleepers) are counted among the sleepers, at most once per
+ * CORTEX_BROADCAST_LIVENESS_NS unless @p force.  Returns how many were
+ * evicted.
  */
-static unsigned evict_dead(cortex_broadcast *b, bool force)
+static unsigned evict_dead(cortex_broadcast *b, bool force, bool sleepers)
 {
-    if (!liveness_due(b, force, false))
+    if (!liveness_due(b, force, sleepers))
         return 0;
     unsigned n = 0;
     for (uint32_t i = 0; i < b->max_readers; i++) {
@@ -410,11 +441,14 @@ static unsigned evict_dead(cortex_broadcast *b, bool force)
         if (pid == 0)
             continue;
         uint64_t cur = cortex__ld64(&e->cursor, CX_ACQUIRE);
-        if (b->pos - cur < b->capacity && (int32_t)pid > 0)
-            continue; /* not holding the writer back */
-        if (reader_dead(e, (int32_t)pid) &&
-            cortex__cas32(&e->pid, &pid, 0, CX_ACQ_REL, CX_RELAXED))
+        if (b->pos - cur < b->capacity && (int32_t)pid > 0 && !(sleepers && cortex__ld32(&e->asleep, CX_RELAXED)))
+            continue; /* not holding the writer back, nor counted asleep */
+        /* Held at -(our pid) while the dead one's sleeper count is withdrawn, then freed. */
+        if (reader_dead(e, (int32_t)pid) && cortex__cas32(&e->pid, &pid, (uint32_t)-b->pid, CX_ACQ_REL, CX_RELAXED)) {
+            drop_dead_sleeper(b, e);
+            cortex__st32(&e->pid, 0, CX_RELEASE);
             n++;
+        }
     }
     return n;
 }
@@ -426,6 +460,9 @@ static unsigned evict_dead(cortex_broadcast *b, bool force)
  */
 static int scan_readers(cortex_broadcast *b, const char *op)
 {
+    /* Our head before the entries we read (the writer's half of (2)); a fenced writer took it in wake_readers. */
+    if (b->light)
+        cortex__fence(CX_SEQ_CST);
     uint64_t most = 0; /* how far the slowest live reader is behind */
     for (uint32_t i = 0; i < b->max_readers; i++) {
         cortex_bc_reader *e = entry(b, i);
@@ -460,7 +497,7 @@ static int64_t writer_space(cortex_broadcast *b, uint64_t want, const char *op)
     int rc = scan_readers(b, op);
     if (rc < 0)
         return rc;
-    if (b->pos - b->seen >= b->capacity && evict_dead(b, false) && (rc = scan_readers(b, op)) < 0)
+    if (b->pos - b->seen >= b->capacity && evict_dead(b, false, false) && (rc = scan_readers(b, op)) < 0)
         return rc;
     uint64_t free_slots = b->capacity - (b->pos - b->seen);
     if (free_slots == 0)
@@ -473,12 +510,14 @@ static void publish(cortex_broadcast *b, const unsigned char *src, uint64_t n)
 {
     cortex_bc_shared *sh = SH(b);
     uint64_t end = b->pos + n;
-    cortex__st64(&sh->claim, end, CX_RELEASE); /* release: the head before it (see recover_lap) */
+    uint64_t claim = end > b->guarded ? end : b->guarded; /* never below a dead predecessor's (see claim_writer) */
+    cortex__st64(&sh->claim, claim, CX_RELEASE); /* release: the head before it (see recover_lap) */
     claim_fence(CX_RELEASE);                   /* the claim before any word of the run */
     copy_run(b, b->pos, n, (unsigned char *)(uintptr_t)src, true);
     b->pos = end;
     cortex__st64(&sh->head, end, CX_RELEASE);
-    wake_readers(b, false);
+    if (wake_readers(b, false))
+        evict_dead(b, false, true); /* a reader killed asleep stays counted: withdraw it (rate-limited) */
 }
 
 int cortex_broadcast_push(cortex_broadcast *b, const void *elem)
@@ -538,7 +577,7 @@ int cortex_broadcast_push_wait(cortex_broadcast *b, const void *elem, int64_t ti
         if (b->pos - b->seen >= b->capacity)
             cortex__futex_wait(&sh->space_futex, seen, nap);
         cortex__st32(&sh->space_waiting, 0, CX_RELAXED);
-        evict_dead(b, false);
+        evict_dead(b, false, false);
         if ((rc = cortex_broadcast_push(b, elem)) != -EAGAIN)
             return rc;
     }
@@ -563,6 +602,25 @@ static void wake_writer(cortex_broadcast *b)
     if (cortex__ld32(&sh->space_waiting, CX_RELAXED) && cortex__xchg32(&sh->space_waiting, 0, CX_ACQ_REL)) {
         cortex__fadd32(&sh->space_futex, 1, CX_RELEASE);
         cortex__futex_wake(&sh->space_futex, 1);
+    }
+}
+
+/*
+ * A reader counts itself among the sleepers (data_waiters, see (3)) and
+ * flags its entry, so that whoever reclaims the entry of a reader killed
+ * asleep withdraws the count (drop_dead_sleeper); a count left up would
+ * cost the writer a FUTEX_WAKE call per publish for good.  Killed between
+ * the two stores (nanoseconds, never while asleep) it still leaks one.
+ */
+static void count_asleep(cortex_broadcast *b, bool in)
+{
+    cortex_bc_reader *e = entry(b, b->index);
+    if (in) {
+        cortex__fadd32(&SH(b)->data_waiters, 1, CX_SEQ_CST);
+        cortex__st32(&e->asleep, 1, CX_RELAXED);
+    } else {
+        cortex__st32(&e->asleep, 0, CX_RELAXED);
+        cortex__fadd32(&SH(b)->data_waiters, (uint32_t)-1, CX_RELAXED);
     }
 }
 
@@ -759,14 +817,14 @@ int cortex_broadcast_pop_wait(cortex_broadcast *b, void *out, int64_t timeout_ns
         if (nap == 0)
             return cortex__fail(ETIMEDOUT, "%s: nothing published for %lld ns", op, (long long)timeout_ns);
         uint32_t seen = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
-        cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
+        count_asleep(b, true);
         cortex__fence(CX_SEQ_CST); /* the announcement before the re-check */
         /* A light writer publishes without a fence: make its threads execute one now (see (3)). */
         if (cortex__ld32(&sh->wlight, CX_RELAXED) && cortex__ring_membarrier() < 0 && nap > BC_SHORT_NAP_NS)
             nap = BC_SHORT_NAP_NS;
         if (cortex__ld64(&sh->head, CX_ACQUIRE) == b->pos && !cortex__ld32(&sh->closed, CX_ACQUIRE))
             cortex__futex_wait(&sh->data_futex, seen, nap);
-        cortex__fadd32(&sh->data_waiters, (uint32_t)-1, CX_RELAXED);
+        count_asleep(b, false);
         /* A dead writer never wakes us: check its liveness after every nap. */
         if ((rc = pop_one(b, out, true, op)) != -EAGAIN)
             return rc;
@@ -798,11 +856,18 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     uint32_t self = (uint32_t)cortex__self_pid();
     uint32_t stamp = cortex__self_stamp(); /* may wait a clock tick: before the role is claimed */
     uint32_t cur = cortex__ld32(&sh->wpid, CX_ACQUIRE);
-    if (cur != 0 && cur != self && !writer_dead(sh, (int32_t)cur))
-        return cortex__fail(EBUSY, "%s: the writer role is held by live pid %d", what, (int)cur);
+    /* this very pid is taken back only from its image before an exec() (another token), as a ring role is */
+    if (cur == self && cortex__ld64(&sh->wimage, CX_ACQUIRE) == cortex__image_token())
+        return cortex__fail(EBUSY, "%s: this process already holds the writer role (another handle)", what);
+    /* -self: our own header's record (write_header), or this pid's image killed mid-claim before an exec() */
+    if (cur != 0 && cur != self && cur != (uint32_t)-(int32_t)self && !writer_dead(sh, (int32_t)cur))
+        return cortex__fail(EBUSY, "%s: the writer role is held by pid %d, not certainly dead%s", what,
+                            (int)holder_pid((int32_t)cur), (int32_t)cur < 0 ? " (its claim is in progress)" : "");
     /* Claimed as -pid until our start time is recorded: the previous writer's start must not judge us. */
     if (!cortex__cas32(&sh->wpid, &cur, (uint32_t)-(int32_t)self, CX_ACQ_REL, CX_ACQUIRE))
         return cortex__fail(EBUSY, "%s: another process took the writer role", what);
+    if (cur != (uint32_t)-(int32_t)self) /* not our own header's record: a takeover (or take-back), reported */
+        b->took_over = holder_pid((int32_t)cur);
     cortex__st64(&sh->wstart, cortex__self_start(), CX_RELAXED);
     cortex__st32(&sh->wstamp, stamp, CX_RELAXED);
     b->light = cortex__ring_membarrier_register() ? 1u : 0u;
@@ -811,6 +876,15 @@ static int claim_writer(cortex_broadcast *b, const char *what)
     cortex__st32(&sh->wpid, self, CX_RELEASE);
     b->pos = cortex__ld64(&sh->head, CX_ACQUIRE);
     b->seen = b->pos - b->capacity; /* unknown minimum: the first push scans */
+    /*
+     * A writer killed between its words and its head left its claim above
+     * head, and words a ring newer than the elements below head in their
+     * slots.  Our claims stay at least there until we have written past it,
+     * so a reader's check of (1) counts those slots as lapped.  A claim
+     * below head is ignored; one more than a ring above it counts as a ring.
+     */
+    uint64_t above = cortex__ld64(&sh->claim, CX_ACQUIRE) - b->pos;
+    b->guarded = b->pos + (above > (UINT64_C(1) << 62) ? 0 : above > b->capacity ? b->capacity : above);
     return 0;
 }
 
@@ -831,6 +905,9 @@ static int take_entry(cortex_broadcast *b, unsigned from, const char *what)
             continue;
         if (!cortex__cas32(&e->pid, &cur, (uint32_t)-self, CX_ACQ_REL, CX_RELAXED))
             continue;
+        b->took_over = holder_pid((int32_t)cur); /* a dead reader's entry (or our image's before exec) */
+        if (cur != 0)
+            drop_dead_sleeper(b, e);
         cortex__st64(&e->start, cortex__self_start(), CX_RELAXED);
         cortex__st32(&e->stamp, stamp, CX_RELAXED);
         cortex__st64(&e->image, image, CX_RELAXED);
@@ -1034,7 +1111,9 @@ int cortex_broadcast_inspect_mem(const void *mem, size_t len, cortex_broadcast_i
     out->flags = h.flags;
     out->head = cortex__ld64(&sh->head, CX_ACQUIRE);
     out->writer_pid = (int32_t)cortex__ld32(&sh->wpid, CX_ACQUIRE);
-    out->writer_alive = out->writer_pid > 0 && !writer_dead(sh, out->writer_pid);
+    out->writer_alive = out->writer_pid != 0 && !writer_dead(sh, out->writer_pid);
+    if (out->writer_pid < 0 && out->writer_pid != INT32_MIN)
+        out->writer_pid = -out->writer_pid; /* its claim in progress */
     out->closed = cortex__ld32(&sh->closed, CX_ACQUIRE) != 0;
     for (uint32_t i = 0; i < h.max_readers; i++) {
         cortex_bc_reader *e = entry(&view, i);
@@ -1071,27 +1150,26 @@ int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pi
     if (announce) { /* as pop_wait: count ourselves in, fence, re-check */
         *word = &sh->data_futex;
         *val = cortex__ld32(&sh->data_futex, CX_ACQUIRE);
-        cortex__fadd32(&sh->data_waiters, 1, CX_SEQ_CST);
+        count_asleep(b, true);
         cortex__fence(CX_SEQ_CST);
         /* As pop_wait: a light writer's missing fence is made up by a membarrier; without one, poll (no word). */
         if (cortex__ld32(&sh->wlight, CX_RELAXED) && cortex__ring_membarrier() < 0)
             *word = NULL;
     }
+    int rc = 0;
     for (int pass = 0; pass < 2; pass++) {
-        uint64_t h = cortex__ld64(&sh->head, CX_ACQUIRE);
-        if (h - b->seen > (UINT64_C(1) << 62) || h - b->pos > (UINT64_C(1) << 62))
-            return cortex__fail(EBADMSG, "%s: writer's head %llu went back below %llu (reader at %llu): corrupt or "
-                                         "hostile writer line", op, (unsigned long long)h, (unsigned long long)b->seen,
-                                (unsigned long long)b->pos);
-        if (h != b->pos)
+        if ((rc = reload_head(b, op)) < 0) /* an impossible head poisons the handle, as in a pop */
+            break;
+        if (b->seen != b->pos)
             return 1;
         if (pass == 0 && !writer_gone(b, check_pid))
             return 0; /* a closing writer published first: look once more after seeing it gone */
     }
-    return cortex__fail(EPIPE, "%s: the writer closed the ring or died, and this reader read everything", op);
+    if (rc == 0)
+        rc = cortex__fail(EPIPE, "%s: the writer closed the ring or died, and this reader read everything", op);
+    if (announce && !*word) /* a failure without a word: the caller keeps no announcement to withdraw */
+        cortex__broadcast_wait_disarm(b);
+    return rc;
 }
 
-void cortex__broadcast_wait_disarm(cortex_broadcast *b)
-{
-    cortex__fadd32(&SH(b)->data_waiters, (uint32_t)-1, CX_RELAXED);
-}
+void cortex__broadcast_wait_disarm(cortex_broadcast *b) { count_asleep(b, false); }

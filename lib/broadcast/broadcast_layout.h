@@ -18,7 +18,8 @@ typedef struct cortex_bc_reader {
     cortex__a64 start;  /* holder's start time */
     cortex__a64 cursor; /* next index it reads, published per batch (it writes; the writer reads) */
     cortex__a64 image;  /* holder's image token: tells an exec'd image from its predecessor */
-    uint8_t pad1[32];
+    cortex__a32 asleep; /* 1: the holder counted itself in data_waiters (whoever reclaims a dead holder's entry withdraws it) */
+    uint8_t pad1[28];
 } cortex_bc_reader;
 
 typedef struct cortex_bc_shared {
@@ -75,7 +76,8 @@ typedef cortex__a64 cortex_bc_word;
  * (armed if @announce), -EPIPE writer gone and all read (its liveness only
  * when @check_pid), -EBADMSG impossible head, -EINVAL not an open reader.
  * A light writer (no fence) is made up for by a membarrier, as in pop_wait;
- * if that call fails, *word is NULL: the caller must poll this reader.
+ * if that call fails, *word is NULL: the caller must poll this reader, and
+ * a failure (< 0) then returns with the count withdrawn (nothing to disarm).
  */
 int cortex__broadcast_wait_arm(cortex_broadcast *b, bool announce, bool check_pid, cortex__a32 **word, uint32_t *val);
 /* Withdraws the count of cortex__broadcast_wait_arm(). */

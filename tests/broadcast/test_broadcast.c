@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <signal.h>
+#include <pthread.h>
 #include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,6 +23,7 @@
 
 #include "nctest.h"
 #include "broadcast/broadcast_layout.h"
+#include "os/os.h"
 
 TestSuite(broadcast, .fini = nct_cleanup, .timeout = 60);
 
@@ -311,6 +313,15 @@ Test(broadcast, hostile_head_cursor_and_sequence)
     cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "%s", cortex_last_error()->message);
     u64_bc_close(&r);
     atomic_store(&sh->head, 3);
+    /* The same seen first by the waitset's hook: the handle stays poisoned too. */
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    atomic_store(&sh->head, 1);
+    cortex__a32 *word = NULL;
+    uint32_t val = 0;
+    cr_assert_eq(cortex__broadcast_wait_arm(&r.bc, false, true, &word, &val), -EBADMSG);
+    atomic_store(&sh->head, 3);
+    cr_assert_eq(u64_bc_pop(&r, &v), -EBADMSG, "poisoned by the hook");
+    u64_bc_close(&r);
     /* A huge head: a lossless reader sees a lap and resumes within the ring, never outside it. */
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
     atomic_store(&sh->head, UINT64_C(1) << 40);
@@ -380,6 +391,7 @@ Test(broadcast, reader_records_judged_by_stamp_like_ring_roles)
     cr_assert_eq(atomic_load(&e[1].pid), (uint32_t)child);
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0, "the freed entry takes a join");
     cr_assert_eq(r.bc.index, 0);
+    cr_assert_eq(r.bc.took_over, 0, "the writer had freed it");
     cr_assert_eq(u64_bc_join_mem(&(u64_bc){0}, m, len, CORTEX_BROADCAST_NEWEST), -EBUSY, "entry 1 stays held");
     kill(child, SIGKILL);
     waitpid(child, NULL, 0);
@@ -402,9 +414,127 @@ Test(broadcast, entry_of_this_pid_before_exec_is_taken_back)
     atomic_store(&e[0].pid, (uint32_t)getpid());
     cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0, "%s", cortex_last_error()->message);
     cr_assert_eq(atomic_load(&e[0].image), cortex__image_token());
+    cr_assert_eq(r.bc.took_over, getpid(), "taken back from this pid's image before exec");
     cr_assert_eq(u64_bc_join_mem(&(u64_bc){0}, m, len, CORTEX_BROADCAST_NEWEST), -EBUSY,
                  "held by this image now: not taken again");
     u64_bc_close(&r);
     u64_bc_close(&w);
+    free(m);
+}
+
+/*
+ * One writer per ring, also within one process: a second create (open-or-
+ * create) on a ring this very image writes is -EBUSY, as a ring role asked
+ * twice is; only a record of this pid under another image token (its image
+ * before an exec()) is taken back.  Two writer handles would publish the
+ * same indices and send head backwards under the readers.
+ */
+Test(broadcast, second_writer_handle_of_one_image_is_refused)
+{
+    int key = nct_sysv_key();
+    u64_bc w, w2;
+    cr_assert_eq(u64_bc_create(&w, CORTEX_KEY_SYSV(key), 8, 1, CORTEX_BROADCAST_LOSSY, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.mode = CORTEX_OPEN_OR_CREATE;
+    int rc = u64_bc_create(&w2, CORTEX_KEY_SYSV(key), 8, 1, CORTEX_BROADCAST_LOSSY, &o);
+    if (rc == 0)
+        cortex_region_close(u64_bc_region(&w2)); /* only detach: keep the ring open for the failure report */
+    cr_assert_eq(rc, -EBUSY, "a second writer handle in the writer's own image: %d", rc);
+    cr_assert(strstr(cortex_last_error()->message, "already"), "%s", cortex_last_error()->message);
+    cr_assert_eq(u64_bc_push(&w, 1), 0, "the first writer goes on");
+    /* The record of this pid from an image before exec() is taken back. */
+    cortex_bc_shared *sh = (cortex_bc_shared *)(void *)w.bc.base;
+    atomic_store(&sh->wimage, cortex__image_token() + 1);
+    cr_assert_eq(u64_bc_create(&w2, CORTEX_KEY_SYSV(key), 8, 1, CORTEX_BROADCAST_LOSSY, &o), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(atomic_load(&sh->wimage), cortex__image_token());
+    cr_assert_eq(w.bc.took_over, 0, "a fresh ring's writer took nothing over");
+    cr_assert_eq(w2.bc.took_over, getpid(), "the take-back is reported");
+    cr_assert_eq(u64_bc_close(&w2), 0);
+    cr_assert_eq(u64_bc_close(&w), 0);
+}
+
+/*
+ * From the moment a ring's header can be read (READY, for a segment), it
+ * names its writer: at -pid while the creator has not finished its claim.
+ * Before, the writer record stayed 0 until the claim, and a creator killed
+ * between its header and its claim left a ring whose readers never learn
+ * that no writer will come (a pid of 0 is never judged dead).  A thread
+ * watches the raw memory while the main thread lays rings over it.
+ */
+struct bc_watch {
+    cortex_bc_shared *sh;
+    unsigned gen; /* odd while the main thread clears the memory between two rings */
+    int stop, seen, nameless;
+};
+
+static void *watch_header(void *arg)
+{
+    struct bc_watch *wt = arg;
+    while (!__atomic_load_n(&wt->stop, __ATOMIC_ACQUIRE)) {
+        unsigned g = __atomic_load_n(&wt->gen, __ATOMIC_ACQUIRE);
+        if ((g & 1) || __atomic_load_n(&wt->sh->magic, __ATOMIC_ACQUIRE) != CORTEX_BROADCAST_MAGIC)
+            continue;
+        uint32_t pid = atomic_load(&wt->sh->wpid);
+        if (__atomic_load_n(&wt->gen, __ATOMIC_ACQUIRE) != g)
+            continue; /* the memory was cleared meanwhile */
+        wt->seen++;
+        wt->nameless += pid == 0;
+    }
+    return NULL;
+}
+
+Test(broadcast, header_names_its_writer_before_the_claim)
+{
+    size_t len;
+    void *m = raw(4, 1, 8, &len);
+    struct bc_watch wt = {.sh = m};
+    __atomic_store_n(&wt.sh->magic, 0, __ATOMIC_RELEASE);
+    pthread_t th;
+    cr_assert_eq(pthread_create(&th, NULL, watch_header, &wt), 0);
+    for (int i = 0; i < 50000; i++) {
+        u64_bc w;
+        cr_assert_eq(u64_bc_init(&w, m, len, 4, 1, CORTEX_BROADCAST_LOSSY), 0);
+        u64_bc_close(&w);
+        __atomic_fetch_add(&wt.gen, 1, __ATOMIC_SEQ_CST);
+        __atomic_store_n(&wt.sh->magic, 0, __ATOMIC_RELEASE);
+        atomic_store(&wt.sh->wpid, 0);
+        __atomic_fetch_add(&wt.gen, 1, __ATOMIC_SEQ_CST);
+    }
+    __atomic_store_n(&wt.stop, 1, __ATOMIC_RELEASE);
+    pthread_join(th, NULL);
+    fprintf(stderr, "# header seen %d times, %d of them naming no writer\n", wt.seen, wt.nameless);
+    cr_assert_eq(wt.nameless, 0, "a readable header named no writer %d time(s)", wt.nameless);
+    free(m);
+}
+
+/*
+ * The waitset's hook (cortex__broadcast_wait_arm): when the membarrier a
+ * light writer needs fails, it hands back no futex word, and the waitset
+ * then keeps no announcement to withdraw; if the hook also finds the writer
+ * gone (-EPIPE), it must withdraw its own sleeper count, or the count stays
+ * up and the writer makes a FUTEX_WAKE call on every publish for good.
+ */
+Test(broadcast, waitset_hook_failing_without_a_word_keeps_no_sleeper_count)
+{
+    size_t len;
+    void *m = raw(4, 1, 8, &len);
+    cortex_bc_shared *sh = m;
+    u64_bc w, r;
+    cr_assert_eq(u64_bc_init(&w, m, len, 4, 1, CORTEX_BROADCAST_LOSSY), 0);
+    cr_assert_eq(u64_bc_join_mem(&r, m, len, CORTEX_BROADCAST_NEWEST), 0);
+    cr_assert_eq(u64_bc_close(&w), 0);
+    atomic_store(&sh->wlight, 1); /* as a light writer left it: an arming reader calls membarrier */
+    unsigned forced = cortex__os_forced();
+    cortex__os_force(forced | CORTEX__OS_NO_MEMBARRIER); /* and that call fails */
+    cortex__a32 *word = &sh->data_futex;
+    uint32_t val = 0;
+    int rc = cortex__broadcast_wait_arm(&r.bc, true, false, &word, &val);
+    cortex__os_force(forced);
+    cr_assert_eq(rc, -EPIPE, "%d %s", rc, cortex_last_error()->message);
+    cr_assert_null(word, "no word: the caller polls (and has nothing to disarm)");
+    cr_assert_eq(atomic_load(&sh->data_waiters), 0, "the hook's sleeper count was left up");
+    u64_bc_close(&r);
     free(m);
 }

@@ -5,6 +5,9 @@
  * - The writer process is killed while it publishes (lossy and lossless):
  *   the reader never returns a torn element, elements stay in order, and
  *   once the writer is dead the reader gets -EPIPE (after draining).
+ * - The writer is killed at a chosen moment of a publish (its claim and
+ *   words written, head not yet), and a new writer takes the role over:
+ *   no reader returns the words the dead writer left as an older element.
  * - Reader processes are killed at random moments (in the middle of a copy
  *   or asleep) while a lossless writer runs: the writer is never blocked
  *   by a dead reader for longer than the documented bound
@@ -18,11 +21,14 @@
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "bc_test_util.h"
+#include "broadcast/broadcast_layout.h"
 #include "nctest.h"
 
 TestSuite(broadcast_crash, .fini = nct_cleanup, .timeout = 240);
@@ -221,4 +227,113 @@ Test(broadcast_crash, readers_killed_lossless_writer_goes_on)
     fprintf(stderr, "# %d readers killed; longest push_wait %lld ms\n", kills, (long long)worst_ms);
     /* Documented bound: 15 ms; on a loaded shared machine allow far more, but not seconds. */
     cr_assert_lt(worst_ms, 2000, "a dead reader blocked the writer for %lld ms", (long long)worst_ms);
+}
+
+/*
+ * A writer killed between writing a batch's words and publishing head
+ * leaves a claim above head and, in the slots, elements a ring newer than
+ * the ones the readers take them for.  A writer that takes the role over
+ * starts at head; its claims must not fall below the dead one's until it
+ * has written past it, or a reader's claim check passes those slots.  The
+ * child writes the first half of a publish itself (what a SIGKILL after
+ * copy_run leaves) and raises SIGKILL.
+ */
+static void taken_over_mid_publish(unsigned flags)
+{
+    int key = nct_sysv_key();
+    pid_t kid = fork();
+    cr_assert_neq(kid, -1);
+    if (kid == 0) {
+        elem_bc w;
+        if (elem_bc_create(&w, CORTEX_KEY_SYSV(key), 4, 2, flags, NULL) != 0)
+            _exit(40);
+        for (uint64_t s = 0; s < 10; s++)
+            if (elem_bc_push(&w, bc_make(s)) != 0)
+                _exit(41);
+        cortex_bc_shared *sh = (cortex_bc_shared *)(void *)w.bc.base;
+        atomic_store(&sh->claim, 14);
+        for (uint64_t s = 10; s < 14; s++) { /* the next batch's words, over elements 6 to 9 */
+            bc_elem e = bc_make(1000 + s);
+            memcpy(w.bc.slots + (s & 3) * sizeof e, &e, sizeof e);
+        }
+        raise(SIGKILL);
+        _exit(42);
+    }
+    cr_assert_eq(nct_wait(kid, 10000), 128 + SIGKILL);
+    cortex_opts o = CORTEX_OPTS_INIT;
+    o.mode = CORTEX_OPEN_OR_CREATE;
+    elem_bc w, r;
+    cr_assert_eq(elem_bc_create(&w, CORTEX_KEY_SYSV(key), 4, 2, flags, &o), 0, "takeover: %s",
+                 cortex_last_error()->message);
+    cr_assert_eq(w.bc.took_over, kid, "the takeover names the dead writer");
+    cr_assert_eq(elem_bc_push(&w, bc_make(10)), 0, "%s", cortex_last_error()->message);
+    cr_assert_eq(elem_bc_join(&r, CORTEX_KEY_SYSV(key), CORTEX_BROADCAST_OLDEST, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(r.bc.took_over, 0, "a free entry");
+    bc_elem e;
+    uint64_t next = 7, got = 0;
+    int rc;
+    while ((rc = elem_bc_pop(&r, &e)) != -EAGAIN) {
+        if (rc == -EOVERFLOW)
+            continue;
+        cr_assert_eq(rc, 0, "%s", cortex_last_error()->message);
+        uint64_t s = bc_check(&e);
+        cr_assert_lt(s, 1000, "element %llu read as an older one: the dead writer's words passed the claim check",
+                     (unsigned long long)s);
+        cr_assert_geq(s, next, "out of order");
+        next = s + 1;
+        got++;
+    }
+    cr_assert_eq(next, 11, "the taken-over writer's element is read");
+    cr_assert_eq(elem_bc_missed(&r), 3, "elements 7 to 9 were overwritten by the dead writer: a lap");
+    cr_assert_eq(elem_bc_close(&r), 0);
+    cr_assert_eq(cortex_region_own(elem_bc_region(&w)), 0);
+    cr_assert_eq(elem_bc_close(&w), 0);
+}
+
+Test(broadcast_crash, writer_killed_mid_publish_taken_over_lossy) { taken_over_mid_publish(CORTEX_BROADCAST_LOSSY); }
+Test(broadcast_crash, writer_killed_mid_publish_taken_over_lossless)
+{
+    taken_over_mid_publish(CORTEX_BROADCAST_LOSSLESS);
+}
+
+/*
+ * A reader killed while it sleeps in pop_wait is still counted among the
+ * sleepers (data_waiters): nothing of it can withdraw the count, and while
+ * it is up the writer makes a FUTEX_WAKE call after every publish.  The
+ * writer, finding sleepers it wakes without result, reaps dead readers'
+ * entries (at most every CORTEX_BROADCAST_LIVENESS_NS) and their counts.
+ */
+Test(broadcast_crash, reader_killed_asleep_leaves_no_sleeper_count)
+{
+    int key = nct_sysv_key();
+    elem_bc w;
+    cr_assert_eq(elem_bc_create(&w, CORTEX_KEY_SYSV(key), 8, 2, CORTEX_BROADCAST_LOSSY, NULL), 0);
+    cortex_bc_shared *sh = (cortex_bc_shared *)(void *)w.bc.base;
+    pid_t parent = getpid();
+    pid_t kid = fork();
+    cr_assert_neq(kid, -1);
+    if (kid == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (getppid() != parent)
+            _exit(1);
+        elem_bc r;
+        bc_elem e;
+        if (elem_bc_join(&r, CORTEX_KEY_SYSV(key), CORTEX_BROADCAST_NEWEST, NULL) != 0)
+            _exit(2);
+        _exit(elem_bc_pop_wait(&r, &e, 30 * SEC) == 0 ? 3 : 4); /* killed before anything comes */
+    }
+    int64_t until = nct_now_ms() + 10000;
+    while (atomic_load(&sh->data_waiters) == 0 && nct_now_ms() < until)
+        usleep(1000);
+    cr_assert_eq(atomic_load(&sh->data_waiters), 1, "the reader went to sleep");
+    kill(kid, SIGKILL);
+    cr_assert_eq(nct_wait(kid, 5000), 128 + SIGKILL);
+    until = nct_now_ms() + 2000;
+    for (uint64_t s = 0; atomic_load(&sh->data_waiters) != 0 && nct_now_ms() < until; s++) {
+        cr_assert_eq(elem_bc_push(&w, bc_make(s)), 0);
+        usleep(1000);
+    }
+    cr_assert_eq(atomic_load(&sh->data_waiters), 0, "a dead sleeper's count stays up");
+    cr_assert_eq(elem_bc_close(&w), 0);
 }
