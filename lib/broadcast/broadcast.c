@@ -33,8 +33,10 @@
  *     (3), at the start of each scan: a joiner calls no membarrier).  Store-buffering: either the scan
  *     sees the reader, or h2 is at least the head the writer had then, and
  *     until its next scan it overwrites only elements below that.  So a
- *     NEWEST join (start at h2) is lossless; an OLDEST join may still race
- *     one overwrite, which the claim check of (1) turns into a reported lap.
+ *     NEWEST join (start at h2) is lossless; an OLDEST join's history below
+ *     h2 may be overwritten until the writer's next scan sees the reader
+ *     (several elements, not one), which the claim check of (1) turns into
+ *     reported laps.
  *     So a lossless reader checks the claim only for elements below h2
  *     (b->guarded): from h2 on the writer never overwrites what it has not
  *     read.

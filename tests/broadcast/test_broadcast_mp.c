@@ -125,18 +125,25 @@ Test(broadcast_mp, join_and_leave_while_writing)
                 _exit(20);
             bc_elem e;
             uint64_t last = UINT64_MAX;
+            bool lost = false;
             for (int i = 0; i < 50; i++) {
                 rc = elem_bc_pop_wait(&r, &e, SEC);
                 if (rc == -EPIPE || rc == -ETIMEDOUT)
                     break;
-                if (rc == -EOVERFLOW)
-                    continue; /* an OLDEST join may race one overwrite (documented) */
+                /* An OLDEST join's history (what was in the ring at the join) may be overwritten before
+                 * the writer's next scan sees the reader: reported laps, then the reader goes on later
+                 * (documented).  A NEWEST join in lossless mode never loses an element. */
+                if (rc == -EOVERFLOW && (round & 1)) {
+                    lost = true;
+                    continue;
+                }
                 if (rc != 0)
                     _exit(21);
                 uint64_t s = bc_check(&e);
-                if (s == UINT64_MAX || (last != UINT64_MAX && s != last + 1))
+                if (s == UINT64_MAX || (last != UINT64_MAX && (lost ? s <= last : s != last + 1)))
                     _exit(22);
                 last = s;
+                lost = false;
             }
             elem_bc_close(&r);
             if (rc == -EPIPE)
