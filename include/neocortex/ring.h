@@ -606,7 +606,12 @@ static inline int cortex_ring_pop_sized(cortex_ring *r, void *out, size_t elem_s
     return 0;
 }
 
-/** Pushes one element (copies elem_size bytes).  @return 0, -EAGAIN (full), -EPIPE, -EBADMSG. */
+/**
+ * Pushes one element (copies elem_size bytes).  A push on a full ring (a
+ * pop on an empty one) executes one CPU spin hint before it returns
+ * -EAGAIN, so a caller polling in a loop leaves the peer time to own the
+ * line it stores to.  @return 0, -EAGAIN (full), -EPIPE, -EBADMSG.
+ */
 static inline int cortex_ring_push(cortex_ring *r, const void *elem)
 {
     return cortex_ring_push_sized(r, elem, r->elem_size);
