@@ -135,7 +135,7 @@ typedef enum cortex_role {
 /** Largest element size in bytes. */
 #define CORTEX_RING_MAX_ELEM (UINT32_C(1) << 20)
 
-/** @cond internal: how far ahead a batch-scheme producer prefetches slot lines. */
+/** @cond internal: how far ahead a batch-scheme producer prefetches slot lines (and the most a batch call asks for). */
 #define CORTEX_RING_PREFETCH_LINES 8u
 #define CORTEX_RING_PREFETCH_SLOTS(esz) \
     ((esz) >= 64u * CORTEX_RING_PREFETCH_LINES ? 1u : 64u * CORTEX_RING_PREFETCH_LINES / (uint32_t)(esz))
@@ -528,6 +528,48 @@ static inline void cortex_ring__wake_check_(cortex_ring *r, unsigned off, void (
 }
 /** @endcond */
 
+/** @cond internal */
+/* Copies @p n elements between @p buf and the slots from index @p at (two spans at most); @to_ring: direction. */
+static inline void cortex_ring__copy_(cortex_ring *r, uint64_t at, void *buf, uint64_t n, int to_ring)
+{
+    uint64_t i = at & r->mask, first = r->capacity - i < n ? r->capacity - i : n;
+    unsigned char *slot = r->slots + (size_t)i * r->elem_size, *b = (unsigned char *)buf;
+    size_t head = (size_t)first * r->elem_size, rest = (size_t)(n - first) * r->elem_size;
+    if (to_ring) {
+        memcpy(slot, b, head);
+        if (rest)
+            memcpy(r->slots, b + head, rest);
+    } else {
+        memcpy(b, slot, head);
+        if (rest)
+            memcpy(b + head, r->slots, rest);
+    }
+}
+
+/* Prefetches the slot lines of @p n elements from index @p at, at most CORTEX_RING_PREFETCH_LINES of them
+ * (@write: for writing, PREFETCHW on x86-64, where CPUs without it execute it as a NOP). */
+static inline void cortex_ring__prefetch_(cortex_ring *r, uint64_t at, uint64_t n, int write)
+{
+    uint64_t step = r->elem_size >= 64u ? 1u : 64u / r->elem_size;
+    if (n > step * CORTEX_RING_PREFETCH_LINES)
+        n = step * CORTEX_RING_PREFETCH_LINES;
+    for (uint64_t k = 0; k < n; k += step) {
+        const unsigned char *p = r->slots + (size_t)((at + k) & r->mask) * r->elem_size;
+#if defined(__x86_64__)
+        if (write)
+            __asm__ __volatile__("prefetchw %0" ::"m"(*p));
+        else
+            __builtin_prefetch(p, 0);
+#else
+        if (write)
+            __builtin_prefetch(p, 1);
+        else
+            __builtin_prefetch(p, 0);
+#endif
+    }
+}
+/** @endcond */
+
 /**
  * cortex_ring_push() with the element size as a compile-time constant
  * (@p elem_size must equal the ring's; the typed wrappers pass sizeof(T)),
@@ -606,7 +648,12 @@ static inline int cortex_ring_pop_sized(cortex_ring *r, void *out, size_t elem_s
     return 0;
 }
 
-/** Pushes one element (copies elem_size bytes).  @return 0, -EAGAIN (full), -EPIPE, -EBADMSG. */
+/**
+ * Pushes one element (copies elem_size bytes).  A push on a full ring (a
+ * pop on an empty one) executes one CPU spin hint before it returns
+ * -EAGAIN, so a caller polling in a loop leaves the peer time to own the
+ * line it stores to.  @return 0, -EAGAIN (full), -EPIPE, -EBADMSG.
+ */
 static inline int cortex_ring_push(cortex_ring *r, const void *elem)
 {
     return cortex_ring_push_sized(r, elem, r->elem_size);
@@ -620,18 +667,54 @@ static inline int cortex_ring_pop(cortex_ring *r, void *out)
 
 /**
  * Pushes up to @p n elements from @p elems with one index publication
- * (at most two memcpy spans).  @return the count pushed (>= 1), -EAGAIN
- * (full), -EPIPE, -EBADMSG; 0 when @p n is 0.
+ * (at most two memcpy spans).  Index scheme, all @p n free by the cached
+ * consumer index: copies inline, then prefetches (for writing) the slot
+ * lines of the next batch it knows free; otherwise the library call.
+ * @return the count pushed (>= 1), -EAGAIN (full), -EPIPE, -EBADMSG; 0
+ * when @p n is 0.
  */
 static inline ssize_t cortex_ring_push_n(cortex_ring *r, const void *elems, size_t n)
 {
-    return cortex_ring_push_n_lib(r, elems, n);
+    uint64_t h = r->p.head;
+    /* index scheme, all n fit by the cached consumer index: copy and publish here; anything else
+     * (marks or batch scheme, a partial push, a refresh, errors) in the library */
+    if (__builtin_expect((r->marks | r->batch) != 0 || !elems || n - 1 >= r->capacity - (h - r->p.cons) ||
+                             atomic_load_explicit((_Atomic uint32_t *)(void *)(r->base + CORTEX_RING_OFF_CONS_CLOSED),
+                                                  memory_order_relaxed),
+                         0))
+        return cortex_ring_push_n_lib(r, elems, n);
+    cortex_ring__copy_(r, h, (void *)elems, n, 1);
+    r->p.head = r->p.pub = h + n;
+    atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + n, memory_order_release);
+    /* ask now for the lines of the next batch that are known free: their transfer from the consumer
+     * overlaps the caller's work instead of stalling the next call's stores */
+    uint64_t free_end = r->p.cons + r->capacity, ahead = free_end - (h + n) < n ? free_end - (h + n) : n;
+    cortex_ring__prefetch_(r, h + n, ahead, 1);
+    cortex_ring__wake_check_(r, CORTEX_RING_OFF_CONS_WAITING, cortex_ring__wake_cons);
+    return (ssize_t)n;
 }
 
-/** Pops up to @p n elements into @p out with one index publication.  @return count (>= 1) or as pop. */
+/**
+ * Pops up to @p n elements into @p out with one index publication.  Index
+ * or batch scheme, all @p n there by the cached producer index: copies
+ * inline, then prefetches the next batch's published slot lines;
+ * otherwise the library call.  @return count (>= 1) or as pop.
+ */
 static inline ssize_t cortex_ring_pop_n(cortex_ring *r, void *out, size_t n)
 {
-    return cortex_ring_pop_n_lib(r, out, n);
+    uint64_t t = r->c.tail;
+    /* index or batch scheme, all n there by the cached producer index: copy and publish here;
+     * anything else (a refresh, a partial pop, errors) in the library */
+    if (__builtin_expect(r->marks || !out || n == 0 || n > r->c.prod - t, 0))
+        return cortex_ring_pop_n_lib(r, out, n);
+    cortex_ring__copy_(r, t, out, n, 0);
+    r->c.tail = t + n;
+    atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_CONS), t + n, memory_order_release);
+    /* the next batch's published lines, if any: fetched while the caller works on this one */
+    uint64_t ready = r->c.prod - (t + n);
+    cortex_ring__prefetch_(r, t + n, ready < n ? ready : n, 0);
+    cortex_ring__wake_check_(r, CORTEX_RING_OFF_PROD_WAITING, cortex_ring__wake_prod);
+    return (ssize_t)n;
 }
 #else
 static inline int cortex_ring_push(cortex_ring *r, const void *elem) { return cortex_ring_push_lib(r, elem); }

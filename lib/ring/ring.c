@@ -74,6 +74,9 @@
  *     take that line away from the producer and, x86 committing stores in
  *     order, hold the consumer's next store (its own reply, in a ping-pong)
  *     behind that transfer: two line transfers per message instead of one.
+ *     (bench-ring's spinning ping-pong on an AMD host measured no difference
+ *     between this and freeing per pop, 2026-11-29; the rule costs nothing
+ *     there and stays for hosts that do commit the free ahead of the reply.)
  *     c.freed is the lowest slot taken and not yet freed.  A producer blocked
  *     on a taken-not-freed slot implies at least capacity - group + 1 messages
  *     up to and past the consumer's line end, so the consumer always reaches
@@ -719,6 +722,23 @@ static bool peer_gone_polled(cortex_ring *r, int peer, uint32_t *polls, int64_t 
     return peer_gone(r, peer, check);
 }
 
+/*
+ * A failed (empty or full) non-blocking pop or push backs off for one CPU
+ * spin hint before it returns -EAGAIN.  A caller that polls in a loop would
+ * otherwise re-read the slot (or index) line every few ns while the peer
+ * waits to own it for its store; in the spinning ping-pong of bench-ring the
+ * pause took the one-way latency from ~1.2-1.45x to ~1.1-1.2x the cache-line
+ * probe, and a second pause per poll lost the gain again (docs/ring.md).  The
+ * *_wait spin loops rely on this pause and add none of their own.  Model
+ * builds leave it out: there a spin hint is a scheduling point.
+ */
+static inline void poll_backoff(void)
+{
+#if !defined(CORTEX_MODEL)
+    cortex__spin_hint();
+#endif
+}
+
 static int not_open(const cortex_ring *r, bool prod, const char *op)
 {
     if (!r)
@@ -750,6 +770,7 @@ static int64_t prod_space(cortex_ring *r, uint64_t want, const char *op)
         return n;
     if (peer_gone_polled(r, SIDE_CONS, &r->p.polls, &r->p.next_check))
         return cortex__fail(EPIPE, "%s: the consumer died", op);
+    poll_backoff();
     return cortex__fail_fixed(&cortex__err_ring_full);
 }
 
@@ -778,6 +799,7 @@ static int64_t cons_avail(cortex_ring *r, uint64_t want, const char *op)
             return n;
         return cortex__fail(EPIPE, "%s: the producer closed the ring or died, and the ring is drained", op);
     }
+    poll_backoff();
     return cortex__fail_fixed(&cortex__err_ring_empty);
 }
 
@@ -1098,7 +1120,9 @@ static int wait_loop(cortex_ring *r, int64_t timeout_ns, int peer, cortex__a32 *
     int64_t spin_until = cortex__now_ns() + spin;
 #endif
     for (unsigned i = 1; spin > 0; i++) {
-        cortex__spin_hint();
+#if defined(CORTEX_MODEL)
+        cortex__spin_hint(); /* elsewhere the failed try paused already (poll_backoff) */
+#endif
         if ((rc = try_op(r, arg)) != -EAGAIN)
             return rc;
         if ((i & 31) == 0 && cortex__now_ns() >= spin_until)

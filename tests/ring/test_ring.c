@@ -145,6 +145,48 @@ Test(ring, batches_wrap_in_two_spans_near_2_pow_64)
     free(m);
 }
 
+/*
+ * The batch calls copy in the inline path when all n fit by the cached
+ * index (24-byte elements here: spans and prefetches that are not whole
+ * lines), and in the library otherwise; either way in order, wrapping at
+ * the end, and never for a side the handle does not play or once closed.
+ */
+Test(ring, batch_calls_of_24_byte_elements_wrap_and_refuse_the_other_side)
+{
+    size_t len;
+    void *m = ring_mem(8, sizeof(point3), &len);
+    pring init, p, c;
+    cr_assert_eq(pring_init(&init, m, len, 8), 0);
+    cr_assert_eq(cortex_ring_attach_mem(&p.ring, m, len, sizeof(point3), _Alignof(point3), CORTEX_PRODUCER), 0);
+    cr_assert_eq(cortex_ring_attach_mem(&c.ring, m, len, sizeof(point3), _Alignof(point3), CORTEX_CONSUMER), 0);
+    point3 in[8], out[8];
+    double seq = 0, expect = 0;
+    uint64_t state = 99;
+    for (int i = 0; i < 3000; i++) {
+        size_t k = 1 + ((state = state * 6364136223846793005u + 1442695040888963407u) >> 61);
+        for (size_t j = 0; j < k; j++)
+            in[j] = (point3){seq + (double)j, -(seq + (double)j), 0.5};
+        ssize_t pushed = pring_push_n(&p, in, k);
+        cr_assert(pushed > 0 || pushed == -EAGAIN, "push_n: %zd", pushed);
+        if (pushed > 0)
+            seq += (double)pushed;
+        ssize_t popped = pring_pop_n(&c, out, 1 + (size_t)((state >> 58) & 7));
+        cr_assert(popped > 0 || popped == -EAGAIN, "pop_n: %zd", popped);
+        for (ssize_t j = 0; j < popped; j++, expect++)
+            cr_assert(out[j].x == expect && out[j].y == -expect && out[j].z == 0.5, "element %.0f", expect);
+    }
+    cr_assert_gt(expect, 3000);
+    cr_assert_eq(pring_pop_n(&p, out, 1), -EINVAL, "the producer's handle cannot pop");
+    cr_assert_eq(pring_push_n(&c, in, 1), -EINVAL, "the consumer's handle cannot push");
+    cr_assert_eq(pring_push_n(&p, NULL, 1), -EINVAL);
+    cr_assert_eq(pring_pop_n(&c, NULL, 1), -EINVAL);
+    cr_assert_eq(pring_close(&p), 0);
+    cr_assert_eq(pring_push_n(&p, in, 1), -EINVAL, "closed");
+    cr_assert_eq(pring_close(&c), 0);
+    cr_assert_eq(pring_pop_n(&c, out, 1), -EINVAL, "closed");
+    free(m);
+}
+
 Test(ring, reserve_commit_peek_release_spans)
 {
     size_t len;
