@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tools/bench.sh [cell|ring|slab|zerocopy|doorbell|broadcast|waitset|iceoryx ...]: builds neocortex in
+# tools/bench.sh [cell|ring|slab|zerocopy|reuse|doorbell|broadcast|waitset|iceoryx ...]: builds neocortex in
 # release mode and runs its benchmarks, each printing one table with our
 # figures and the peers' measured side by side in the same run (ratios, not
 # absolute times: see ../shared/BASELINES.md on this machine's noise).
@@ -14,7 +14,7 @@ if [ ! -d "$dir/meson-private" ]; then
 fi
 ninja -C "$dir" >/dev/null
 which=("$@")
-[ ${#which[@]} -eq 0 ] && which=(cell ring slab zerocopy doorbell broadcast waitset iceoryx)
+[ ${#which[@]} -eq 0 ] && which=(cell ring slab zerocopy reuse doorbell broadcast waitset iceoryx)
 # bench-iceoryx with a RouDi (iceoryx's daemon) started for it and stopped
 # after it, also when it fails or on Ctrl-C.  iceoryx 2.0 allows one RouDi
 # per host under fixed names (/dev/shm/iceoryx_mgmt, the user segment named
@@ -98,11 +98,12 @@ for b in "${which[@]}"; do
     ring) exe=$dir/bench/ring/bench-ring ;;
     slab) exe=$dir/bench/slab/bench-slab ;;
     zerocopy) exe=$dir/bench/slab/bench-zerocopy ;;
+    reuse) exe=$dir/bench/slab/bench-reuse ;;
     doorbell) exe=$dir/bench/doorbell/bench-doorbell-wake ;;
     broadcast) exe=$dir/bench/broadcast/bench-broadcast ;;
     waitset) exe=$dir/bench/waitset/bench-waitset ;;
     iceoryx) exe=$dir/bench/iceoryx/bench-iceoryx ;;
-    *) echo "unknown benchmark $b (cell ring slab zerocopy doorbell broadcast waitset iceoryx)" >&2; exit 2 ;;
+    *) echo "unknown benchmark $b (cell ring slab zerocopy reuse doorbell broadcast waitset iceoryx)" >&2; exit 2 ;;
   esac
   echo "==================== $b ($(date -u +%H:%M:%S) UTC, load $(cut -d' ' -f1-3 /proc/loadavg))"
   if [ "$b" = iceoryx ]; then run_iceoryx "$exe"; else "$exe"; fi

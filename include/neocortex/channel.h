@@ -215,14 +215,16 @@ CORTEX_API void cortex_channel_copy_in(void *dst, const void *src, size_t n);
 CORTEX_API int cortex_channel_publish_copy(cortex_channel *c, const void *buf, size_t len, int64_t timeout_ns);
 
 /**
- * Sets this side's magazines (cortex_slab_magazine() on every class; on by
+ * Sets this side's magazines (the slab's magazines on every class; on by
  * default with @p batch ::CORTEX_SLAB_MAGAZINE_MAX).  With them a loan and
  * a release write only the slot's own word (no read-modify-write on a line
  * the peer writes), and released slots go back to the producer in batches:
- * up to 2 x @p batch - 1 released slots stay cached by the consumer until
- * it releases more, sleeps in cortex_channel_take_wait(), finds the
- * producer asleep in cortex_channel_loan_wait(), or closes, so a
- * non-blocking cortex_channel_loan() may see -EAGAIN meanwhile.  The batch
+ * the consumer hands each batch on as soon as it is complete, so up to
+ * @p batch - 1 released slots stay cached by it until it releases more,
+ * sleeps in cortex_channel_take_wait(), finds the producer asleep in
+ * cortex_channel_loan_wait(), or closes, and a non-blocking
+ * cortex_channel_loan() may see -EAGAIN meanwhile; the producer takes the
+ * batches back oldest first (docs/channel.md, "Magazines").  The batch
  * is capped at a quarter of each class's slots (classes under 8 slots get
  * none), so the cache can never hold what the producer needs to go on.
  * Any call first gives the cached slots back; @p batch 0 turns the

@@ -35,6 +35,7 @@
 
 #include "channel_layout.h"
 #include "ring/ring_layout.h"
+#include "slab/slab_internal.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -496,6 +497,19 @@ int cortex_channel_publish(cortex_channel *c, void *msg, size_t len)
     return 0;
 }
 
+/*
+ * (Re)arms class @p i's magazine (c->cls[i].mag slots a batch), emptied:
+ * the producer keeps a batch and refills from the depot's buffers in turn,
+ * oldest first; the consumer, which only frees, hands each batch on as
+ * soon as it has one (docs/channel.md, "Magazines": why).
+ */
+static int set_magazine(cortex_channel *c, unsigned i)
+{
+    uint32_t b = c->cls[i].mag;
+    return c->role == CORTEX_PRODUCER ? cortex__slab_magazine_tune(c->cls[i].slab, b, b, true)
+                                      : cortex__slab_magazine_tune(c->cls[i].slab, b, 0, false);
+}
+
 int cortex_channel_magazine(cortex_channel *c, uint32_t batch)
 {
     if (!c || batch > CORTEX_SLAB_MAGAZINE_MAX)
@@ -506,7 +520,7 @@ int cortex_channel_magazine(cortex_channel *c, uint32_t batch)
         uint32_t slots = cortex_slab_slots(c->cls[i].slab);
         uint32_t b = slots / 4 < batch ? slots / 4 : batch;
         c->cls[i].mag = slots >= 8 ? b : 0;
-        int rc = cortex_slab_magazine(c->cls[i].slab, c->cls[i].mag);
+        int rc = set_magazine(c, i);
         if (rc < 0 && first == 0)
             first = rc;
     }
@@ -567,7 +581,7 @@ static void flush_magazines(cortex_channel *c)
 {
     for (unsigned i = 0; i < c->n; i++)
         if (c->cls[i].mag)
-            (void)cortex_slab_magazine(c->cls[i].slab, c->cls[i].mag);
+            (void)set_magazine(c, i);
 }
 
 /* Consumer, after freeing slots: a producer asleep for a slot gets the cached ones and is woken. */

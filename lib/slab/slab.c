@@ -563,7 +563,7 @@ static void mag_arm(cortex_slab *s, uint32_t me)
 {
     s->f.abits = cx_word(0, CORTEX__SLOT_ALLOC, me, s->pid);
     s->f.fbits = cx_word(0, CORTEX__SLOT_FREE, me, 0);
-    s->f.cap = 2u * s->mag_batch - 1u;
+    s->f.cap = s->mag_batch + s->mag_keep - 1u; /* the fast free's room: a free that fills it gives a batch */
     if (cortex__slab_thread_key == 0)
         cortex__slab_thread_key = __atomic_add_fetch(&thread_keys, 1, __ATOMIC_RELAXED);
     __atomic_store_n(&s->f.key, cortex__slab_thread_key, __ATOMIC_RELAXED);
@@ -692,7 +692,12 @@ static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn, 
 }
 
 /* An empty magazine: refilled from a FULL depot buffer (depot_take()). */
-static inline int mag_take(cortex_slab *s, uint32_t me) { return depot_take(s, me, s->f.mag, &s->f.n, &s->mag_hint); }
+static inline int mag_take(cortex_slab *s, uint32_t me)
+{
+    if (s->mag_sweep) /* the buffer after the one taken last: filled longest ago when all are full */
+        s->mag_hint = (s->mag_hint + 1) % s->depots;
+    return depot_take(s, me, s->f.mag, &s->f.n, &s->mag_hint);
+}
 
 /*
  * The shared stack is empty: moves one FULL depot buffer's slots onto it, so
@@ -727,21 +732,27 @@ static int mag_flush(cortex_slab *s)
     return mag_release_n(s, (uint32_t)(r & 0xffu), s->f.n);
 }
 
-int cortex_slab_magazine(cortex_slab *s, uint32_t batch)
+int cortex__slab_magazine_tune(cortex_slab *s, uint32_t batch, uint32_t keep, bool sweep)
 {
     if (!s)
         return cortex__fail(EINVAL, "cortex_slab_magazine: NULL slab");
     if (batch > CORTEX_SLAB_MAGAZINE_MAX)
         return cortex__fail(EINVAL, "cortex_slab_magazine: batch %u is more than %u", batch, CORTEX_SLAB_MAGAZINE_MAX);
+    if (keep > batch)
+        return cortex__fail(EINVAL, "cortex_slab_magazine: keeps %u entries after a batch of %u", keep, batch);
     int rc = mag_flush(s);
     s->f.n = 0;
     s->mag_batch = batch;
+    s->mag_keep = keep;
+    s->mag_sweep = sweep;
     s->mag_epoch = fork_epoch;
     s->f.hw = 0;
     __atomic_store_n(&s->f.key, KEY_NONE, __ATOMIC_RELAXED);
     __atomic_store_n(&s->mag_owner, batch ? (const void *)&mag_token : NULL, __ATOMIC_RELAXED);
     return rc;
 }
+
+int cortex_slab_magazine(cortex_slab *s, uint32_t batch) { return cortex__slab_magazine_tune(s, batch, batch, false); }
 
 int cortex__slab_mag_close(cortex_slab *s)
 {
@@ -1016,7 +1027,7 @@ static __attribute__((noinline)) int free_slow(cortex_slab *s, cortex_handle h)
                 return rc;
         }
         s->f.mag[s->f.n++] = ((uint64_t)cortex_handle_generation(h) << 32) | CX_H_SLOT1(h);
-        return s->f.n >= 2 * s->mag_batch ? mag_put(s, (uint32_t)me) : 0;
+        return s->f.n >= s->mag_batch + s->mag_keep ? mag_put(s, (uint32_t)me) : 0;
     }
     /* FREEING keeps the owner: if we die before the slot is linked, reclaim links it. */
     int rc = transition(s, h, CORTEX__SLOT_ALLOC, CORTEX__SLOT_FREEING, KEEP_OWNER, 0, 0, "cortex_slab_free");

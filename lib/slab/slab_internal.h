@@ -4,6 +4,7 @@
 #define CORTEX_SLAB_INTERNAL_H
 
 #include "atomic.h"
+#include <stdbool.h>
 #include <neocortex/slab.h>
 
 struct cortex__slab_shared;
@@ -27,6 +28,8 @@ struct cortex_slab {
     uint32_t depots;
     /* The magazine (cortex_slab_magazine()): used by mag_owner only; its entries are in f. */
     uint32_t mag_batch;     /* 0: off */
+    uint32_t mag_keep;      /* entries a full magazine keeps after it gives a batch away (batch, or 0) */
+    bool mag_sweep;         /* refills take the depot's buffers in turn (oldest first), not from the last one */
     uint32_t mag_hint;      /* depot buffer to try first */
     uint64_t mag_epoch;     /* fork epoch the entries belong to */
     const void *mag_owner;  /* the owning thread's token */
@@ -37,6 +40,18 @@ int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_siz
                         uint32_t id);
 /* Fills a caller-provided view (embedded in a pool) over a formatted slab. */
 int cortex__slab_view_init(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align);
+
+/*
+ * cortex_slab_magazine() tuned for one side of a producer/consumer pair (a
+ * channel).  @p keep: entries that stay cached after a full magazine gives
+ * a batch to the depot (cortex_slab_magazine() keeps @p batch, so alloc and
+ * free can alternate without the depot; a view that only frees keeps 0:
+ * its cached slots are slots its peer waits for).  @p sweep: an empty
+ * magazine refills from the depot's buffers in turn, starting after the
+ * one it took last, so the slots freed longest ago come back first
+ * (cortex_slab_magazine() starts at the one it took last).  0 or -EINVAL.
+ */
+int cortex__slab_magazine_tune(cortex_slab *s, uint32_t batch, uint32_t keep, bool sweep);
 
 /* Gives the view's cached slots back and turns its magazine off (close). */
 int cortex__slab_mag_close(cortex_slab *s);

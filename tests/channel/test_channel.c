@@ -339,3 +339,49 @@ Test(channel, corrupt_header_is_refused_on_attach)
     cr_assert_eq(frames_close(&c), 0);
     cr_assert_eq(frames_close(&p), 0);
 }
+
+/*
+ * The consumer's magazine hands each batch of released slots on as soon as
+ * it holds one (docs/channel.md, "Magazines"): with every slot published, a
+ * batch of releases lets the producer loan that many again at once, and not
+ * one more.  (A slab magazine keeps a batch cached after a put; a consumer
+ * that did so would hold back up to 2 x batch - 1 slots the producer waits
+ * for.)
+ */
+Test(channel, consumer_hands_each_batch_on)
+{
+    enum { N = 64, BATCH = 16 }; /* the default batch of a 64-slot class: a quarter of it */
+    char name[64];
+    frames p, c;
+    cr_assert_eq(frames_create(&p, CORTEX_KEY_NAME(nct_name(name, "chb")), N, CORTEX_PRODUCER, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(frames_attach(&c, CORTEX_KEY_NAME(name), CORTEX_CONSUMER, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    uint64_t seq = 0, next = 0;
+    for (int round = 0; round < 3; round++) {
+        int loaned = 0;
+        struct frame *m;
+        while (frames_loan(&p, &m) == 0) {
+            fill(m, seq++);
+            cr_assert_eq(frames_publish(&p, m), 0, "%s", cortex_last_error()->message);
+            loaned++;
+        }
+        cr_assert_eq(cortex_last_error()->code, -EAGAIN);
+        cr_assert_eq(loaned, round == 0 ? N : BATCH, "round %d: the producer loaned %d", round, loaned);
+        /* One slot short of a batch: nothing comes back yet. */
+        for (int i = 0; i < BATCH; i++) {
+            const struct frame *f;
+            cr_assert_eq(frames_take(&c, &f), 0, "%s", cortex_last_error()->message);
+            cr_assert(intact(f, next++));
+            cr_assert_eq(frames_release(&c, f), 0);
+            if (i == BATCH - 2)
+                cr_assert_eq(frames_loan(&p, &m), -EAGAIN, "a partial batch stays with the consumer");
+        }
+    }
+    cortex_channel_stats st;
+    cr_assert_eq(frames_stats(&p, &st), 0);
+    cr_assert_eq(st.slots, N);
+    cr_assert_eq(st.in_flight + st.free, N, "every slot is in flight or free (%u + %u)", st.in_flight, st.free);
+    cr_assert_eq(frames_close(&c), 0);
+    cr_assert_eq(frames_close(&p), 0);
+}

@@ -667,9 +667,28 @@ static const mc_scenario slab_fast_free_vs_reclaim = {
                                  "exactly one gets it",
     2, fast_free_setup, fast_free_thread, fast_free_check, 2, 3, 0, 0, false, false, spurious_report};
 
+/*
+ * The channel's tuning (cortex__slab_magazine_tune()): T1 only frees and
+ * keeps nothing after a put (each free of its batch of 1 goes to the depot
+ * at once, or to the stack when the buffer is taken), T2 refills by
+ * sweeping the depot's buffers.  The same exchange as slab_magazine_depot.
+ */
+static void tuned_setup(void)
+{
+    slab_setup(3, 2);
+    MC_ASSERT(cortex__slab_magazine_tune(sl.view[1], 1, 0, false) == 0, "free-only magazine of view 1");
+    MC_ASSERT(cortex__slab_magazine_tune(sl.view[2], 1, 1, true) == 0, "sweeping magazine of view 2");
+    name_depot();
+}
+
+static const mc_scenario slab_magazine_tuned = {
+    "slab_magazine_tuned", "slab: a free-only magazine (keeps 0) hands its batches to a sweeping one through the "
+                           "depot: no slot twice, none lost",
+    2, tuned_setup, mag_thread, mag_check, 2, 3, 0, 0, false, false, spurious_report};
+
 static const mc_scenario *const all[] = {&slab_alloc_free, &slab_three, &slab_three_weak, &slab_aba, &slab_aba_strict, &slab_hold2, &slab_stale,
                                          &slab_send_receive, &slab_handover, &slab_reclaim_owner,
                                          &slab_reclaim_claim, &slab_magazine_depot, &slab_reclaim_dead_magazine,
-                                         &slab_fast_free_vs_reclaim, NULL};
+                                         &slab_fast_free_vs_reclaim, &slab_magazine_tuned, NULL};
 
 int main(int argc, char **argv) { return mc_main(argc, argv, all); }

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "nctest.h"
+#include "slab/slab_internal.h"
 #include "slab/slab_layout.h"
 
 TestSuite(slab_mag, .fini = nct_cleanup, .timeout = 60);
@@ -353,6 +354,65 @@ Test(slab_mag, producer_consumer_through_the_depot)
     cr_assert_eq(st.free, SLOTS);
     assert_all_allocatable(s);
     cr_assert_eq(cortex_slab_close(s), 0);
+}
+
+/*
+ * A channel's tuning of the two sides (cortex__slab_magazine_tune()): the
+ * view that only frees keeps nothing after a put, so every batch it frees
+ * is in the depot at once; the allocating view with sweep refills from the
+ * depot's buffers in turn (the one after the buffer it took last), so the
+ * batches come back oldest first rather than the same buffer again and again.
+ */
+Test(slab_mag, tuned_views_hand_batches_on_and_sweep_the_depot)
+{
+    enum { B = 8, NBUF = SLOTS / CORTEX__SLAB_MAG_BATCH }; /* 4 depot buffers */
+    char name[64];
+    cortex_slab *prod = make(name, "mag8");
+    cortex_slab *cons = NULL;
+    cr_assert_eq(cortex_slab_attach(&cons, CORTEX_KEY_NAME(name), sizeof(struct stamp), _Alignof(struct stamp),
+                                    "struct stamp", NULL),
+                 0);
+    cr_assert_eq(cortex__slab_magazine_tune(NULL, B, 0, false), -EINVAL);
+    cr_assert_eq(cortex__slab_magazine_tune(cons, B, B + 1, false), -EINVAL, "keeps more than a batch");
+    cr_assert_eq(cortex__slab_magazine_tune(cons, CORTEX_SLAB_MAGAZINE_MAX + 1, 0, false), -EINVAL);
+    cr_assert_eq(cortex__slab_magazine_tune(prod, B, B, true), 0);
+    cr_assert_eq(cortex__slab_magazine_tune(cons, B, 0, false), 0);
+    /* The producer's side allocates and sends NBUF batches; the consumer's receives and frees them. */
+    cortex_handle h[NBUF * B];
+    for (int i = 0; i < NBUF * B; i++) {
+        cr_assert_eq(cortex_slab_alloc(prod, &h[i]), 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(cortex_slab_send(prod, h[i]), 0);
+    }
+    uint8_t batch_of[SLOTS];
+    memset(batch_of, 0xff, sizeof batch_of);
+    for (int i = 0; i < NBUF * B; i++) {
+        cr_assert_eq(cortex_slab_receive(cons, &h[i]), 0);
+        cr_assert_eq(cortex_slab_free(cons, h[i]), 0);
+        batch_of[cortex_handle_index(h[i])] = (uint8_t)(i / B);
+        cr_assert_eq(count_depot(prod, CORTEX__DEPOT_FULL), (uint32_t)(i + 1) / B,
+                     "after %d frees, %d full batches are in the depot (none kept back)", i + 1, (i + 1) / B);
+    }
+    /*
+     * The producer's magazine is empty and its last buffer taken counts as
+     * buffer 0: refills sweep 1, 2, 3, 0.  Each refill is one whole batch,
+     * the one filled in that buffer (the consumer filled them 0, 1, 2, 3).
+     */
+    for (int r = 0; r < NBUF; r++) {
+        int want = (r + 1) % NBUF;
+        for (int k = 0; k < B; k++) {
+            cortex_handle *x = &h[r * B + k]; /* kept: a free would put it back on top of the magazine */
+            cr_assert_eq(cortex_slab_alloc(prod, x), 0, "%s", cortex_last_error()->message);
+            cr_assert_eq(batch_of[cortex_handle_index(*x)], want, "refill %d: slot %u came from batch %d, not %d", r,
+                         cortex_handle_index(*x), batch_of[cortex_handle_index(*x)], want);
+        }
+    }
+    cr_assert_eq(count_depot(prod, CORTEX__DEPOT_FULL), 0);
+    for (int i = 0; i < NBUF * B; i++)
+        cr_assert_eq(cortex_slab_free(prod, h[i]), 0);
+    cr_assert_eq(cortex_slab_magazine(prod, 0), 0);
+    cr_assert_eq(cortex_slab_close(cons), 0);
+    assert_all_allocatable(prod);
+    cr_assert_eq(cortex_slab_close(prod), 0);
 }
 
 /* A thread that frees one handle through the view (not the magazine's owner). */
