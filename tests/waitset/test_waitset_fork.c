@@ -118,25 +118,39 @@ Test(waitset_fork, child_look_leaves_parent_fd_readable)
 
 Test(waitset_fork, child_gets_its_own_fd)
 {
-    /* A child that wants its own poll loop gets a new fd and a watcher of its own, and it works. */
+    /*
+     * A child that wants a poll loop of its own gets an fd with a watcher of
+     * its own behind it.  The parent removes its source first, so its
+     * watcher (which the two shared an eventfd with) no longer looks.
+     */
     fork_fixture f;
     fixture_up(&f);
+    int go[2];
+    cr_assert_eq(pipe(go), 0);
     pid_t pid = fork_child();
     if (pid == 0) {
+        char c;
+        close(go[1]);
+        if (read(go[0], &c, 1) != 1)
+            _exit(1);
         int fd = cortex_waitset_fd(f.ws);
-        if (fd < 0 || fd == f.fd)
+        if (fd < 0)
             _exit(2);
         if (ws_ring_push(&f.ring, 9) != 0)
             _exit(3);
         struct pollfd q = {.fd = fd, .events = POLLIN};
-        if (poll(&q, 1, 10000) != 1)
+        if (poll(&q, 1, 5000) != 1)
             _exit(4);
         cortex_waitset_event ev[2];
-        if (cortex_waitset_wait(f.ws, ev, 2, 0) != 1)
+        if (cortex_waitset_wait(f.ws, ev, 2, 0) != 1 || ev[0].tag != 1)
             _exit(5);
         cortex_waitset_destroy(f.ws);
         _exit(0);
     }
+    close(go[0]);
+    cr_assert_eq(cortex_waitset_remove(f.ws, 1), 0);
+    cr_assert_eq(write(go[1], "g", 1), 1);
+    close(go[1]);
     cr_expect_eq(reap_within(pid), 0, "the child's own fd did not work (or hung)");
     fixture_down(&f);
 }
