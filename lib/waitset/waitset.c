@@ -667,10 +667,14 @@ static int add(cortex_waitset *ws, const ws_src *s, const char *op)
                             (unsigned long long)s->tag);
     if (ws->n >= CORTEX_WAITSET_MAX_SOURCES)
         return cortex__fail(ENOSPC, "%s: the set holds %u sources already (CORTEX_WAITSET_MAX_SOURCES)", op, ws->n);
+    /* The watcher first: it copies its fds from ws->w_pfd (under mu, while armed), which reserve() may move. */
+    watch_disarm(ws);
     int rc = reserve(ws, op);
-    if (rc < 0)
+    if (rc < 0) {
+        if (ws->thread_up && ws->n)
+            watch_arm(ws); /* the set is unchanged: watch it as before */
         return rc;
-    watch_disarm(ws); /* the watcher re-arms with the new set at the next wait */
+    }
     ws->src[ws->n++] = *s;
     if (!is_futex_kind(s->kind))
         ws->nfd++;
