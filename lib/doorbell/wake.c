@@ -7,7 +7,9 @@
  * makes a small shared page (memfd) with one line per end, and one eventfd
  * per end to sleep on:
  *
- *   line[i].has_page      end i has the page and clears these flags
+ *   line[i].has_page      end i has the page and clears these flags (withdrawn by
+ *                         release and close, whose fd may live on without the page;
+ *                         claimed back by a holder with it at its next wait or drain)
  *   line[i].waits         end i waits in cortex_doorbell_wait() (set there, cleared
  *                         by cortex_doorbell_fd(): a caller's own poll loop watches the socket)
  *   line[i].sleeping      end i is inside wait, asleep or about to be
