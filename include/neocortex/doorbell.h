@@ -157,7 +157,13 @@ CORTEX_API int cortex_doorbell_fd(const cortex_doorbell *bell);
  */
 CORTEX_API int cortex_doorbell_release(cortex_doorbell *bell);
 
-/** Closes this end (the peer then sees -EPIPE).  NULL and closed ends are fine. */
+/**
+ * Closes this end (the peer then sees -EPIPE once no other copy of the fd
+ * is open).  A copy may live on (sent, inherited by a child): as after
+ * cortex_doorbell_release(), the peer rings on the socket until a holder
+ * with the pair's page waits, drains or calls cortex_doorbell_fd() again.
+ * NULL and closed ends are fine.
+ */
 CORTEX_API void cortex_doorbell_close(cortex_doorbell *bell);
 
 /* ---- fd helpers ---------------------------------------------------------- */

@@ -39,6 +39,10 @@
  *   handles are not thread-safe either).  Add and remove between waits.
  *   The one exception is the internal watcher thread of
  *   cortex_waitset_fd(), which touches only futex words and fds.
+ * - **Fork.**  A forked child's first call on its copy takes it over: no
+ *   watcher, fd or announcement of the parent's is used or withdrawn (a
+ *   new fd and watcher if it calls cortex_waitset_fd()); destroying the
+ *   copy in the child leaves the parent's waitset working.
  */
 #ifndef NEOCORTEX_WAITSET_H
 #define NEOCORTEX_WAITSET_H

@@ -301,13 +301,20 @@ int cortex_doorbell_release(cortex_doorbell *b)
     return fd;
 }
 
-void cortex_doorbell_close(cortex_doorbell *b)
+static void close_end(cortex_doorbell *b, bool withdraw)
 {
     if (!b || b->fd < 0)
         return;
 #ifdef CORTEX_DB_FAST
-    cortex__db_fast_drop(b, false);
+    cortex__db_fast_drop(b, withdraw);
+#else
+    CORTEX_UNUSED(withdraw);
 #endif
     close(b->fd);
     b->fd = -1;
 }
+
+/* A copy of the fd may live on (sent, inherited): the peer rings it on the socket until a holder claims the page. */
+void cortex_doorbell_close(cortex_doorbell *b) { close_end(b, true); }
+
+void cortex__db_close_unused(cortex_doorbell *b) { close_end(b, false); }

@@ -35,6 +35,13 @@ int cortex__poll_ms(int64_t deadline_ns);
 /* cortex__db_fast_signal(): the peer is not asleep in wait, ring it on the socket. */
 #define DB_USE_SOCKET 2
 
+/*
+ * Closes an end this process never used, whose only other copy went to a
+ * child that takes the page itself (cortex_spawn): its line is left as the
+ * child set it, where cortex_doorbell_close() would withdraw it.
+ */
+void cortex__db_close_unused(cortex_doorbell *b);
+
 /* "the peer's end is closed (peer gone)": -EPIPE, recorded. */
 int cortex__db_peer_gone(const cortex_doorbell *b, const char *syscall, int e);
 /* Is this message the setup message queued by cortex_doorbell_pair() (not a ring)? */
@@ -46,8 +53,12 @@ void cortex__db_fast_pair(cortex_doorbell *a, cortex_doorbell *b);
 void cortex__db_fast_take(cortex_doorbell *b);
 /* Reads and drops a setup message at the head of the queue, if there is one. */
 void cortex__db_discard_setup(cortex_doorbell *b);
-/* Unmaps the page, closes the eventfd and epoll set (no-op without them); @handing_on: the fd goes on. */
-void cortex__db_fast_drop(cortex_doorbell *b, bool handing_on);
+/*
+ * Unmaps the page, closes the eventfd and epoll set (no-op without them);
+ * @withdraw: first marks this end's line as without the page, so that the
+ * peer rings on the socket (a copy of the fd may go on to a holder without it).
+ */
+void cortex__db_fast_drop(cortex_doorbell *b, bool withdraw);
 /* Rings through the page: SENT, PENDING, -EPIPE, or DB_USE_SOCKET (send a ring on the socket). */
 int cortex__db_fast_signal(cortex_doorbell *b);
 /* Marks this end as waiting in cortex_doorbell_wait() (rung through the page) or polling its socket. */

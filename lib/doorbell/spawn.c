@@ -117,8 +117,12 @@ out:
         close(bell_src);
     if (seg_src >= 0)
         close(seg_src);
-    /* The child holds its own copy now: ours must go, or the doorbell could never report its death. */
-    cortex_doorbell_close(&theirs);
+    /*
+     * The child holds its own copy now: ours must go, or the doorbell could
+     * never report its death.  Unused here: the child may have taken the page
+     * already, and ours must not withdraw its line.
+     */
+    cortex__db_close_unused(&theirs);
     cortex_doorbell_close(&mine);
     return rc;
 }

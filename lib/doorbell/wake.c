@@ -7,7 +7,9 @@
  * makes a small shared page (memfd) with one line per end, and one eventfd
  * per end to sleep on:
  *
- *   line[i].has_page      end i has the page and clears these flags
+ *   line[i].has_page      end i has the page and clears these flags (withdrawn by
+ *                         release and close, whose fd may live on without the page;
+ *                         claimed back by a holder with it at its next wait or drain)
  *   line[i].waits         end i waits in cortex_doorbell_wait() (set there, cleared
  *                         by cortex_doorbell_fd(): a caller's own poll loop watches the socket)
  *   line[i].sleeping      end i is inside wait, asleep or about to be
@@ -91,11 +93,18 @@ static void close_if(int *fd)
     *fd = -1;
 }
 
-void cortex__db_fast_drop(cortex_doorbell *b, bool handing_on)
+void cortex__db_fast_drop(cortex_doorbell *b, bool withdraw)
 {
     if (!b->shared)
         return;
-    if (handing_on) { /* whoever takes the fd over may not get the page: the peer must send every ring */
+    /*
+     * Released or closed: another copy of the fd may live on (sent, or
+     * inherited by an exec'd child) with a holder that has no page; the
+     * peer must send every ring until a holder with the page claims its
+     * line again (claim_line()).  A holder that does have it (a forked
+     * copy) claims it back at its next wait, drain or cortex_doorbell_fd().
+     */
+    if (withdraw) {
         atomic_store_explicit(&page_of(b)->line[b->side].waits, 0, memory_order_seq_cst);
         atomic_store_explicit(&page_of(b)->line[b->side].has_page, 0, memory_order_seq_cst);
     }
@@ -342,8 +351,24 @@ int cortex__db_fast_signal(cortex_doorbell *b)
     return DB_USE_SOCKET;
 }
 
+/*
+ * This end has the page: says so again if a closed or released copy of it
+ * withdrew the line (cortex__db_fast_drop()).  The socket-ring flag is
+ * cleared first: one left up by an earlier holder would make the peer
+ * coalesce every ring into it; a ring sent twice is only a spare wake-up.
+ */
+static void claim_line(const cortex_doorbell *b)
+{
+    db_line *me = &page_of(b)->line[b->side];
+    if (atomic_load_explicit(&me->has_page, memory_order_relaxed) != 0)
+        return;
+    atomic_store_explicit(&me->sock_pending, 0, memory_order_seq_cst);
+    atomic_store_explicit(&me->has_page, 1, memory_order_seq_cst);
+}
+
 void cortex__db_fast_mode(const cortex_doorbell *b, bool waits)
 {
+    claim_line(b);
     _Atomic uint32_t *w = &page_of(b)->line[b->side].waits;
     if (atomic_load_explicit(w, memory_order_relaxed) != (uint32_t)waits)
         atomic_store_explicit(w, waits, memory_order_seq_cst);
@@ -351,6 +376,7 @@ void cortex__db_fast_mode(const cortex_doorbell *b, bool waits)
 
 void cortex__db_fast_sock_read(cortex_doorbell *b)
 {
+    claim_line(b);
     /* Before the read: a ring after this is sent again, one before it is queued already. */
     atomic_store_explicit(&page_of(b)->line[b->side].sock_pending, 0, memory_order_seq_cst);
 }

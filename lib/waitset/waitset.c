@@ -83,6 +83,7 @@ struct cortex_waitset {
     unsigned *pfd_src;    /* pfd[i] belongs to src[pfd_src[i]] */
     const char *mechanism;
     int64_t next_live;    /* when the next look checks the peers' pids (busy sources must not hide a dead one) */
+    pid_t owner;          /* the process whose watcher, eventfd and announcements these are (adopt()) */
     unsigned live_next;   /* the first source the next liveness look checks */
     /* cortex_waitset_fd() */
     int efd_r, efd_w;     /* eventfd (both the same) or a pipe; -1 before the first call */
@@ -114,6 +115,7 @@ static bool is_futex_kind(enum ws_kind k) { return k != WS_FD && k != WS_DOORBEL
 /* ---- one source ------------------------------------------------------------ */
 
 static void src_disarm(ws_src *s);
+static void adopt(cortex_waitset *ws);
 
 static bool is_ring(const ws_src *s) { return s->kind == WS_RING_DATA || s->kind == WS_RING_SPACE; }
 
@@ -507,6 +509,7 @@ int cortex_waitset_fd(cortex_waitset *ws)
 {
     if (!ws)
         return cortex__fail(EINVAL, "cortex_waitset_fd: NULL waitset");
+    adopt(ws);
     if (ws->thread_up)
         return ws->efd_r;
     int fd = cortex__os_eventfd();
@@ -542,6 +545,37 @@ int cortex_waitset_fd(cortex_waitset *ws)
 
 /* ---- the set ---------------------------------------------------------------- */
 
+/*
+ * A forked child holds a copy of its parent's waitset: fork copied neither
+ * the watcher thread nor anything of it but its mutex (possibly locked) and
+ * the eventfd, which the child shares with the parent; the announcements
+ * the copy records armed are the parent's, on memory both share.  The
+ * child's first call takes the copy over: its fds closed (its own copies
+ * only), no thread, nothing armed, and nothing written to shared memory,
+ * so the parent's watcher and poll loop go on as before.
+ */
+static void adopt(cortex_waitset *ws)
+{
+    pid_t self = cortex__self_pid();
+    if (ws->owner == self)
+        return;
+    ws->owner = self;
+    for (unsigned i = 0; i < ws->n; i++)
+        ws->src[i].armed = false; /* the parent's: withdrawn by the parent */
+    if (ws->thread_up) {
+        close(ws->efd_r);
+        if (ws->efd_w != ws->efd_r)
+            close(ws->efd_w);
+        ws->thread_up = false;
+    }
+    ws->efd_r = ws->efd_w = -1;
+    ws->stop = ws->watch = false;
+    memset(&ws->mu, 0, sizeof ws->mu);
+    memset(&ws->cv, 0, sizeof ws->cv);
+    pthread_mutex_init(&ws->mu, NULL);
+    pthread_cond_init(&ws->cv, NULL);
+}
+
 int cortex_waitset_create(cortex_waitset **ret)
 {
     if (!ret)
@@ -551,6 +585,7 @@ int cortex_waitset_create(cortex_waitset **ret)
         return cortex__fail(ENOMEM, "cortex_waitset_create: out of memory; nothing was left behind");
     ws->efd_r = ws->efd_w = -1;
     ws->mechanism = "none";
+    ws->owner = cortex__self_pid();
 #if defined(CORTEX_MODEL)
     ws->next_live = 1; /* never due (live_due) */
 #endif
@@ -564,6 +599,7 @@ void cortex_waitset_destroy(cortex_waitset *ws)
 {
     if (!ws)
         return;
+    adopt(ws);
     if (ws->thread_up) {
         pthread_mutex_lock(&ws->mu);
         ws->stop = true;
@@ -625,15 +661,20 @@ static int add(cortex_waitset *ws, const ws_src *s, const char *op)
 {
     if (!ws)
         return cortex__fail(EINVAL, "%s: NULL waitset", op);
+    adopt(ws);
     if (find(ws, s->tag))
         return cortex__fail(EEXIST, "%s: tag %llu is already in the set; the set is unchanged", op,
                             (unsigned long long)s->tag);
     if (ws->n >= CORTEX_WAITSET_MAX_SOURCES)
         return cortex__fail(ENOSPC, "%s: the set holds %u sources already (CORTEX_WAITSET_MAX_SOURCES)", op, ws->n);
+    /* The watcher first: it copies its fds from ws->w_pfd (under mu, while armed), which reserve() may move. */
+    watch_disarm(ws);
     int rc = reserve(ws, op);
-    if (rc < 0)
+    if (rc < 0) {
+        if (ws->thread_up && ws->n)
+            watch_arm(ws); /* the set is unchanged: watch it as before */
         return rc;
-    watch_disarm(ws); /* the watcher re-arms with the new set at the next wait */
+    }
     ws->src[ws->n++] = *s;
     if (!is_futex_kind(s->kind))
         ws->nfd++;
@@ -705,6 +746,7 @@ int cortex_waitset_remove(cortex_waitset *ws, uint64_t tag)
 {
     if (!ws)
         return cortex__fail(EINVAL, "cortex_waitset_remove: NULL waitset");
+    adopt(ws);
     ws_src *s = find(ws, tag);
     if (!s)
         return cortex__fail(ENOENT, "cortex_waitset_remove: no source with tag %llu in the set",
@@ -841,6 +883,7 @@ int cortex_waitset_wait(cortex_waitset *ws, cortex_waitset_event *events, unsign
     if (!ws || !events || max == 0)
         return cortex__fail(EINVAL, "cortex_waitset_wait: %s", !ws ? "NULL waitset" : !events ? "NULL events"
                                                                                               : "max is 0");
+    adopt(ws);
     if (ws->n == 0)
         return cortex__fail(EINVAL, "cortex_waitset_wait: the set is empty (it would sleep forever)");
     if (ws->thread_up) {

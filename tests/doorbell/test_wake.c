@@ -225,6 +225,50 @@ Test(wake, handed_on_before_and_after_use)
     cr_assert_eq(nct_count_fds(), fds0);
 }
 
+/*
+ * An end that was used, then handed on by sending (or inheriting) a copy of
+ * its fd and closing the holder's doorbell with cortex_doorbell_close() --
+ * the docs' own fork/exec snippet does that -- leaves its line in the page
+ * saying "has the page": the next holder has no page (the setup message
+ * was read), so every ring must still reach it on the socket.  @waited:
+ * the old holder last waited in cortex_doorbell_wait() (rings go through
+ * the page), else it polled its fd (rings go on the socket, once until read).
+ */
+static void hand_on_by_close(bool waited)
+{
+    int fds0 = nct_count_fds();
+    cortex_doorbell a, b, c;
+    cr_assert_eq(cortex_doorbell_pair(&a, &b), 0, "%s", MSG);
+    cr_assert_eq(cortex_doorbell_signal(&a), CORTEX_DOORBELL_SENT);
+    if (waited) {
+        cr_assert_eq(cortex_doorbell_wait(&b, SEC), 0, "%s", MSG);
+    } else {
+        struct pollfd p = {.fd = cortex_doorbell_fd(&b), .events = POLLIN};
+        cr_assert_eq(poll(&p, 1, 1000), 1);
+        cr_assert_geq(cortex_doorbell_drain(&b), 1, "%s", MSG);
+    }
+    int fd = fcntl(b.fd, F_DUPFD_CLOEXEC, 3); /* the copy another process would hold */
+    cr_assert_geq(fd, 0);
+    cortex_doorbell_close(&b);
+    cr_assert_eq(cortex_doorbell_from_fd(&c, fd), 0, "%s", MSG);
+    for (int i = 0; i < 3; i++) {
+        int rc = cortex_doorbell_signal(&a);
+        cr_assert(rc == CORTEX_DOORBELL_SENT || rc == CORTEX_DOORBELL_PENDING, "%d %s", rc, MSG);
+        cr_assert_eq(cortex_doorbell_wait(&c, SEC), 0, "round %d: the ring never reached the new holder: %s", i,
+                     MSG);
+        cr_assert_eq(cortex_doorbell_signal(&c), CORTEX_DOORBELL_SENT, "%s", MSG);
+        cr_assert_eq(cortex_doorbell_wait(&a, SEC), 0, "round %d: %s", i, MSG);
+    }
+    cortex_doorbell_close(&c);
+    cr_assert_eq(cortex_doorbell_wait(&a, -1), -EPIPE);
+    cortex_doorbell_close(&a);
+    cr_assert_eq(nct_count_fds(), fds0);
+}
+
+Test(wake, handed_on_by_close_after_waiting) { hand_on_by_close(true); }
+
+Test(wake, handed_on_by_close_after_polling) { hand_on_by_close(false); }
+
 Test(wake, garbage_in_the_page)
 {
     int fds0 = nct_count_fds();
