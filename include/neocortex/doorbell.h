@@ -352,6 +352,10 @@ CORTEX_API CORTEX_NODISCARD int cortex_unix_connect(const char *path, int *ret_f
  * Sends @p len bytes of @p data (1 to 4096; a message must carry data)
  * with @p nfds fds (0 to CORTEX_FD_PASS_MAX) in one message.  The fds stay
  * open here; the receiver gets its own copies.  Never raises SIGPIPE.
+ * When the socket's queue is full (the peer does not read) it waits for
+ * room with no time limit, also on a non-blocking socket: a peer that is
+ * alive and never reads keeps it waiting; one that closes or dies ends the
+ * wait with -EPIPE.
  * @return 0; -EPIPE (peer gone), -EINVAL, -errno.
  */
 CORTEX_API int cortex_fd_send(int sock, const void *data, size_t len, const int *fds, unsigned nfds);
