@@ -133,7 +133,9 @@ CORTEX_API int cortex_doorbell_wait(cortex_doorbell *bell, int64_t timeout_ns);
 
 /**
  * Consumes every pending ring without blocking (call it on POLLIN from
- * your own poll loop).
+ * your own poll loop).  One call reads at most 4096 messages from the
+ * socket, so a peer that keeps sending cannot keep it here; what is left
+ * keeps the fd readable for the next call.
  * @return the number of rings consumed (0: none), -EPIPE (the peer is gone
  *         and nothing was pending), -EBADF.
  */

@@ -116,6 +116,9 @@ static int read_rings(cortex_doorbell *b, bool *more)
 {
     char buf[64];
     *more = false;
+    /* Batches of setup messages only (not rings) skipped in this call: a peer that keeps sending them
+     * must not keep the caller here; after DB_DRAIN_MAX messages the call returns, the rest stays queued. */
+    int skipped = 0;
     for (;;) {
         ssize_t n = -2; /* -2: no batch read, one recv below */
         if (b->type == SOCK_SEQPACKET) {
@@ -136,8 +139,11 @@ static int read_rings(cortex_doorbell *b, bool *more)
                 *more = got == BATCH; /* if it stopped at end of file, the next read reports it */
                 if (rings == 0 && eof)
                     return -EPIPE; /* only setup messages, then end of file */
-                if (rings == 0 && *more)
-                    continue;
+                if (rings == 0 && *more) {
+                    if (++skipped < DB_DRAIN_MAX / BATCH)
+                        continue;
+                    return 0;
+                }
                 return rings;
             }
             if (got != -ENOSYS) {

@@ -342,6 +342,47 @@ Test(wake, forged_setup_message_is_refused)
 }
 
 /*
+ * A peer that sends setup messages (not rings) faster than they are read
+ * must not keep cortex_doorbell_drain() reading: one call reads at most
+ * 4096 messages and returns, the rest stays queued for the next call.
+ * Queued here up front (socket buffers forced large; skipped where that
+ * is not allowed), so the bound is seen without a race.
+ */
+Test(wake, setup_message_flood_does_not_hold_drain)
+{
+    int sv[2];
+    cr_assert_eq(socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), 0);
+    int big = 64 << 20;
+    if (setsockopt(sv[0], SOL_SOCKET, SO_SNDBUFFORCE, &big, sizeof big) != 0 ||
+        setsockopt(sv[1], SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof big) != 0) {
+        close(sv[0]);
+        close(sv[1]);
+        cr_skip_test("cannot force large socket buffers here (needs CAP_NET_ADMIN)");
+    }
+    unsigned char data[12] = {'n', 'c', 'd', 'b', 'w', 'a', 'k', '1', 0, 0, 0, 0};
+    int queued = 0;
+    while (queued < 6000 && send(sv[0], data, sizeof data, MSG_DONTWAIT) == (ssize_t)sizeof data)
+        queued++;
+    if (queued < 6000) {
+        close(sv[0]);
+        close(sv[1]);
+        cr_skip_test("only %d messages fit in the socket buffers", queued);
+    }
+    cortex_doorbell b;
+    cr_assert_eq(cortex_doorbell_from_fd(&b, sv[1]), 0, "%s", MSG);
+    cr_assert_eq(cortex_doorbell_drain(&b), 0, "no rings among setup messages: %s", MSG);
+    /* The bound: some of the 6000 are still there for the next call. */
+    int left = 0;
+    unsigned char got[16];
+    while (recv(b.fd, got, sizeof got, MSG_DONTWAIT) > 0)
+        left++;
+    cr_assert_gt(left, 0, "one drain read all %d setup messages", queued);
+    cr_assert_lt(left, queued - 4000, "the drain read only %d of %d", queued - left, queued);
+    cortex_doorbell_close(&b);
+    close(sv[0]);
+}
+
+/*
  * Torture: a child rings and waits at random while the parent rings and
  * waits; the child is SIGKILLed at a random moment.  Every time the parent
  * must learn it (-EPIPE) within its timeout, and never hang.
