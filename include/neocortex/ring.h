@@ -55,7 +55,10 @@
  *   when a consumer asleep in cortex_ring_pop_wait() is woken by a later
  *   push, at cortex_ring_flush(), or at close.  **A producer that stops
  *   pushing must call cortex_ring_flush()** (cortex_ring_push_n() and
- *   cortex_ring_commit() publish at once, like a flush).
+ *   cortex_ring_commit() publish at once, like a flush).  On x86-64,
+ *   64-byte elements are written with non-temporal stores (no ownership of
+ *   the line the consumer read last), fenced before each publication; they
+ *   reach the consumer through memory rather than from the producer's cache.
  *
  * ## Shared layout (ABI, version 2), offsets from the ring's first byte
  *
@@ -529,6 +532,18 @@ static inline void cortex_ring__wake_check_(cortex_ring *r, unsigned off, void (
 /** @endcond */
 
 /** @cond internal */
+/* Batch scheme: the non-temporal stores of 64-byte elements before the release store that publishes them
+ * (x86 orders a non-temporal store only by a fence or a locked instruction).  Also in lib/ring/ring.c. */
+static inline void cortex_ring__nt_fence_(const cortex_ring *r)
+{
+#if defined(__x86_64__)
+    if (r->elem_size == 64)
+        __builtin_ia32_sfence();
+#else
+    (void)r;
+#endif
+}
+
 /* Copies @p n elements between @p buf and the slots from index @p at (two spans at most); @to_ring: direction. */
 static inline void cortex_ring__copy_(cortex_ring *r, uint64_t at, void *buf, uint64_t n, int to_ring)
 {
@@ -595,7 +610,21 @@ static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_
         atomic_store_explicit((_Atomic uint64_t *)(void *)(r->slots + (size_t)(h & r->mask) * 8), v,
                               memory_order_release);
     } else {
-        memcpy(r->slots + (size_t)(h & r->mask) * elem_size, elem, elem_size);
+        unsigned char *slot = r->slots + (size_t)(h & r->mask) * elem_size;
+#if defined(__x86_64__)
+        /* batch scheme, one whole line per element: a non-temporal store, which needs no ownership of the
+         * line the consumer read a lap ago (a plain store waits for that, about one line transfer per
+         * message); the sfence before each publication of prod orders it (cortex_ring__nt_fence_) */
+        if (elem_size == 64 && r->batch && ((uintptr_t)slot & 63u) == 0) {
+            const unsigned char *src = (const unsigned char *)elem;
+            for (int q = 0; q < 8; q++) {
+                long long w;
+                memcpy(&w, src + 8 * q, 8);
+                __builtin_ia32_movnti64((long long *)(void *)(slot + 8 * q), w);
+            }
+        } else
+#endif
+            memcpy(slot, elem, elem_size);
         r->p.head = h + 1;
         /* batch scheme: ask for the line CORTEX_RING_PREFETCH_LINES ahead now, so its transfer from the
          * consumer overlaps the pushes before it instead of stalling the store buffer.  The write hint
@@ -605,6 +634,7 @@ static inline int cortex_ring_push_sized(cortex_ring *r, const void *elem, size_
             __builtin_prefetch(r->slots + (size_t)((h + CORTEX_RING_PREFETCH_SLOTS(elem_size)) & r->mask) * elem_size,
                                1);
         if (((h + 1) & r->batch) == 0) { /* batch scheme: only when a group completes */
+            cortex_ring__nt_fence_(r);
             r->p.pub = h + 1;
             atomic_store_explicit((_Atomic uint64_t *)(void *)(r->base + CORTEX_RING_OFF_PROD), h + 1,
                                   memory_order_release);

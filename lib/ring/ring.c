@@ -111,6 +111,9 @@
 #include <errno.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__x86_64__) && !defined(CORTEX_MODEL)
+#include <emmintrin.h> /* copy_in's non-temporal stores (SSE2: every x86-64 CPU) */
+#endif
 
 /* Seeded bugs for the model checker (tests/model); never defined in normal builds. */
 #if defined(CORTEX_SEED_RING_RELAXED_PUBLISH)
@@ -430,11 +433,28 @@ static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *f
     }
 }
 
+/*
+ * Batch scheme with 64-byte elements: the inline push writes each element
+ * with non-temporal stores (neocortex/ring.h), which x86 does not order
+ * with the release store of prod; a store fence does.  Every publication
+ * of prod for such a ring goes through here first.
+ */
+static inline void nt_fence(const cortex_ring *r)
+{
+#if defined(__x86_64__) && !defined(CORTEX_MODEL)
+    if (r->batch && r->elem_size == 64)
+        _mm_sfence();
+#else
+    CORTEX_UNUSED(r);
+#endif
+}
+
 /* Called by the inline paths once they saw the flag set (they did the fence). */
 void cortex_ring__wake_cons(cortex_ring *r)
 {
     cortex_ring_shared *sh = SH(r);
     if (r->p.pub != r->p.head && !r->marks) { /* batch scheme: a sleeping consumer gets what is pushed at once */
+        nt_fence(r);
         r->p.pub = r->p.head;
         cortex__st64(&sh->prod, r->p.head, PUBLISH_ORDER);
     }
@@ -455,6 +475,7 @@ void cortex_ring__wake_prod(cortex_ring *r)
 
 static inline void publish_prod(cortex_ring *r, uint64_t h)
 {
+    nt_fence(r);
     r->p.head = r->p.pub = h;
     cortex__st64(&SH(r)->prod, h, PUBLISH_ORDER);
     wake_if_waiting(r, &SH(r)->cons_waiting, &SH(r)->cons_futex);
@@ -807,6 +828,19 @@ static int64_t cons_avail(cortex_ring *r, uint64_t want, const char *op)
 
 static void copy_in(cortex_ring *r, uint64_t h, const void *src, uint64_t n)
 {
+#if defined(__x86_64__) && !defined(CORTEX_MODEL)
+    /* batch scheme, whole-line elements: non-temporal stores, as the inline push (publish_prod fences) */
+    if (r->batch && r->elem_size == 64 && ((uintptr_t)r->slots & 63u) == 0) {
+        const unsigned char *s8 = (const unsigned char *)src;
+        for (uint64_t i = 0; i < n; i++) {
+            unsigned char *slot = r->slots + (size_t)((h + i) & r->mask) * 64;
+            for (int q = 0; q < 4; q++)
+                _mm_stream_si128((__m128i *)(void *)(slot + 16 * q),
+                                 _mm_loadu_si128((const __m128i *)(const void *)(s8 + i * 64 + 16 * (size_t)q)));
+        }
+        return;
+    }
+#endif
     uint64_t at = h & r->mask;
     uint64_t first = r->capacity - at < n ? r->capacity - at : n;
     cortex__plain_write(r->slots + at * r->elem_size, src, (size_t)(first * r->elem_size));

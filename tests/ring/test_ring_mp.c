@@ -366,3 +366,88 @@ Test(ring_mp, push_wait_gets_epipe_when_the_consumer_is_killed)
     cr_assert_eq(seq_ring_push(&p, 5), -EPIPE, "a full ring with a dead consumer");
     seq_ring_close(&p);
 }
+
+/*
+ * Batch scheme with 64-byte elements: the push writes each element with
+ * non-temporal stores, which only the store fence before each publication
+ * of prod orders (neocortex/ring.h, lib/ring/ring.c).  A small ring keeps it
+ * full, so every publication path runs (group complete, full ring,
+ * push_n, a sleeping consumer's wake, close), and the consumer checks all
+ * eight words of every element, popping singly and in batches.
+ */
+typedef struct line64 {
+    uint64_t w[8];
+} line64;
+CORTEX_SPSC_RING_DECLARE_BATCHED(line_ring, line64);
+
+static line64 line_of(uint64_t i)
+{
+    line64 v;
+    for (int q = 0; q < 8; q++)
+        v.w[q] = i * 8 + (uint64_t)q;
+    return v;
+}
+
+Test(ring_mp, batched_64_byte_elements_arrive_whole)
+{
+    int key = nct_sysv_key();
+    const uint64_t n = 2000000u * (uint64_t)nct_scale();
+    line_ring c;
+    cr_assert_eq(line_ring_create(&c, CORTEX_KEY_SYSV(key), 64, CORTEX_CONSUMER, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    pid_t pid = fork();
+    cr_assert_neq(pid, -1);
+    if (pid == 0) {
+        line_ring p;
+        if (line_ring_attach(&p, CORTEX_KEY_SYSV(key), CORTEX_PRODUCER, NULL) != 0)
+            _exit(10);
+        line64 buf[24];
+        uint64_t i = 0, r = 12345;
+        while (i < n) {
+            r = r * 6364136223846793005u + 1442695040888963407u;
+            unsigned k = (unsigned)(r >> 60) % 24 + 1;
+            if (k > n - i)
+                k = (unsigned)(n - i);
+            if (k < 4) { /* single pushes, waiting now and then so the consumer may sleep */
+                line64 v = line_of(i);
+                int rc = (r >> 40) % 16 == 0 ? line_ring_push_wait(&p, v, 10 * SEC) : line_ring_push(&p, v);
+                if (rc == 0)
+                    i++;
+                else if (rc != -EAGAIN)
+                    _exit(11);
+            } else {
+                for (unsigned q = 0; q < k; q++)
+                    buf[q] = line_of(i + q);
+                ssize_t got = line_ring_push_n(&p, buf, k);
+                if (got > 0)
+                    i += (uint64_t)got;
+                else if (got != -EAGAIN)
+                    _exit(12);
+            }
+        }
+        line_ring_close(&p); /* publishes the last group */
+        _exit(0);
+    }
+    uint64_t expect = 0, bad = 0;
+    line64 out[32];
+    while (expect < n) {
+        ssize_t k;
+        if (expect % 3 == 0) {
+            int rc = line_ring_pop_wait(&c, &out[0], 10 * SEC);
+            k = rc == 0 ? 1 : rc;
+        } else {
+            k = line_ring_pop_n(&c, out, 32);
+        }
+        if (k == -EAGAIN)
+            continue;
+        cr_assert_gt(k, 0, "pop: %zd (%s) after %llu", k, cortex_last_error()->message, (unsigned long long)expect);
+        for (ssize_t q = 0; q < k; q++, expect++)
+            {
+            line64 want = line_of(expect);
+            bad += memcmp(&out[q], &want, sizeof want) != 0;
+        }
+        cr_assert_eq(bad, 0, "element %llu arrived torn or stale", (unsigned long long)(expect - 1));
+    }
+    cr_assert_eq(nct_wait(pid, 60000), 0, "producer child failed");
+    cr_assert_eq(line_ring_close(&c), 0);
+}
