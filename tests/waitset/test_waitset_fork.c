@@ -116,6 +116,14 @@ Test(waitset_fork, child_look_leaves_parent_fd_readable)
     fixture_down(&f);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define NCT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NCT_ASAN 1
+#endif
+#endif
+
 Test(waitset_fork, child_gets_its_own_fd)
 {
     /*
@@ -123,6 +131,13 @@ Test(waitset_fork, child_gets_its_own_fd)
      * its own behind it.  The parent removes its source first, so its
      * watcher (which the two shared an eventfd with) no longer looks.
      */
+#ifdef NCT_ASAN
+    /* AddressSanitizer's allocator is not fork-safe: a lock another thread of the parent held at the fork
+     * stays taken in the child, and the child's new watcher thread hung in free() inside
+     * pthread_getattr_np (seen once in 20 runs, stack taken with gdb).  glibc's malloc has atfork
+     * handlers; the plain, futex and semaphore stages run this test. */
+    cr_skip_test("AddressSanitizer's allocator deadlocks a thread started in a forked child of a threaded process");
+#endif
     fork_fixture f;
     fixture_up(&f);
     int go[2];
