@@ -51,6 +51,15 @@ static void bump(stamped *s, void *ctx)
         s->w[i] = next;
 }
 
+
+/* Every word of @s stamped 2i + 1 (odd: a whole write; updates keep stamps even), then written. */
+static void write_odd_stamp(stamped *s, int i, const char *what)
+{
+    for (int k = 0; k < WORDS; k++)
+        s->w[k] = (uint64_t)i * 2 + 1;
+    if (stamped_cell_write(&cell, *s) != 0)
+        fail(what);
+}
 static void *writer(void *arg)
 {
     int kind = (int)(intptr_t)arg;
@@ -62,10 +71,7 @@ static void *writer(void *arg)
                 fail("update failed");
         } else {
             /* Whole writes with odd stamps (updates keep them even); the count is not ours to keep. */
-            for (int k = 0; k < WORDS; k++)
-                s.w[k] = (uint64_t)i * 2 + 1;
-            if (stamped_cell_write(&cell, s) != 0)
-                fail("write failed");
+            write_odd_stamp(&s, i, "write failed");
         }
         if (counter_cell_update(&counter, count, NULL) != 0)
             fail("counter update failed");
@@ -166,10 +172,7 @@ static void *sole_writer(void *arg)
             if (stamped_cell_update(&cell, bump, NULL) != 0)
                 fail("one-writer update failed");
         } else {
-            for (int k = 0; k < WORDS; k++)
-                s.w[k] = (uint64_t)i * 2 + 1;
-            if (stamped_cell_write(&cell, s) != 0)
-                fail("one-writer write failed");
+            write_odd_stamp(&s, i, "one-writer write failed");
         }
         if (counter_cell_update(&counter, count, NULL) != 0 || counter_cell_update(&counter, count, NULL) != 0)
             fail("one-writer counter update failed");
