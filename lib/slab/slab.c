@@ -691,11 +691,40 @@ static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn, 
     return 0;
 }
 
-/* An empty magazine: refilled from a FULL depot buffer (depot_take()). */
+/*
+ * Sweep mode's first choice while some slot of the class was never used
+ * (the high-water mark is below the slot count): the shared stack, as long
+ * as it holds slots and the depot has a buffer that is not full.  The stack
+ * hands out never-used slots in index order, and taking them first brings
+ * every slot of the class into the cycle, so that a slot comes back only
+ * after the others have been used.  Taking the depot's batches whenever
+ * there are any cycled only the slots in use before the first batch came
+ * back and left the rest parked (docs/channel.md, "Slot reuse and the
+ * producer's stores").  Once every slot has been used the depot comes first
+ * again, as before: the stack then holds batches a consumer pushed there
+ * for want of an empty buffer, the most recently released slots, and
+ * slots a reclaim returned.
+ */
+static bool stack_first(cortex_slab *s)
+{
+    if (cortex__ld64(&s->sh->high_water, CX_RELAXED) >= s->slots ||
+        CX_HEAD_TOP(cortex__ld64(&s->sh->head, CX_RELAXED)) == 0)
+        return false;
+    uint32_t full = 0;
+    for (uint32_t d = 0; d < s->depots; d++)
+        full += CX_D_KIND(cortex__ld64(&s->depot[d].state, CX_RELAXED)) == CORTEX__DEPOT_FULL;
+    return full < s->depots;
+}
+
+/* An empty magazine: refilled from a FULL depot buffer (depot_take()); 0 also when the stack comes first. */
 static inline int mag_take(cortex_slab *s, uint32_t me)
 {
-    if (s->mag_sweep) /* the buffer after the one taken last: filled longest ago when all are full */
+    if (s->mag_sweep) {
+        if (stack_first(s))
+            return 0;
+        /* the buffer after the one taken last: filled longest ago when all are full */
         s->mag_hint = (s->mag_hint + 1) % s->depots;
+    }
     return depot_take(s, me, s->f.mag, &s->f.n, &s->mag_hint);
 }
 

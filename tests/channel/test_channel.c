@@ -43,13 +43,19 @@ static int intact(const struct frame *f, uint64_t seq)
     return 1;
 }
 
-/* A producer (creator) and a consumer on the same segment. */
-static void open_pair(frames *p, frames *c, char *name)
+/* A producer (creator) of @p slots slots and a consumer on the same segment, with default magazines. */
+static void open_sized(frames *p, frames *c, char *name, const char *tag, uint32_t slots)
 {
-    cr_assert_eq(frames_create(p, CORTEX_KEY_NAME(nct_name(name, "ch")), SLOTS, CORTEX_PRODUCER, NULL), 0, "%s",
+    cr_assert_eq(frames_create(p, CORTEX_KEY_NAME(nct_name(name, tag)), slots, CORTEX_PRODUCER, NULL), 0, "%s",
                  cortex_last_error()->message);
     cr_assert_eq(frames_attach(c, CORTEX_KEY_NAME(name), CORTEX_CONSUMER, NULL), 0, "%s",
                  cortex_last_error()->message);
+}
+
+/* A producer and a consumer of SLOTS slots. */
+static void open_pair(frames *p, frames *c, char *name)
+{
+    open_sized(p, c, name, "ch", SLOTS);
     /* Exact slot counts below: no released slot stays cached by the consumer. */
     cr_assert_eq(cortex_channel_magazine(frames_core(c), 0), 0);
 }
@@ -353,10 +359,7 @@ Test(channel, consumer_hands_each_batch_on)
     enum { N = 64, BATCH = 16 }; /* the default batch of a 64-slot class: a quarter of it */
     char name[64];
     frames p, c;
-    cr_assert_eq(frames_create(&p, CORTEX_KEY_NAME(nct_name(name, "chb")), N, CORTEX_PRODUCER, NULL), 0, "%s",
-                 cortex_last_error()->message);
-    cr_assert_eq(frames_attach(&c, CORTEX_KEY_NAME(name), CORTEX_CONSUMER, NULL), 0, "%s",
-                 cortex_last_error()->message);
+    open_sized(&p, &c, name, "chb", N);
     uint64_t seq = 0, next = 0;
     for (int round = 0; round < 3; round++) {
         int loaned = 0;
@@ -382,6 +385,53 @@ Test(channel, consumer_hands_each_batch_on)
     cr_assert_eq(frames_stats(&p, &st), 0);
     cr_assert_eq(st.slots, N);
     cr_assert_eq(st.in_flight + st.free, N, "every slot is in flight or free (%u + %u)", st.in_flight, st.free);
+    cr_assert_eq(frames_close(&c), 0);
+    cr_assert_eq(frames_close(&p), 0);
+}
+
+/*
+ * Every slot of the class is in the cycle, and a slot comes back only after
+ * the others have been used: with a consumer that keeps up (one message in
+ * flight), the producer takes the slots still on the shared stack before
+ * the batches the consumer hands back.  Taking those batches first cycled
+ * the first 32-64 slots and left the rest parked, and a slot was written
+ * again while its lines were still in the consumer's cache
+ * (docs/channel.md, "Slot reuse and the producer's stores").
+ */
+Test(channel, every_slot_cycles_before_one_comes_back)
+{
+    enum { N = 512, MSGS = 4 * N, BATCH = 32 };
+    char name[64];
+    frames p, c;
+    open_sized(&p, &c, name, "chc", N);
+    static const struct frame *seen[N];
+    static long last[N];
+    int distinct = 0;
+    long shortest = MSGS;
+    for (long i = 0; i < MSGS; i++) {
+        struct frame *m;
+        cr_assert_eq(frames_loan(&p, &m), 0, "message %ld: %s", i, cortex_last_error()->message);
+        int k = 0;
+        while (k < distinct && seen[k] != m)
+            k++;
+        if (k == distinct) {
+            cr_assert_lt(distinct, N, "more distinct slots than the class has");
+            seen[distinct++] = m;
+        } else if (i >= 2 * N && i - last[k] < shortest) {
+            shortest = i - last[k];
+        }
+        last[k] = i;
+        fill(m, (uint64_t)i);
+        cr_assert_eq(frames_publish(&p, m), 0, "%s", cortex_last_error()->message);
+        const struct frame *f;
+        cr_assert_eq(frames_take(&c, &f), 0, "%s", cortex_last_error()->message);
+        cr_assert(intact(f, (uint64_t)i));
+        cr_assert_eq(frames_release(&c, f), 0);
+        if (i == 2 * N - 1)
+            cr_assert_eq(distinct, N, "after %d messages only %d of %d slots were used", 2 * N, distinct, N);
+    }
+    /* In the steady state a slot waits behind the depot's other batches: nearly the whole class. */
+    cr_assert_geq(shortest, N - 2 * BATCH, "a slot came back after %ld messages (class of %d)", shortest, N);
     cr_assert_eq(frames_close(&c), 0);
     cr_assert_eq(frames_close(&p), 0);
 }
