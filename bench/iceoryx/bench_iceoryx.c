@@ -22,11 +22,15 @@
  *               own subscribers, so the busy rows pay no notification) /
  *               cortex_channel_take_wait (spins ~20 us, yields, then naps)
  *
- * Streams use a queue of 256 messages on both sides (the largest iceoryx
- * subscriber queue; a 256-slot channel); a sender that finds it full waits
- * the library's way: iceoryx's publisher blocks in publish (its policy
- * WAIT_FOR_CONSUMER: no message dropped), ours in cortex_channel_loan_wait
- * (spins ~20 us, then yields).  Variants are
+ * Streams: iceoryx's subscriber queue holds 256 messages (its largest)
+ * and its mempool 1024 chunks of 4 KiB (roudi.toml); the channel has 512
+ * slots, sized as docs/channel.md says (at least twice the consumer's L2 of
+ * payload, so that a slot's lines have left the consumer's caches before
+ * the producer writes it again), and a second channel row has 256 slots,
+ * the queue's size.  A sender that finds no room waits the library's way:
+ * iceoryx's publisher blocks in publish (its policy WAIT_FOR_CONSUMER: no
+ * message dropped), ours in cortex_channel_loan_wait (spins ~20 us, then
+ * yields).  Variants are
  * interleaved rep by rep (the order flips every rep); min / median / max
  * and the ratio of the medians, ours / iceoryx, with the issue's targets.
  * The first line is the host's cache-line round trip (bench/line_probe.h).
@@ -69,7 +73,10 @@ enum { M_BUSY, M_BLOCK, NMODE };
 static const char *mode_name[NMODE] = {"busy poll", "blocking"};
 enum { NSIZE = 3 };
 static const size_t sizes[NSIZE] = {8, 4096, 65536};
-enum { STREAM_QUEUE = 256, WARMUP = 200 };
+enum { STREAM_QUEUE = 256, STREAM_SLOTS = 512, WARMUP = 200 };
+/* Stream rows: iceoryx, the channel of STREAM_SLOTS slots, the channel of STREAM_QUEUE slots. */
+enum { S_IOX, S_NC, S_NC_QUEUE, NSTREAM };
+static const char *stream_name[NSTREAM] = {"iceoryx 2.0.3", "neocortex channel", "channel, 256 slots"};
 #define DEADLINE_NS INT64_C(60000000000) /* one rep never takes a minute: fail instead */
 
 static int64_t now_ns(void)
@@ -125,7 +132,7 @@ static bool check(const void *msg, size_t size, uint64_t seq)
 
 enum { OP_LAT, OP_STREAM };
 typedef struct {
-    int op, lib, mode, si;
+    int op, lib, mode, si; /* a stream's mode: 0, or 1 for the channel of STREAM_QUEUE slots */
     long count;
 } command;
 typedef struct {
@@ -138,7 +145,7 @@ typedef struct {
 typedef struct {
     bool is_a, iox;
     /* neocortex: [si] */
-    cortex_channel *lat_tx[NSIZE], *lat_rx[NSIZE], *stream[NSIZE];
+    cortex_channel *lat_tx[NSIZE], *lat_rx[NSIZE], *stream[NSIZE], *stream_q[NSIZE];
     /* iceoryx: [mode][si] (separate services per mode: a WaitSet on the busy
      * subscribers would make every publish notify it) */
     iox_pub_storage_t pub_st[NMODE][NSIZE], spub_st[NSIZE];
@@ -222,13 +229,16 @@ static int worker_setup(worker *w)
     for (int si = 0; si < NSIZE; si++) {
         if (nc_create(&w->lat_tx[si], tx, si, 8) < 0)
             return -1;
-        if (w->is_a && is_stream_size(si) && nc_create(&w->stream[si], "stream", si, STREAM_QUEUE) < 0)
+        if (w->is_a && is_stream_size(si) &&
+            (nc_create(&w->stream[si], "stream", si, STREAM_SLOTS) < 0 ||
+             nc_create(&w->stream_q[si], "streamq", si, STREAM_QUEUE) < 0))
             return -1;
     }
     for (int si = 0; si < NSIZE; si++) {
         if (nc_attach(&w->lat_rx[si], rx, si) < 0)
             return -1;
-        if (!w->is_a && is_stream_size(si) && nc_attach(&w->stream[si], "stream", si) < 0)
+        if (!w->is_a && is_stream_size(si) &&
+            (nc_attach(&w->stream[si], "stream", si) < 0 || nc_attach(&w->stream_q[si], "streamq", si) < 0))
             return -1;
     }
     if (!w->iox)
@@ -283,6 +293,7 @@ static void worker_teardown(worker *w)
         cortex_channel_close(w->lat_rx[si]);
         cortex_channel_close(w->lat_tx[si]);
         cortex_channel_close(w->stream[si]);
+        cortex_channel_close(w->stream_q[si]);
     }
     if (!w->iox)
         return;
@@ -418,7 +429,7 @@ static result run_cmd(worker *w, const command *cmd)
         return res;
     }
     /* stream: A sends, B receives; A's start and B's end give the rate */
-    cortex_channel *c = w->stream[si];
+    cortex_channel *c = mode ? w->stream_q[si] : w->stream[si];
     res.t0 = now_ns();
     for (long i = 1; i <= cmd->count; i++) {
         bool ok = w->is_a ? send_msg(lib, c, lib == L_IOX ? w->spub[si] : NULL, size, (uint64_t)i, end)
@@ -632,7 +643,7 @@ int main(int argc, char **argv)
     bool ok = pipe_io(a.res_fd, &ra, sizeof ra, 0) == 0 && ra.ok && pipe_io(b.res_fd, &rb, sizeof rb, 0) == 0 &&
               rb.ok;
     int nlib0 = iox ? L_IOX : L_NC;
-    static double lat[NMODE][NSIZE][NLIB][MAXREP], thr[NSIZE][NLIB][MAXREP];
+    static double lat[NMODE][NSIZE][NLIB][MAXREP], thr[NSIZE][NSTREAM][MAXREP];
     for (int si = 0; si < NSIZE && ok; si++)
         for (int m = 0; m < NMODE && ok; m++) {
             long count = (long)(scale * (sizes[si] >= 65536 ? 1000 : 4000));
@@ -651,14 +662,15 @@ int main(int argc, char **argv)
         if (!is_stream_size(si))
             continue;
         long count = (long)(scale * (sizes[si] >= 4096 ? 20000 : 100000));
+        int sv0 = iox ? S_IOX : S_NC;
         for (int r = 0; r < reps && ok; r++)
-            for (int k = nlib0; k < NLIB && ok; k++) {
-                int lib = (r & 1) ? NLIB - 1 - k + nlib0 : k;
-                command cmd = {OP_STREAM, lib, M_BUSY, si, count};
+            for (int k = sv0; k < NSTREAM && ok; k++) {
+                int sv = (r & 1) ? NSTREAM - 1 - k + sv0 : k;
+                command cmd = {OP_STREAM, sv == S_IOX ? L_IOX : L_NC, sv == S_NC_QUEUE, si, count};
                 ok = rep(&a, &b, cmd, &ra, &rb);
-                thr[si][lib][r] = (double)count * 1e9 / (double)(rb.t1 - ra.t0);
+                thr[si][sv][r] = (double)count * 1e9 / (double)(rb.t1 - ra.t0);
                 if (!ok)
-                    fprintf(stderr, "bench-iceoryx: %s stream %zu B failed\n", lib_name[lib], sizes[si]);
+                    fprintf(stderr, "bench-iceoryx: %s stream %zu B failed\n", stream_name[sv], sizes[si]);
             }
     }
     stop_workers(); /* their command pipe closes: they close their endpoints and leave */
@@ -685,33 +697,37 @@ int main(int argc, char **argv)
     printf("  (blocking: iceoryx sleeps in its WaitSet, a semaphore the publisher posts; the channel's\n"
            "   cortex_channel_take_wait spins ~20 us, then sleeps on the ring's futex word, so a reply that\n"
            "   comes within the spin never enters the kernel, see docs/channel.md)\n");
-    printf("\nmessages/s, one-way stream (queue of %d), busy-poll receiver\n", STREAM_QUEUE);
+    printf("\nmessages/s, one-way stream, busy-poll receiver (iceoryx: queue of %d, 1024 chunks; channel: %d "
+           "slots, and %d)\n",
+           STREAM_QUEUE, STREAM_SLOTS, STREAM_QUEUE);
     printf("  %-10s %-18s %12s %12s %12s %12s\n", "size", "variant", "min", "median", "max", "ours/iceoryx");
-    double med_thr[NSIZE][NLIB];
+    double med_thr[NSIZE][NSTREAM];
     for (int si = 0; si < NSIZE; si++) {
         if (!is_stream_size(si))
             continue;
-        for (int lib = nlib0; lib < NLIB; lib++) {
-            double *v = thr[si][lib];
-            med_thr[si][lib] = median(v, reps);
+        for (int sv = iox ? S_IOX : S_NC; sv < NSTREAM; sv++) {
+            double *v = thr[si][sv];
+            med_thr[si][sv] = median(v, reps);
             char ratio[32] = "";
-            if (lib == L_NC && iox)
-                snprintf(ratio, sizeof ratio, "%.2fx", med_thr[si][L_NC] / med_thr[si][L_IOX]);
-            printf("  %-10zu %-18s %12.0f %12.0f %12.0f %12s\n", sizes[si], lib_name[lib], v[0], med_thr[si][lib],
+            if (sv != S_IOX && iox)
+                snprintf(ratio, sizeof ratio, "%.2fx", med_thr[si][sv] / med_thr[si][S_IOX]);
+            printf("  %-10zu %-18s %12.0f %12.0f %12.0f %12s\n", sizes[si], stream_name[sv], v[0], med_thr[si][sv],
                    v[reps - 1], ratio);
         }
     }
     if (!iox)
         return 0;
     printf("\nratios of the medians, ours / iceoryx (issue 12 targets where set)\n");
-    double zc = med_thr[1][L_NC] / med_thr[1][L_IOX];
+    double zc = med_thr[1][S_NC] / med_thr[1][S_IOX];
     printf("  zero-copy 4 KiB msgs/s ours/iceoryx:               %6.2fx  (target >= 4x: %s)\n", zc,
            zc >= 4 ? "met" : "NOT met");
+    printf("  the same, a channel of %d slots:                  %6.2fx  (the queue's size; see docs/channel.md)\n",
+           STREAM_QUEUE, med_thr[1][S_NC_QUEUE] / med_thr[1][S_IOX]);
     double l4 = med_lat[M_BUSY][1][L_NC] / med_lat[M_BUSY][1][L_IOX];
     printf("  one-way latency 4 KiB busy poll ours/iceoryx:      %6.2fx  (target <= 0.2x: %s)\n", l4,
            l4 <= 0.2 ? "met" : "NOT met");
     printf("  8 B msgs/s ours/iceoryx:                           %6.2fx  (no target)\n",
-           med_thr[0][L_NC] / med_thr[0][L_IOX]);
+           med_thr[0][S_NC] / med_thr[0][S_IOX]);
     for (int si = 0; si < NSIZE; si++)
         for (int m = 0; m < NMODE; m++) {
             if (si == 1 && m == M_BUSY)

@@ -17,16 +17,21 @@
  *               and copied out again (cortex_ring_push_wait / pop_wait)
  *   pipe        write() / read() of the whole message
  *   socketpair  the same over a Unix stream socketpair
+ *   bound       no library: as many slots as the channel's class, used in
+ *               turn, each with its first word as the full/free flag (the
+ *               least any in-place hand-over moves; not crash-safe)
  *
  * In every variant the producer writes all S bytes of each message (its
  * first 8 bytes are a sequence number) and the consumer checks every
- * byte: a lost, repeated or torn message fails the run.  Variants are
- * interleaved rep by rep; min / median / max messages/s and the ratio of
- * the medians to zero-copy, then the ratio lines with issue 12's targets
- * for the host's class (fast: a line moves in <= 100 ns one way).  The
- * first line is the host's cache-line round trip (a line bounced between
- * two processes, RTT/2), so a slow-interconnect host can be told from a
- * fast one.
+ * byte: a lost, repeated or torn message fails the run.  A rep is timed
+ * from the consumer being ready (after its fork and setup) to its last
+ * message.  Variants are interleaved rep by rep, and each rep first probes
+ * the cache line; min / median / max messages/s and the ratio of the
+ * medians to zero-copy, and, per host class the probes found (fast: a line
+ * moves in <= 100 ns one way), the median of the same-rep ratios against
+ * issue 12's targets for that class.  The first line is the host's
+ * cache-line round trip (a line bounced between two processes, RTT/2), so
+ * a slow-interconnect host can be told from a fast one.
  *
  *   build-rel/bench/slab/bench-zerocopy [reps]
  */
