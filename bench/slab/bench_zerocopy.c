@@ -17,9 +17,11 @@
  *               and copied out again (cortex_ring_push_wait / pop_wait)
  *   pipe        write() / read() of the whole message
  *   socketpair  the same over a Unix stream socketpair
- *   bound       no library: as many slots as the channel's class, used in
- *               turn, each with its first word as the full/free flag (the
- *               least any in-place hand-over moves; not crash-safe)
+ *   bare slots  no library: as many slots as the channel's class, used in
+ *               turn, each with its first word as the full/free flag: what
+ *               the payload alone costs in the simplest in-place hand-over
+ *               (not crash-safe; a reference, not a ceiling: the channel's
+ *               consumer prefetches the payload, this one does not)
  *
  * In every variant the producer writes all S bytes of each message (its
  * first 8 bytes are a sequence number) and the consumer checks every
@@ -79,15 +81,15 @@ static int check(const unsigned char *p, size_t size, uint64_t seq)
 enum { V_ZC, V_ZC_NOMAG, V_ZC_COPY, V_RING, V_PIPE, V_SOCK, V_BARE, NV };
 static const char *vname[NV] = {"zero-copy (channel, in place)", "zero-copy, magazines off",
                                 "zero-copy, built locally + copy-in", "ring copy (message-sized elements)", "pipe",
-                                "socketpair", "bound: bare slots, no library"};
+                                "socketpair", "bare slots, no library"};
 
 /*
- * The bound row: no library, the least a shared-memory hand-over of
- * in-place messages can move.  As many slots as the channel's pool, used in
+ * The bare-slots row: no library, about the least a shared-memory hand-over
+ * of in-place messages moves.  As many slots as the channel's pool, used in
  * turn; a slot's first word is its flag (the message's sequence number when
  * full, 0 when free), so a message moves its payload's lines and nothing
  * else.  No crash safety, no checks of the peer, one producer and one
- * consumer: what the channel is measured against, not a design to use.
+ * consumer: a reference for the channel's bookkeeping, not a design to use.
  */
 static int bare_produce(unsigned char *mem, uint32_t slots, size_t size, long count)
 {

@@ -82,6 +82,12 @@ typedef struct cortex_channel cortex_channel;
  * @param key        where the segment goes.
  * @param classes    @p n size classes, sizes strictly increasing (a
  *                   ::cortex_pool_class each: slot bytes and slot count).
+ *                   Every slot of a class is used in turn, so for a stream
+ *                   of large messages a class of at least twice the
+ *                   consumer's L2 cache in payload bytes (512 slots of
+ *                   4 KiB on a 1 MiB L2) lets a slot's lines leave the
+ *                   consumer's caches before the producer writes it again,
+ *                   about 2x faster at 4 KiB (docs/channel.md, "Slot reuse").
  * @param n          1 to ::CORTEX_CHANNEL_MAX_CLASSES.
  * @param elem_size  bytes of the element type every class must hold (the
  *                   typed form passes sizeof(T); 1 for bytes).
@@ -223,8 +229,9 @@ CORTEX_API int cortex_channel_publish_copy(cortex_channel *c, const void *buf, s
  * @p batch - 1 released slots stay cached by it until it releases more,
  * sleeps in cortex_channel_take_wait(), finds the producer asleep in
  * cortex_channel_loan_wait(), or closes, and a non-blocking
- * cortex_channel_loan() may see -EAGAIN meanwhile; the producer takes the
- * batches back oldest first (docs/channel.md, "Magazines").  The batch
+ * cortex_channel_loan() may see -EAGAIN meanwhile; the producer takes
+ * never-used slots first, then the batches back oldest first
+ * (docs/channel.md, "Magazines").  The batch
  * is capped at a quarter of each class's slots (classes under 8 slots get
  * none), so the cache can never hold what the producer needs to go on.
  * Any call first gives the cached slots back; @p batch 0 turns the
