@@ -421,7 +421,7 @@ Test(slab_mag, tuned_views_hand_batches_on_and_sweep_the_depot)
  * While some slot was never used, a sweeping view takes never-used slots
  * from the shared stack before the depot's batches (the channel's producer:
  * every slot joins the cycle, docs/channel.md); once all have been used, the
- * depot's oldest batch comes first.
+ * depot's batches come first again.
  */
 Test(slab_mag, sweep_takes_never_used_slots_first)
 {
@@ -449,7 +449,7 @@ Test(slab_mag, sweep_takes_never_used_slots_first)
         used[ix] = true;
     }
     cr_assert_eq(count_depot(prod, CORTEX__DEPOT_FULL), FIRST / B);
-    /* All used: the next refill is the depot's oldest batch. */
+    /* All used: the next refill takes a depot batch (in the sweep's order: the test above). */
     cr_assert_eq(cortex_slab_alloc(prod, &h[SLOTS]), 0, "%s", cortex_last_error()->message);
     cr_assert_lt(cortex_handle_index(h[SLOTS]), SLOTS);
     cr_assert_eq(count_depot(prod, CORTEX__DEPOT_FULL), FIRST / B - 1);
