@@ -159,8 +159,16 @@ int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_alig
     g->stride = (uint32_t)stride;
     g->align = a;
     g->meta_off = sizeof(struct cortex__slab_shared);
-    g->depots = slots / CORTEX__SLAB_MAG_BATCH;
-    g->depots = g->depots < 1 ? 1 : g->depots > CORTEX__SLAB_DEPOTS_MAX ? CORTEX__SLAB_DEPOTS_MAX : g->depots;
+    /*
+     * Room for every slot in batches of the default size (a quarter of the
+     * slots, at most 32: the channel's), so that with that batch a consumer
+     * never pushes a batch onto the shared stack for want of a buffer and
+     * every slot can stay in the cycle (docs/channel.md, "Slot reuse");
+     * at most CORTEX__SLAB_DEPOTS_MAX buffers.
+     */
+    uint32_t batch = slots / 4u < CORTEX__SLAB_MAG_BATCH ? slots / 4u : CORTEX__SLAB_MAG_BATCH;
+    g->depots = batch ? (uint32_t)(((uint64_t)slots + batch - 1u) / batch) : 1u;
+    g->depots = g->depots > CORTEX__SLAB_DEPOTS_MAX ? CORTEX__SLAB_DEPOTS_MAX : g->depots;
     g->depot_off =
         cortex__align_up(g->meta_off + (uint64_t)slots * sizeof(struct cortex__slot_meta), CORTEX_CACHELINE);
     g->data_off = cortex__align_up(g->depot_off + (uint64_t)g->depots * sizeof(struct cortex__slab_depot),

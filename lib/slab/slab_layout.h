@@ -54,10 +54,10 @@
 #include <stdint.h>
 
 #define CORTEX__SLAB_MAGIC UINT64_C(0x313042414c535843) /* "CXSLAB01" */
-#define CORTEX__SLAB_VERSION 3u /* 2: random id, handles carry its tag; 3: magazine depot */
+#define CORTEX__SLAB_VERSION 4u /* 2: random id, handles carry its tag; 3: magazine depot; 4: depot for every slot */
 #define CORTEX__SLAB_PROC_ENTRIES 128u
 #define CORTEX__SLAB_MAG_BATCH 32u  /* most slots a depot buffer holds */
-#define CORTEX__SLAB_DEPOTS_MAX 16u /* depot buffers: slots / 32, clamped to [1, 16] */
+#define CORTEX__SLAB_DEPOTS_MAX 64u /* depot buffers: slots / min(slots / 4, 32) rounded up, in [1, 64] */
 
 /*
  * FREEING: freed by its owner (who stays recorded) and being linked.  Only

@@ -393,31 +393,33 @@ Test(channel, consumer_hands_each_batch_on)
  * Every slot of the class is in the cycle, and a slot comes back only after
  * the others have been used: with a consumer that keeps up (one message in
  * flight), the producer takes the slots still on the shared stack before
- * the batches the consumer hands back.  Taking those batches first cycled
- * the first 32-64 slots and left the rest parked, and a slot was written
- * again while its lines were still in the consumer's cache
- * (docs/channel.md, "Slot reuse and the producer's stores").
+ * the batches the consumer hands back, and the depot has room for every
+ * slot in the default batches.  Taking those batches first cycled the first
+ * 32-64 slots and left the rest parked, and a slot was written again while
+ * its lines were still in the consumer's cache (docs/channel.md, "Slot
+ * reuse and the producer's stores").
  */
-Test(channel, every_slot_cycles_before_one_comes_back)
+static void every_slot_cycles(uint32_t n, const char *tag)
 {
-    enum { N = 512, MSGS = 4 * N, BATCH = 32 };
+    enum { MAX = 1024 };
+    long msgs = 4L * n, batch = n / 4 < 32 ? n / 4 : 32, shortest = msgs;
+    cr_assert_leq(n, MAX);
     char name[64];
     frames p, c;
-    open_sized(&p, &c, name, "chc", N);
-    static const struct frame *seen[N];
-    static long last[N];
-    int distinct = 0;
-    long shortest = MSGS;
-    for (long i = 0; i < MSGS; i++) {
+    open_sized(&p, &c, name, tag, n);
+    static const struct frame *seen[MAX];
+    static long last[MAX];
+    uint32_t distinct = 0;
+    for (long i = 0; i < msgs; i++) {
         struct frame *m;
-        cr_assert_eq(frames_loan(&p, &m), 0, "message %ld: %s", i, cortex_last_error()->message);
-        int k = 0;
+        cr_assert_eq(frames_loan(&p, &m), 0, "class of %u, message %ld: %s", n, i, cortex_last_error()->message);
+        uint32_t k = 0;
         while (k < distinct && seen[k] != m)
             k++;
         if (k == distinct) {
-            cr_assert_lt(distinct, N, "more distinct slots than the class has");
+            cr_assert_lt(distinct, n, "more distinct slots than the class has");
             seen[distinct++] = m;
-        } else if (i >= 2 * N && i - last[k] < shortest) {
+        } else if (i >= 2L * n && i - last[k] < shortest) {
             shortest = i - last[k];
         }
         last[k] = i;
@@ -427,11 +429,19 @@ Test(channel, every_slot_cycles_before_one_comes_back)
         cr_assert_eq(frames_take(&c, &f), 0, "%s", cortex_last_error()->message);
         cr_assert(intact(f, (uint64_t)i));
         cr_assert_eq(frames_release(&c, f), 0);
-        if (i == 2 * N - 1)
-            cr_assert_eq(distinct, N, "after %d messages only %d of %d slots were used", 2 * N, distinct, N);
+        if (i == 2L * n - 1)
+            cr_assert_eq(distinct, n, "after %u messages only %u of %u slots were used", 2 * n, distinct, n);
     }
     /* In the steady state a slot waits behind the depot's other batches: nearly the whole class. */
-    cr_assert_geq(shortest, N - 2 * BATCH, "a slot came back after %ld messages (class of %d)", shortest, N);
+    cr_assert_geq(shortest, (long)n - 2 * batch, "a slot came back after %ld messages (class of %u)", shortest, n);
     cr_assert_eq(frames_close(&c), 0);
     cr_assert_eq(frames_close(&p), 0);
+}
+
+Test(channel, every_slot_cycles_before_one_comes_back)
+{
+    every_slot_cycles(32, "chc32");   /* batches of 8, 4 depot buffers */
+    every_slot_cycles(64, "chc64");   /* batches of 16, 4 buffers */
+    every_slot_cycles(512, "chc512"); /* batches of 32, 16 buffers */
+    every_slot_cycles(1024, "chc1k"); /* 32 buffers */
 }
