@@ -701,27 +701,27 @@ static int depot_take(cortex_slab *s, uint32_t me, uint64_t *dst, uint32_t *dn, 
 
 /*
  * Sweep mode's first choice while some slot of the class was never used
- * (the high-water mark is below the slot count): the shared stack, as long
- * as it holds slots and the depot has a buffer that is not full.  The stack
- * hands out never-used slots in index order, and taking them first brings
- * every slot of the class into the cycle, so that a slot comes back only
- * after the others have been used.  Taking the depot's batches whenever
- * there are any cycled only the slots in use before the first batch came
- * back and left the rest parked (docs/channel.md, "Slot reuse and the
- * producer's stores").  Once every slot has been used the depot comes first
- * again, as before: the stack then holds batches a consumer pushed there
- * for want of an empty buffer, the most recently released slots, and
- * slots a reclaim returned.
+ * (the high-water mark is below the slot count): the shared stack, while
+ * its top is a free slot.  The stack hands out never-used slots in index
+ * order, and taking them first brings every slot of the class into the
+ * cycle, so that a slot comes back only after the others have been used.
+ * Taking the depot's batches whenever there are any cycled only the slots
+ * in use before the first batch came back and left the rest parked
+ * (docs/channel.md, "Slot reuse and the producer's stores").  Only when the
+ * depot holds the whole class in this view's batches: then a peer with the
+ * same batch never pushes a batch onto the stack for want of a buffer, so
+ * what the stack holds was never used (or a reclaim returned it).  With a
+ * smaller depot (more than 64 batches, or a smaller batch) the stack would
+ * also hold the peer's newest batches, on top: the depot comes first, as it
+ * does once every slot has been used.
  */
 static bool stack_first(cortex_slab *s)
 {
-    if (cortex__ld64(&s->sh->high_water, CX_RELAXED) >= s->slots ||
-        CX_HEAD_TOP(cortex__ld64(&s->sh->head, CX_RELAXED)) == 0)
+    if ((uint64_t)s->depots * s->mag_batch < s->slots ||
+        cortex__ld64(&s->sh->high_water, CX_RELAXED) >= s->slots)
         return false;
-    uint32_t full = 0;
-    for (uint32_t d = 0; d < s->depots; d++)
-        full += CX_D_KIND(cortex__ld64(&s->depot[d].state, CX_RELAXED)) == CORTEX__DEPOT_FULL;
-    return full < s->depots;
+    uint64_t h = cortex__ld64(&s->sh->head, CX_RELAXED);
+    return CX_HEAD_TOP(h) != 0 && CX_HEAD_CLAIM(h) == 0;
 }
 
 /* An empty magazine: refilled from a FULL depot buffer (depot_take()); 0 also when the stack comes first. */

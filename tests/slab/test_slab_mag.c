@@ -421,11 +421,13 @@ Test(slab_mag, tuned_views_hand_batches_on_and_sweep_the_depot)
  * While some slot was never used, a sweeping view takes never-used slots
  * from the shared stack before the depot's batches (the channel's producer:
  * every slot joins the cycle, docs/channel.md); once all have been used, the
- * depot's batches come first again.
+ * depot's batches come first again.  With a batch too small for the depot
+ * to hold the whole class the rule is off (the stack may hold the peer's
+ * newest batches then).
  */
 Test(slab_mag, sweep_takes_never_used_slots_first)
 {
-    enum { B = 8, FIRST = 2 * B };
+    enum { B = 32, FIRST = 2 * B }; /* the default batch: the depot's 4 buffers hold the whole class */
     char name[64];
     cortex_slab *prod = make(name, "mag9");
     cortex_slab *cons = attach(name); /* exits the test's process if it cannot */
@@ -455,6 +457,27 @@ Test(slab_mag, sweep_takes_never_used_slots_first)
     cr_assert_eq(count_depot(prod, CORTEX__DEPOT_FULL), FIRST / B - 1);
     for (int i = FIRST; i <= SLOTS; i++)
         cr_assert_eq(cortex_slab_free(prod, h[i]), 0);
+    cr_assert_eq(cortex_slab_magazine(prod, 0), 0);
+    cr_assert_eq(cortex_slab_close(cons), 0);
+    assert_all_allocatable(prod);
+    cr_assert_eq(cortex_slab_close(prod), 0);
+
+    /* Batches of 8: 4 buffers hold 32 of 128 slots, so the depot's batch comes back first. */
+    prod = make(name, "mag10");
+    cons = attach(name);
+    cr_assert_eq(cortex__slab_magazine_tune(prod, 8, 8, true), 0);
+    cr_assert_eq(cortex__slab_magazine_tune(cons, 8, 0, false), 0);
+    for (int i = 0; i < 8; i++) {
+        cr_assert_eq(cortex_slab_alloc(prod, &h[i]), 0, "%s", cortex_last_error()->message);
+        cr_assert_eq(cortex_slab_send(prod, h[i]), 0);
+        cr_assert_eq(cortex_slab_receive(cons, &h[i]), 0);
+        cr_assert_eq(cortex_slab_free(cons, h[i]), 0);
+    }
+    cr_assert_eq(count_depot(prod, CORTEX__DEPOT_FULL), 1);
+    cr_assert_eq(cortex_slab_alloc(prod, &h[8]), 0, "%s", cortex_last_error()->message);
+    cr_assert_lt(cortex_handle_index(h[8]), 8, "slot %u: not one of the batch", cortex_handle_index(h[8]));
+    cr_assert_eq(count_depot(prod, CORTEX__DEPOT_FULL), 0);
+    cr_assert_eq(cortex_slab_free(prod, h[8]), 0);
     cr_assert_eq(cortex_slab_magazine(prod, 0), 0);
     cr_assert_eq(cortex_slab_close(cons), 0);
     assert_all_allocatable(prod);
