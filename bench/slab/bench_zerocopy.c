@@ -18,16 +18,18 @@
  *   pipe        write() / read() of the whole message
  *   socketpair  the same over a Unix stream socketpair
  *   bare slots  no library: as many slots as the channel's class, used in
- *               turn, each with its first word as the full/free flag: what
- *               the payload alone costs in the simplest in-place hand-over
- *               (not crash-safe; a reference, not a ceiling: the channel's
- *               consumer prefetches the payload, this one does not)
+ *               turn, each with a full/free flag on a line of its own; the
+ *               consumer prefetches the payload as the channel's take does
+ *               (not crash-safe; a reference for the channel's bookkeeping)
  *
  * In every variant the producer writes all S bytes of each message (its
  * first 8 bytes are a sequence number) and the consumer checks every
- * byte: a lost, repeated or torn message fails the run.  A rep is timed
- * from the consumer being ready (after its fork and setup) to its last
- * message.  Variants are interleaved rep by rep, and each rep first probes
+ * byte: a lost, repeated or torn message fails the run.  Each rep first
+ * sends four times the ring's capacity (a warm-up: every slot and page
+ * written twice over); the consumer times from the end of the warm-up to
+ * its last message, so the messages the producer queued ahead by then
+ * (at most the channel's class or the ring: about 1 % of a rep) count
+ * too.  Variants are interleaved rep by rep, and each rep first probes
  * the cache line; min / median / max messages/s and the ratio of the
  * medians to zero-copy, and, per host class the probes found (fast: a line
  * moves in <= 100 ns one way), the median of the same-rep ratios against
@@ -86,21 +88,28 @@ static const char *vname[NV] = {"zero-copy (channel, in place)", "zero-copy, mag
 /*
  * The bare-slots row: no library, about the least a shared-memory hand-over
  * of in-place messages moves.  As many slots as the channel's pool, used in
- * turn; a slot's first word is its flag (the message's sequence number when
- * full, 0 when free), so a message moves its payload's lines and nothing
- * else.  No crash safety, no checks of the peer, one producer and one
- * consumer: a reference for the channel's bookkeeping, not a design to use.
+ * turn, and a flag per slot on a line of its own (the message's sequence
+ * number when full, 0 when free), so a message moves its payload's lines
+ * and its flag's; the consumer prefetches the payload first, as the
+ * channel's take does.  No crash safety, no checks of the peer, one
+ * producer and one consumer: a reference for the channel's bookkeeping,
+ * not a design to use.  @p mem holds the slots, then the flag lines.
  */
+static uint64_t *bare_flag(unsigned char *mem, uint32_t slots, size_t size, long i)
+{
+    return (uint64_t *)(void *)(mem + (size_t)slots * size + (size_t)((i - 1) % slots) * 64);
+}
+
 static int bare_produce(unsigned char *mem, uint32_t slots, size_t size, long count)
 {
     for (long i = 1; i <= count; i++) {
         unsigned char *p = mem + (size_t)((i - 1) % slots) * size;
-        uint64_t *flag = (uint64_t *)(void *)p;
+        uint64_t *flag = bare_flag(mem, slots, size, i);
         int64_t spins = 0;
         while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != 0)
             if (++spins > INT64_C(4000000000))
                 return -1;
-        memset(p + 8, (int)(i & 0xff), size - 8);
+        fill(p, size, (uint64_t)i);
         __atomic_store_n(flag, (uint64_t)i, __ATOMIC_RELEASE);
     }
     return 0;
@@ -112,11 +121,13 @@ static int bare_consume(unsigned char *mem, uint32_t slots, size_t size, long co
         if (i == warm + 1)
             *t_start = now_ns();
         unsigned char *p = mem + (size_t)((i - 1) % slots) * size;
-        uint64_t *flag = (uint64_t *)(void *)p;
+        uint64_t *flag = bare_flag(mem, slots, size, i);
         int64_t spins = 0;
         while (__atomic_load_n(flag, __ATOMIC_ACQUIRE) != (uint64_t)i)
             if (++spins > INT64_C(4000000000))
                 return -1;
+        for (size_t off = 0; off < size && off < 4096; off += 64)
+            __builtin_prefetch(p + off, 0, 3);
         if (!check(p, size, (uint64_t)i))
             return -1;
         __atomic_store_n(flag, 0, __ATOMIC_RELEASE);
@@ -149,6 +160,9 @@ static double run(int v, size_t size, long timed)
 {
     uint32_t cap = size >= 65536 ? 32 : size >= 4096 ? 256 : 1024;
     long warm = (long)cap * 4, count = warm + timed;
+    int sync[2]; /* the consumer's "ready", then its two time stamps */
+    if (pipe(sync) != 0)
+        return -1;
     size_t ring_len = cortex_ring_required_size(cap, size);
     unsigned char *mem = NULL;
     int fds[2] = {-1, -1};
@@ -156,30 +170,39 @@ static double run(int v, size_t size, long timed)
     cortex_channel *ch = NULL;
     char name[64];
     snprintf(name, sizeof name, "/nc-bench-zc-%d", (int)getpid());
-    bool zc = v == V_ZC || v == V_ZC_NOMAG || v == V_ZC_COPY;
+    bool zc = v == V_ZC || v == V_ZC_NOMAG || v == V_ZC_COPY, ring_up = false;
+    size_t bare_len = (size_t)cap * 2 * (size + 64);
+    int setup = 0;
     if (zc) {
         cortex_pool_class cls = {(uint32_t)size, cap * 2};
         if (cortex_channel_create(&ch, CORTEX_KEY_NAME(name), &cls, 1, 1, 8, "bytes", CORTEX_PRODUCER, NULL) < 0) {
             fprintf(stderr, "channel: %s\n", cortex_last_error()->message);
-            return -1;
+            setup = -1;
+        } else if (v == V_ZC_NOMAG && cortex_channel_magazine(ch, 0) < 0) {
+            setup = -1;
         }
-        if (v == V_ZC_NOMAG && cortex_channel_magazine(ch, 0) < 0)
-            return -1;
-    } else if (v == V_RING) {
-        mem = mmap(NULL, ring_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (mem == MAP_FAILED)
-            return -1;
-        if (cortex_ring_init(&init, mem, ring_len, cap, size, 8) < 0 ||
-            cortex_ring_attach_mem(&prod, mem, ring_len, size, 8, CORTEX_PRODUCER) < 0)
-            return -1;
-    } else if (v == V_BARE) {
-        mem = mmap(NULL, (size_t)cap * 2 * size, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-        if (mem == MAP_FAILED)
-            return -1;
-    } else if (v == V_PIPE) {
-        if (pipe(fds) != 0)
-            return -1;
-    } else if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+    } else if (v == V_RING || v == V_BARE) {
+        mem = mmap(NULL, v == V_RING ? ring_len : bare_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1,
+                   0);
+        if (mem == MAP_FAILED) {
+            mem = NULL;
+            setup = -1;
+        } else if (v == V_RING) {
+            ring_up = cortex_ring_init(&init, mem, ring_len, cap, size, 8) == 0 &&
+                      cortex_ring_attach_mem(&prod, mem, ring_len, size, 8, CORTEX_PRODUCER) == 0;
+            setup = ring_up ? 0 : -1;
+        }
+    } else if (v == V_PIPE ? pipe(fds) != 0 : socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds) != 0) {
+        setup = -1;
+    }
+    if (setup < 0) {
+        if (ch)
+            cortex_channel_close(ch);
+        if (mem)
+            munmap(mem, v == V_RING ? ring_len : bare_len);
+        close(sync[0]);
+        close(sync[1]);
+        fprintf(stderr, "%s, %zu B: setup failed\n", vname[v], size);
         return -1;
     }
     unsigned char *buf = malloc(size);
@@ -189,9 +212,6 @@ static double run(int v, size_t size, long timed)
      * wait up to a clock tick, 10 ms, for its identity stamp:
      * docs/segments.md), and not the first touch of fresh pages.
      */
-    int sync[2];
-    if (pipe(sync) != 0)
-        return -1;
     pid_t pid = fork();
     if (pid == 0) { /* consumer */
         int bad = 0;
@@ -279,12 +299,10 @@ static double run(int v, size_t size, long timed)
     if (v == V_PIPE || v == V_SOCK)
         close(fds[1]);
     free(buf);
-    if (v == V_RING) {
+    if (ring_up)
         cortex_ring_close(&prod);
-        munmap(mem, ring_len);
-    } else if (v == V_BARE) {
-        munmap(mem, (size_t)cap * 2 * size);
-    }
+    if (mem)
+        munmap(mem, v == V_RING ? ring_len : bare_len);
     if (ch)
         cortex_channel_close(ch);
     if (bad || dt <= 0 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
@@ -369,8 +387,6 @@ int main(int argc, char **argv)
         }
         printf("\n%zu-byte messages (%ld timed per rep)\n", size, count);
         printf("  %-36s %12s %12s %12s %10s %9s\n", "variant", "min", "median", "max", "MB/s med", "zc/this");
-        class_ratios(size, reps, probe, res, true); /* before the columns are sorted */
-        class_ratios(size, reps, probe, res, false);
         double med[NV], sorted[NV][101];
         for (int v = 0; v < NV; v++) {
             memcpy(sorted[v], res[v], sizeof sorted[v]);
@@ -379,6 +395,8 @@ int main(int argc, char **argv)
         for (int v = 0; v < NV; v++)
             printf("  %-36s %12.0f %12.0f %12.0f %10.0f %8.2fx\n", vname[v], sorted[v][0], med[v],
                    sorted[v][reps - 1], med[v] * (double)size / 1e6, med[V_ZC] / med[v]);
+        class_ratios(size, reps, probe, res, true);
+        class_ratios(size, reps, probe, res, false);
     }
     if (failed) {
         printf("FAILED: some messages were lost or wrong\n");
