@@ -82,12 +82,14 @@ typedef struct cortex_channel cortex_channel;
  * @param key        where the segment goes.
  * @param classes    @p n size classes, sizes strictly increasing (a
  *                   ::cortex_pool_class each: slot bytes and slot count).
- *                   Every slot of a class is used in turn, so for a stream
- *                   of large messages a class of at least twice the
+ *                   With the default magazines every slot of a class of
+ *                   up to 2048 slots is used in turn, so for a stream of
+ *                   large messages a class of at least twice the
  *                   consumer's L2 cache in payload bytes (512 slots of
  *                   4 KiB on a 1 MiB L2) lets a slot's lines leave the
- *                   consumer's caches before the producer writes it again,
- *                   about 2x faster at 4 KiB (docs/channel.md, "Slot reuse").
+ *                   consumer's caches before the producer writes it again:
+ *                   1.3-2.4x the rate of a 256-slot class at 4 KiB here
+ *                   (docs/channel.md, "Slot reuse").
  * @param n          1 to ::CORTEX_CHANNEL_MAX_CLASSES.
  * @param elem_size  bytes of the element type every class must hold (the
  *                   typed form passes sizeof(T); 1 for bytes).
