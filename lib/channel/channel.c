@@ -498,15 +498,27 @@ int cortex_channel_publish(cortex_channel *c, void *msg, size_t len)
 }
 
 /*
+ * Classes of at least this much payload cycle every slot (the producer's
+ * sweep); smaller ones reuse the slots released last, which are still in
+ * the caches: a ping-pong over a class of 8 slots of 4 KiB took 550-630 ns
+ * one way reusing them and 790-800 ns cycling all 8 (bench-iceoryx,
+ * 2026-11-30).  Above the consumer's L2 the cycle is what pays (docs/channel.md,
+ * "Slot reuse and the producer's stores").
+ */
+#define CHAN_CYCLE_BYTES (UINT64_C(1) << 20)
+
+/*
  * (Re)arms class @p i's magazine (c->cls[i].mag slots a batch), emptied:
- * the producer keeps a batch and refills from the depot's buffers in turn,
+ * the producer keeps a batch and, in a class of CHAN_CYCLE_BYTES or more,
+ * takes never-used slots first and then the depot's buffers in turn,
  * oldest first; the consumer, which only frees, hands each batch on as
  * soon as it has one (docs/channel.md, "Magazines": why).
  */
 static int set_magazine(cortex_channel *c, unsigned i)
 {
     uint32_t b = c->cls[i].mag;
-    return c->role == CORTEX_PRODUCER ? cortex__slab_magazine_tune(c->cls[i].slab, b, b, true)
+    bool cycle = (uint64_t)cortex_slab_slots(c->cls[i].slab) * c->cls[i].size >= CHAN_CYCLE_BYTES;
+    return c->role == CORTEX_PRODUCER ? cortex__slab_magazine_tune(c->cls[i].slab, b, b, cycle)
                                       : cortex__slab_magazine_tune(c->cls[i].slab, b, 0, false);
 }
 

@@ -7,6 +7,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <neocortex.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -390,29 +391,38 @@ Test(channel, consumer_hands_each_batch_on)
 }
 
 /*
- * Every slot of the class is in the cycle, and a slot comes back only after
- * the others have been used: with a consumer that keeps up (one message in
- * flight), the producer takes the slots still on the shared stack before
- * the batches the consumer hands back, and the depot has room for every
- * slot in the default batches.  Taking those batches first cycled the first
- * 32-64 slots and left the rest parked, and a slot was written again while
- * its lines were still in the consumer's cache (docs/channel.md, "Slot
- * reuse and the producer's stores").
+ * A class of 1 MiB of payload or more has every slot in the cycle, and a
+ * slot comes back only after the others have been used: with a consumer
+ * that keeps up (one message in flight), the producer takes the slots
+ * still on the shared stack before the batches the consumer hands back,
+ * and the depot has room for every slot in the default batches.  Taking
+ * those batches first cycled the first 32-64 slots and left the rest
+ * parked, and a slot was written again while its lines were still in the
+ * consumer's cache (docs/channel.md, "Slot reuse and the producer's
+ * stores").  A smaller class reuses the slots released last instead (they
+ * are still in the caches: better for a ping-pong).  Returns the distinct
+ * slots loaned in the first 2 x @p n messages.
  */
-static void every_slot_cycles(uint32_t n, const char *tag)
+static uint32_t slots_cycled(uint32_t n, uint32_t bytes, const char *tag, long *shortest_out)
 {
     enum { MAX = 1024 };
-    long msgs = 4L * n, batch = n / 4 < 32 ? n / 4 : 32, shortest = msgs;
+    long msgs = 4L * n, shortest = msgs;
     cr_assert_leq(n, MAX);
     char name[64];
-    frames p, c;
-    open_sized(&p, &c, name, tag, n);
-    static const struct frame *seen[MAX];
+    cortex_pool_class cls = {bytes, n};
+    blobs p, c;
+    cr_assert_eq(blobs_create(&p, CORTEX_KEY_NAME(nct_name(name, tag)), &cls, 1, CORTEX_PRODUCER, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    cr_assert_eq(blobs_attach(&c, CORTEX_KEY_NAME(name), CORTEX_CONSUMER, NULL), 0, "%s",
+                 cortex_last_error()->message);
+    static const uint32_t *seen[MAX];
     static long last[MAX];
-    uint32_t distinct = 0;
+    uint32_t distinct = 0, first = 0;
+    size_t words = bytes / sizeof(uint32_t);
     for (long i = 0; i < msgs; i++) {
-        struct frame *m;
-        cr_assert_eq(frames_loan(&p, &m), 0, "class of %u, message %ld: %s", n, i, cortex_last_error()->message);
+        uint32_t *m;
+        cr_assert_eq(blobs_loan(&p, words, &m), 0, "class of %u, message %ld: %s", n, i,
+                     cortex_last_error()->message);
         uint32_t k = 0;
         while (k < distinct && seen[k] != m)
             k++;
@@ -423,25 +433,38 @@ static void every_slot_cycles(uint32_t n, const char *tag)
             shortest = i - last[k];
         }
         last[k] = i;
-        fill(m, (uint64_t)i);
-        cr_assert_eq(frames_publish(&p, m), 0, "%s", cortex_last_error()->message);
-        const struct frame *f;
-        cr_assert_eq(frames_take(&c, &f), 0, "%s", cortex_last_error()->message);
-        cr_assert(intact(f, (uint64_t)i));
-        cr_assert_eq(frames_release(&c, f), 0);
+        m[0] = (uint32_t)i;
+        m[words - 1] = ~(uint32_t)i;
+        cr_assert_eq(blobs_publish(&p, m, words), 0, "%s", cortex_last_error()->message);
+        const uint32_t *f;
+        size_t got = 0;
+        cr_assert_eq(blobs_take(&c, &f, &got), 0, "%s", cortex_last_error()->message);
+        cr_assert(got == words && f[0] == (uint32_t)i && f[words - 1] == ~(uint32_t)i);
+        cr_assert_eq(blobs_release(&c, f), 0);
         if (i == 2L * n - 1)
-            cr_assert_eq(distinct, n, "after %u messages only %u of %u slots were used", 2 * n, distinct, n);
+            first = distinct;
     }
-    /* In the steady state a slot waits behind the depot's other batches: nearly the whole class. */
-    cr_assert_geq(shortest, (long)n - 2 * batch, "a slot came back after %ld messages (class of %u)", shortest, n);
-    cr_assert_eq(frames_close(&c), 0);
-    cr_assert_eq(frames_close(&p), 0);
+    cr_assert_eq(blobs_close(&c), 0);
+    cr_assert_eq(blobs_close(&p), 0);
+    *shortest_out = shortest;
+    return first;
 }
 
 Test(channel, every_slot_cycles_before_one_comes_back)
 {
-    every_slot_cycles(32, "chc32");   /* batches of 8, 4 depot buffers */
-    every_slot_cycles(64, "chc64");   /* batches of 16, 4 buffers */
-    every_slot_cycles(512, "chc512"); /* batches of 32, 16 buffers */
-    every_slot_cycles(1024, "chc1k"); /* 32 buffers */
+    static const uint32_t n[] = {32, 64, 512, 1024}; /* batches of 8, 16, 32, 32; 4, 4, 16, 32 depot buffers */
+    for (int k = 0; k < 4; k++) {
+        long shortest, batch = n[k] / 4 < 32 ? n[k] / 4 : 32;
+        char tag[16];
+        snprintf(tag, sizeof tag, "chc%u", n[k]);
+        uint32_t used = slots_cycled(n[k], (1u << 20) / n[k], tag, &shortest); /* 1 MiB of payload */
+        cr_assert_eq(used, n[k], "class of %u: only %u slots used in %u messages", n[k], used, 2 * n[k]);
+        /* In the steady state a slot waits behind the depot's other batches: nearly the whole class. */
+        cr_assert_geq(shortest, (long)n[k] - 2 * batch, "a slot came back after %ld messages (class of %u)",
+                      shortest, n[k]);
+    }
+    /* 512 slots of 64 bytes (32 KiB): the slots released last come back first. */
+    long shortest;
+    uint32_t used = slots_cycled(512, 64, "chcs", &shortest);
+    cr_assert_leq(used, 2 * 32 + 1, "a small class cycled %u of its 512 slots", used);
 }
