@@ -83,13 +83,14 @@ typedef struct cortex_channel cortex_channel;
  * @param classes    @p n size classes, sizes strictly increasing (a
  *                   ::cortex_pool_class each: slot bytes and slot count).
  *                   With the default magazines every slot of a class of
- *                   up to 2048 slots is used in turn, so for a stream of
- *                   large messages a class of at least twice the
- *                   consumer's L2 cache in payload bytes (512 slots of
- *                   4 KiB on a 1 MiB L2) lets a slot's lines leave the
- *                   consumer's caches before the producer writes it again:
- *                   1.3-2.4x the rate of a 256-slot class at 4 KiB here
- *                   (docs/channel.md, "Slot reuse").
+ *                   1 MiB of payload or more (up to 2048 slots) is used
+ *                   in turn, so for a stream of large messages a class of
+ *                   at least twice the consumer's L2 cache in payload
+ *                   bytes (512 slots of 4 KiB on a 1 MiB L2) lets a slot's
+ *                   lines leave the consumer's caches before the producer
+ *                   writes it again: 1.5-2.6x the rate of a 256-slot class
+ *                   at 4 KiB here.  A smaller class reuses the slots
+ *                   released last (docs/channel.md, "Slot reuse").
  * @param n          1 to ::CORTEX_CHANNEL_MAX_CLASSES.
  * @param elem_size  bytes of the element type every class must hold (the
  *                   typed form passes sizeof(T); 1 for bytes).
@@ -231,8 +232,9 @@ CORTEX_API int cortex_channel_publish_copy(cortex_channel *c, const void *buf, s
  * @p batch - 1 released slots stay cached by it until it releases more,
  * sleeps in cortex_channel_take_wait(), finds the producer asleep in
  * cortex_channel_loan_wait(), or closes, and a non-blocking
- * cortex_channel_loan() may see -EAGAIN meanwhile; the producer takes
- * never-used slots first, then the batches back oldest first
+ * cortex_channel_loan() may see -EAGAIN meanwhile; in a class of 1 MiB
+ * or more the producer takes never-used slots first, then the batches
+ * back oldest first, in a smaller one the newest batch first
  * (docs/channel.md, "Magazines").  The batch
  * is capped at a quarter of each class's slots (classes under 8 slots get
  * none), so the cache can never hold what the producer needs to go on.
