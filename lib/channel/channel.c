@@ -530,8 +530,7 @@ int cortex_channel_magazine(cortex_channel *c, uint32_t batch)
     int first = 0;
     for (unsigned i = 0; i < c->n; i++) {
         uint32_t slots = cortex_slab_slots(c->cls[i].slab);
-        uint32_t b = slots / 4 < batch ? slots / 4 : batch;
-        c->cls[i].mag = slots >= 8 ? b : 0;
+        c->cls[i].mag = slots >= 8 ? cortex__slab_quarter_batch(slots, batch) : 0;
         int rc = set_magazine(c, i);
         if (rc < 0 && first == 0)
             first = rc;

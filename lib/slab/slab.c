@@ -166,7 +166,7 @@ int cortex__slab_geometry(uint32_t slots, uint32_t slot_size, uint32_t slot_alig
      * every slot can stay in the cycle (docs/channel.md, "Slot reuse");
      * at most CORTEX__SLAB_DEPOTS_MAX buffers.
      */
-    uint32_t batch = slots / 4u < CORTEX__SLAB_MAG_BATCH ? slots / 4u : CORTEX__SLAB_MAG_BATCH;
+    uint32_t batch = cortex__slab_quarter_batch(slots, CORTEX__SLAB_MAG_BATCH);
     g->depots = batch ? (uint32_t)(((uint64_t)slots + batch - 1u) / batch) : 1u;
     g->depots = g->depots > CORTEX__SLAB_DEPOTS_MAX ? CORTEX__SLAB_DEPOTS_MAX : g->depots;
     g->depot_off =

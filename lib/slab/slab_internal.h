@@ -42,6 +42,16 @@ int cortex__slab_format(void *mem, size_t len, uint32_t slots, uint32_t slot_siz
 int cortex__slab_view_init(cortex_slab *s, void *mem, size_t len, uint32_t slot_size, uint32_t slot_align);
 
 /*
+ * A channel's magazine batch for a class of @p slots: @p batch, at most a
+ * quarter of the slots.  The depot's size (cortex__slab_geometry()) assumes
+ * this rule with the largest batch, so that such batches never overflow it.
+ */
+static inline uint32_t cortex__slab_quarter_batch(uint32_t slots, uint32_t batch)
+{
+    return slots / 4u < batch ? slots / 4u : batch;
+}
+
+/*
  * cortex_slab_magazine() tuned for one side of a producer/consumer pair (a
  * channel).  @p keep: entries that stay cached after a full magazine gives
  * a batch to the depot (cortex_slab_magazine() keeps @p batch, so alloc and
@@ -49,7 +59,10 @@ int cortex__slab_view_init(cortex_slab *s, void *mem, size_t len, uint32_t slot_
  * its cached slots are slots its peer waits for).  @p sweep: an empty
  * magazine refills from the depot's buffers in turn, starting after the
  * one it took last, so the slots freed longest ago come back first
- * (cortex_slab_magazine() starts at the one it took last).  0 or -EINVAL.
+ * (cortex_slab_magazine() starts at the one it took last); and while some
+ * slot was never used and the depot holds the whole slab in this view's
+ * batches, it takes never-used slots from the shared stack first
+ * (stack_first() in slab.c).  0 or -EINVAL.
  */
 int cortex__slab_magazine_tune(cortex_slab *s, uint32_t batch, uint32_t keep, bool sweep);
 
