@@ -500,10 +500,11 @@ int cortex_channel_publish(cortex_channel *c, void *msg, size_t len)
 /*
  * Classes of at least this much payload cycle every slot (the producer's
  * sweep); smaller ones reuse the slots released last, which are still in
- * the caches: a ping-pong over a class of 8 slots of 4 KiB took 550-630 ns
- * one way reusing them and 790-800 ns cycling all 8 (bench-iceoryx,
- * 2026-11-30).  Above the consumer's L2 the cycle is what pays (docs/channel.md,
- * "Slot reuse and the producer's stores").
+ * the caches: a ping-pong over a class of 8 slots of 4 KiB ran at
+ * 0.43-0.49x iceoryx's one-way latency reusing them and 0.63-0.64x cycling
+ * all 8 (bench-iceoryx, ratios within each run, 2026-11-30).  Above the
+ * consumer's L2 the cycle is what pays (docs/channel.md, "Slot reuse and
+ * the producer's stores").
  */
 #define CHAN_CYCLE_BYTES (UINT64_C(1) << 20)
 
