@@ -486,17 +486,7 @@ Test(region, file_key_symlink_and_hard_link_are_refused)
     cr_assert_eq(unlink(link_path), 0);
 }
 
-/* Under ASan a fatal SIGBUS is reported by its handler, which exits 1. */
-#if defined(__SANITIZE_ADDRESS__)
-#define NCT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NCT_ASAN 1
-#endif
-#endif
-#ifndef NCT_ASAN
-#define NCT_ASAN 0
-#endif
+/* Under ASan (NCT_ASAN, nctest.h) a fatal SIGBUS is reported by its handler, which exits 1. */
 
 /* A copy of @a's bytes in a new memfd that nobody sealed. */
 static int unsealed_copy(cortex_region *a)

@@ -17,6 +17,18 @@
 /* Prefix of every POSIX name and file the tests make; leftovers looks for it. */
 #define NCT_PREFIX "nct-"
 
+/* NCT_ASAN: 1 in an AddressSanitizer build, else 0. */
+#if defined(__SANITIZE_ADDRESS__)
+#define NCT_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define NCT_ASAN 1
+#endif
+#endif
+#ifndef NCT_ASAN
+#define NCT_ASAN 0
+#endif
+
 /* A SysV key unique to this process and call (never 0), tracked for cleanup. */
 int nct_sysv_key(void);
 /* "/nct-<pid>-<n>-<tag>" into buf (>= 64 bytes), tracked for cleanup. */

@@ -116,14 +116,6 @@ Test(waitset_fork, child_look_leaves_parent_fd_readable)
     fixture_down(&f);
 }
 
-#if defined(__SANITIZE_ADDRESS__)
-#define NCT_ASAN 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define NCT_ASAN 1
-#endif
-#endif
-
 Test(waitset_fork, child_gets_its_own_fd)
 {
     /*
@@ -131,7 +123,7 @@ Test(waitset_fork, child_gets_its_own_fd)
      * its own behind it.  The parent removes its source first, so its
      * watcher (which the two shared an eventfd with) no longer looks.
      */
-#ifdef NCT_ASAN
+#if NCT_ASAN
     /* AddressSanitizer's allocator is not fork-safe: a lock another thread of the parent held at the fork
      * stays taken in the child, and the child's new watcher thread hung in free() inside
      * pthread_getattr_np (seen once in 20 runs, stack taken with gdb).  glibc's malloc has atfork
