@@ -61,8 +61,14 @@ stage() { # stage NAME SETUP_ARGS... -- TEST_ARGS...
     grep -E "error|warning|FAILED" "$out/$name.build.log" | head -n 40
     failed+=("$name(build)"); return 0
   fi
-  if ! meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" "${tests[@]}"; then
+  if ! meson test -C "$dir" --no-rebuild --print-errorlogs --num-processes "$jobs" "${tests[@]}" 2>&1 |
+       tee "$out/$name.test.log"; then
     failed+=("$name")
+    # For the summary at the end: which tests failed, and what Criterion said about them.
+    { echo "--- $name:"
+      grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|TIMEOUT|UNEXPECTEDPASS) ' "$out/$name.test.log" | sed -E 's/ +/ /g' || true
+      grep -E '\[(FAIL|----)\]|crashed|Timed out|Warning!' "$out/$name.test.log" | head -n 30 || true
+    } >>"$out/failures.txt"
   fi
   echo "=== $name: $((SECONDS - t0)) s"
 }
@@ -149,6 +155,7 @@ musl_stage() {
 }
 
 mkdir -p "$out"
+rm -f "$out/failures.txt"
 before=$(snapshot)
 
 if [ "$mode" = i386 ]; then
@@ -183,6 +190,7 @@ if [ -n "$left" ]; then
 fi
 
 if [ ${#failed[@]} -gt 0 ]; then
+  [ -s "$out/failures.txt" ] && { echo "=== failed tests, by stage:"; cat "$out/failures.txt"; }
   echo "FAILED stages: ${failed[*]}"
   exit 1
 fi
