@@ -549,6 +549,7 @@ struct spin_waiter {
     cortex_ring *c;
     pthread_t thread;
     _Atomic pid_t tid;
+    _Atomic int64_t start_ms; /* the waiter's clock just before its pop_wait (0: not yet) */
     int rc;
     uint64_t got;
 };
@@ -557,6 +558,7 @@ static void *spin_waiter_main(void *arg)
 {
     struct spin_waiter *w = arg;
     atomic_store(&w->tid, (pid_t)syscall(SYS_gettid));
+    atomic_store(&w->start_ms, nct_now_ms());
     w->rc = cortex_ring_pop_wait(w->c, &w->got, 5 * INT64_C(1000000000));
     return NULL;
 }
@@ -576,19 +578,35 @@ static char thread_state(pid_t tid)
     return close_paren && close_paren[1] == ' ' ? close_paren[2] : '?';
 }
 
-/* Starts a consumer in pop_wait on an empty ring; true if it announced its sleep within @p within_ms. */
-static bool waiter_sleeps_within(struct spin_waiter *w, cortex_ring *c, void *mem, int within_ms)
+/*
+ * Starts a consumer in pop_wait on an empty ring and looks for its sleep
+ * announcement for @p poll_ms of wall-clock time.  Returns how many ms after
+ * the waiter's start (its clock just before pop_wait) the announcement had
+ * certainly been made (the clock read after the look that saw it), or -1 if
+ * no look saw it.  Clock readings, not a count of naps: on one CPU shared
+ * with the spinning waiter, 1000 naps of 100 us took more than a second,
+ * and a 1 s spin phase had ended by then.
+ */
+static int64_t waiter_announced_after(struct spin_waiter *w, cortex_ring *c, void *mem, int poll_ms)
 {
     memset(w, 0, sizeof *w);
     w->c = c;
+    int64_t t0 = nct_now_ms();
     cr_assert_eq(pthread_create(&w->thread, NULL, spin_waiter_main, w), 0);
     cortex__a32 *waiting = &((cortex_ring_shared *)mem)->cons_waiting;
-    for (int i = 0; i < within_ms * 10; i++) {
-        if (cortex__ld32(waiting, CX_ACQUIRE))
-            return true;
+    for (;;) {
+        bool announced = cortex__ld32(waiting, CX_ACQUIRE) != 0;
+        int64_t now = nct_now_ms();
+        if (announced) {
+            int64_t start;
+            while ((start = atomic_load(&w->start_ms)) == 0) /* stored before its pop_wait: at once */
+                usleep(100);
+            return now - start;
+        }
+        if (now - t0 >= poll_ms)
+            return -1;
         usleep(100);
     }
-    return false;
 }
 
 static void waiter_finish(struct spin_waiter *w, cortex_ring *p, uint64_t v)
@@ -612,13 +630,16 @@ Test(ring, wait_spin_knob_zero_sleeps_at_once_and_long_spins_stay_awake)
 
     /* a process default of 1 s: the waiter still spins 100 ms later, not announced, not asleep */
     cr_assert_eq(cortex_ring_set_default_spin(CORTEX_RING_SPIN_MAX_NS), 0);
-    cr_assert_not(waiter_sleeps_within(&w, &c, m, 100), "a 1 s spin phase announced a sleep within 100 ms");
+    int64_t at = waiter_announced_after(&w, &c, m, 100);
+    cr_assert(at < 0 || at >= 1000, "a 1 s spin phase announced a sleep %lld ms after the call", (long long)at);
     waiter_finish(&w, &p, 1);
 
     /* the handle's 0 overrides it: asleep (announced, then blocked in the kernel) right after the call */
     cr_assert_eq(cortex_ring_set_spin(&c, 0), 0);
-    /* (within half the 1 s default: a handle that ignored its 0 would still be spinning) */
-    cr_assert(waiter_sleeps_within(&w, &c, m, 500), "spin 0: the waiter did not announce its sleep at once");
+    /* (a handle that ignored its 0 would spin the 1 s default first) */
+    at = waiter_announced_after(&w, &c, m, 10000);
+    cr_assert(at >= 0, "spin 0: the waiter never announced its sleep");
+    cr_assert_lt(at, 1000, "spin 0: the waiter announced its sleep only %lld ms after the call", (long long)at);
     char st = '?';
     for (int i = 0; i < 2000 && (st = thread_state(atomic_load(&w.tid))) != 'S'; i++)
         usleep(1000);
@@ -628,7 +649,9 @@ Test(ring, wait_spin_knob_zero_sleeps_at_once_and_long_spins_stay_awake)
     /* back to the process default; then a default of 0 does the same for every handle left at -1 */
     cr_assert_eq(cortex_ring_set_spin(&c, -1), 0);
     cr_assert_eq(cortex_ring_set_default_spin(0), 0);
-    cr_assert(waiter_sleeps_within(&w, &c, m, 2000), "default 0: the waiter never announced its sleep");
+    at = waiter_announced_after(&w, &c, m, 10000);
+    cr_assert(at >= 0, "default 0: the waiter never announced its sleep");
+    cr_assert_lt(at, 1000, "default 0: the waiter announced its sleep only %lld ms after the call", (long long)at);
     waiter_finish(&w, &p, 3);
     cr_assert_eq(cortex_ring_set_default_spin(CORTEX_RING_SPIN_DEFAULT_NS), 0);
 
