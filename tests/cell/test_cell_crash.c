@@ -7,7 +7,8 @@
  * write and makes it odd only for the copy: both are hit.
  *
  * After each kill: nobody deadlocks; the survivor's update gets the lock
- * within CORTEX_SYNC_DEAD_OWNER_BOUND_NS; it returns -EOWNERDEAD exactly
+ * within CORTEX_SYNC_DEAD_OWNER_BOUND_NS (not counting the time the
+ * scheduler kept it off the CPU); it returns -EOWNERDEAD exactly
  * when the sequence was odd (the kill hit the copy), and then
  * name_consistent or name_write clears it; when the sequence was even the
  * value is whole (every word carries the same stamp).
@@ -112,13 +113,19 @@ static void kill_loop(const cortex_sync_ops *ops, bool by_write, int rounds)
         bool odd = info.sequence & 1;
         held_kills += info.lock_state == 1;
 
+        /* The bound is on the library's waiting: time the scheduler kept us off the CPU (a loaded host,
+         * a throttled cgroup) is not counted. */
         int64_t t0 = cortex__now_ns();
+        int64_t d0 = nct_run_delay_ns();
         int rc = big_cell_update(&c, restamp, NULL);
+        int64_t d1 = nct_run_delay_ns();
         int64_t took = cortex__now_ns() - t0;
-        if (took > worst_ns)
-            worst_ns = took;
-        cr_assert_lt(took, CORTEX_SYNC_DEAD_OWNER_BOUND_NS, "%s round %d: survivor waited %lld ns for the lock", ops->name,
-                     round, (long long)took);
+        int64_t kept_off = d0 >= 0 && d1 >= d0 ? d1 - d0 : 0;
+        if (took - kept_off > worst_ns)
+            worst_ns = took - kept_off;
+        cr_assert_lt(took - kept_off, CORTEX_SYNC_DEAD_OWNER_BOUND_NS,
+                     "%s round %d: survivor waited %lld ns for the lock (%lld ns of them off the CPU)", ops->name, round,
+                     (long long)(took - kept_off), (long long)kept_off);
         big v;
         if (odd) {
             odd_kills++;

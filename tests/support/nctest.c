@@ -85,6 +85,17 @@ int64_t nct_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int64_t nct_run_delay_ns(void)
+{
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (!f)
+        return -1;
+    unsigned long long on_cpu, delay;
+    int n = fscanf(f, "%llu %llu", &on_cpu, &delay);
+    fclose(f);
+    return n == 2 ? (int64_t)delay : -1;
+}
+
 int nct_wait(pid_t pid, int timeout_ms)
 {
     int64_t end = nct_now_ms() + timeout_ms;
