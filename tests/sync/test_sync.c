@@ -439,8 +439,21 @@ Test(sync, futex_pid_reused_while_a_waiter_watches_is_dead)
         int rc = cortex__futex_lock_acquire(l, 5000000000);
         _exit(rc == -EOWNERDEAD ? 0 : rc == -ETIMEDOUT ? 1 : 2);
     }
-    usleep(200000); /* the waiter has seen `first` in the word, alive */
+    /* The waiter has seen `first` in the word, alive, once it announced itself (it looks before it
+     * sets the bit); a fixed 200 ms was no proof of that on a loaded host. */
+    int64_t end = nct_now_ms() + 10000;
+    while (!(cortex__ld32(&l->word, CX_RELAXED) & CORTEX__FUTEX_WAITERS) && nct_now_ms() < end)
+        usleep(1000);
+    bool announced = cortex__ld32(&l->word, CX_RELAXED) & CORTEX__FUTEX_WAITERS;
+    usleep(30000); /* the reused pid starts a later tick than the waiter's look */
     kill(waiter, SIGSTOP);
+    if (!announced) {
+        kill(waiter, SIGKILL);
+        nct_wait(waiter, 5000);
+        kill(first, SIGKILL);
+        nct_wait(first, 5000);
+        cr_assert_fail("the waiter never announced itself");
+    }
     kill(first, SIGKILL);
     cr_assert_eq(nct_wait(first, 5000), 128 + SIGKILL);
     pid_t second = fork_at(first);
@@ -449,7 +462,6 @@ Test(sync, futex_pid_reused_while_a_waiter_watches_is_dead)
         nct_wait(waiter, 5000);
         cr_skip_test("cannot place a process at a chosen pid here (ns_last_pid)");
     }
-    usleep(30000); /* a later tick than the waiter's look */
     kill(waiter, SIGCONT);
     int st = nct_wait(waiter, 10000);
     kill(second, SIGKILL);
