@@ -26,10 +26,27 @@ static bool tracked_is_file[NCT_MAX_TRACKED];
 static int n_names;
 static unsigned counter;
 
+/*
+ * Keys and names hold this process's pid, so no other live process makes
+ * them; but an object left by a dead process that had the same pid (a test
+ * killed by its timeout, another job's run on the same machine) would make
+ * an exclusive create fail with EEXIST once the pid comes round again.
+ * Such a key or name is skipped (and left alone: it is not ours).
+ */
+static bool sysv_key_taken(int key)
+{
+    return !(shmget(key, 0, 0) < 0 && errno == ENOENT && semget(key, 0, 0) < 0 && errno == ENOENT);
+}
+
 int nct_sysv_key(void)
 {
-    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-    int key = (int)(0x10000000u | (((unsigned)getpid() & 0xfffffu) << 8) | (n & 0xffu));
+    int key;
+    for (int tries = 0;; tries++) {
+        unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        key = (int)(0x10000000u | (((unsigned)getpid() & 0xfffffu) << 8) | (n & 0xffu));
+        if (tries >= 256 || !sysv_key_taken(key))
+            break;
+    }
     if (n_keys < NCT_MAX_TRACKED)
         tracked_keys[n_keys++] = key;
     return key;
@@ -37,8 +54,14 @@ int nct_sysv_key(void)
 
 static const char *track_name(char *buf, size_t len, const char *dir, const char *tag, bool file)
 {
-    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-    snprintf(buf, len, "%s/" NCT_PREFIX "%d-%u-%s", dir, (int)getpid(), n, tag ? tag : "x");
+    for (int tries = 0;; tries++) {
+        unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(buf, len, "%s/" NCT_PREFIX "%d-%u-%s", dir, (int)getpid(), n, tag ? tag : "x");
+        char shm_path[128];
+        snprintf(shm_path, sizeof shm_path, "/dev/shm%s", buf);
+        if (tries >= 256 || access(file ? buf : shm_path, F_OK) != 0)
+            break;
+    }
     if (n_names < NCT_MAX_TRACKED) {
         snprintf(tracked_names[n_names], sizeof tracked_names[0], "%s", buf);
         tracked_is_file[n_names] = file;
