@@ -349,13 +349,15 @@ Test(ring_mp, push_wait_gets_epipe_when_the_consumer_is_killed)
     close(go[0]);
     for (uint64_t i = 0; i < 4; i++)
         cr_assert_eq(seq_ring_push(&p, i), 0);
+    /* The clock starts before the killer exists: the kill comes 150 ms later or more, however late
+     * this process gets to its push_wait (a clock started after the fork could see the death early). */
+    int64_t t0 = nct_now_ms();
     pid_t killer = fork();
     if (killer == 0) {
-        usleep(150000); /* the producer is asleep in push_wait by now */
+        usleep(150000); /* the producer is asleep in push_wait by now (most often) */
         kill(pid, SIGKILL);
         _exit(0);
     }
-    int64_t t0 = nct_now_ms();
     int rc = seq_ring_push_wait(&p, 4, 30 * SEC);
     int64_t dt = nct_now_ms() - t0;
     nct_wait(killer, 5000);
