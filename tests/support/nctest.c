@@ -108,15 +108,24 @@ int64_t nct_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int64_t nct_run_delay_ns(void)
+static int64_t run_delay_at(const char *path)
 {
-    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    FILE *f = fopen(path, "r");
     if (!f)
         return -1;
     unsigned long long on_cpu, delay;
     int n = fscanf(f, "%llu %llu", &on_cpu, &delay);
     fclose(f);
     return n == 2 ? (int64_t)delay : -1;
+}
+
+int64_t nct_run_delay_ns(void) { return run_delay_at("/proc/thread-self/schedstat"); }
+
+int64_t nct_run_delay_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    return run_delay_at(path);
 }
 
 int nct_wait(pid_t pid, int timeout_ms)

@@ -60,5 +60,7 @@ int64_t nct_now_ms(void);
  * around a wait is the part of its wall-clock time no library code can cause.
  */
 int64_t nct_run_delay_ns(void);
+/* The same for process @pid (its main thread; a zombie's too, until it is reaped). */
+int64_t nct_run_delay_of(pid_t pid);
 
 #endif
