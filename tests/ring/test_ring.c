@@ -549,7 +549,7 @@ struct spin_waiter {
     cortex_ring *c;
     pthread_t thread;
     _Atomic pid_t tid;
-    _Atomic int64_t start_ms; /* nct_now_ms() just before pop_wait; 0 until then */
+    _Atomic int64_t start_ms; /* the waiter's clock just before its pop_wait (0: not yet) */
     int rc;
     uint64_t got;
 };
@@ -579,29 +579,31 @@ static char thread_state(pid_t tid)
 }
 
 /*
- * Starts a consumer in pop_wait on an empty ring and watches for its sleep
- * announcement for @p watch_ms of wall time from the moment it called
- * pop_wait.  Returns -1 if none was seen, else the milliseconds from that
- * call to a moment after the announcement was seen: an upper bound on how
- * long the waiter spun.  Wall time, not a count of polls: on a loaded host
- * a usleep(100) can last milliseconds, and a thousand of them had outlasted
- * the 1 s spin phase (this test failed so, pinned to one CPU with other tests).
+ * Starts a consumer in pop_wait on an empty ring and looks for its sleep
+ * announcement for @p poll_ms of wall-clock time.  Returns how many ms after
+ * the waiter's start (its clock just before pop_wait) the announcement had
+ * certainly been made (the clock read after the look that saw it), or -1 if
+ * no look saw it.  Clock readings, not a count of naps: on one CPU shared
+ * with the spinning waiter, 1000 naps of 100 us took more than a second,
+ * and a 1 s spin phase had ended by then.
  */
-static long waiter_announces(struct spin_waiter *w, cortex_ring *c, void *mem, long watch_ms)
+static int64_t waiter_announced_after(struct spin_waiter *w, cortex_ring *c, void *mem, int poll_ms)
 {
     memset(w, 0, sizeof *w);
     w->c = c;
+    int64_t t0 = nct_now_ms();
     cr_assert_eq(pthread_create(&w->thread, NULL, spin_waiter_main, w), 0);
-    int64_t start;
-    while ((start = atomic_load(&w->start_ms)) == 0)
-        usleep(100);
     cortex__a32 *waiting = &((cortex_ring_shared *)mem)->cons_waiting;
     for (;;) {
-        bool seen = cortex__ld32(waiting, CX_ACQUIRE) != 0;
-        long ms = (long)(nct_now_ms() - start);
-        if (seen)
-            return ms;
-        if (ms >= watch_ms)
+        bool announced = cortex__ld32(waiting, CX_ACQUIRE) != 0;
+        int64_t now = nct_now_ms();
+        if (announced) {
+            int64_t start;
+            while ((start = atomic_load(&w->start_ms)) == 0) /* stored before its pop_wait: at once */
+                usleep(100);
+            return now - start;
+        }
+        if (now - t0 >= poll_ms)
             return -1;
         usleep(100);
     }
@@ -628,15 +630,16 @@ Test(ring, wait_spin_knob_zero_sleeps_at_once_and_long_spins_stay_awake)
 
     /* a process default of 1 s: the waiter still spins 100 ms later, not announced, not asleep */
     cr_assert_eq(cortex_ring_set_default_spin(CORTEX_RING_SPIN_MAX_NS), 0);
-    long at = waiter_announces(&w, &c, m, 100);
-    cr_assert(at < 0 || at >= 1000, "a 1 s spin phase announced a sleep within %ld ms", at);
+    int64_t at = waiter_announced_after(&w, &c, m, 100);
+    cr_assert(at < 0 || at >= 1000, "a 1 s spin phase announced a sleep %lld ms after the call", (long long)at);
     waiter_finish(&w, &p, 1);
 
     /* the handle's 0 overrides it: asleep (announced, then blocked in the kernel) right after the call */
     cr_assert_eq(cortex_ring_set_spin(&c, 0), 0);
-    /* (within the 1 s default: a handle that ignored its 0 would still be spinning) */
-    at = waiter_announces(&w, &c, m, 1000);
-    cr_assert(at >= 0 && at < 1000, "spin 0: the waiter did not announce its sleep at once (%ld ms)", at);
+    /* (a handle that ignored its 0 would spin the 1 s default first) */
+    at = waiter_announced_after(&w, &c, m, 10000);
+    cr_assert(at >= 0, "spin 0: the waiter never announced its sleep");
+    cr_assert_lt(at, 1000, "spin 0: the waiter announced its sleep only %lld ms after the call", (long long)at);
     char st = '?';
     for (int i = 0; i < 2000 && (st = thread_state(atomic_load(&w.tid))) != 'S'; i++)
         usleep(1000);
@@ -646,7 +649,9 @@ Test(ring, wait_spin_knob_zero_sleeps_at_once_and_long_spins_stay_awake)
     /* back to the process default; then a default of 0 does the same for every handle left at -1 */
     cr_assert_eq(cortex_ring_set_spin(&c, -1), 0);
     cr_assert_eq(cortex_ring_set_default_spin(0), 0);
-    cr_assert_geq(waiter_announces(&w, &c, m, 2000), 0, "default 0: the waiter never announced its sleep");
+    at = waiter_announced_after(&w, &c, m, 10000);
+    cr_assert(at >= 0, "default 0: the waiter never announced its sleep");
+    cr_assert_lt(at, 1000, "default 0: the waiter announced its sleep only %lld ms after the call", (long long)at);
     waiter_finish(&w, &p, 3);
     cr_assert_eq(cortex_ring_set_default_spin(CORTEX_RING_SPIN_DEFAULT_NS), 0);
 

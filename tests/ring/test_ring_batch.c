@@ -139,7 +139,32 @@ static void *consume_waiting(void *arg)
     return NULL;
 }
 
-/* A consumer asleep in pop_wait gets a lone message without a flush: the push that sees it asleep publishes. */
+/* Waits (up to 10 s) until the ring's consumer has announced that it sleeps; its published producer index. */
+static bool consumer_announced(void *m, size_t len, uint64_t *published)
+{
+    int64_t end = nct_now_ms() + 10000;
+    for (;;) {
+        cortex_ring_info info;
+        if (cortex_ring_inspect_mem(m, len, &info) == 0 && info.cons_waiting) {
+            *published = info.prod;
+            return true;
+        }
+        if (nct_now_ms() >= end)
+            return false;
+        usleep(1000);
+    }
+}
+
+/*
+ * A consumer asleep in pop_wait gets a lone message without a flush: the
+ * push that sees it asleep publishes.  Each push waits for the consumer's
+ * announcement (a fixed 50 ms sleep was no proof of it on a loaded host:
+ * a consumer still spinning misses the lone message for good).  Its naps
+ * are bounded (10 ms): a push that falls between two of them finds no
+ * announcement and, as documented, publishes nothing; that push is
+ * flushed instead and counted.  The announced consumer is seen by nearly
+ * every push; none at all is a producer that ignores it.
+ */
 Test(ring_batch, a_sleeping_consumer_gets_a_lone_push_at_once)
 {
     size_t len;
@@ -149,12 +174,24 @@ Test(ring_batch, a_sleeping_consumer_gets_a_lone_push_at_once)
     struct waiter w = {&c, 5, 0};
     pthread_t t;
     cr_assert_eq(pthread_create(&t, NULL, consume_waiting, &w), 0);
+    int at_once = 0;
     for (uint64_t i = 0; i < 5; i++) {
-        usleep(50000); /* the consumer is asleep on its futex by now */
+        uint64_t published;
+        cr_assert(consumer_announced(m, len, &published), "message %llu: the consumer never announced its sleep",
+                  (unsigned long long)i);
+        cr_assert_eq(published, i);
         cr_assert_eq(bring_push(&p, mk(i)), 0);
+        cortex_ring_info info;
+        cr_assert_eq(cortex_ring_inspect_mem(m, len, &info), 0);
+        if (info.prod == i + 1)
+            at_once++;
+        else
+            cr_assert_eq(bring_flush(&p), 0); /* between two naps: not announced at the push */
     }
     pthread_join(t, NULL);
     cr_assert_eq(w.rc, 0, "consumer: %d", w.rc);
+    cr_log_info("%d of 5 lone pushes found the consumer asleep and published", at_once);
+    cr_assert_gt(at_once, 0, "no lone push published for the announced sleeping consumer");
     free(m);
 }
 

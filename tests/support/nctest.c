@@ -26,10 +26,27 @@ static bool tracked_is_file[NCT_MAX_TRACKED];
 static int n_names;
 static unsigned counter;
 
+/*
+ * Keys and names hold this process's pid, so no other live process makes
+ * them; but an object left by a dead process that had the same pid (a test
+ * killed by its timeout, another job's run on the same machine) would make
+ * an exclusive create fail with EEXIST once the pid comes round again.
+ * Such a key or name is skipped (and left alone: it is not ours).
+ */
+static bool sysv_key_taken(int key)
+{
+    return !(shmget(key, 0, 0) < 0 && errno == ENOENT && semget(key, 0, 0) < 0 && errno == ENOENT);
+}
+
 int nct_sysv_key(void)
 {
-    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-    int key = (int)(0x10000000u | (((unsigned)getpid() & 0xfffffu) << 8) | (n & 0xffu));
+    int key;
+    for (int tries = 0;; tries++) {
+        unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        key = (int)(0x10000000u | (((unsigned)getpid() & 0xfffffu) << 8) | (n & 0xffu));
+        if (tries >= 256 || !sysv_key_taken(key))
+            break;
+    }
     if (n_keys < NCT_MAX_TRACKED)
         tracked_keys[n_keys++] = key;
     return key;
@@ -37,8 +54,14 @@ int nct_sysv_key(void)
 
 static const char *track_name(char *buf, size_t len, const char *dir, const char *tag, bool file)
 {
-    unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
-    snprintf(buf, len, "%s/" NCT_PREFIX "%d-%u-%s", dir, (int)getpid(), n, tag ? tag : "x");
+    for (int tries = 0;; tries++) {
+        unsigned n = __atomic_fetch_add(&counter, 1, __ATOMIC_RELAXED);
+        snprintf(buf, len, "%s/" NCT_PREFIX "%d-%u-%s", dir, (int)getpid(), n, tag ? tag : "x");
+        char shm_path[128];
+        snprintf(shm_path, sizeof shm_path, "/dev/shm%s", buf);
+        if (tries >= 256 || access(file ? buf : shm_path, F_OK) != 0)
+            break;
+    }
     if (n_names < NCT_MAX_TRACKED) {
         snprintf(tracked_names[n_names], sizeof tracked_names[0], "%s", buf);
         tracked_is_file[n_names] = file;
@@ -83,6 +106,26 @@ int64_t nct_now_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t run_delay_at(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    unsigned long long on_cpu, delay;
+    int n = fscanf(f, "%llu %llu", &on_cpu, &delay);
+    fclose(f);
+    return n == 2 ? (int64_t)delay : -1;
+}
+
+int64_t nct_run_delay_ns(void) { return run_delay_at("/proc/thread-self/schedstat"); }
+
+int64_t nct_run_delay_of(pid_t pid)
+{
+    char path[64];
+    snprintf(path, sizeof path, "/proc/%d/schedstat", (int)pid);
+    return run_delay_at(path);
 }
 
 int nct_wait(pid_t pid, int timeout_ms)

@@ -53,4 +53,14 @@ int nct_count_fds(void);
 /* Milliseconds of monotonic time. */
 int64_t nct_now_ms(void);
 
+/*
+ * Nanoseconds the calling thread has spent runnable but kept off the CPU by
+ * the scheduler (run queue, cgroup throttling), from /proc/thread-self/schedstat;
+ * -1 where the kernel does not keep it.  The difference of two readings taken
+ * around a wait is the part of its wall-clock time no library code can cause.
+ */
+int64_t nct_run_delay_ns(void);
+/* The same for process @pid (its main thread; a zombie's too, until it is reaped). */
+int64_t nct_run_delay_of(pid_t pid);
+
 #endif

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -474,8 +475,9 @@ static void *spin_push(void *arg)
 {
     struct spin_pusher *p = arg;
     for (uint32_t r = 1; r <= SPIN_ROUNDS; r++) {
-        while (atomic_load_explicit(&p->round, memory_order_acquire) != r)
-            ;
+        for (unsigned n = 1; atomic_load_explicit(&p->round, memory_order_acquire) != r; n++)
+            if (n % 64 == 0)
+                sched_yield(); /* the main thread may share our CPU */
         struct timespec t0, t;
         clock_gettime(CLOCK_MONOTONIC, &t0);
         long wait_ns = (long)(r % 8) * 1000; /* 0-7 us: most pushes land while the waiter spins */
@@ -528,8 +530,9 @@ Test(waitset, pushes_during_the_spin_phase_name_the_right_ring_in_every_scheme)
         uint64_t v = 0;
         cr_assert_eq(cortex_ring_pop(&rings[p.which[r]], &v), 0);
         cr_assert_eq(v, r);
-        while (atomic_load_explicit(&p.done, memory_order_acquire) != r)
-            ;
+        for (unsigned k = 1; atomic_load_explicit(&p.done, memory_order_acquire) != r; k++)
+            if (k % 64 == 0)
+                sched_yield(); /* the pusher may share our CPU */
     }
     pthread_join(t, NULL);
     /* Two rings filled before the wait: one call may report one of them, the next the other. */

@@ -145,8 +145,9 @@ Test(waitset_mp, fd_and_cell_sources_from_a_child)
     cr_assert_eq(ws_cell_create(&c, CORTEX_KEY_SYSV(key), 0, NULL), 0);
     uint64_t v, seen;
     cr_assert_eq(ws_cell_read_version(&c, &v, &seen), 0);
-    int p[2];
+    int p[2], go[2];
     cr_assert_eq(pipe(p), 0);
+    cr_assert_eq(pipe(go), 0);
     cortex_waitset *ws;
     cortex_waitset_event ev[4];
     cr_assert_eq(cortex_waitset_create(&ws), 0);
@@ -157,10 +158,15 @@ Test(waitset_mp, fd_and_cell_sources_from_a_child)
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        usleep(20000);
+        usleep(20000); /* most often the parent sleeps in its wait by now (either way is right) */
         if (write(p[1], "x", 1) != 1)
             _exit(3);
-        usleep(100000);
+        /* The cell only once the parent has taken the fd's event: a parent that reached its first wait
+         * late (a loaded host) would otherwise find both ready at once. */
+        char g;
+        if (read(go[0], &g, 1) != 1)
+            _exit(5);
+        usleep(20000);
         ws_cell cc;
         if (ws_cell_attach(&cc, CORTEX_KEY_SYSV(key), NULL) != 0 || ws_cell_write(&cc, 42) != 0)
             _exit(4);
@@ -172,6 +178,7 @@ Test(waitset_mp, fd_and_cell_sources_from_a_child)
     cr_assert_eq(ev[0].tag, 2, "the fd first");
     char ch;
     cr_assert_eq(read(p[0], &ch, 1), 1);
+    cr_assert_eq(write(go[1], "g", 1), 1);
     n = cortex_waitset_wait(ws, ev, 4, 20 * WS_SEC);
     cr_assert_eq(n, 1);
     cr_assert_eq(ev[0].tag, 3, "then the cell");
@@ -182,6 +189,8 @@ Test(waitset_mp, fd_and_cell_sources_from_a_child)
     cortex_waitset_destroy(ws);
     close(p[0]);
     close(p[1]);
+    close(go[0]);
+    close(go[1]);
     cr_assert_eq(ws_cell_close(&c), 0);
     free(mem);
 }
