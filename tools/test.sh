@@ -66,7 +66,7 @@ stage() { # stage NAME SETUP_ARGS... -- TEST_ARGS...
     failed+=("$name")
     # For the summary at the end: which tests failed, and what Criterion said about them.
     { echo "--- $name:"
-      grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT|UNEXPECTEDPASS) ' "$out/$name.test.log" | sed -E 's/ +/ /g' || true
+      grep -E '^ *[0-9]+/[0-9]+ .* (FAIL|ERROR|TIMEOUT|UNEXPECTEDPASS) ' "$out/$name.test.log" | sed -E 's/ +/ /g' | awk '!seen[$0]++' || true
       # Criterion's TAP report of each failed test (its assertion messages), kept in meson's log.
       grep -E -A6 '^not ok|^Bail out' "$dir/meson-logs/testlog.txt" | head -n 40 || true
     } >>"$out/failures.txt"

@@ -163,7 +163,7 @@ static bool consumer_announced(void *m, size_t len, uint64_t *published)
  * are bounded (10 ms): a push that falls between two of them finds no
  * announcement and, as documented, publishes nothing; that push is
  * flushed instead and counted.  The announced consumer is seen by nearly
- * every push; none at all is a producer that ignores it.
+ * every push: fewer than three of five is a producer that misses it.
  */
 Test(ring_batch, a_sleeping_consumer_gets_a_lone_push_at_once)
 {
@@ -191,7 +191,7 @@ Test(ring_batch, a_sleeping_consumer_gets_a_lone_push_at_once)
     pthread_join(t, NULL);
     cr_assert_eq(w.rc, 0, "consumer: %d", w.rc);
     cr_log_info("%d of 5 lone pushes found the consumer asleep and published", at_once);
-    cr_assert_gt(at_once, 0, "no lone push published for the announced sleeping consumer");
+    cr_assert_geq(at_once, 3, "only %d of 5 lone pushes published for the announced sleeping consumer", at_once);
     free(m);
 }
 

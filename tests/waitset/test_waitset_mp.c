@@ -158,6 +158,8 @@ Test(waitset_mp, fd_and_cell_sources_from_a_child)
     cr_assert_geq(pid, 0);
     if (pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL);
+        close(go[1]); /* a parent gone before its go: end of file, not a read that waits for good */
+        close(p[0]);
         usleep(20000); /* most often the parent sleeps in its wait by now (either way is right) */
         if (write(p[1], "x", 1) != 1)
             _exit(3);
