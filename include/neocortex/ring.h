@@ -533,11 +533,12 @@ static inline void cortex_ring__wake_check_(cortex_ring *r, unsigned off, void (
 
 /** @cond internal */
 /* Batch scheme: the non-temporal stores of 64-byte elements before the release store that publishes them
- * (x86 orders a non-temporal store only by a fence or a locked instruction).  Also in lib/ring/ring.c. */
+ * (x86 orders a non-temporal store only by a fence or a locked instruction).  Every publication of prod,
+ * inline or in lib/ring/ring.c, goes through here first. */
 static inline void cortex_ring__nt_fence_(const cortex_ring *r)
 {
 #if defined(__x86_64__)
-    if (r->elem_size == 64)
+    if (r->batch && r->elem_size == 64)
         __builtin_ia32_sfence();
 #else
     (void)r;

@@ -434,16 +434,14 @@ static void wake_if_waiting(cortex_ring *r, cortex__a32 *waiting, cortex__a32 *f
 }
 
 /*
- * Batch scheme with 64-byte elements: the inline push writes each element
- * with non-temporal stores (neocortex/ring.h), which x86 does not order
- * with the release store of prod; a store fence does.  Every publication
- * of prod for such a ring goes through here first.
+ * Batch scheme with 64-byte elements: the pushes write each element with
+ * non-temporal stores, which x86 does not order with the release store of
+ * prod; the header's fence does (model builds use plain stores: none).
  */
 static inline void nt_fence(const cortex_ring *r)
 {
-#if defined(__x86_64__) && !defined(CORTEX_MODEL)
-    if (r->batch && r->elem_size == 64)
-        _mm_sfence();
+#if !defined(CORTEX_MODEL)
+    cortex_ring__nt_fence_(r);
 #else
     CORTEX_UNUSED(r);
 #endif
