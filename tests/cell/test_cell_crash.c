@@ -130,7 +130,7 @@ static void kill_loop(const cortex_sync_ops *ops, bool by_write, int rounds)
         int64_t d1 = nct_run_delay_ns();
         int64_t took = cortex__now_ns() - t0;
         getrusage(RUSAGE_THREAD, &ru1);
-        int64_t kept_off = d0 >= 0 && d1 >= d0 ? d1 - d0 : 0;
+        int64_t kept_off = nct_run_delay_between(d0, d1);
         /*
          * Nor is time taken from a survivor that neither slept (no voluntary switch) nor ran for the
          * bound: no run-queue count shows it (a VM's vCPU held by its host, most likely; 48 and 72 ms

@@ -211,7 +211,7 @@ Test(cell_one_writer, dead_writer_mid_write_is_reported_and_taken_over)
     cr_assert_eq(pair_cell_read(&reader, &v), -EOWNERDEAD, "%s", cortex_last_error()->message);
     int64_t d1 = nct_run_delay_ns();
     int64_t took = cortex__now_ns() - t0;
-    int64_t kept_off = d0 >= 0 && d1 >= d0 ? d1 - d0 : 0; /* a loaded host's stalls are not the reader's wait */
+    int64_t kept_off = nct_run_delay_between(d0, d1); /* a loaded host's stalls are not the reader's wait */
     cr_assert_lt(took - kept_off, CORTEX_SYNC_DEAD_OWNER_BOUND_NS, "reported within the bound: %lld ns (+%lld off the CPU)",
                  (long long)(took - kept_off), (long long)kept_off);
     cr_assert(message_has("died while writing"), "%s", cortex_last_error()->message);

@@ -51,7 +51,6 @@ static void bump(stamped *s, void *ctx)
         s->w[i] = next;
 }
 
-
 /* Every word of @s stamped 2i + 1 (odd: a whole write; updates keep stamps even), then written. */
 static void write_odd_stamp(stamped *s, int i, const char *what)
 {
@@ -60,6 +59,7 @@ static void write_odd_stamp(stamped *s, int i, const char *what)
     if (stamped_cell_write(&cell, *s) != 0)
         fail(what);
 }
+
 static void *writer(void *arg)
 {
     int kind = (int)(intptr_t)arg;

@@ -451,8 +451,7 @@ Test(ring_mp, batched_64_byte_elements_arrive_whole)
             continue;
         }
         cr_assert_gt(k, 0, "pop: %zd (%s) after %llu", k, cortex_last_error()->message, (unsigned long long)expect);
-        for (ssize_t q = 0; q < k; q++, expect++)
-            {
+        for (ssize_t q = 0; q < k; q++, expect++) {
             line64 want = line_of(expect);
             bad += memcmp(&out[q], &want, sizeof want) != 0;
         }

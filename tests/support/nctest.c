@@ -128,6 +128,11 @@ int64_t nct_run_delay_of(pid_t pid)
     return run_delay_at(path);
 }
 
+int64_t nct_run_delay_between(int64_t before, int64_t after)
+{
+    return before >= 0 && after > before ? after - before : 0;
+}
+
 int nct_wait(pid_t pid, int timeout_ms)
 {
     int64_t end = nct_now_ms() + timeout_ms;

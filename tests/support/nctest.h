@@ -62,5 +62,7 @@ int64_t nct_now_ms(void);
 int64_t nct_run_delay_ns(void);
 /* The same for process @pid (its main thread; a zombie's too, until it is reaped). */
 int64_t nct_run_delay_of(pid_t pid);
+/* The run-queue time between two such readings: @p after - @p before, 0 if either is unknown (-1). */
+int64_t nct_run_delay_between(int64_t before, int64_t after);
 
 #endif

@@ -173,8 +173,8 @@ Test(sync, futex_dead_owner_taken_over_within_bound)
             int rc = cortex__futex_lock_acquire(&pg->l, 10 * CORTEX_SYNC_DEAD_OWNER_BOUND_NS);
             int64_t lat = cortex__now_ns() - __atomic_load_n(&pg->killed_ns, __ATOMIC_ACQUIRE);
             int64_t wd = nct_run_delay_ns(), hd = nct_run_delay_of(holder); /* a zombie until we are reaped */
-            int64_t off_w = wd >= 0 && pg->waiter_delay >= 0 && wd > pg->waiter_delay ? wd - pg->waiter_delay : 0;
-            int64_t off_h = hd >= 0 && pg->holder_delay >= 0 && hd > pg->holder_delay ? hd - pg->holder_delay : 0;
+            int64_t off_w = nct_run_delay_between(pg->waiter_delay, wd);
+            int64_t off_h = nct_run_delay_between(pg->holder_delay, hd);
             /* The larger of the two, not their sum: on a loaded host both often wait at the same moment. */
             lat -= off_w > off_h ? off_w : off_h;
             if (rc != -EOWNERDEAD)
