@@ -229,7 +229,9 @@ static double run(int v, size_t size, long timed)
         if (write(sync[1], "r", 1) != 1)
             _exit(3);
         int64_t times[2] = {0, 0}; /* the end of the warm-up, the last message */
-        for (long i = 1; i <= count && !bad; i++) {
+        if (v == V_BARE) /* a loop of its own: flags, no library */
+            bad = bare_consume(mem, cap * 2, size, count, warm, &times[0]) < 0;
+        for (long i = 1; v != V_BARE && i <= count && !bad; i++) {
             if (i == warm + 1)
                 times[0] = now_ns();
             if (zc) {
@@ -239,9 +241,6 @@ static double run(int v, size_t size, long timed)
                 if ((rc = cortex_channel_take_wait(cc, &p, &n, 10000000000)) < 0)
                     _exit(4);
                 bad = n != size || !check(p, size, (uint64_t)i) || cortex_channel_release(cc, p) < 0;
-            } else if (v == V_BARE) {
-                bad = bare_consume(mem, cap * 2, size, count, warm, &times[0]) < 0;
-                break;
             } else if (v == V_RING) {
                 if (cortex_ring_pop_wait(&cons, buf, 10000000000) < 0)
                     _exit(4);
@@ -265,7 +264,9 @@ static double run(int v, size_t size, long timed)
     char ready;
     int bad = pid < 0 || read(sync[0], &ready, 1) != 1;
     int64_t times[2] = {0, 0};
-    for (long i = 1; i <= count && !bad; i++) {
+    if (v == V_BARE && !bad)
+        bad = bare_produce(mem, cap * 2, size, count) < 0;
+    for (long i = 1; v != V_BARE && i <= count && !bad; i++) {
         if (zc && v != V_ZC_COPY) { /* in place */
             void *slot;
             int rc;
@@ -278,9 +279,6 @@ static double run(int v, size_t size, long timed)
         } else if (zc) { /* built locally, copied in with fast stores */
             fill(buf, size, (uint64_t)i);
             bad = cortex_channel_publish_copy(ch, buf, size, 10000000000) < 0;
-        } else if (v == V_BARE) {
-            bad = bare_produce(mem, cap * 2, size, count) < 0;
-            break;
         } else if (v == V_RING) {
             fill(buf, size, (uint64_t)i);
             bad = cortex_ring_push_wait(&prod, buf, 10000000000) < 0;
